@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Makes the services binlog-relay's tests and demo need available on this machine:
+#   - a project-owned MariaDB with a ROW binlog, in its own datadir, on its own port;
+#   - a project-owned RabbitMQ node on its own port, which fault tests may stop and start.
+# Installs MariaDB and RabbitMQ from the distribution's packages when they are missing.
+#
+# usage: scripts/services.sh up|down|status|env
+#   up      install if needed, start both (idempotent), print the environment to use
+#   down    stop both
+#   status  say what is running
+#   env     print the environment variables the tests and demo read
+#
+# Everything lives under $BINLOG_RELAY_SERVICES_DIR (default /var/tmp/binlog-relay-services).
+set -euo pipefail
+
+DIR=${BINLOG_RELAY_SERVICES_DIR:-/var/tmp/binlog-relay-services}
+MYSQL_PORT=${BINLOG_RELAY_TEST_MYSQL_PORT:-3307}
+AMQP_PORT=${BINLOG_RELAY_TEST_AMQP_PORT:-5673}
+AMQP_DIST_PORT=$((AMQP_PORT + 20000))
+RABBIT_NODE=binlog-relay-test@localhost
+MYSQL_DIR=$DIR/mariadb
+RABBIT_DIR=$DIR/rabbitmq
+
+log() { printf 'services: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+  local missing=()
+  command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server mariadb-client)
+  command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+mysql_cli() {
+  mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uroot "$@"
+}
+
+mariadb_up() {
+  if mysql_cli -e 'SELECT 1' >/dev/null 2>&1; then
+    return 0
+  fi
+  mkdir -p "$MYSQL_DIR"
+  cat >"$MYSQL_DIR/my.cnf" <<CNF
+[mariadbd]
+datadir=$MYSQL_DIR/data
+port=$MYSQL_PORT
+bind-address=127.0.0.1
+socket=$MYSQL_DIR/mariadb.sock
+pid-file=$MYSQL_DIR/mariadb.pid
+log-error=$MYSQL_DIR/error.log
+user=root
+server_id=101
+log_bin=$MYSQL_DIR/binlog/mariadb-bin
+binlog_format=ROW
+binlog_row_image=FULL
+binlog_row_metadata=FULL
+max_binlog_size=64M
+innodb_buffer_pool_size=256M
+innodb_flush_log_at_trx_commit=2
+sync_binlog=0
+skip-name-resolve
+CNF
+  mkdir -p "$MYSQL_DIR/binlog"
+  if [ ! -d "$MYSQL_DIR/data/mysql" ]; then
+    log "initialising MariaDB datadir $MYSQL_DIR/data"
+    mariadb-install-db --no-defaults --user=root --datadir="$MYSQL_DIR/data" \
+      --auth-root-authentication-method=normal >"$MYSQL_DIR/install.log" 2>&1 \
+      || { cat "$MYSQL_DIR/install.log" >&2; exit 1; }
+  fi
+  log "starting MariaDB on 127.0.0.1:$MYSQL_PORT"
+  nohup mariadbd --defaults-file="$MYSQL_DIR/my.cnf" >>"$MYSQL_DIR/stdout.log" 2>&1 &
+  for _ in $(seq 1 60); do
+    if mysql_cli -e 'SELECT 1' >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  log "MariaDB did not come up; its log:"
+  tail -n 30 "$MYSQL_DIR/error.log" >&2 || true
+  exit 1
+}
+
+mariadb_down() {
+  if [ -f "$MYSQL_DIR/mariadb.pid" ] && kill -0 "$(cat "$MYSQL_DIR/mariadb.pid")" 2>/dev/null; then
+    log "stopping MariaDB"
+    kill "$(cat "$MYSQL_DIR/mariadb.pid")"
+    for _ in $(seq 1 60); do
+      kill -0 "$(cat "$MYSQL_DIR/mariadb.pid" 2>/dev/null)" 2>/dev/null || return 0
+      sleep 0.5
+    done
+  fi
+}
+
+rabbit_env() {
+  export RABBITMQ_NODENAME=$RABBIT_NODE
+  export RABBITMQ_NODE_PORT=$AMQP_PORT
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_DIST_PORT=$AMQP_DIST_PORT
+  export RABBITMQ_MNESIA_BASE=$RABBIT_DIR/mnesia
+  export RABBITMQ_LOG_BASE=$RABBIT_DIR/log
+  export RABBITMQ_ENABLED_PLUGINS_FILE=$RABBIT_DIR/enabled_plugins
+  export RABBITMQ_FEATURE_FLAGS_FILE=$RABBIT_DIR/feature_flags
+  export RABBITMQ_PID_FILE=$RABBIT_DIR/rabbit.pid
+  # Our own config file, so the system node's listener (/etc/rabbitmq) is not inherited.
+  export RABBITMQ_CONFIG_FILE=$RABBIT_DIR/rabbitmq.conf
+}
+
+amqp_port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$AMQP_PORT") 2>/dev/null
+}
+
+rabbit_up() {
+  rabbit_env
+  if amqp_port_open; then
+    return 0
+  fi
+  mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
+  [ -f "$RABBIT_DIR/enabled_plugins" ] || echo '[].' >"$RABBIT_DIR/enabled_plugins"
+  printf 'listeners.tcp.local = 127.0.0.1:%s\n' "$AMQP_PORT" >"$RABBIT_DIR/rabbitmq.conf"
+  if id rabbitmq >/dev/null 2>&1; then
+    chown -R rabbitmq:rabbitmq "$RABBIT_DIR"
+  fi
+  # The node may be running with its AMQP listener stopped (a fault test's stop_app).
+  if rabbitmqctl -q -n "$RABBIT_NODE" status >/dev/null 2>&1; then
+    log "starting the RabbitMQ app on node $RABBIT_NODE"
+    rabbitmqctl -q -n "$RABBIT_NODE" start_app >/dev/null
+  else
+    log "starting RabbitMQ node $RABBIT_NODE on 127.0.0.1:$AMQP_PORT"
+    nohup rabbitmq-server >>"$RABBIT_DIR/stdout.log" 2>&1 &
+  fi
+  for _ in $(seq 1 120); do
+    if amqp_port_open; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  log "RabbitMQ did not come up; its output:"
+  tail -n 30 "$RABBIT_DIR/stdout.log" >&2 || true
+  exit 1
+}
+
+rabbit_down() {
+  rabbit_env
+  if rabbitmqctl -q -n "$RABBIT_NODE" status >/dev/null 2>&1; then
+    log "stopping RabbitMQ node $RABBIT_NODE"
+    rabbitmqctl -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 || true
+  fi
+}
+
+print_env() {
+  cat <<ENV
+BINLOG_RELAY_TEST_MYSQL_URL=mysql://root@127.0.0.1:$MYSQL_PORT
+BINLOG_RELAY_TEST_AMQP_URI=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
+BINLOG_RELAY_TEST_RABBIT_NODE=$RABBIT_NODE
+ENV
+}
+
+case "${1:-up}" in
+  up)
+    install_packages
+    mariadb_up
+    rabbit_up
+    print_env
+    ;;
+  down)
+    rabbit_down
+    mariadb_down
+    ;;
+  status)
+    if mysql_cli -e 'SELECT 1' >/dev/null 2>&1; then echo "mariadb: up on $MYSQL_PORT"; else echo "mariadb: down"; fi
+    if amqp_port_open; then echo "rabbitmq: up on $AMQP_PORT"; else echo "rabbitmq: down"; fi
+    ;;
+  env)
+    print_env
+    ;;
+  *)
+    echo "usage: $0 up|down|status|env" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,111 @@
+//! Checkpoint: the position of the last transaction whose every message the sink confirmed.
+//!
+//! The publisher is the only writer, and it only ever records a position once all messages
+//! up to it are confirmed, so a restart from the checkpoint can repeat messages (at-least-once)
+//! but never skip one. [`CheckpointStore`] has a file implementation for the daemon and a
+//! memory one for tests.
+
+mod file;
+mod memory;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use file::FileStore;
+pub use memory::MemoryStore;
+
+use crate::config::ConfigError;
+use crate::position::BinlogPosition;
+
+/// Where systemd's `StateDirectory=binlog-relay` and the container's volume put state.
+const DEFAULT_DIR: &str = "/var/lib/binlog-relay";
+/// How often a newer confirmed position is written. Maxwell writes about once a second;
+/// a crash replays at most this much (plus what was in flight).
+const DEFAULT_INTERVAL_MS: u64 = 1000;
+
+/// `[checkpoint]`: where and how often the position is saved.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    #[serde(default = "default_dir")]
+    pub dir: PathBuf,
+    #[serde(default = "default_interval_ms")]
+    pub interval_ms: u64,
+}
+
+fn default_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_DIR)
+}
+fn default_interval_ms() -> u64 {
+    DEFAULT_INTERVAL_MS
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> Self {
+        Self {
+            dir: default_dir(),
+            interval_ms: DEFAULT_INTERVAL_MS,
+        }
+    }
+}
+
+impl CheckpointConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.dir.as_os_str().is_empty() {
+            return Err(ConfigError::key("checkpoint.dir", "must name a directory"));
+        }
+        if self.interval_ms == 0 {
+            return Err(ConfigError::key(
+                "checkpoint.interval_ms",
+                "must be at least 1 (milliseconds)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A saved position and what it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Where to resume: just after the last fully confirmed transaction.
+    pub position: BinlogPosition,
+    /// MariaDB GTID (`domain-server-seq`) of that transaction, when the server sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gtid: Option<String>,
+    /// `@@server_id` of the source server the position belongs to.
+    pub server_id: u32,
+}
+
+/// Why the checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("cannot use checkpoint directory {dir}: {source}; create it or set checkpoint.dir to a writable directory")]
+    Dir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write checkpoint {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read checkpoint {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("checkpoint {path} is not a valid checkpoint ({message}); restore it from a backup, or remove it to start from source.start")]
+    Corrupt { path: PathBuf, message: String },
+}
+
+/// Persists the checkpoint.
+pub trait CheckpointStore: Send {
+    /// The saved checkpoint, if there is one.
+    fn load(&self) -> Result<Option<Checkpoint>, CheckpointError>;
+    /// Saves `checkpoint` durably: when this returns, a crash cannot lose it.
+    fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
+}

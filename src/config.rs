@@ -1,0 +1,277 @@
+//! The daemon's configuration: one TOML file layered under `BINLOG_RELAY__*` environment
+//! variables, checked completely before anything connects.
+//!
+//! Each component owns its section's struct (`source::SourceConfig`, `sink::SinkConfig`,
+//! `checkpoint::CheckpointConfig`); this module only stitches them together, loads them with
+//! the `config` crate, and turns every problem into a [`ConfigError`] that names the key and
+//! says what to write instead. Unknown keys are errors, not silently ignored: a misspelt key
+//! in a CDC daemon's config usually means data going to the wrong place.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::checkpoint::CheckpointConfig;
+use crate::sink::SinkConfig;
+use crate::source::SourceConfig;
+
+/// Environment variables with this prefix (followed by `__`) override file keys.
+pub const ENV_PREFIX: &str = "BINLOG_RELAY";
+/// Separates the prefix and the key path in environment variable names:
+/// `BINLOG_RELAY__SOURCE__PORT` is `source.port`.
+pub const ENV_SEPARATOR: &str = "__";
+
+/// The whole configuration, as validated at start-up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The MySQL/MariaDB server to replicate from.
+    pub source: SourceConfig,
+    /// Where messages go.
+    #[serde(default)]
+    pub sink: SinkConfig,
+    /// Where the position of the last delivered transaction is kept.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+}
+
+/// A configuration problem, naming the key when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("configuration key `{key}`: {message}")]
+    Key { key: String, message: String },
+    #[error("configuration: {0}")]
+    Other(String),
+}
+
+impl ConfigError {
+    pub fn key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Key {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A password or other secret: never printed, not even in debug output.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for handing to a client library. Do not log the result.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl Config {
+    /// Loads the file at `path` (if any) and the process environment, then validates.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// Like [`Config::load`] with an explicit environment, so tests need not touch the
+    /// process's own.
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = path {
+            if !path.is_file() {
+                return Err(ConfigError::File {
+                    path: path.to_owned(),
+                    message: "no such file".into(),
+                });
+            }
+            builder = builder.add_source(
+                config::File::from(path)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
+        }
+        let env_prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
+        let overrides: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(&env_prefix))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator(ENV_SEPARATOR)
+                .separator(ENV_SEPARATOR)
+                .try_parsing(true)
+                .source(Some(overrides)),
+        );
+        let raw = builder.build().map_err(|e| classify(e, path))?;
+        let config: Config = raw.try_deserialize().map_err(|e| classify(e, path))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that deserialised but make no sense together or on their own.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.source.validate()?;
+        self.sink.validate()?;
+        self.checkpoint.validate()?;
+        Ok(())
+    }
+}
+
+/// Turns a `config` crate error into one that names the key where it can.
+fn classify(err: config::ConfigError, path: Option<&Path>) -> ConfigError {
+    match err {
+        config::ConfigError::NotFound(key) => ConfigError::key(key, "is required but missing"),
+        config::ConfigError::Type {
+            key: Some(key),
+            unexpected,
+            expected,
+            ..
+        } => ConfigError::key(key, format!("expected {expected}, found {unexpected}")),
+        config::ConfigError::Foreign(e) => match path {
+            Some(p) => ConfigError::File {
+                path: p.to_owned(),
+                message: e.to_string(),
+            },
+            None => ConfigError::Other(e.to_string()),
+        },
+        config::ConfigError::FileParse { uri, cause } => ConfigError::File {
+            path: uri.map(PathBuf::from).unwrap_or_default(),
+            message: cause.to_string(),
+        },
+        config::ConfigError::At { error, key, .. } => match (*error, key) {
+            (config::ConfigError::Message(m), Some(key)) => ConfigError::key(key, m),
+            (inner, _) => classify(inner, path),
+        },
+        other => ConfigError::Other(missing_field_hint(other.to_string())),
+    }
+}
+
+/// serde says "missing field `host`"; say where it belongs and how to set it.
+fn missing_field_hint(message: String) -> String {
+    if message.starts_with("missing field") {
+        format!(
+            "{message}: every required key must be set in the file or as {ENV_PREFIX}{ENV_SEPARATOR}SECTION{ENV_SEPARATOR}KEY"
+        )
+    } else {
+        message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::SinkKind;
+    use crate::source::StartFrom;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load_with_env(
+            Some(&path),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn minimal_file_gets_maxwell_defaults() {
+        let c = load("[source]\nhost = \"db\"\n", &[]).unwrap();
+        assert_eq!(c.source.host, "db");
+        assert_eq!(c.source.port, 3306);
+        assert_eq!(c.source.server_id, 6379);
+        assert_eq!(c.source.start, StartFrom::Latest);
+        assert_eq!(c.sink.kind, SinkKind::Rabbitmq);
+        assert_eq!(c.sink.rabbitmq.exchange, "maxwell");
+        assert_eq!(c.sink.rabbitmq.exchange_type, "fanout");
+        assert_eq!(c.sink.rabbitmq.routing_key_template, "%db%.%table%");
+        assert!(!c.sink.rabbitmq.persistent);
+        assert!(c.sink.rabbitmq.declare_exchange);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = load(
+            "[source]\nhost = \"db\"\nport = 3306\n",
+            &[
+                ("BINLOG_RELAY__SOURCE__PORT", "3307"),
+                ("BINLOG_RELAY__SOURCE__PASSWORD", "12345"),
+                ("BINLOG_RELAY__SINK__RABBITMQ__EXCHANGE", "cdc"),
+                ("BINLOG_RELAY__SINK__RABBITMQ__PERSISTENT", "true"),
+                ("UNRELATED", "x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.source.port, 3307);
+        assert_eq!(c.source.password.expose(), "12345");
+        assert_eq!(c.sink.rabbitmq.exchange, "cdc");
+        assert!(c.sink.rabbitmq.persistent);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = load("[source]\nhost = \"db\"\nhots = 1\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("hots"), "{err}");
+        let err = load(
+            "[source]\nhost = \"db\"\n",
+            &[("BINLOG_RELAY__SINK__RABBITMQ__EXCHANGE_TYP", "topic")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("exchange_typ"), "{err}");
+    }
+
+    #[test]
+    fn missing_host_is_named() {
+        let err = load("[source]\nport = 3306\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("host"), "{err}");
+        let err = load("[source]\nhost = \"\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("source.host"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = load("[source]\nhost = \"db\"\nstart = \"bin.1:x\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("source.start"), "{err}");
+        let err = load("[source]\nhost = \"db\"\nport = \"abc\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
+        let err = load("[source]\nhost = \"db\"\nserver_id = 0\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("source.server_id"), "{err}");
+        let err = load(
+            "[source]\nhost = \"db\"\n[sink.rabbitmq]\nexchange_type = \"fan\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("sink.rabbitmq.exchange_type"),
+            "{err}"
+        );
+        let err = load("[source]\nhost = \"db\"\n[sink]\ntype = \"kafka\"\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = load("[source]\nhost = \"db\"\npassword = \"hunter2\"\n", &[]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn example_config_is_valid_and_complete() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/binlog-relay.toml");
+        let c = Config::load_with_env(Some(&path), std::iter::empty()).unwrap();
+        assert_eq!(c.sink.kind, SinkKind::Rabbitmq);
+    }
+}

@@ -1,0 +1,300 @@
+//! Decode: rows events into row images, and row-image bytes into typed values.
+//!
+//! This is the hot path, so it allocates nothing per row: a [`RowImage`] holds borrowed
+//! slices of the event's own bytes (one per column) in a vector the caller reuses, and a
+//! [`Value`] is a small `Copy` view over one slice. Turning values into text is the
+//! formatter's job. Bad bytes are typed errors naming the table and column, never a panic
+//! and never a guessed value.
+
+mod column;
+mod value;
+
+use bitvec::slice::BitSlice;
+use mysql_common::binlog::events::RowsEventData;
+
+pub use column::{ColumnType, payload};
+pub use value::{Time, Value, decode_value};
+
+use crate::schema::Table;
+
+/// Which change a rows event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    Insert,
+    Update,
+    Delete,
+}
+
+impl RowKind {
+    /// The `type` Maxwell writes for this change.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Insert => "insert",
+            Self::Update => "update",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// One column's cell in a row image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell<'a> {
+    /// Not in this image (`binlog_row_image` other than FULL).
+    Missing,
+    Null,
+    /// The value's bytes, exactly as the row image stores them.
+    Value(&'a [u8]),
+}
+
+/// A row image: one [`Cell`] per table column, in table order.
+pub type RowImage<'a> = Vec<Cell<'a>>;
+
+/// Why a rows event could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("rows event for `{database}`.`{table}` has {event} columns but its table map has {table_map}")]
+    ColumnCount {
+        database: String,
+        table: String,
+        event: usize,
+        table_map: usize,
+    },
+    #[error("row image for `{database}`.`{table}` ends inside column `{column}` ({ty}): the event is truncated or does not match its table map")]
+    Truncated {
+        database: String,
+        table: String,
+        column: String,
+        ty: String,
+    },
+    #[error("column `{column}` of `{database}`.`{table}` has type {ty}, which this version of binlog-relay cannot read; no row of this table can be published until it can. Stop writing to the column, or filter the table out")]
+    Unsupported {
+        database: String,
+        table: String,
+        column: String,
+        ty: String,
+    },
+    #[error("column `{column}` of `{database}`.`{table}` holds a value that is not valid {ty}")]
+    BadValue {
+        database: String,
+        table: String,
+        column: String,
+        ty: String,
+    },
+    #[error("{0} events (MySQL partial JSON updates) are not supported yet; set binlog_row_value_options='' on the server")]
+    UnsupportedEvent(&'static str),
+}
+
+impl DecodeError {
+    pub(crate) fn for_column(
+        table: &Table,
+        index: usize,
+        make: impl FnOnce(String, String, String, String) -> Self,
+    ) -> Self {
+        let (column, ty) = table
+            .columns
+            .get(index)
+            .map(|c| (c.name.clone(), c.ty.name()))
+            .unwrap_or_else(|| (format!("#{index}"), "unknown".into()));
+        make(table.database.to_string(), table.name.to_string(), column, ty)
+    }
+}
+
+/// A rows event reduced to what decoding needs.
+pub struct RowsEvent<'a> {
+    pub kind: RowKind,
+    pub table_id: u64,
+    num_columns: usize,
+    before: Option<&'a BitSlice<u8>>,
+    after: Option<&'a BitSlice<u8>>,
+    data: &'a [u8],
+}
+
+impl<'a> RowsEvent<'a> {
+    /// Wraps a parsed rows event of any version.
+    pub fn new(event: &'a RowsEventData<'a>) -> Result<Self, DecodeError> {
+        let kind = match event {
+            RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => {
+                RowKind::Insert
+            }
+            RowsEventData::UpdateRowsEventV1(_) | RowsEventData::UpdateRowsEvent(_) => {
+                RowKind::Update
+            }
+            RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => {
+                RowKind::Delete
+            }
+            RowsEventData::PartialUpdateRowsEvent(_) => {
+                return Err(DecodeError::UnsupportedEvent("PARTIAL_UPDATE_ROWS"));
+            }
+        };
+        Ok(Self {
+            kind,
+            table_id: event.table_id(),
+            num_columns: usize::try_from(event.num_columns()).unwrap_or(usize::MAX),
+            before: event.columns_before_image(),
+            after: event.columns_after_image(),
+            data: event.rows_data(),
+        })
+    }
+
+    /// Iterates over the event's rows, filling `before` and `after` for each. Returns
+    /// `Ok(false)` when no rows are left. Inserts fill only `after`, deletes only `before`.
+    pub fn next_row(
+        &self,
+        cursor: &mut &'a [u8],
+        table: &Table,
+        before: &mut RowImage<'a>,
+        after: &mut RowImage<'a>,
+    ) -> Result<bool, DecodeError> {
+        if cursor.is_empty() {
+            return Ok(false);
+        }
+        if self.num_columns != table.columns.len() {
+            return Err(DecodeError::ColumnCount {
+                database: table.database.to_string(),
+                table: table.name.to_string(),
+                event: self.num_columns,
+                table_map: table.columns.len(),
+            });
+        }
+        before.clear();
+        after.clear();
+        match self.kind {
+            RowKind::Insert => read_image(table, self.after, cursor, after)?,
+            RowKind::Delete => read_image(table, self.before, cursor, before)?,
+            RowKind::Update => {
+                read_image(table, self.before, cursor, before)?;
+                read_image(table, self.after, cursor, after)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The start of the row data, for [`RowsEvent::next_row`].
+    pub fn rows(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+/// Reads one row image (null bitmap, then the present non-null values) from `cursor`.
+fn read_image<'a>(
+    table: &Table,
+    present: Option<&BitSlice<u8>>,
+    cursor: &mut &'a [u8],
+    out: &mut RowImage<'a>,
+) -> Result<(), DecodeError> {
+    let columns = &table.columns;
+    let is_present = |i: usize| present.is_none_or(|bits| bits.get(i).is_some_and(|b| *b));
+    let present_count = (0..columns.len()).filter(|&i| is_present(i)).count();
+    let bitmap_len = present_count.div_ceil(8);
+    let truncated = |i| DecodeError::for_column(table, i, |database, table, column, ty| {
+        DecodeError::Truncated {
+            database,
+            table,
+            column,
+            ty,
+        }
+    });
+    let Some((nulls, mut rest)) = cursor.split_at_checked(bitmap_len) else {
+        return Err(truncated(0));
+    };
+    let mut image_index = 0usize;
+    for (i, column) in columns.iter().enumerate() {
+        if !is_present(i) {
+            out.push(Cell::Missing);
+            continue;
+        }
+        let is_null = nulls[image_index / 8] & (1 << (image_index % 8)) != 0;
+        image_index += 1;
+        if is_null {
+            out.push(Cell::Null);
+            continue;
+        }
+        if let ColumnType::Unsupported { .. } = column.ty {
+            return Err(DecodeError::for_column(
+                table,
+                i,
+                |database, table, column, ty| DecodeError::Unsupported {
+                    database,
+                    table,
+                    column,
+                    ty,
+                },
+            ));
+        }
+        let len = column.ty.value_len(rest).ok_or_else(|| truncated(i))?;
+        let (value, tail) = rest.split_at(len);
+        out.push(Cell::Value(value));
+        rest = tail;
+    }
+    *cursor = rest;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Charset, Column};
+
+    fn table(types: &[ColumnType]) -> Table {
+        Table {
+            database: "d".into(),
+            name: "t".into(),
+            columns: types
+                .iter()
+                .enumerate()
+                .map(|(i, &ty)| Column {
+                    name: format!("c{i}"),
+                    ty,
+                    unsigned: false,
+                    charset: Charset::Utf8,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn reads_values_and_nulls_in_column_order() {
+        let t = table(&[
+            ColumnType::Long,
+            ColumnType::VarString { prefix: 1 },
+            ColumnType::Tiny,
+        ]);
+        // null bitmap: column 1 is NULL.
+        let bytes = [0b010, 7, 0, 0, 0, 9];
+        let mut cursor = &bytes[..];
+        let mut out = Vec::new();
+        read_image(&t, None, &mut cursor, &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![Cell::Value(&[7, 0, 0, 0]), Cell::Null, Cell::Value(&[9])]
+        );
+        assert!(cursor.is_empty());
+    }
+
+    #[test]
+    fn truncated_rows_name_the_column() {
+        let t = table(&[ColumnType::Long, ColumnType::LongLong]);
+        let bytes = [0, 1, 0, 0, 0, 1, 2];
+        let mut cursor = &bytes[..];
+        let err = read_image(&t, None, &mut cursor, &mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("`c1`"), "{err}");
+        let err = read_image(&t, None, &mut &[][..], &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, DecodeError::Truncated { .. }));
+    }
+
+    #[test]
+    fn unsupported_types_are_errors_not_guesses() {
+        let t = table(&[ColumnType::Unsupported { wire_type: 242 }]);
+        let err = read_image(&t, None, &mut &[0u8, 1, 2][..], &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, DecodeError::Unsupported { .. }), "{err}");
+    }
+
+    #[test]
+    fn columns_outside_the_image_are_missing() {
+        let t = table(&[ColumnType::Tiny, ColumnType::Tiny]);
+        let present = bitvec::bitvec![u8, bitvec::order::Lsb0; 0, 1];
+        let mut out = Vec::new();
+        read_image(&t, Some(&present), &mut &[0u8, 5][..], &mut out).unwrap();
+        assert_eq!(out, vec![Cell::Missing, Cell::Value(&[5])]);
+    }
+}

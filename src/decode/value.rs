@@ -1,0 +1,275 @@
+//! Typed views of single values in a row image.
+
+use super::{ColumnType, payload};
+
+/// A TIME value, which may be negative and may exceed 24 hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time {
+    pub negative: bool,
+    pub hours: u32,
+    pub minutes: u8,
+    pub seconds: u8,
+    pub micros: u32,
+}
+
+/// One decoded value, borrowing the event's bytes where it holds bytes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    Int(i64),
+    UInt(u64),
+    Float(f32),
+    Double(f64),
+    /// DECIMAL in MySQL's packed binary form; rendered by the formatter.
+    Decimal {
+        bin: &'a [u8],
+        precision: u8,
+        scale: u8,
+    },
+    Year(u16),
+    Date {
+        year: u16,
+        month: u8,
+        day: u8,
+    },
+    DateTime {
+        year: u16,
+        month: u8,
+        day: u8,
+        hour: u8,
+        minute: u8,
+        second: u8,
+        micros: u32,
+        fsp: u8,
+    },
+    /// Seconds since the Unix epoch; zero is MySQL's zero timestamp.
+    Timestamp {
+        seconds: u32,
+        micros: u32,
+        fsp: u8,
+    },
+    Time {
+        time: Time,
+        fsp: u8,
+    },
+    /// Bytes of a character column; the column's charset says how to read them.
+    Text(&'a [u8]),
+    Bit(u64),
+}
+
+/// Decodes the bytes of one non-null value (as measured by `ColumnType::value_len`).
+/// `None` means the bytes are not a valid value of the type, or the type is not one this
+/// version reads.
+pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<'_>> {
+    let v = match ty {
+        ColumnType::Tiny => int(raw, 1, unsigned)?,
+        ColumnType::Short => int(raw, 2, unsigned)?,
+        ColumnType::Int24 => int(raw, 3, unsigned)?,
+        ColumnType::Long => int(raw, 4, unsigned)?,
+        ColumnType::LongLong => int(raw, 8, unsigned)?,
+        ColumnType::Float => Value::Float(f32::from_le_bytes(raw.try_into().ok()?)),
+        ColumnType::Double => Value::Double(f64::from_le_bytes(raw.try_into().ok()?)),
+        ColumnType::NewDecimal { precision, scale } => Value::Decimal {
+            bin: raw,
+            precision,
+            scale,
+        },
+        ColumnType::Year => {
+            let y = *raw.first()? as u16;
+            Value::Year(if y == 0 { 0 } else { 1900 + y })
+        }
+        ColumnType::Date => {
+            let v = le_uint(raw.get(..3)?) as u32;
+            Value::Date {
+                year: (v >> 9) as u16,
+                month: ((v >> 5) & 0x0F) as u8,
+                day: (v & 0x1F) as u8,
+            }
+        }
+        ColumnType::DateTime2 { fsp } => {
+            // 1 sign bit, 17 bits year*13+month, 5 day, 5 hour, 6 minute, 6 second.
+            let packed = be_uint(raw.get(..5)?) as i64 - 0x80_0000_0000;
+            if packed < 0 {
+                return None;
+            }
+            let ymd = packed >> 17;
+            let ym = ymd >> 5;
+            let hms = packed & 0x1_FFFF;
+            Value::DateTime {
+                year: (ym / 13) as u16,
+                month: (ym % 13) as u8,
+                day: (ymd & 0x1F) as u8,
+                hour: (hms >> 12) as u8,
+                minute: ((hms >> 6) & 0x3F) as u8,
+                second: (hms & 0x3F) as u8,
+                micros: fraction(raw.get(5..)?, fsp)?,
+                fsp,
+            }
+        }
+        ColumnType::Timestamp2 { fsp } => Value::Timestamp {
+            seconds: be_uint(raw.get(..4)?) as u32,
+            micros: fraction(raw.get(4..)?, fsp)?,
+            fsp,
+        },
+        ColumnType::Time2 { fsp } => Value::Time {
+            time: time2(raw, fsp)?,
+            fsp,
+        },
+        ColumnType::VarString { .. } | ColumnType::FixedString { .. } | ColumnType::Blob { .. } => {
+            Value::Text(payload(ty, raw))
+        }
+        ColumnType::Bit { .. } => {
+            if raw.len() > 8 {
+                return None;
+            }
+            Value::Bit(be_uint(raw))
+        }
+        ColumnType::Enum { .. }
+        | ColumnType::Set { .. }
+        | ColumnType::Json { .. }
+        | ColumnType::Geometry { .. }
+        | ColumnType::Unsupported { .. } => return None,
+    };
+    Some(v)
+}
+
+fn int(raw: &[u8], width: usize, unsigned: bool) -> Option<Value<'static>> {
+    let bytes = raw.get(..width)?;
+    let u = le_uint(bytes);
+    if unsigned {
+        return Some(Value::UInt(u));
+    }
+    let shift = 64 - 8 * width as u32;
+    Some(Value::Int(((u << shift) as i64) >> shift))
+}
+
+fn le_uint(bytes: &[u8]) -> u64 {
+    bytes.iter().rev().fold(0, |acc, &b| (acc << 8) | b as u64)
+}
+
+fn be_uint(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0, |acc, &b| (acc << 8) | b as u64)
+}
+
+/// The fractional seconds of a 5.6+ temporal value, as microseconds.
+fn fraction(bytes: &[u8], fsp: u8) -> Option<u32> {
+    let n = (fsp as usize).div_ceil(2);
+    let v = be_uint(bytes.get(..n)?) as u32;
+    Some(match n {
+        0 => 0,
+        1 => v * 10_000,
+        2 => v * 100,
+        _ => v,
+    })
+}
+
+/// TIME2: a 24-bit biased integer part (sign, 10 bits hour, 6 minute, 6 second) and a
+/// fraction. Negative values store the fraction in reverse order so that the bytes sort like
+/// the values; undoing that gives the server's "packed" form `(int << 24) + micros`.
+fn time2(raw: &[u8], fsp: u8) -> Option<Time> {
+    const INT_OFFSET: i64 = 0x80_0000;
+    const OFFSET_6: i64 = 0x8000_0000_0000;
+    let int_part = be_uint(raw.get(..3)?) as i64 - INT_OFFSET;
+    let packed: i64 = match fsp {
+        0 => int_part << 24,
+        1 | 2 => {
+            let (mut int_part, mut frac) = (int_part, *raw.get(3)? as i64);
+            if int_part < 0 && frac != 0 {
+                int_part += 1;
+                frac -= 0x100;
+            }
+            (int_part << 24) + frac * 10_000
+        }
+        3 | 4 => {
+            let (mut int_part, mut frac) = (int_part, be_uint(raw.get(3..5)?) as i64);
+            if int_part < 0 && frac != 0 {
+                int_part += 1;
+                frac -= 0x1_0000;
+            }
+            (int_part << 24) + frac * 100
+        }
+        5 | 6 => be_uint(raw.get(..6)?) as i64 - OFFSET_6,
+        _ => return None,
+    };
+    let negative = packed < 0;
+    let packed = packed.unsigned_abs();
+    let hms = packed >> 24;
+    Some(Time {
+        negative,
+        hours: ((hms >> 12) & 0x3FF) as u32,
+        minutes: ((hms >> 6) & 0x3F) as u8,
+        seconds: (hms & 0x3F) as u8,
+        micros: (packed & 0xFF_FFFF) as u32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_respect_width_and_sign() {
+        assert_eq!(decode_value(ColumnType::Tiny, false, &[0xFF]), Some(Value::Int(-1)));
+        assert_eq!(decode_value(ColumnType::Tiny, true, &[0xFF]), Some(Value::UInt(255)));
+        assert_eq!(
+            decode_value(ColumnType::Int24, false, &[0x00, 0x00, 0x80]),
+            Some(Value::Int(-8_388_608))
+        );
+        assert_eq!(
+            decode_value(ColumnType::LongLong, true, &[0xFF; 8]),
+            Some(Value::UInt(u64::MAX))
+        );
+        assert_eq!(
+            decode_value(ColumnType::LongLong, false, &[0, 0, 0, 0, 0, 0, 0, 0x80]),
+            Some(Value::Int(i64::MIN))
+        );
+    }
+
+    #[test]
+    fn datetime2_unpacks_fields_and_fraction() {
+        // 2024-02-29 13:45:56.789 with fsp 3, built the way the server packs it.
+        let ym = 2024 * 13 + 2;
+        let packed: u64 =
+            0x80_0000_0000 + (((ym << 5) | 29) << 17) + ((13 << 12) | (45 << 6) | 56);
+        let mut raw = packed.to_be_bytes()[3..].to_vec();
+        raw.extend(7890u16.to_be_bytes());
+        let v = decode_value(ColumnType::DateTime2 { fsp: 3 }, false, &raw).unwrap();
+        assert_eq!(
+            v,
+            Value::DateTime {
+                year: 2024,
+                month: 2,
+                day: 29,
+                hour: 13,
+                minute: 45,
+                second: 56,
+                micros: 789_000,
+                fsp: 3
+            }
+        );
+    }
+
+    #[test]
+    fn date_unpacks_fields() {
+        let v: u32 = (1999 << 9) | (12 << 5) | 31;
+        let raw = &v.to_le_bytes()[..3];
+        assert_eq!(
+            decode_value(ColumnType::Date, false, raw),
+            Some(Value::Date {
+                year: 1999,
+                month: 12,
+                day: 31
+            })
+        );
+    }
+
+    #[test]
+    fn negative_time_with_fraction() {
+        // -00:00:01.50 at fsp 2, as the server writes it: 7F FF FE CE.
+        let raw = [0x7F, 0xFF, 0xFE, 0xCE];
+        let v = decode_value(ColumnType::Time2 { fsp: 2 }, false, &raw).unwrap();
+        let Value::Time { time, .. } = v else { panic!("{v:?}") };
+        assert!(time.negative);
+        assert_eq!((time.hours, time.minutes, time.seconds), (0, 0, 1));
+        assert_eq!(time.micros, 500_000);
+    }
+}

@@ -1,0 +1,14 @@
+//! Format: rows into Maxwell's JSON, byte for byte.
+//!
+//! [`maxwell::TransactionBuffer`] renders each row as it is read, holds the rows of the open
+//! transaction (Maxwell puts the transaction's `xid` on every row, and the XID is only known
+//! at COMMIT), and on commit lays out the final messages with `xid`, `xoffset` and `commit`.
+//! `json` and `number` hold the byte-level rules (Jackson's escaping, Java's number
+//! printing); `value` renders one column value.
+
+pub mod json;
+pub mod maxwell;
+pub mod number;
+pub mod value;
+
+pub use maxwell::{Batch, Message, TransactionBuffer};

@@ -1,0 +1,235 @@
+//! One column value as Maxwell renders it in `data` and `old`.
+
+use super::json::{write_base64, write_int, write_str};
+use super::number::{write_decimal, write_f32, write_f64};
+use crate::decode::{Time, Value, decode_value};
+use crate::schema::{Charset, Column};
+
+/// Why a value could not be rendered; the caller adds table and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderError {
+    /// The bytes are not a valid value of the column's type.
+    BadValue,
+    /// The type is not rendered by this version.
+    UnsupportedType,
+    /// The column's charset is not decoded by this version.
+    UnsupportedCharset,
+}
+
+/// Appends the JSON for one non-null value of `column`.
+pub fn write_value(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<(), RenderError> {
+    if !is_rendered(column) {
+        return Err(RenderError::UnsupportedType);
+    }
+    if column.ty.value_len(raw) != Some(raw.len()) {
+        return Err(RenderError::BadValue);
+    }
+    let value = decode_value(column.ty, column.unsigned, raw).ok_or(RenderError::BadValue)?;
+    match value {
+        Value::Int(v) => write_int(out, v),
+        Value::UInt(v) => write_int(out, v),
+        Value::Float(v) => write_f32(out, v),
+        Value::Double(v) => write_f64(out, v),
+        Value::Decimal {
+            bin,
+            precision,
+            scale,
+        } => {
+            if !write_decimal(out, bin, precision, scale) {
+                return Err(RenderError::BadValue);
+            }
+        }
+        Value::Year(y) => write_int(out, y),
+        Value::Bit(v) => write_int(out, v),
+        Value::Date { year, month, day } => {
+            out.push(b'"');
+            write_date(out, year, month, day);
+            out.push(b'"');
+        }
+        Value::DateTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micros,
+            fsp,
+        } => {
+            out.push(b'"');
+            if month == 0 || day == 0 {
+                // Maxwell prints any invalid or zero DATETIME as the all-zero value.
+                write_date(out, 0, 0, 0);
+                out.push(b' ');
+                write_clock(out, 0, 0, 0);
+                write_fraction(out, 0, fsp);
+            } else {
+                write_date(out, year, month, day);
+                out.push(b' ');
+                write_clock(out, hour as u32, minute, second);
+                write_fraction(out, micros, fsp);
+            }
+            out.push(b'"');
+        }
+        Value::Timestamp {
+            seconds,
+            micros,
+            fsp,
+        } => {
+            out.push(b'"');
+            if seconds == 0 {
+                write_date(out, 0, 0, 0);
+                out.push(b' ');
+                write_clock(out, 0, 0, 0);
+                write_fraction(out, 0, fsp);
+            } else {
+                let t = time::OffsetDateTime::from_unix_timestamp(seconds as i64)
+                    .map_err(|_| RenderError::BadValue)?;
+                write_date(out, t.year() as u16, t.month() as u8, t.day());
+                out.push(b' ');
+                write_clock(out, t.hour() as u32, t.minute(), t.second());
+                write_fraction(out, micros, fsp);
+            }
+            out.push(b'"');
+        }
+        Value::Time { time, fsp } => {
+            out.push(b'"');
+            write_time(out, time, fsp);
+            out.push(b'"');
+        }
+        Value::Text(bytes) => match &column.charset {
+            Charset::Binary => write_base64(out, bytes),
+            charset => {
+                let text = charset
+                    .decode(bytes)
+                    .ok_or(RenderError::UnsupportedCharset)?;
+                write_str(out, &text);
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Whether this version renders values of the column's type.
+fn is_rendered(column: &Column) -> bool {
+    use crate::decode::ColumnType as T;
+    !matches!(
+        column.ty,
+        T::Enum { .. } | T::Set { .. } | T::Json { .. } | T::Geometry { .. } | T::Unsupported { .. }
+    )
+}
+
+fn write_padded(out: &mut Vec<u8>, v: u32, width: usize) {
+    let mut buf = itoa::Buffer::new();
+    let s = buf.format(v);
+    out.extend(std::iter::repeat_n(b'0', width.saturating_sub(s.len())));
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn write_date(out: &mut Vec<u8>, year: u16, month: u8, day: u8) {
+    write_padded(out, year as u32, 4);
+    out.push(b'-');
+    write_padded(out, month as u32, 2);
+    out.push(b'-');
+    write_padded(out, day as u32, 2);
+}
+
+fn write_clock(out: &mut Vec<u8>, hour: u32, minute: u8, second: u8) {
+    write_padded(out, hour, 2);
+    out.push(b':');
+    write_padded(out, minute as u32, 2);
+    out.push(b':');
+    write_padded(out, second as u32, 2);
+}
+
+/// `.` and exactly `fsp` digits of the fraction; nothing when `fsp` is 0.
+fn write_fraction(out: &mut Vec<u8>, micros: u32, fsp: u8) {
+    if fsp == 0 {
+        return;
+    }
+    let fsp = fsp.min(6) as u32;
+    out.push(b'.');
+    write_padded(out, micros / 10u32.pow(6 - fsp), fsp as usize);
+}
+
+fn write_time(out: &mut Vec<u8>, t: Time, fsp: u8) {
+    if t.negative {
+        out.push(b'-');
+    }
+    write_clock(out, t.hours, t.minutes, t.seconds);
+    write_fraction(out, t.micros, fsp);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::ColumnType;
+
+    fn col(ty: ColumnType, charset: Charset) -> Column {
+        Column {
+            name: "c".into(),
+            ty,
+            unsigned: false,
+            charset,
+        }
+    }
+
+    fn render(column: &Column, raw: &[u8]) -> Result<String, RenderError> {
+        let mut out = Vec::new();
+        write_value(&mut out, column, raw)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn timestamps_are_utc_with_fsp_digits() {
+        let c = col(ColumnType::Timestamp2 { fsp: 3 }, Charset::Binary);
+        // 2021-03-04 05:06:07 UTC = 1614834367, fraction .120 stored as 1200 (1/10000 s).
+        let mut raw = 1_614_834_367u32.to_be_bytes().to_vec();
+        raw.extend(1200u16.to_be_bytes());
+        assert_eq!(render(&c, &raw).unwrap(), "\"2021-03-04 05:06:07.120\"");
+        let zero = [0u8; 6];
+        assert_eq!(render(&c, &zero).unwrap(), "\"0000-00-00 00:00:00.000\"");
+    }
+
+    #[test]
+    fn text_uses_the_column_charset_and_binary_is_base64() {
+        let utf8 = col(ColumnType::VarString { prefix: 1 }, Charset::Utf8);
+        assert_eq!(render(&utf8, b"\x03h\xc3\xa9").unwrap(), "\"hé\"");
+        let latin1 = col(ColumnType::VarString { prefix: 1 }, Charset::Windows1252);
+        assert_eq!(render(&latin1, b"\x02h\xe9").unwrap(), "\"hé\"");
+        let bin = col(ColumnType::Blob { prefix: 2 }, Charset::Binary);
+        assert_eq!(render(&bin, b"\x04\x00\x00\x01\x02\x03").unwrap(), "\"AAECAw==\"");
+        let gbk = col(
+            ColumnType::VarString { prefix: 1 },
+            Charset::Unsupported("gbk".into()),
+        );
+        assert_eq!(render(&gbk, b"\x01a"), Err(RenderError::UnsupportedCharset));
+    }
+
+    #[test]
+    fn unrendered_types_are_reported() {
+        let c = col(ColumnType::Enum { size: 1 }, Charset::Utf8);
+        assert_eq!(render(&c, &[1]), Err(RenderError::UnsupportedType));
+    }
+
+    #[test]
+    fn zero_and_invalid_datetimes_are_all_zero() {
+        let c = col(ColumnType::DateTime2 { fsp: 0 }, Charset::Binary);
+        let zero = 0x80_0000_0000u64.to_be_bytes();
+        assert_eq!(render(&c, &zero[3..]).unwrap(), "\"0000-00-00 00:00:00\"");
+    }
+
+    #[test]
+    fn time_may_be_negative_and_long() {
+        let mut out = Vec::new();
+        let t = Time {
+            negative: true,
+            hours: 838,
+            minutes: 59,
+            seconds: 59,
+            micros: 0,
+        };
+        write_time(&mut out, t, 0);
+        assert_eq!(out, b"-838:59:59");
+    }
+}

@@ -1,0 +1,29 @@
+//! binlog-relay: a MySQL/MariaDB change-data-capture daemon that reads the binlog as a
+//! replica and publishes every row change as Maxwell-format JSON to RabbitMQ, with publisher
+//! confirms and a checkpoint that never runs ahead of the broker.
+//!
+//! The data path, one module each, in the order data flows:
+//!
+//! - [`source`]: the replica connection and the binlog event stream.
+//! - [`schema`]: column names and encodings for each table map.
+//! - [`decode`]: rows events into row images and typed values, without allocating per row.
+//! - [`format`]: Maxwell's JSON, byte for byte, and its transaction fields.
+//! - [`sink`]: RabbitMQ (and stdout), each message confirmed.
+//! - [`checkpoint`]: the position of the last fully confirmed transaction.
+//!
+//! [`pipeline`] runs them as a reader task and a publisher task; [`config`] loads and checks
+//! the configuration; [`position`] is the binlog coordinate they all share.
+
+pub mod checkpoint;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod format;
+pub mod pipeline;
+pub mod position;
+pub mod schema;
+pub mod shutdown;
+pub mod sink;
+pub mod source;
+
+pub use error::Error;

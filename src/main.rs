@@ -1,0 +1,119 @@
+//! The `binlog-relay` command: parses the command line, sets up logging, loads and checks the
+//! configuration, runs the pipeline, and turns the result into an exit code. Everything else
+//! lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use binlog_relay::config::Config;
+use binlog_relay::pipeline::{self, Outcome, StopAt};
+use binlog_relay::position::BinlogPosition;
+use binlog_relay::shutdown::{self, Shutdown};
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing::{error, info};
+
+/// Streams MySQL/MariaDB row changes to RabbitMQ as Maxwell-format JSON.
+#[derive(Debug, Parser)]
+#[command(name = "binlog-relay", version, about)]
+struct Cli {
+    /// Log format: human-readable lines, or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Replicate: read the binlog and publish every row change.
+    Run {
+        /// TOML configuration file; BINLOG_RELAY__SECTION__KEY variables override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Exit 0 once everything up to FILE:POS (or the server's position at start-up,
+        /// `now`) is published, confirmed and checkpointed.
+        #[arg(long, value_parser = parse_stop_at)]
+        stop_at: Option<StopAt>,
+    },
+}
+
+fn parse_stop_at(s: &str) -> Result<StopAt, String> {
+    if s == "now" {
+        return Ok(StopAt::Now);
+    }
+    s.parse::<BinlogPosition>()
+        .map(StopAt::At)
+        .map_err(|e| format!("expected `now` or FILE:POS: {e}"))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Run { config, stop_at } => run(config, stop_at),
+    }
+}
+
+fn run(config_path: Option<PathBuf>, stop_at: Option<StopAt>) -> ExitCode {
+    // Validate everything before starting a runtime or connecting anywhere.
+    let config = match Config::load(config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            error!(error = %e, "invalid configuration");
+            eprintln!("binlog-relay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map(|rt| {
+            rt.block_on(async {
+                let (trigger, signal) = Shutdown::new();
+                tokio::spawn(shutdown::on_signals(trigger));
+                pipeline::run(&config, stop_at, signal).await
+            })
+        });
+    match result {
+        Ok(Ok(Outcome::ReachedStop(cp))) => {
+            info!(position = %cp.position, "stopped at the requested position");
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(Outcome::Stopped(cp))) => {
+            match cp {
+                Some(cp) => info!(position = %cp.position, "stopped; checkpoint saved"),
+                None => info!("stopped before any transaction was confirmed"),
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            error!(error = %e, "stopping on error");
+            eprintln!("binlog-relay: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+        Err(e) => {
+            eprintln!("binlog-relay: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The pipeline: wires source → schema → decode → format → sink → checkpoint together and
+//! runs it until it is told to stop, reaches `--stop-at`, or fails.
+//!
+//! Two tasks joined by a bounded channel: the [`reader`] reads and renders transactions, the
+//! [`publisher`] publishes them, awaits confirms and writes the checkpoint. The bound means a
+//! slow broker slows the binlog reader instead of growing memory.
+
+pub mod publisher;
+pub mod reader;
+
+use tokio::sync::mpsc;
+use tracing::info;
+
+use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore};
+use crate::config::Config;
+use crate::error::Error;
+use crate::position::BinlogPosition;
+use crate::schema::InformationSchema;
+use crate::shutdown::ShutdownSignal;
+use crate::sink::rabbitmq::RabbitmqSink;
+use crate::sink::stdout::StdoutSink;
+use crate::sink::{Sink, SinkKind};
+use crate::source::{BinlogSource, StartFrom};
+use crate::format::Batch;
+
+/// Committed transactions waiting for the publisher. Each holds one transaction's messages,
+/// so the memory this allows is a few transactions' worth.
+const CHANNEL_CAPACITY: usize = 16;
+
+/// One committed transaction (possibly with no messages) and where the binlog stands after it.
+#[derive(Debug)]
+pub struct Delivery {
+    pub batch: Batch,
+    pub end: Checkpoint,
+}
+
+/// Where `--stop-at` asks the daemon to stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopAt {
+    /// The server's position when the daemon starts.
+    Now,
+    At(BinlogPosition),
+}
+
+/// How a run ended without error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything up to the `--stop-at` position is published, confirmed and checkpointed.
+    ReachedStop(Checkpoint),
+    /// Stopped on request; the checkpoint is the last fully confirmed transaction.
+    Stopped(Option<Checkpoint>),
+}
+
+/// Runs the daemon with the configured sink.
+pub async fn run(
+    config: &Config,
+    stop_at: Option<StopAt>,
+    shutdown: ShutdownSignal,
+) -> Result<Outcome, Error> {
+    let store = FileStore::open(&config.checkpoint.dir)?;
+    match config.sink.kind {
+        SinkKind::Rabbitmq => {
+            let sink = RabbitmqSink::connect(&config.sink.rabbitmq).await?;
+            run_with(config, stop_at, shutdown, sink, store).await
+        }
+        SinkKind::Stdout => run_with(config, stop_at, shutdown, StdoutSink::new(), store).await,
+    }
+}
+
+/// Runs the daemon with a given sink and checkpoint store (tests pass doubles).
+pub async fn run_with<S, C>(
+    config: &Config,
+    stop_at: Option<StopAt>,
+    shutdown: ShutdownSignal,
+    sink: S,
+    mut store: C,
+) -> Result<Outcome, Error>
+where
+    S: Sink + 'static,
+    C: CheckpointStore + 'static,
+{
+    let source = BinlogSource::new(&config.source);
+    let server = source.check_server().await?;
+    info!(version = %server.version, server_id = server.server_id, "source server checked");
+
+    let saved = store.load()?;
+    let start = match &saved {
+        Some(cp) => {
+            if cp.server_id != server.server_id {
+                return Err(Error::ServerChanged {
+                    checkpoint: cp.server_id,
+                    server: server.server_id,
+                });
+            }
+            info!(position = %cp.position, "resuming from checkpoint");
+            cp.position.clone()
+        }
+        None => {
+            let start = match &config.source.start {
+                StartFrom::Latest => source.current_position().await?,
+                StartFrom::Earliest => source.earliest_position().await?,
+                StartFrom::At(p) => p.clone(),
+            };
+            // Record the starting point at once, as Maxwell does: a crash before the first
+            // transaction must not turn "latest" into a later position on restart.
+            let first = Checkpoint {
+                position: start.clone(),
+                gtid: None,
+                server_id: server.server_id,
+            };
+            store.save(&first)?;
+            info!(position = %start, from = %config.source.start, "no checkpoint; starting");
+            start
+        }
+    };
+
+    let stop_at = match stop_at {
+        None => None,
+        Some(StopAt::Now) => Some(source.current_position().await?),
+        Some(StopAt::At(p)) => Some(p),
+    };
+    if let Some(stop) = &stop_at {
+        if start.reached(stop) {
+            info!(position = %start, stop_at = %stop, "already at the stop position");
+            sink.close().await;
+            source.close().await;
+            let cp = store.load()?.ok_or_else(|| Error::Task("checkpoint vanished".into()))?;
+            return Ok(Outcome::ReachedStop(cp));
+        }
+    }
+
+    let events = source.stream_from(&start, &server).await?;
+    let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let reader = reader::Reader::new(
+        InformationSchema::new(source.pool().clone()),
+        start,
+        server.server_id,
+        stop_at,
+    );
+    let reader_task = tokio::spawn(reader.run(events, tx, shutdown.clone()));
+    let publisher = publisher::Publisher::new(
+        sink,
+        store,
+        config.sink.rabbitmq.max_in_flight,
+        std::time::Duration::from_millis(config.checkpoint.interval_ms),
+    );
+    let published = publisher.run(rx, shutdown).await;
+    let read = reader_task
+        .await
+        .map_err(|e| Error::Task(format!("binlog reader: {e}")))?;
+    source.close().await;
+
+    // The reader's error explains a publisher that merely saw its input end, and vice versa.
+    let reached_stop = read?;
+    let checkpoint = published?;
+    if reached_stop {
+        let cp = checkpoint.ok_or_else(|| Error::Task("no checkpoint at stop".into()))?;
+        info!(position = %cp.position, "reached the stop position; everything before it is confirmed");
+        Ok(Outcome::ReachedStop(cp))
+    } else {
+        Ok(Outcome::Stopped(checkpoint))
+    }
+}

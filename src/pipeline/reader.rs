@@ -1,0 +1,328 @@
+//! The reader task: binlog events in, rendered transactions out.
+//!
+//! It follows the binlog position through rotations, keeps the table map of each table id,
+//! decodes rows events against them, buffers each transaction's rendered rows until its
+//! COMMIT/XID, and sends every committed transaction (with the position after it) to the
+//! publisher. Statements outside transactions (DDL) send an empty delivery so the checkpoint
+//! moves past them too.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mysql_common::binlog::consts::{EventFlags, EventType};
+use mysql_common::binlog::events::{
+    Event, EventData, QueryEvent, RotateEvent, TableMapEvent, XidEvent,
+};
+use tokio::sync::mpsc;
+use tracing::{debug, info};
+
+use super::Delivery;
+use crate::checkpoint::Checkpoint;
+use crate::decode::{Cell, RowsEvent};
+use crate::error::Error;
+use crate::format::TransactionBuffer;
+use crate::position::BinlogPosition;
+use crate::schema::{self, SchemaProvider, Table};
+use crate::shutdown::ShutdownSignal;
+use crate::source::SourceEvents;
+use crate::source::mariadb::{self, MariadbGtid};
+
+/// A resolved table map, kept while the server keeps sending the same one.
+struct CachedTable {
+    /// The TABLE_MAP event's body: a different body for the same id means a new definition.
+    raw: Vec<u8>,
+    table: Arc<Table>,
+}
+
+/// Turns the event stream into deliveries.
+pub struct Reader<P> {
+    provider: P,
+    tables: HashMap<u64, CachedTable>,
+    tx: TransactionBuffer,
+    in_transaction: bool,
+    /// The position after the last event read: where a restart would continue.
+    position: BinlogPosition,
+    /// Start of the event being handled, for error messages.
+    event_start: BinlogPosition,
+    gtid: Option<String>,
+    server_id: u32,
+    stop_at: Option<BinlogPosition>,
+}
+
+impl<P: SchemaProvider> Reader<P> {
+    pub fn new(
+        provider: P,
+        start: BinlogPosition,
+        server_id: u32,
+        stop_at: Option<BinlogPosition>,
+    ) -> Self {
+        Self {
+            provider,
+            tables: HashMap::new(),
+            tx: TransactionBuffer::new(),
+            in_transaction: false,
+            event_start: start.clone(),
+            position: start,
+            gtid: None,
+            server_id,
+            stop_at,
+        }
+    }
+
+    /// Reads until shutdown, the stop position, an error, or the publisher going away.
+    /// Returns whether the stop position was reached.
+    pub async fn run(
+        mut self,
+        mut events: SourceEvents,
+        out: mpsc::Sender<Delivery>,
+        mut shutdown: ShutdownSignal,
+    ) -> Result<bool, Error> {
+        let result = loop {
+            let event = tokio::select! {
+                biased;
+                _ = shutdown.wait() => break Ok(false),
+                event = events.next() => event,
+            };
+            let event = match event {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => break Err(Error::Source(e)),
+                None => {
+                    break Err(Error::StreamEnded {
+                        position: self.position.clone(),
+                    });
+                }
+            };
+            let delivery = match self.handle(&event).await {
+                Ok(d) => d,
+                Err(e) => break Err(e),
+            };
+            if let Some(delivery) = delivery {
+                if out.send(delivery).await.is_err() {
+                    // The publisher stopped; its own result says why.
+                    break Ok(false);
+                }
+            }
+            if !self.in_transaction
+                && self
+                    .stop_at
+                    .as_ref()
+                    .is_some_and(|stop| self.position.reached(stop))
+            {
+                break Ok(true);
+            }
+        };
+        events.close().await;
+        result
+    }
+
+    /// Handles one event; returns a delivery when a transaction (or a statement outside one)
+    /// completed.
+    async fn handle(&mut self, event: &Event) -> Result<Option<Delivery>, Error> {
+        let header = event.header();
+        let artificial = header
+            .flags()
+            .contains(EventFlags::LOG_EVENT_ARTIFICIAL_F);
+        let type_code = header.event_type_raw();
+        self.event_start = BinlogPosition::new(
+            self.position.file.clone(),
+            u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size())),
+        );
+        // Artificial events (the rotate and format description the server sends first) and
+        // events with no position do not move the position.
+        // Positions only grow within a file; an event replayed from a file's header (MariaDB
+        // sends its GTID list again on connect) must not move the position back.
+        let end = u64::from(header.log_pos());
+        if !artificial && end > self.position.offset && type_code != EventType::ROTATE_EVENT as u8 {
+            self.position.offset = end;
+        }
+
+        match EventType::try_from(type_code) {
+            Ok(EventType::ROTATE_EVENT) => {
+                let rotate: RotateEvent<'_> = event
+                    .read_event()
+                    .map_err(|e| self.malformed("ROTATE", e))?;
+                let next = BinlogPosition::new(rotate.name().into_owned(), rotate.position());
+                if next != self.position {
+                    if !artificial {
+                        info!(from = %self.position.file, to = %next.file, "binlog rotated");
+                    }
+                    self.position = next;
+                }
+                Ok(None)
+            }
+            Ok(EventType::TABLE_MAP_EVENT) => {
+                self.table_map(event).await?;
+                Ok(None)
+            }
+            Ok(
+                EventType::WRITE_ROWS_EVENT_V1
+                | EventType::UPDATE_ROWS_EVENT_V1
+                | EventType::DELETE_ROWS_EVENT_V1
+                | EventType::WRITE_ROWS_EVENT
+                | EventType::UPDATE_ROWS_EVENT
+                | EventType::DELETE_ROWS_EVENT
+                | EventType::PARTIAL_UPDATE_ROWS_EVENT,
+            ) => {
+                self.rows(event)?;
+                Ok(None)
+            }
+            Ok(EventType::XID_EVENT) => {
+                let xid: XidEvent = event.read_event().map_err(|e| self.malformed("XID", e))?;
+                Ok(Some(self.commit(Some(xid.xid))))
+            }
+            Ok(EventType::QUERY_EVENT) => {
+                let query: QueryEvent<'_> =
+                    event.read_event().map_err(|e| self.malformed("QUERY", e))?;
+                Ok(self.query(&query.query()))
+            }
+            Ok(_) => Ok(None),
+            Err(_) if type_code == mariadb::GTID_EVENT => {
+                let gtid = MariadbGtid::parse(event.data(), header.server_id()).ok_or_else(|| {
+                    self.malformed("MariaDB GTID", "event body too short")
+                })?;
+                self.gtid = Some(gtid.to_gtid_string());
+                if !gtid.standalone {
+                    self.begin();
+                }
+                Ok(None)
+            }
+            Err(_) => {
+                debug!(event_type = type_code, "skipping event type");
+                Ok(None)
+            }
+        }
+    }
+
+    fn begin(&mut self) {
+        if !self.tx.is_empty() {
+            // A transaction without its commit: the server never writes this, but a stream
+            // started mid-transaction does. Its rows would be incomplete; drop them.
+            tracing::warn!(rows = self.tx.len(), "discarding rows of a transaction that never committed");
+            self.tx.discard();
+        }
+        self.in_transaction = true;
+    }
+
+    fn commit(&mut self, xid: Option<u64>) -> Delivery {
+        self.in_transaction = false;
+        Delivery {
+            batch: self.tx.finish(xid),
+            end: self.checkpoint(),
+        }
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            position: self.position.clone(),
+            gtid: self.gtid.clone(),
+            server_id: self.server_id,
+        }
+    }
+
+    fn query(&mut self, sql: &str) -> Option<Delivery> {
+        let trimmed = sql.trim();
+        if trimmed.eq_ignore_ascii_case("BEGIN") {
+            self.begin();
+            return None;
+        }
+        if trimmed.eq_ignore_ascii_case("COMMIT") {
+            // Non-transactional tables end their "transaction" with a COMMIT query, no XID.
+            return Some(self.commit(None));
+        }
+        if trimmed.eq_ignore_ascii_case("ROLLBACK") {
+            self.tx.discard();
+            self.in_transaction = false;
+            return Some(Delivery {
+                batch: Default::default(),
+                end: self.checkpoint(),
+            });
+        }
+        let upper_start: String = trimmed.chars().take(9).collect::<String>().to_ascii_uppercase();
+        if upper_start.starts_with("SAVEPOINT") || upper_start.starts_with("ROLLBACK") {
+            return None;
+        }
+        // Anything else may change a table's shape: forget what we know about columns.
+        self.provider.invalidate();
+        if self.in_transaction {
+            return None;
+        }
+        Some(Delivery {
+            batch: Default::default(),
+            end: self.checkpoint(),
+        })
+    }
+
+    async fn table_map(&mut self, event: &Event) -> Result<(), Error> {
+        let tme: TableMapEvent<'_> = event
+            .read_event()
+            .map_err(|e| self.malformed("TABLE_MAP", e))?;
+        let id = tme.table_id();
+        if self
+            .tables
+            .get(&id)
+            .is_some_and(|cached| cached.raw == event.data())
+        {
+            return Ok(());
+        }
+        let table = schema::resolve(&tme, &mut self.provider)
+            .await
+            .map_err(|source| Error::Schema {
+                position: self.event_start.clone(),
+                source,
+            })?;
+        self.tables.insert(
+            id,
+            CachedTable {
+                raw: event.data().to_vec(),
+                table: Arc::new(table),
+            },
+        );
+        Ok(())
+    }
+
+    fn rows(&mut self, event: &Event) -> Result<(), Error> {
+        let data = event
+            .read_data()
+            .map_err(|e| self.malformed("rows", e))?;
+        let Some(EventData::RowsEvent(rows)) = data else {
+            return Err(self.malformed("rows", "not a rows event"));
+        };
+        let rows = RowsEvent::new(&rows).map_err(|source| Error::Decode {
+            position: self.event_start.clone(),
+            source,
+        })?;
+        let table = self
+            .tables
+            .get(&rows.table_id)
+            .map(|c| c.table.clone())
+            .ok_or_else(|| Error::UnknownTable {
+                table_id: rows.table_id,
+                position: self.event_start.clone(),
+            })?;
+        let ts = event.header().timestamp();
+        let mut cursor = rows.rows();
+        let mut before: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
+        let mut after: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
+        let decode_err = |source| Error::Decode {
+            position: self.event_start.clone(),
+            source,
+        };
+        while rows
+            .next_row(&mut cursor, &table, &mut before, &mut after)
+            .map_err(decode_err)?
+        {
+            self.tx
+                .push_row(&table, rows.kind, ts, &before, &after)
+                .map_err(decode_err)?;
+        }
+        Ok(())
+    }
+
+    fn malformed(&self, event: &'static str, e: impl std::fmt::Display) -> Error {
+        Error::MalformedEvent {
+            event,
+            position: self.event_start.clone(),
+            message: e.to_string(),
+        }
+    }
+}

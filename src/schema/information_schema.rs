@@ -1,0 +1,107 @@
+//! A [`SchemaProvider`] that asks the server's live `information_schema`.
+//!
+//! Correct only while the table has not changed since the row being read was written; it is
+//! the fallback for servers that do not log `binlog_row_metadata=FULL`. Answers are cached
+//! per table until a DDL statement invalidates them.
+
+use std::collections::HashMap;
+
+use mysql_async::Pool;
+use mysql_async::prelude::Queryable;
+
+use super::{Charset, ColumnInfo, SchemaError, SchemaProvider};
+
+const COLUMNS_QUERY: &str = "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME \
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
+     ORDER BY ORDINAL_POSITION";
+
+/// Column lookups against `information_schema.COLUMNS`.
+pub struct InformationSchema {
+    pool: Pool,
+    cache: HashMap<(String, String), Vec<ColumnInfo>>,
+}
+
+impl InformationSchema {
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            cache: HashMap::new(),
+        }
+    }
+}
+
+impl SchemaProvider for InformationSchema {
+    async fn columns(
+        &mut self,
+        database: &str,
+        table: &str,
+    ) -> Result<Option<Vec<ColumnInfo>>, SchemaError> {
+        let key = (database.to_owned(), table.to_owned());
+        if let Some(columns) = self.cache.get(&key) {
+            return Ok(Some(columns.clone()));
+        }
+        let query_err = |source| SchemaError::Query {
+            database: database.to_owned(),
+            table: table.to_owned(),
+            source,
+        };
+        let mut conn = self.pool.get_conn().await.map_err(query_err)?;
+        let rows: Vec<(String, String, String, Option<String>)> = conn
+            .exec(COLUMNS_QUERY, (database, table))
+            .await
+            .map_err(query_err)?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<ColumnInfo> = rows
+            .into_iter()
+            .map(|(name, data_type, column_type, charset)| column_info(name, &data_type, &column_type, charset))
+            .collect();
+        self.cache.insert(key, columns.clone());
+        Ok(Some(columns))
+    }
+
+    fn invalidate(&mut self) {
+        self.cache.clear();
+    }
+}
+
+fn column_info(
+    name: String,
+    data_type: &str,
+    column_type: &str,
+    charset: Option<String>,
+) -> ColumnInfo {
+    let data_type = data_type.to_ascii_lowercase();
+    let binary = matches!(
+        data_type.as_str(),
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
+    );
+    let charset = match charset {
+        _ if binary => Some(Charset::Binary),
+        Some(name) => Some(Charset::from_name(&name)),
+        None => None,
+    };
+    ColumnInfo {
+        name,
+        unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
+        charset,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_signedness_and_charsets() {
+        let c = column_info("id".into(), "bigint", "bigint(20) unsigned", None);
+        assert!(c.unsigned);
+        assert_eq!(c.charset, None);
+        let c = column_info("b".into(), "varbinary", "varbinary(10)", None);
+        assert_eq!(c.charset, Some(Charset::Binary));
+        let c = column_info("t".into(), "varchar", "varchar(10)", Some("latin1".into()));
+        assert_eq!(c.charset, Some(Charset::Windows1252));
+        assert!(!c.unsigned);
+    }
+}

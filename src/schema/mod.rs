@@ -1,0 +1,190 @@
+//! Schema: what the columns of a binlog row are called and how their bytes are encoded.
+//!
+//! A rows event carries values only; the TABLE_MAP event before it gives each column's binlog
+//! type, and, when the server logs `binlog_row_metadata=FULL`, also names, signedness and
+//! character sets. When it does not, names come from a [`SchemaProvider`]. The one provider
+//! today asks the live `information_schema` ([`InformationSchema`]), which describes the
+//! table as it is *now*; tracking the schema in force at each binlog position is the job of
+//! a later provider behind the same trait.
+//!
+//! [`Table`] is the resolved result the decoder and formatter share: one per TABLE_MAP,
+//! cached by the reader while the table map stays the same.
+
+mod charset;
+mod information_schema;
+
+use std::sync::Arc;
+
+use mysql_common::binlog::events::{OptionalMetaExtractor, TableMapEvent};
+
+pub use charset::Charset;
+pub use information_schema::InformationSchema;
+
+use crate::decode::ColumnType;
+
+/// A table as the binlog describes it, with names and encodings filled in.
+#[derive(Debug)]
+pub struct Table {
+    pub database: Arc<str>,
+    pub name: Arc<str>,
+    pub columns: Vec<Column>,
+}
+
+/// One column of a [`Table`].
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub ty: ColumnType,
+    /// Numeric columns only: whether the column is UNSIGNED.
+    pub unsigned: bool,
+    /// Character columns only: how its bytes are encoded.
+    pub charset: Charset,
+}
+
+/// What a [`SchemaProvider`] knows about a column, for binlogs without full metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnInfo {
+    pub name: String,
+    pub unsigned: bool,
+    /// `None` for columns that hold no text.
+    pub charset: Option<Charset>,
+}
+
+/// Why a table could not be described.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("table `{database}`.`{table}` appears in the binlog but not in information_schema (dropped since?); binlog-relay cannot name its columns. Enable binlog_row_metadata=FULL on the server so the binlog carries column names")]
+    TableNotFound { database: String, table: String },
+    #[error("table `{database}`.`{table}` has {binlog} columns in the binlog but {schema} in information_schema: its definition changed after this row was written. Enable binlog_row_metadata=FULL on the server so the binlog carries column names")]
+    ColumnCountMismatch {
+        database: String,
+        table: String,
+        binlog: usize,
+        schema: usize,
+    },
+    #[error("the TABLE_MAP event for `{database}`.`{table}` is malformed: {message}")]
+    BadTableMap {
+        database: String,
+        table: String,
+        message: String,
+    },
+    #[error("query on information_schema for `{database}`.`{table}` failed: {source}")]
+    Query {
+        database: String,
+        table: String,
+        #[source]
+        source: mysql_async::Error,
+    },
+}
+
+/// Where column names come from when the binlog does not carry them.
+pub trait SchemaProvider: Send {
+    /// The columns of `database`.`table` in table order; `None` when the table is unknown.
+    fn columns(
+        &mut self,
+        database: &str,
+        table: &str,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<ColumnInfo>>, SchemaError>> + Send;
+
+    /// Forgets what it knows, because a DDL statement went by.
+    fn invalidate(&mut self);
+}
+
+/// Builds the [`Table`] for a TABLE_MAP event, asking `provider` only when the event lacks
+/// column names.
+pub async fn resolve(
+    tme: &TableMapEvent<'_>,
+    provider: &mut impl SchemaProvider,
+) -> Result<Table, SchemaError> {
+    let database = tme.database_name().into_owned();
+    let table = tme.table_name().into_owned();
+    let bad = |message: String| SchemaError::BadTableMap {
+        database: database.clone(),
+        table: table.clone(),
+        message,
+    };
+
+    let count = usize::try_from(tme.columns_count()).map_err(|e| bad(e.to_string()))?;
+    let mut types = Vec::with_capacity(count);
+    for i in 0..count {
+        let wire = tme
+            .get_column_type(i)
+            .map_err(|e| bad(format!("column {i}: {e}")))?
+            .ok_or_else(|| bad(format!("column {i} has no type")))?;
+        let meta = tme.get_column_metadata(i).unwrap_or_default();
+        types.push(ColumnType::from_table_map(wire, meta));
+    }
+
+    let meta = OptionalMetaExtractor::new(tme.iter_optional_meta())
+        .map_err(|e| bad(format!("optional metadata: {e}")))?;
+    let names: Vec<String> = meta
+        .iter_column_name()
+        .map(|n| n.map(|n| n.name().into_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(format!("column names: {e}")))?;
+
+    let columns = if names.len() == count {
+        from_full_metadata(&types, names, &meta).map_err(bad)?
+    } else {
+        let infos = provider
+            .columns(&database, &table)
+            .await?
+            .ok_or_else(|| SchemaError::TableNotFound {
+                database: database.clone(),
+                table: table.clone(),
+            })?;
+        if infos.len() != count {
+            return Err(SchemaError::ColumnCountMismatch {
+                database,
+                table,
+                binlog: count,
+                schema: infos.len(),
+            });
+        }
+        types
+            .into_iter()
+            .zip(infos)
+            .map(|(ty, info)| Column {
+                name: info.name,
+                ty,
+                unsigned: info.unsigned,
+                charset: info.charset.unwrap_or(Charset::Binary),
+            })
+            .collect()
+    };
+
+    Ok(Table {
+        database: database.into(),
+        name: table.into(),
+        columns,
+    })
+}
+
+/// Columns from a table map that carries `binlog_row_metadata=FULL`.
+fn from_full_metadata(
+    types: &[ColumnType],
+    names: Vec<String>,
+    meta: &OptionalMetaExtractor<'_>,
+) -> Result<Vec<Column>, String> {
+    let mut signedness = meta.iter_signedness();
+    let mut charsets = meta.iter_charset();
+    let mut enum_charsets = meta.iter_enum_and_set_charset();
+    let mut columns = Vec::with_capacity(types.len());
+    for (&ty, name) in types.iter().zip(names) {
+        let unsigned = ty.is_numeric() && signedness.next().unwrap_or(false);
+        let collation = if ty.is_character() {
+            charsets.next().transpose().map_err(|e| e.to_string())?
+        } else if matches!(ty, ColumnType::Enum { .. } | ColumnType::Set { .. }) {
+            enum_charsets.next().transpose().map_err(|e| e.to_string())?
+        } else {
+            None
+        };
+        columns.push(Column {
+            name,
+            ty,
+            unsigned,
+            charset: collation.map_or(Charset::Binary, Charset::from_collation_id),
+        });
+    }
+    Ok(columns)
+}

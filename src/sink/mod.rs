@@ -1,0 +1,108 @@
+//! Sink: where messages go, and the confirmation that they arrived.
+//!
+//! A [`Sink`] publishes one message at a time in order and hands back a confirmation future
+//! per message; the publisher (`pipeline::publisher`) keeps many of them in flight and moves
+//! the checkpoint only past messages whose confirmation resolved `Ok`. Delivery is therefore
+//! at-least-once: a sink must tolerate the same message being published again after a
+//! restart. [`rabbitmq`] is the production sink; [`stdout`] prints one JSON message per line
+//! for trying the daemon without a broker; [`memory`] records messages for tests.
+
+pub mod memory;
+pub mod rabbitmq;
+pub mod stdout;
+
+use std::future::Future;
+
+use serde::Deserialize;
+
+pub use rabbitmq::RabbitmqConfig;
+
+use crate::config::ConfigError;
+
+/// One message to publish.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub database: &'a str,
+    pub table: &'a str,
+    /// The JSON body, exactly as it goes on the wire.
+    pub body: &'a [u8],
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot connect to RabbitMQ at {address}: {source}; check sink.rabbitmq.uri and that the broker is running")]
+    Connect {
+        address: String,
+        #[source]
+        source: lapin::Error,
+    },
+    #[error("RabbitMQ refused to declare exchange `{exchange}` ({source}); if it exists with another type or durability, make sink.rabbitmq.exchange_type/exchange_durable match it or set declare_exchange = false")]
+    DeclareExchange {
+        exchange: String,
+        #[source]
+        source: lapin::Error,
+    },
+    #[error("RabbitMQ channel setup failed: {source}")]
+    Channel {
+        #[source]
+        source: lapin::Error,
+    },
+    #[error("publishing to RabbitMQ failed: {source}")]
+    Publish {
+        #[source]
+        source: lapin::Error,
+    },
+    #[error("RabbitMQ negatively acknowledged a message (nack); it was not stored")]
+    Nacked,
+    #[error("RabbitMQ returned a message as unroutable: no queue is bound to exchange `{exchange}` for routing key `{routing_key}`")]
+    Returned {
+        exchange: String,
+        routing_key: String,
+    },
+    #[error("writing to standard output failed: {0}")]
+    Stdout(#[source] std::io::Error),
+}
+
+/// A destination for messages.
+pub trait Sink: Send {
+    /// Resolves when the destination has the message (`Ok`) or refused it.
+    type Confirm: Future<Output = Result<(), SinkError>> + Send + Unpin;
+
+    /// Sends one message; messages are delivered in the order they are published.
+    fn publish(
+        &mut self,
+        message: Outgoing<'_>,
+    ) -> impl Future<Output = Result<Self::Confirm, SinkError>> + Send;
+
+    /// Makes everything published so far durable at the destination (before a checkpoint).
+    fn flush(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// Closes the connection cleanly.
+    fn close(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Which sink `[sink] type` selects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    #[default]
+    Rabbitmq,
+    Stdout,
+}
+
+/// `[sink]`: which sink, and its settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    #[serde(rename = "type", default)]
+    pub kind: SinkKind,
+    #[serde(default)]
+    pub rabbitmq: RabbitmqConfig,
+}
+
+impl SinkConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.rabbitmq.validate()
+    }
+}

@@ -1,0 +1,49 @@
+//! A sink that prints each message as one line on standard output, for trying binlog-relay
+//! without a broker (Maxwell's `producer=stdout`). A message counts as delivered once it is
+//! flushed to the output.
+
+use std::future::{Ready, ready};
+
+use tokio::io::{AsyncWriteExt, BufWriter, Stdout};
+
+use super::{Outgoing, Sink, SinkError};
+
+/// Writes messages to standard output, one per line.
+pub struct StdoutSink {
+    out: BufWriter<Stdout>,
+}
+
+impl StdoutSink {
+    pub fn new() -> Self {
+        Self {
+            out: BufWriter::new(tokio::io::stdout()),
+        }
+    }
+}
+
+impl Default for StdoutSink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sink for StdoutSink {
+    type Confirm = Ready<Result<(), SinkError>>;
+
+    async fn publish(&mut self, message: Outgoing<'_>) -> Result<Self::Confirm, SinkError> {
+        self.out
+            .write_all(message.body)
+            .await
+            .map_err(SinkError::Stdout)?;
+        self.out.write_all(b"\n").await.map_err(SinkError::Stdout)?;
+        Ok(ready(Ok(())))
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush().await.map_err(SinkError::Stdout)
+    }
+
+    async fn close(mut self) {
+        let _ = self.out.flush().await;
+    }
+}

@@ -1,0 +1,243 @@
+//! The replica connection: server checks, start positions, and the binlog event stream.
+
+use futures_util::StreamExt;
+use mysql_async::prelude::Queryable;
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder, Pool, Row};
+use mysql_common::binlog::events::Event;
+use tracing::{info, warn};
+
+use super::SourceConfig;
+use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
+
+/// The server's error code for "the binlog file or position you asked for is gone".
+const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
+
+/// What went wrong talking to the source server. Each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot connect to MySQL/MariaDB at {address}: {source}; check source.host, source.port, source.user and the password")]
+    Connect {
+        address: String,
+        #[source]
+        source: mysql_async::Error,
+    },
+    #[error("query `{query}` failed on the source server: {source}")]
+    Query {
+        query: &'static str,
+        #[source]
+        source: mysql_async::Error,
+    },
+    #[error("the source server does not write a binlog (log_bin=OFF): start it with log_bin, binlog_format=ROW and a server_id")]
+    BinlogDisabled,
+    #[error("the source server logs binlog_format={0}; binlog-relay needs binlog_format=ROW (SET GLOBAL binlog_format='ROW' and make it permanent in the server's config)")]
+    NotRowFormat(String),
+    #[error("source.server_id {0} is the source server's own server_id; pick a number no server or replica in this topology uses")]
+    ServerIdClash(u32),
+    #[error("the source server lists no binlog files; is log_bin enabled?")]
+    NoBinlogFiles,
+    #[error("the server cannot send the binlog from {position}: {message}. If that file was purged, restart from a position the server still has (source.start = \"earliest\" with a fresh checkpoint) and re-sync consumers")]
+    PositionUnavailable {
+        position: BinlogPosition,
+        message: String,
+    },
+    #[error("the binlog stream failed: {source}")]
+    Stream {
+        #[source]
+        source: mysql_async::Error,
+    },
+}
+
+/// Facts about the source server that later stages need.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// `@@version`, e.g. `10.11.6-MariaDB-log`.
+    pub version: String,
+    pub is_mariadb: bool,
+    /// The server's own `@@server_id`, which the checkpoint records.
+    pub server_id: u32,
+    /// `@@binlog_row_image`; anything but FULL loses columns from update/delete images.
+    pub binlog_row_image: String,
+}
+
+/// The connection side of the source: a pool for metadata queries, plus the ability to open
+/// a replica stream.
+#[derive(Clone)]
+pub struct BinlogSource {
+    opts: Opts,
+    pool: Pool,
+    address: String,
+    replica_server_id: u32,
+}
+
+impl BinlogSource {
+    pub fn new(config: &SourceConfig) -> Self {
+        let opts: Opts = OptsBuilder::default()
+            .ip_or_hostname(config.host.clone())
+            .tcp_port(config.port)
+            .user(Some(config.user.clone()))
+            .pass(Some(config.password.expose().to_owned()))
+            .prefer_socket(false)
+            .into();
+        Self {
+            pool: Pool::new(opts.clone()),
+            opts,
+            address: format!("{}:{}", config.host, config.port),
+            replica_server_id: config.server_id,
+        }
+    }
+
+    /// A pool for queries beside the stream (schema lookups, positions).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    async fn conn(&self) -> Result<mysql_async::Conn, SourceError> {
+        self.pool
+            .get_conn()
+            .await
+            .map_err(|source| SourceError::Connect {
+                address: self.address.clone(),
+                source,
+            })
+    }
+
+    /// Checks that the server writes a ROW binlog we can read, and says what it is.
+    pub async fn check_server(&self) -> Result<ServerInfo, SourceError> {
+        const Q: &str = "SELECT @@version, @@log_bin, @@binlog_format, @@server_id, @@binlog_row_image";
+        let mut conn = self.conn().await?;
+        let row: Option<(String, i64, String, u32, String)> =
+            conn.query_first(Q).await.map_err(|source| SourceError::Query {
+                query: Q,
+                source,
+            })?;
+        let Some((version, log_bin, format, server_id, row_image)) = row else {
+            return Err(SourceError::BinlogDisabled);
+        };
+        if log_bin == 0 {
+            return Err(SourceError::BinlogDisabled);
+        }
+        if !format.eq_ignore_ascii_case("ROW") {
+            return Err(SourceError::NotRowFormat(format));
+        }
+        if server_id == self.replica_server_id {
+            return Err(SourceError::ServerIdClash(server_id));
+        }
+        if !row_image.eq_ignore_ascii_case("FULL") {
+            warn!(
+                binlog_row_image = %row_image,
+                "the server does not log full row images; unchanged columns will be missing from updates and deletes (set binlog_row_image=FULL)"
+            );
+        }
+        let is_mariadb = version.to_ascii_lowercase().contains("mariadb");
+        Ok(ServerInfo {
+            version,
+            is_mariadb,
+            server_id,
+            binlog_row_image: row_image,
+        })
+    }
+
+    /// The server's current write position (`SHOW MASTER STATUS` and its newer names).
+    pub async fn current_position(&self) -> Result<BinlogPosition, SourceError> {
+        let mut conn = self.conn().await?;
+        // MySQL 8.2+ renamed the statement; MariaDB and older MySQL know the old name.
+        let mut last_err = None;
+        for query in ["SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"] {
+            match conn.query_first::<Row, _>(query).await {
+                Ok(Some(row)) => {
+                    let file: Option<String> = row.get(0);
+                    let offset: Option<u64> = row.get(1);
+                    return match (file, offset) {
+                        (Some(file), Some(offset)) => Ok(BinlogPosition::new(file, offset)),
+                        _ => Err(SourceError::BinlogDisabled),
+                    };
+                }
+                Ok(None) => return Err(SourceError::BinlogDisabled),
+                Err(source) => last_err = Some(SourceError::Query { query, source }),
+            }
+        }
+        Err(last_err.unwrap_or(SourceError::BinlogDisabled))
+    }
+
+    /// The start of the oldest binlog file the server still has.
+    pub async fn earliest_position(&self) -> Result<BinlogPosition, SourceError> {
+        const Q: &str = "SHOW BINARY LOGS";
+        let mut conn = self.conn().await?;
+        let row: Option<Row> = conn
+            .query_first(Q)
+            .await
+            .map_err(|source| SourceError::Query { query: Q, source })?;
+        let file: Option<String> = row.and_then(|r| r.get(0));
+        file.map(|f| BinlogPosition::new(f, FIRST_EVENT_OFFSET))
+            .ok_or(SourceError::NoBinlogFiles)
+    }
+
+    /// Registers as a replica and requests the binlog from `position`.
+    pub async fn stream_from(
+        &self,
+        position: &BinlogPosition,
+        server: &ServerInfo,
+    ) -> Result<SourceEvents, SourceError> {
+        let mut conn = Conn::new(self.opts.clone())
+            .await
+            .map_err(|source| SourceError::Connect {
+                address: self.address.clone(),
+                source,
+            })?;
+        if server.is_mariadb {
+            // Capability 4 (MARIA_SLAVE_CAPABILITY_GTID): the server sends its GTID events
+            // instead of rewriting them as BEGIN queries, so transactions carry their GTID.
+            const Q: &str = "SET @mariadb_slave_capability=4";
+            conn.query_drop(Q)
+                .await
+                .map_err(|source| SourceError::Query { query: Q, source })?;
+        }
+        let request = BinlogStreamRequest::new(self.replica_server_id)
+            .with_filename(position.file.as_bytes())
+            .with_pos(position.offset);
+        let stream = conn
+            .get_binlog_stream(request)
+            .await
+            .map_err(|source| classify_stream_error(source, position))?;
+        info!(%position, replica_server_id = self.replica_server_id, "streaming binlog");
+        Ok(SourceEvents {
+            stream,
+            requested: position.clone(),
+        })
+    }
+
+    /// Closes the metadata pool.
+    pub async fn close(self) {
+        let _ = self.pool.disconnect().await;
+    }
+}
+
+fn classify_stream_error(source: mysql_async::Error, position: &BinlogPosition) -> SourceError {
+    match &source {
+        mysql_async::Error::Server(e) if e.code == ER_MASTER_FATAL_ERROR_READING_BINLOG => {
+            SourceError::PositionUnavailable {
+                position: position.clone(),
+                message: e.message.clone(),
+            }
+        }
+        _ => SourceError::Stream { source },
+    }
+}
+
+/// The server's events, in binlog order.
+pub struct SourceEvents {
+    stream: BinlogStream,
+    requested: BinlogPosition,
+}
+
+impl SourceEvents {
+    /// The next event; `None` when the server closed the stream.
+    pub async fn next(&mut self) -> Option<Result<Event, SourceError>> {
+        let item = self.stream.next().await?;
+        Some(item.map_err(|e| classify_stream_error(e, &self.requested)))
+    }
+
+    pub async fn close(self) {
+        let _ = self.stream.close().await;
+    }
+}

@@ -1,0 +1,126 @@
+//! Source: reads the binlog from a MySQL/MariaDB server as a replica.
+//!
+//! [`BinlogSource`] owns the server connection: it checks that the server writes a usable
+//! binlog, resolves where to start, registers as a replica with our `server_id`, and yields
+//! the server's events in order. It knows nothing about tables or JSON; the reader
+//! (`pipeline::reader`) turns events into rows. MariaDB's own events, which `mysql_common`
+//! reports as unknown, are parsed in [`mariadb`].
+
+mod connection;
+pub mod mariadb;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+use crate::config::{ConfigError, Secret};
+use crate::position::BinlogPosition;
+
+pub use connection::{BinlogSource, SourceError, SourceEvents};
+
+/// Default port of MySQL and MariaDB.
+const DEFAULT_PORT: u16 = 3306;
+/// Maxwell's default `replica_server_id`, so a drop-in replacement registers the same way.
+const DEFAULT_SERVER_ID: u32 = 6379;
+/// Maxwell's documented user name; most migrations already have this account.
+const DEFAULT_USER: &str = "maxwell";
+
+/// `[source]`: the server to replicate from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Host name or IP address of the server.
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default)]
+    pub password: Secret,
+    /// The server id we register with; must differ from every other replica's and the
+    /// server's own.
+    #[serde(default = "default_server_id")]
+    pub server_id: u32,
+    /// Where to start when there is no checkpoint yet.
+    #[serde(default)]
+    pub start: StartFrom,
+}
+
+fn default_port() -> u16 {
+    DEFAULT_PORT
+}
+fn default_user() -> String {
+    DEFAULT_USER.to_owned()
+}
+fn default_server_id() -> u32 {
+    DEFAULT_SERVER_ID
+}
+
+impl SourceConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.host.trim().is_empty() {
+            return Err(ConfigError::key(
+                "source.host",
+                "must name the MySQL/MariaDB server, e.g. host = \"127.0.0.1\"",
+            ));
+        }
+        if self.port == 0 {
+            return Err(ConfigError::key("source.port", "must be 1-65535"));
+        }
+        if self.user.is_empty() {
+            return Err(ConfigError::key("source.user", "must not be empty"));
+        }
+        if self.server_id == 0 {
+            return Err(ConfigError::key(
+                "source.server_id",
+                "must be non-zero: the server refuses replicas with server_id 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where to start reading when no checkpoint exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum StartFrom {
+    /// The server's current position: only changes made from now on.
+    #[default]
+    Latest,
+    /// The oldest binlog file the server still has.
+    Earliest,
+    /// An explicit position.
+    At(BinlogPosition),
+}
+
+impl FromStr for StartFrom {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "latest" => Ok(Self::Latest),
+            "earliest" => Ok(Self::Earliest),
+            other => other.parse().map(Self::At).map_err(|e| {
+                format!("source.start must be \"latest\", \"earliest\" or FILE:POS: {e}")
+            }),
+        }
+    }
+}
+
+impl TryFrom<String> for StartFrom {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl fmt::Display for StartFrom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Latest => f.write_str("latest"),
+            Self::Earliest => f.write_str("earliest"),
+            Self::At(p) => p.fmt(f),
+        }
+    }
+}
