@@ -44,6 +44,8 @@ mysql_cli() {
 
 mariadb_up() {
   if mysql_cli -e 'SELECT 1' >/dev/null 2>&1; then
+    # A test that changes this setting may have died before restoring it.
+    mysql_cli -e "SET GLOBAL binlog_row_metadata='FULL'"
     return 0
   fi
   mkdir -p "$MYSQL_DIR"

@@ -23,13 +23,13 @@ pub enum Error {
     Schema {
         position: BinlogPosition,
         #[source]
-        source: SchemaError,
+        source: Box<SchemaError>,
     },
     #[error("at binlog position {position}: {source}")]
     Decode {
         position: BinlogPosition,
         #[source]
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     #[error("malformed {event} event at binlog position {position}: {message}")]
     MalformedEvent {
@@ -37,14 +37,18 @@ pub enum Error {
         position: BinlogPosition,
         message: String,
     },
-    #[error("rows event at binlog position {position} refers to table id {table_id}, which no TABLE_MAP event announced; the stream did not start at a transaction boundary (check source.start)")]
+    #[error(
+        "rows event at binlog position {position} refers to table id {table_id}, which no TABLE_MAP event announced; the stream did not start at a transaction boundary (check source.start)"
+    )]
     UnknownTable {
         table_id: u64,
         position: BinlogPosition,
     },
     #[error("the server closed the binlog stream after {position}")]
     StreamEnded { position: BinlogPosition },
-    #[error("the checkpoint was taken on the server with server_id {checkpoint}, but the source now reports server_id {server}; its binlog positions mean nothing here. If the server was replaced on purpose, remove the checkpoint file and set source.start")]
+    #[error(
+        "the checkpoint was taken on the server with server_id {checkpoint}, but the source now reports server_id {server}; its binlog positions mean nothing here. If the server was replaced on purpose, remove the checkpoint file and set source.start"
+    )]
     ServerChanged { checkpoint: u32, server: u32 },
     #[error("internal task failed: {0}")]
     Task(String),

@@ -104,7 +104,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed_positions() {
-        for bad in ["", "mariadb-bin.000003", ":4", "f:", "f:x", "f:-1", "f:3", "a/b:4"] {
+        for bad in [
+            "",
+            "mariadb-bin.000003",
+            ":4",
+            "f:",
+            "f:x",
+            "f:-1",
+            "f:3",
+            "a/b:4",
+        ] {
             assert!(bad.parse::<BinlogPosition>().is_err(), "{bad} was accepted");
         }
     }

@@ -46,14 +46,15 @@ pub async fn on_signals(shutdown: Shutdown) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                shutdown.trigger();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    shutdown.trigger();
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => tracing::info!(signal = "SIGINT", "stopping: finishing outstanding confirms"),
             _ = term.recv() => tracing::info!(signal = "SIGTERM", "stopping: finishing outstanding confirms"),

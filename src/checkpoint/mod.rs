@@ -80,7 +80,9 @@ pub struct Checkpoint {
 /// Why the checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("cannot use checkpoint directory {dir}: {source}; create it or set checkpoint.dir to a writable directory")]
+    #[error(
+        "cannot use checkpoint directory {dir}: {source}; create it or set checkpoint.dir to a writable directory"
+    )]
     Dir {
         dir: PathBuf,
         #[source]
@@ -98,7 +100,9 @@ pub enum CheckpointError {
         #[source]
         source: std::io::Error,
     },
-    #[error("checkpoint {path} is not a valid checkpoint ({message}); restore it from a backup, or remove it to start from source.start")]
+    #[error(
+        "checkpoint {path} is not a valid checkpoint ({message}); restore it from a backup, or remove it to start from source.start"
+    )]
     Corrupt { path: PathBuf, message: String },
 }
 

@@ -19,29 +19,56 @@ pub enum ColumnType {
     Float,
     Double,
     /// DECIMAL/NUMERIC in MySQL's packed binary form.
-    NewDecimal { precision: u8, scale: u8 },
+    NewDecimal {
+        precision: u8,
+        scale: u8,
+    },
     Year,
     /// DATE (3 bytes).
     Date,
     /// DATETIME with MySQL 5.6+ storage and `fsp` fractional digits.
-    DateTime2 { fsp: u8 },
+    DateTime2 {
+        fsp: u8,
+    },
     /// TIMESTAMP with MySQL 5.6+ storage: seconds since the epoch (UTC).
-    Timestamp2 { fsp: u8 },
+    Timestamp2 {
+        fsp: u8,
+    },
     /// TIME with MySQL 5.6+ storage.
-    Time2 { fsp: u8 },
+    Time2 {
+        fsp: u8,
+    },
     /// VARCHAR / VARBINARY: a length prefix of `prefix` bytes, then the bytes.
-    VarString { prefix: u8 },
+    VarString {
+        prefix: u8,
+    },
     /// CHAR / BINARY: like VarString, trailing pad stripped by the server.
-    FixedString { prefix: u8 },
+    FixedString {
+        prefix: u8,
+    },
     /// TEXT / BLOB family: a little-endian length of `prefix` bytes, then the bytes.
-    Blob { prefix: u8 },
-    Enum { size: u8 },
-    Set { size: u8 },
-    Bit { bytes: u8 },
-    Json { prefix: u8 },
-    Geometry { prefix: u8 },
+    Blob {
+        prefix: u8,
+    },
+    Enum {
+        size: u8,
+    },
+    Set {
+        size: u8,
+    },
+    Bit {
+        bytes: u8,
+    },
+    Json {
+        prefix: u8,
+    },
+    Geometry {
+        prefix: u8,
+    },
     /// A type this version cannot read; any row carrying a value of it is an error.
-    Unsupported { wire_type: u8 },
+    Unsupported {
+        wire_type: u8,
+    },
 }
 
 impl ColumnType {
@@ -246,7 +273,10 @@ mod tests {
     fn temporal_and_decimal_sizes() {
         assert_eq!(ColumnType::DateTime2 { fsp: 0 }.value_len(&[0; 5]), Some(5));
         assert_eq!(ColumnType::DateTime2 { fsp: 3 }.value_len(&[0; 8]), Some(7));
-        assert_eq!(ColumnType::Timestamp2 { fsp: 6 }.value_len(&[0; 7]), Some(7));
+        assert_eq!(
+            ColumnType::Timestamp2 { fsp: 6 }.value_len(&[0; 7]),
+            Some(7)
+        );
         assert_eq!(ColumnType::Timestamp2 { fsp: 7 }.value_len(&[0; 9]), None);
         let d = ColumnType::NewDecimal {
             precision: 10,

@@ -52,21 +52,27 @@ pub type RowImage<'a> = Vec<Cell<'a>>;
 /// Why a rows event could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("rows event for `{database}`.`{table}` has {event} columns but its table map has {table_map}")]
+    #[error(
+        "rows event for `{database}`.`{table}` has {event} columns but its table map has {table_map}"
+    )]
     ColumnCount {
         database: String,
         table: String,
         event: usize,
         table_map: usize,
     },
-    #[error("row image for `{database}`.`{table}` ends inside column `{column}` ({ty}): the event is truncated or does not match its table map")]
+    #[error(
+        "row image for `{database}`.`{table}` ends inside column `{column}` ({ty}): the event is truncated or does not match its table map"
+    )]
     Truncated {
         database: String,
         table: String,
         column: String,
         ty: String,
     },
-    #[error("column `{column}` of `{database}`.`{table}` has type {ty}, which this version of binlog-relay cannot read; no row of this table can be published until it can. Stop writing to the column, or filter the table out")]
+    #[error(
+        "column `{column}` of `{database}`.`{table}` has type {ty}, which this version of binlog-relay cannot read; no row of this table can be published until it can. Stop writing to the column, or filter the table out"
+    )]
     Unsupported {
         database: String,
         table: String,
@@ -80,7 +86,9 @@ pub enum DecodeError {
         column: String,
         ty: String,
     },
-    #[error("{0} events (MySQL partial JSON updates) are not supported yet; set binlog_row_value_options='' on the server")]
+    #[error(
+        "{0} events (MySQL partial JSON updates) are not supported yet; set binlog_row_value_options='' on the server"
+    )]
     UnsupportedEvent(&'static str),
 }
 
@@ -95,7 +103,12 @@ impl DecodeError {
             .get(index)
             .map(|c| (c.name.clone(), c.ty.name()))
             .unwrap_or_else(|| (format!("#{index}"), "unknown".into()));
-        make(table.database.to_string(), table.name.to_string(), column, ty)
+        make(
+            table.database.to_string(),
+            table.name.to_string(),
+            column,
+            ty,
+        )
     }
 }
 
@@ -186,14 +199,16 @@ fn read_image<'a>(
     let is_present = |i: usize| present.is_none_or(|bits| bits.get(i).is_some_and(|b| *b));
     let present_count = (0..columns.len()).filter(|&i| is_present(i)).count();
     let bitmap_len = present_count.div_ceil(8);
-    let truncated = |i| DecodeError::for_column(table, i, |database, table, column, ty| {
-        DecodeError::Truncated {
-            database,
-            table,
-            column,
-            ty,
-        }
-    });
+    let truncated = |i| {
+        DecodeError::for_column(table, i, |database, table, column, ty| {
+            DecodeError::Truncated {
+                database,
+                table,
+                column,
+                ty,
+            }
+        })
+    };
     let Some((nulls, mut rest)) = cursor.split_at_checked(bitmap_len) else {
         return Err(truncated(0));
     };

@@ -208,8 +208,14 @@ mod tests {
 
     #[test]
     fn integers_respect_width_and_sign() {
-        assert_eq!(decode_value(ColumnType::Tiny, false, &[0xFF]), Some(Value::Int(-1)));
-        assert_eq!(decode_value(ColumnType::Tiny, true, &[0xFF]), Some(Value::UInt(255)));
+        assert_eq!(
+            decode_value(ColumnType::Tiny, false, &[0xFF]),
+            Some(Value::Int(-1))
+        );
+        assert_eq!(
+            decode_value(ColumnType::Tiny, true, &[0xFF]),
+            Some(Value::UInt(255))
+        );
         assert_eq!(
             decode_value(ColumnType::Int24, false, &[0x00, 0x00, 0x80]),
             Some(Value::Int(-8_388_608))
@@ -228,8 +234,7 @@ mod tests {
     fn datetime2_unpacks_fields_and_fraction() {
         // 2024-02-29 13:45:56.789 with fsp 3, built the way the server packs it.
         let ym = 2024 * 13 + 2;
-        let packed: u64 =
-            0x80_0000_0000 + (((ym << 5) | 29) << 17) + ((13 << 12) | (45 << 6) | 56);
+        let packed: u64 = 0x80_0000_0000 + (((ym << 5) | 29) << 17) + ((13 << 12) | (45 << 6) | 56);
         let mut raw = packed.to_be_bytes()[3..].to_vec();
         raw.extend(7890u16.to_be_bytes());
         let v = decode_value(ColumnType::DateTime2 { fsp: 3 }, false, &raw).unwrap();
@@ -267,7 +272,9 @@ mod tests {
         // -00:00:01.50 at fsp 2, as the server writes it: 7F FF FE CE.
         let raw = [0x7F, 0xFF, 0xFE, 0xCE];
         let v = decode_value(ColumnType::Time2 { fsp: 2 }, false, &raw).unwrap();
-        let Value::Time { time, .. } = v else { panic!("{v:?}") };
+        let Value::Time { time, .. } = v else {
+            panic!("{v:?}")
+        };
         assert!(time.negative);
         assert_eq!((time.hours, time.minutes, time.seconds), (0, 0, 1));
         assert_eq!(time.micros, 500_000);

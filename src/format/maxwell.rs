@@ -121,7 +121,11 @@ impl TransactionBuffer {
         write_int(out, ts);
         let head_end = out.len();
 
-        let data = if kind == RowKind::Delete { before } else { after };
+        let data = if kind == RowKind::Delete {
+            before
+        } else {
+            after
+        };
         out.extend_from_slice(b",\"data\":{");
         let mut first = true;
         for (i, (column, cell)) in table.columns.iter().zip(data).enumerate() {
@@ -268,8 +272,10 @@ mod tests {
         let mut tx = TransactionBuffer::new();
         let row1 = [Cell::Value(&[1, 0, 0, 0]), Cell::Value(b"\x02hi")];
         let row2 = [Cell::Value(&[2, 0, 0, 0]), Cell::Null];
-        tx.push_row(&t, RowKind::Insert, 1700000000, &[], &row1).unwrap();
-        tx.push_row(&t, RowKind::Insert, 1700000001, &[], &row2).unwrap();
+        tx.push_row(&t, RowKind::Insert, 1700000000, &[], &row1)
+            .unwrap();
+        tx.push_row(&t, RowKind::Insert, 1700000001, &[], &row2)
+            .unwrap();
         let batch = tx.finish(Some(77));
         assert_eq!(
             bodies(&batch),
@@ -287,7 +293,8 @@ mod tests {
         let mut tx = TransactionBuffer::new();
         let before = [Cell::Value(&[1, 0, 0, 0]), Cell::Null];
         let after = [Cell::Value(&[1, 0, 0, 0]), Cell::Value(b"\x01x")];
-        tx.push_row(&t, RowKind::Update, 5, &before, &after).unwrap();
+        tx.push_row(&t, RowKind::Update, 5, &before, &after)
+            .unwrap();
         tx.push_row(&t, RowKind::Update, 5, &after, &after).unwrap();
         tx.push_row(&t, RowKind::Delete, 5, &after, &[]).unwrap();
         let batch = tx.finish(None);

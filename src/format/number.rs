@@ -124,7 +124,10 @@ pub fn write_decimal(out: &mut Vec<u8>, bin: &[u8], precision: u8, scale: u8) ->
     let mut digits = [0u8; 96];
     let mut n = 0usize;
     let groups = std::iter::once((DIG_TO_BYTES[intg_left], intg_left))
-        .chain(std::iter::repeat_n((4, DIG_PER_WORD), intg_words + frac_words))
+        .chain(std::iter::repeat_n(
+            (4, DIG_PER_WORD),
+            intg_words + frac_words,
+        ))
         .chain(std::iter::once((DIG_TO_BYTES[frac_left], frac_left)));
     for (len, width) in groups {
         if width == 0 {
@@ -256,7 +259,10 @@ mod tests {
         assert_eq!(dec("0.0000000000"), "0E-10");
         assert_eq!(dec("0.0000001000"), "1.000E-7");
         assert_eq!(dec("0.0000010000"), "0.0000010000");
-        assert_eq!(dec("12345678901234567890.123456789"), "12345678901234567890.123456789");
+        assert_eq!(
+            dec("12345678901234567890.123456789"),
+            "12345678901234567890.123456789"
+        );
         assert_eq!(dec("-0.5"), "-0.5");
         assert_eq!(dec("42"), "42");
         assert_eq!(dec("0.05"), "0.05");

@@ -115,7 +115,11 @@ fn is_rendered(column: &Column) -> bool {
     use crate::decode::ColumnType as T;
     !matches!(
         column.ty,
-        T::Enum { .. } | T::Set { .. } | T::Json { .. } | T::Geometry { .. } | T::Unsupported { .. }
+        T::Enum { .. }
+            | T::Set { .. }
+            | T::Json { .. }
+            | T::Geometry { .. }
+            | T::Unsupported { .. }
     )
 }
 
@@ -198,7 +202,10 @@ mod tests {
         let latin1 = col(ColumnType::VarString { prefix: 1 }, Charset::Windows1252);
         assert_eq!(render(&latin1, b"\x02h\xe9").unwrap(), "\"hé\"");
         let bin = col(ColumnType::Blob { prefix: 2 }, Charset::Binary);
-        assert_eq!(render(&bin, b"\x04\x00\x00\x01\x02\x03").unwrap(), "\"AAECAw==\"");
+        assert_eq!(
+            render(&bin, b"\x04\x00\x00\x01\x02\x03").unwrap(),
+            "\"AAECAw==\""
+        );
         let gbk = col(
             ColumnType::VarString { prefix: 1 },
             Charset::Unsupported("gbk".into()),

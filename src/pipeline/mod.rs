@@ -14,6 +14,7 @@ use tracing::info;
 use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore};
 use crate::config::Config;
 use crate::error::Error;
+use crate::format::Batch;
 use crate::position::BinlogPosition;
 use crate::schema::InformationSchema;
 use crate::shutdown::ShutdownSignal;
@@ -21,7 +22,6 @@ use crate::sink::rabbitmq::RabbitmqSink;
 use crate::sink::stdout::StdoutSink;
 use crate::sink::{Sink, SinkKind};
 use crate::source::{BinlogSource, StartFrom};
-use crate::format::Batch;
 
 /// Committed transactions waiting for the publisher. Each holds one transaction's messages,
 /// so the memory this allows is a few transactions' worth.
@@ -84,6 +84,7 @@ where
     info!(version = %server.version, server_id = server.server_id, "source server checked");
 
     let saved = store.load()?;
+    let start_checkpoint;
     let start = match &saved {
         Some(cp) => {
             if cp.server_id != server.server_id {
@@ -93,6 +94,7 @@ where
                 });
             }
             info!(position = %cp.position, "resuming from checkpoint");
+            start_checkpoint = cp.clone();
             cp.position.clone()
         }
         None => {
@@ -109,6 +111,7 @@ where
                 server_id: server.server_id,
             };
             store.save(&first)?;
+            start_checkpoint = first;
             info!(position = %start, from = %config.source.start, "no checkpoint; starting");
             start
         }
@@ -119,14 +122,13 @@ where
         Some(StopAt::Now) => Some(source.current_position().await?),
         Some(StopAt::At(p)) => Some(p),
     };
-    if let Some(stop) = &stop_at {
-        if start.reached(stop) {
-            info!(position = %start, stop_at = %stop, "already at the stop position");
-            sink.close().await;
-            source.close().await;
-            let cp = store.load()?.ok_or_else(|| Error::Task("checkpoint vanished".into()))?;
-            return Ok(Outcome::ReachedStop(cp));
-        }
+    if let Some(stop) = &stop_at
+        && start.reached(stop)
+    {
+        info!(position = %start, stop_at = %stop, "already at the stop position");
+        sink.close().await;
+        source.close().await;
+        return Ok(Outcome::ReachedStop(start_checkpoint));
     }
 
     let events = source.stream_from(&start, &server).await?;
@@ -141,6 +143,7 @@ where
     let publisher = publisher::Publisher::new(
         sink,
         store,
+        Some(start_checkpoint),
         config.sink.rabbitmq.max_in_flight,
         std::time::Duration::from_millis(config.checkpoint.interval_ms),
     );

@@ -39,7 +39,14 @@ pub struct Publisher<S: Sink, C> {
 }
 
 impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
-    pub fn new(sink: S, store: C, max_in_flight: usize, interval: Duration) -> Self {
+    /// `saved` is what the store holds already (the starting point).
+    pub fn new(
+        sink: S,
+        store: C,
+        saved: Option<Checkpoint>,
+        max_in_flight: usize,
+        interval: Duration,
+    ) -> Self {
         Self {
             sink,
             store,
@@ -47,8 +54,8 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             interval,
             queue: VecDeque::new(),
             unconfirmed: 0,
-            confirmed: None,
-            saved: None,
+            confirmed: saved.clone(),
+            saved,
         }
     }
 
@@ -68,7 +75,9 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         };
         // Whatever happened, what is confirmed is safe to record.
         let saved = self.save_if_advanced().await;
-        let Self { sink, saved: last, .. } = self;
+        let Self {
+            sink, saved: last, ..
+        } = self;
         sink.close().await;
         drained?;
         saved?;
@@ -192,7 +201,9 @@ mod tests {
         let mut batch = Batch::default();
         for i in 0..n {
             let start = batch.body.len();
-            batch.body.extend_from_slice(format!("{{\"n\":{i}}}").as_bytes());
+            batch
+                .body
+                .extend_from_slice(format!("{{\"n\":{i}}}").as_bytes());
             batch.messages.push(Message {
                 database: "d".into(),
                 table: "t".into(),
@@ -209,11 +220,14 @@ mod tests {
         }
     }
 
-    async fn run_publisher(sink: MemorySink, deliveries: Vec<Delivery>) -> (Result<Option<Checkpoint>, Error>, MemoryStore) {
+    async fn run_publisher(
+        sink: MemorySink,
+        deliveries: Vec<Delivery>,
+    ) -> (Result<Option<Checkpoint>, Error>, MemoryStore) {
         let store = MemoryStore::new();
         let (tx, rx) = mpsc::channel(4);
         let (_shutdown, signal) = Shutdown::new();
-        let publisher = Publisher::new(sink, store.clone(), 2, Duration::from_secs(3600));
+        let publisher = Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600));
         let feeder = tokio::spawn(async move {
             for d in deliveries {
                 if tx.send(d).await.is_err() {
@@ -229,8 +243,11 @@ mod tests {
     #[tokio::test]
     async fn checkpoints_the_last_transaction_once_all_is_confirmed() {
         let sink = MemorySink::new();
-        let (result, store) =
-            run_publisher(sink.clone(), vec![delivery(3, 100), delivery(0, 150), delivery(2, 200)]).await;
+        let (result, store) = run_publisher(
+            sink.clone(),
+            vec![delivery(3, 100), delivery(0, 150), delivery(2, 200)],
+        )
+        .await;
         let cp = result.unwrap().unwrap();
         assert_eq!(cp.position.offset, 200);
         assert_eq!(store.get().unwrap().position.offset, 200);
@@ -241,8 +258,11 @@ mod tests {
     async fn a_failed_confirm_keeps_the_checkpoint_before_its_transaction() {
         // Messages 0-2 (first transaction) confirm; message 3 (second transaction) is nacked.
         let sink = MemorySink::failing_after(3);
-        let (result, store) =
-            run_publisher(sink, vec![delivery(3, 100), delivery(2, 200), delivery(1, 300)]).await;
+        let (result, store) = run_publisher(
+            sink,
+            vec![delivery(3, 100), delivery(2, 200), delivery(1, 300)],
+        )
+        .await;
         assert!(matches!(result, Err(Error::Sink(_))), "{result:?}");
         assert_eq!(store.get().unwrap().position.offset, 100);
     }

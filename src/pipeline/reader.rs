@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mysql_common::binlog::consts::{EventFlags, EventType};
-use mysql_common::binlog::events::{
-    Event, EventData, QueryEvent, RotateEvent, TableMapEvent, XidEvent,
-};
+use mysql_common::binlog::events::{Event, EventData, QueryEvent, TableMapEvent, XidEvent};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
@@ -26,6 +24,7 @@ use crate::schema::{self, SchemaProvider, Table};
 use crate::shutdown::ShutdownSignal;
 use crate::source::SourceEvents;
 use crate::source::mariadb::{self, MariadbGtid};
+use crate::source::rotate::rotate_target;
 
 /// A resolved table map, kept while the server keeps sending the same one.
 struct CachedTable {
@@ -96,11 +95,11 @@ impl<P: SchemaProvider> Reader<P> {
                 Ok(d) => d,
                 Err(e) => break Err(e),
             };
-            if let Some(delivery) = delivery {
-                if out.send(delivery).await.is_err() {
-                    // The publisher stopped; its own result says why.
-                    break Ok(false);
-                }
+            if let Some(delivery) = delivery
+                && out.send(delivery).await.is_err()
+            {
+                // The publisher stopped; its own result says why.
+                break Ok(false);
             }
             if !self.in_transaction
                 && self
@@ -119,10 +118,14 @@ impl<P: SchemaProvider> Reader<P> {
     /// completed.
     async fn handle(&mut self, event: &Event) -> Result<Option<Delivery>, Error> {
         let header = event.header();
-        let artificial = header
-            .flags()
-            .contains(EventFlags::LOG_EVENT_ARTIFICIAL_F);
+        let artificial = header.flags().contains(EventFlags::LOG_EVENT_ARTIFICIAL_F);
         let type_code = header.event_type_raw();
+        tracing::trace!(
+            event_type = type_code,
+            log_pos = header.log_pos(),
+            artificial,
+            "event"
+        );
         self.event_start = BinlogPosition::new(
             self.position.file.clone(),
             u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size())),
@@ -138,10 +141,8 @@ impl<P: SchemaProvider> Reader<P> {
 
         match EventType::try_from(type_code) {
             Ok(EventType::ROTATE_EVENT) => {
-                let rotate: RotateEvent<'_> = event
-                    .read_event()
-                    .map_err(|e| self.malformed("ROTATE", e))?;
-                let next = BinlogPosition::new(rotate.name().into_owned(), rotate.position());
+                let next = rotate_target(event)
+                    .ok_or_else(|| self.malformed("ROTATE", "body too short or name not UTF-8"))?;
                 if next != self.position {
                     if !artificial {
                         info!(from = %self.position.file, to = %next.file, "binlog rotated");
@@ -177,9 +178,8 @@ impl<P: SchemaProvider> Reader<P> {
             }
             Ok(_) => Ok(None),
             Err(_) if type_code == mariadb::GTID_EVENT => {
-                let gtid = MariadbGtid::parse(event.data(), header.server_id()).ok_or_else(|| {
-                    self.malformed("MariaDB GTID", "event body too short")
-                })?;
+                let gtid = MariadbGtid::parse(event.data(), header.server_id())
+                    .ok_or_else(|| self.malformed("MariaDB GTID", "event body too short"))?;
                 self.gtid = Some(gtid.to_gtid_string());
                 if !gtid.standalone {
                     self.begin();
@@ -197,7 +197,10 @@ impl<P: SchemaProvider> Reader<P> {
         if !self.tx.is_empty() {
             // A transaction without its commit: the server never writes this, but a stream
             // started mid-transaction does. Its rows would be incomplete; drop them.
-            tracing::warn!(rows = self.tx.len(), "discarding rows of a transaction that never committed");
+            tracing::warn!(
+                rows = self.tx.len(),
+                "discarding rows of a transaction that never committed"
+            );
             self.tx.discard();
         }
         self.in_transaction = true;
@@ -237,7 +240,11 @@ impl<P: SchemaProvider> Reader<P> {
                 end: self.checkpoint(),
             });
         }
-        let upper_start: String = trimmed.chars().take(9).collect::<String>().to_ascii_uppercase();
+        let upper_start: String = trimmed
+            .chars()
+            .take(9)
+            .collect::<String>()
+            .to_ascii_uppercase();
         if upper_start.starts_with("SAVEPOINT") || upper_start.starts_with("ROLLBACK") {
             return None;
         }
@@ -268,7 +275,7 @@ impl<P: SchemaProvider> Reader<P> {
             .await
             .map_err(|source| Error::Schema {
                 position: self.event_start.clone(),
-                source,
+                source: Box::new(source),
             })?;
         self.tables.insert(
             id,
@@ -281,15 +288,13 @@ impl<P: SchemaProvider> Reader<P> {
     }
 
     fn rows(&mut self, event: &Event) -> Result<(), Error> {
-        let data = event
-            .read_data()
-            .map_err(|e| self.malformed("rows", e))?;
+        let data = event.read_data().map_err(|e| self.malformed("rows", e))?;
         let Some(EventData::RowsEvent(rows)) = data else {
             return Err(self.malformed("rows", "not a rows event"));
         };
         let rows = RowsEvent::new(&rows).map_err(|source| Error::Decode {
             position: self.event_start.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let table = self
             .tables
@@ -305,7 +310,7 @@ impl<P: SchemaProvider> Reader<P> {
         let mut after: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
         let decode_err = |source| Error::Decode {
             position: self.event_start.clone(),
-            source,
+            source: Box::new(source),
         };
         while rows
             .next_row(&mut cursor, &table, &mut before, &mut after)

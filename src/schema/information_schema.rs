@@ -55,7 +55,9 @@ impl SchemaProvider for InformationSchema {
         }
         let columns: Vec<ColumnInfo> = rows
             .into_iter()
-            .map(|(name, data_type, column_type, charset)| column_info(name, &data_type, &column_type, charset))
+            .map(|(name, data_type, column_type, charset)| {
+                column_info(name, &data_type, &column_type, charset)
+            })
             .collect();
         self.cache.insert(key, columns.clone());
         Ok(Some(columns))

@@ -53,9 +53,13 @@ pub struct ColumnInfo {
 /// Why a table could not be described.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("table `{database}`.`{table}` appears in the binlog but not in information_schema (dropped since?); binlog-relay cannot name its columns. Enable binlog_row_metadata=FULL on the server so the binlog carries column names")]
+    #[error(
+        "table `{database}`.`{table}` appears in the binlog but not in information_schema (dropped since?); binlog-relay cannot name its columns. Enable binlog_row_metadata=FULL on the server so the binlog carries column names"
+    )]
     TableNotFound { database: String, table: String },
-    #[error("table `{database}`.`{table}` has {binlog} columns in the binlog but {schema} in information_schema: its definition changed after this row was written. Enable binlog_row_metadata=FULL on the server so the binlog carries column names")]
+    #[error(
+        "table `{database}`.`{table}` has {binlog} columns in the binlog but {schema} in information_schema: its definition changed after this row was written. Enable binlog_row_metadata=FULL on the server so the binlog carries column names"
+    )]
     ColumnCountMismatch {
         database: String,
         table: String,
@@ -126,13 +130,12 @@ pub async fn resolve(
     let columns = if names.len() == count {
         from_full_metadata(&types, names, &meta).map_err(bad)?
     } else {
-        let infos = provider
-            .columns(&database, &table)
-            .await?
-            .ok_or_else(|| SchemaError::TableNotFound {
+        let infos = provider.columns(&database, &table).await?.ok_or_else(|| {
+            SchemaError::TableNotFound {
                 database: database.clone(),
                 table: table.clone(),
-            })?;
+            }
+        })?;
         if infos.len() != count {
             return Err(SchemaError::ColumnCountMismatch {
                 database,
@@ -175,7 +178,10 @@ fn from_full_metadata(
         let collation = if ty.is_character() {
             charsets.next().transpose().map_err(|e| e.to_string())?
         } else if matches!(ty, ColumnType::Enum { .. } | ColumnType::Set { .. }) {
-            enum_charsets.next().transpose().map_err(|e| e.to_string())?
+            enum_charsets
+                .next()
+                .transpose()
+                .map_err(|e| e.to_string())?
         } else {
             None
         };

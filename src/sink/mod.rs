@@ -31,13 +31,17 @@ pub struct Outgoing<'a> {
 /// Why a message was not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("cannot connect to RabbitMQ at {address}: {source}; check sink.rabbitmq.uri and that the broker is running")]
+    #[error(
+        "cannot connect to RabbitMQ at {address}: {source}; check sink.rabbitmq.uri and that the broker is running"
+    )]
     Connect {
         address: String,
         #[source]
         source: lapin::Error,
     },
-    #[error("RabbitMQ refused to declare exchange `{exchange}` ({source}); if it exists with another type or durability, make sink.rabbitmq.exchange_type/exchange_durable match it or set declare_exchange = false")]
+    #[error(
+        "RabbitMQ refused to declare exchange `{exchange}` ({source}); if it exists with another type or durability, make sink.rabbitmq.exchange_type/exchange_durable match it or set declare_exchange = false"
+    )]
     DeclareExchange {
         exchange: String,
         #[source]
@@ -55,7 +59,9 @@ pub enum SinkError {
     },
     #[error("RabbitMQ negatively acknowledged a message (nack); it was not stored")]
     Nacked,
-    #[error("RabbitMQ returned a message as unroutable: no queue is bound to exchange `{exchange}` for routing key `{routing_key}`")]
+    #[error(
+        "RabbitMQ returned a message as unroutable: no queue is bound to exchange `{exchange}` for routing key `{routing_key}`"
+    )]
     Returned {
         exchange: String,
         routing_key: String,

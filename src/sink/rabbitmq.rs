@@ -220,13 +220,12 @@ impl RabbitmqSink {
     /// Connects, optionally declares the exchange, and turns on publisher confirms.
     pub async fn connect(config: &RabbitmqConfig) -> Result<Self, SinkError> {
         let address = config.address();
-        let connection =
-            Connection::connect(config.uri.expose(), ConnectionProperties::default())
-                .await
-                .map_err(|source| SinkError::Connect {
-                    address: address.clone(),
-                    source,
-                })?;
+        let connection = Connection::connect(config.uri.expose(), ConnectionProperties::default())
+            .await
+            .map_err(|source| SinkError::Connect {
+                address: address.clone(),
+                source,
+            })?;
         let channel = connection
             .create_channel()
             .await
@@ -344,7 +343,10 @@ impl Sink for RabbitmqSink {
     }
 
     async fn close(self) {
-        let _ = self.channel.close(200, "binlog-relay stopping".into()).await;
+        let _ = self
+            .channel
+            .close(200, "binlog-relay stopping".into())
+            .await;
         let _ = self
             .connection
             .close(200, "binlog-relay stopping".into())

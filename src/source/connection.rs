@@ -15,7 +15,9 @@ const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
 /// What went wrong talking to the source server. Each message says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("cannot connect to MySQL/MariaDB at {address}: {source}; check source.host, source.port, source.user and the password")]
+    #[error(
+        "cannot connect to MySQL/MariaDB at {address}: {source}; check source.host, source.port, source.user and the password"
+    )]
     Connect {
         address: String,
         #[source]
@@ -27,15 +29,23 @@ pub enum SourceError {
         #[source]
         source: mysql_async::Error,
     },
-    #[error("the source server does not write a binlog (log_bin=OFF): start it with log_bin, binlog_format=ROW and a server_id")]
+    #[error(
+        "the source server does not write a binlog (log_bin=OFF): start it with log_bin, binlog_format=ROW and a server_id"
+    )]
     BinlogDisabled,
-    #[error("the source server logs binlog_format={0}; binlog-relay needs binlog_format=ROW (SET GLOBAL binlog_format='ROW' and make it permanent in the server's config)")]
+    #[error(
+        "the source server logs binlog_format={0}; binlog-relay needs binlog_format=ROW (SET GLOBAL binlog_format='ROW' and make it permanent in the server's config)"
+    )]
     NotRowFormat(String),
-    #[error("source.server_id {0} is the source server's own server_id; pick a number no server or replica in this topology uses")]
+    #[error(
+        "source.server_id {0} is the source server's own server_id; pick a number no server or replica in this topology uses"
+    )]
     ServerIdClash(u32),
     #[error("the source server lists no binlog files; is log_bin enabled?")]
     NoBinlogFiles,
-    #[error("the server cannot send the binlog from {position}: {message}. If that file was purged, restart from a position the server still has (source.start = \"earliest\" with a fresh checkpoint) and re-sync consumers")]
+    #[error(
+        "the server cannot send the binlog from {position}: {message}. If that file was purged, restart from a position the server still has (source.start = \"earliest\" with a fresh checkpoint) and re-sync consumers"
+    )]
     PositionUnavailable {
         position: BinlogPosition,
         message: String,
@@ -103,13 +113,13 @@ impl BinlogSource {
 
     /// Checks that the server writes a ROW binlog we can read, and says what it is.
     pub async fn check_server(&self) -> Result<ServerInfo, SourceError> {
-        const Q: &str = "SELECT @@version, @@log_bin, @@binlog_format, @@server_id, @@binlog_row_image";
+        const Q: &str =
+            "SELECT @@version, @@log_bin, @@binlog_format, @@server_id, @@binlog_row_image";
         let mut conn = self.conn().await?;
-        let row: Option<(String, i64, String, u32, String)> =
-            conn.query_first(Q).await.map_err(|source| SourceError::Query {
-                query: Q,
-                source,
-            })?;
+        let row: Option<(String, i64, String, u32, String)> = conn
+            .query_first(Q)
+            .await
+            .map_err(|source| SourceError::Query { query: Q, source })?;
         let Some((version, log_bin, format, server_id, row_image)) = row else {
             return Err(SourceError::BinlogDisabled);
         };
@@ -178,12 +188,13 @@ impl BinlogSource {
         position: &BinlogPosition,
         server: &ServerInfo,
     ) -> Result<SourceEvents, SourceError> {
-        let mut conn = Conn::new(self.opts.clone())
-            .await
-            .map_err(|source| SourceError::Connect {
-                address: self.address.clone(),
-                source,
-            })?;
+        let mut conn =
+            Conn::new(self.opts.clone())
+                .await
+                .map_err(|source| SourceError::Connect {
+                    address: self.address.clone(),
+                    source,
+                })?;
         if server.is_mariadb {
             // Capability 4 (MARIA_SLAVE_CAPABILITY_GTID): the server sends its GTID events
             // instead of rewriting them as BEGIN queries, so transactions carry their GTID.

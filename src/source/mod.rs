@@ -8,6 +8,7 @@
 
 mod connection;
 pub mod mariadb;
+pub mod rotate;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,176 @@
+//! The whole path: rows changed in MariaDB arrive on a RabbitMQ queue as Maxwell's exact
+//! messages, in commit order, with Maxwell's routing keys and properties.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lapin::BasicProperties;
+
+use super::support::*;
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_from_two_tables_arrive_as_maxwell_messages_in_commit_order() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = unique("e2e");
+    let pool = mysql();
+    exec(
+        &pool,
+        &[
+            &format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"),
+            &format!(
+                "CREATE TABLE {db}.Customer (id INT PRIMARY KEY, name VARCHAR(50), \
+                 balance DECIMAL(10,2), joined DATETIME(3), note TEXT, photo BLOB) ENGINE=InnoDB"
+            ),
+            &format!(
+                "CREATE TABLE {db}.orders (id BIGINT UNSIGNED PRIMARY KEY, customer_id INT, \
+                 total DOUBLE, placed TIMESTAMP NULL, code CHAR(3) CHARACTER SET latin1, \
+                 qty SMALLINT) ENGINE=InnoDB"
+            ),
+        ],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{db}.#")).await;
+    let start = master_position(&pool).await;
+    let t0 = now_secs();
+    exec(
+        &pool,
+        &[
+            "SET time_zone = '+00:00'",
+            "BEGIN",
+            &format!(
+                "INSERT INTO {db}.Customer VALUES \
+                 (1, 'Zoë \"Z\" Ång', 12.50, '2024-01-02 03:04:05.678', 'line1\\nline2', x'00010203'), \
+                 (2, NULL, -0.05, NULL, '', NULL)"
+            ),
+            &format!(
+                "INSERT INTO {db}.orders VALUES \
+                 (18446744073709551615, 1, 5, '2021-03-04 05:06:07', 'é€', -32768)"
+            ),
+            "COMMIT",
+            "BEGIN",
+            &format!("UPDATE {db}.Customer SET name = 'Zoe', balance = 13.00 WHERE id = 1"),
+            &format!("UPDATE {db}.orders SET total = 1.0E7 WHERE customer_id = 1"),
+            "COMMIT",
+            &format!("DELETE FROM {db}.Customer WHERE id = 2"),
+        ],
+    )
+    .await;
+    let t1 = now_secs();
+
+    // Persistent messages: Maxwell sends delivery_mode=2 and no other property.
+    let mut config = DaemonConfig::new(&queue.exchange);
+    config.rabbitmq_extra = "persistent = true".into();
+    let path = config.write();
+    run_to_now(&path, &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+
+    let got = queue.take_at_least(6, Duration::from_secs(10)).await;
+    let keys: Vec<&str> = got.iter().map(|m| m.routing_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            format!("{db}.Customer"),
+            format!("{db}.Customer"),
+            format!("{db}.orders"),
+            format!("{db}.Customer"),
+            format!("{db}.orders"),
+            format!("{db}.Customer"),
+        ],
+        "routing keys and order"
+    );
+    for m in &got {
+        assert_eq!(
+            m.properties,
+            BasicProperties::default().with_delivery_mode(2),
+            "only delivery_mode=2, as Maxwell with rabbitmq_message_persistent"
+        );
+        let ts = int_field(&m.body, "ts").expect("ts");
+        assert!(
+            (t0.saturating_sub(2)..=t1 + 2).contains(&ts),
+            "ts {ts} is seconds of the change"
+        );
+    }
+    let xids: Vec<u64> = got
+        .iter()
+        .map(|m| int_field(&m.body, "xid").expect("xid"))
+        .collect();
+    assert_eq!(xids[0], xids[1]);
+    assert_eq!(xids[1], xids[2]);
+    assert_eq!(xids[3], xids[4]);
+    assert!(
+        xids[0] < xids[3] && xids[3] < xids[5],
+        "xids grow: {xids:?}"
+    );
+
+    let expected = [
+        format!(
+            r#"{{"database":"{db}","table":"Customer","type":"insert","ts":TS,"xid":{x},"xoffset":0,"data":{{"id":1,"name":"Zoë \"Z\" Ång","balance":12.50,"joined":"2024-01-02 03:04:05.678","note":"line1\nline2","photo":"AAECAw=="}}}}"#,
+            x = xids[0]
+        ),
+        format!(
+            r#"{{"database":"{db}","table":"Customer","type":"insert","ts":TS,"xid":{x},"xoffset":1,"data":{{"id":2,"name":null,"balance":-0.05,"joined":null,"note":"","photo":null}}}}"#,
+            x = xids[0]
+        ),
+        format!(
+            r#"{{"database":"{db}","table":"orders","type":"insert","ts":TS,"xid":{x},"commit":true,"data":{{"id":18446744073709551615,"customer_id":1,"total":5.0,"placed":"2021-03-04 05:06:07","code":"é€","qty":-32768}}}}"#,
+            x = xids[0]
+        ),
+        format!(
+            r#"{{"database":"{db}","table":"Customer","type":"update","ts":TS,"xid":{x},"xoffset":0,"data":{{"id":1,"name":"Zoe","balance":13.00,"joined":"2024-01-02 03:04:05.678","note":"line1\nline2","photo":"AAECAw=="}},"old":{{"name":"Zoë \"Z\" Ång","balance":12.50}}}}"#,
+            x = xids[3]
+        ),
+        format!(
+            r#"{{"database":"{db}","table":"orders","type":"update","ts":TS,"xid":{x},"commit":true,"data":{{"id":18446744073709551615,"customer_id":1,"total":1.0E7,"placed":"2021-03-04 05:06:07","code":"é€","qty":-32768}},"old":{{"total":5.0}}}}"#,
+            x = xids[3]
+        ),
+        format!(
+            r#"{{"database":"{db}","table":"Customer","type":"delete","ts":TS,"xid":{x},"commit":true,"data":{{"id":2,"name":null,"balance":-0.05,"joined":null,"note":"","photo":null}}}}"#,
+            x = xids[5]
+        ),
+    ];
+    for (m, want) in got.iter().zip(&expected) {
+        let ts = int_field(&m.body, "ts").unwrap();
+        let body = m.body.replacen(&format!("\"ts\":{ts},"), "\"ts\":TS,", 1);
+        assert_eq!(&body, want);
+    }
+    assert_eq!(got.len(), expected.len(), "no extra messages");
+
+    // The checkpoint is the position the daemon stopped at, on this server.
+    let cp = config.checkpoint();
+    assert!(cp["position"]["offset"].as_u64().unwrap() > 4);
+    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_carry_no_properties_when_not_persistent() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = unique("props");
+    let pool = mysql();
+    exec(
+        &pool,
+        &[
+            &format!("CREATE DATABASE {db}"),
+            &format!("CREATE TABLE {db}.t (id INT PRIMARY KEY)"),
+        ],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{db}.#")).await;
+    let start = master_position(&pool).await;
+    exec(&pool, &[&format!("INSERT INTO {db}.t VALUES (1)")]).await;
+    let config = DaemonConfig::new(&queue.exchange);
+    run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+    let got = queue.take_at_least(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].properties, BasicProperties::default());
+    assert!(
+        got[0].body.ends_with(r#""commit":true,"data":{"id":1}}"#),
+        "{}",
+        got[0].body
+    );
+    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+}

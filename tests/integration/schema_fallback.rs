@@ -1,0 +1,51 @@
+//! Without `binlog_row_metadata=FULL` the binlog carries no column names; they come from
+//! information_schema instead.
+
+use std::time::Duration;
+
+use super::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_are_named_from_information_schema_without_full_metadata() {
+    // Changes a server-wide setting: no other test may write meanwhile.
+    let _guard = SERVER_SETTINGS.write().await;
+    let db = unique("nometa");
+    let pool = mysql();
+    exec(
+        &pool,
+        &[
+            &format!("CREATE DATABASE {db}"),
+            &format!(
+                "CREATE TABLE {db}.t (id INT UNSIGNED PRIMARY KEY, label VARCHAR(10) CHARACTER SET latin1, raw VARBINARY(4))"
+            ),
+            "SET GLOBAL binlog_row_metadata = 'NO_LOG'",
+        ],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{db}.#")).await;
+    let start = master_position(&pool).await;
+    let written = async {
+        exec(
+            &mysql(),
+            &[&format!(
+                "INSERT INTO {db}.t VALUES (4294967295, 'caf\u{e9}', x'FF00')"
+            )],
+        )
+        .await;
+    };
+    written.await;
+    exec(&pool, &["SET GLOBAL binlog_row_metadata = 'FULL'"]).await;
+
+    let config = DaemonConfig::new(&queue.exchange);
+    run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+    let got = queue.take_at_least(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0]
+            .body
+            .ends_with(r#""commit":true,"data":{"id":4294967295,"label":"café","raw":"/wA="}}"#),
+        "{}",
+        got[0].body
+    );
+    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+}

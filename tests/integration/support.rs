@@ -1,0 +1,323 @@
+//! Shared test harness: services, unique names, the daemon as a child process, and a queue
+//! to read what it published.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use lapin::options::{
+    BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use mysql_async::prelude::Queryable;
+use tokio::process::{Child, Command};
+use tokio::sync::RwLock;
+
+/// Tests that change server-wide settings take this for writing; all others for reading.
+pub static SERVER_SETTINGS: RwLock<()> = RwLock::const_new(());
+
+/// Connection details of the services `scripts/services.sh` started.
+pub struct Services {
+    pub mysql_url: String,
+    pub mysql_port: u16,
+    pub amqp_uri: String,
+}
+
+/// Starts (if needed) the project's MariaDB and RabbitMQ, once per test process.
+pub fn services() -> &'static Services {
+    static SERVICES: OnceLock<Services> = OnceLock::new();
+    SERVICES.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("up")
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/services.sh up");
+        assert!(out.status.success(), "scripts/services.sh up failed");
+        let vars: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let mysql_url = vars["BINLOG_RELAY_TEST_MYSQL_URL"].clone();
+        let mysql_port = mysql_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in mysql url");
+        Services {
+            mysql_url,
+            mysql_port,
+            amqp_uri: vars["BINLOG_RELAY_TEST_AMQP_URI"].clone(),
+        }
+    })
+}
+
+/// A name no other test (or earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos % 100_000
+    )
+}
+
+pub fn mysql() -> mysql_async::Pool {
+    mysql_async::Pool::new(services().mysql_url.as_str())
+}
+
+/// Runs statements on one connection, in order.
+pub async fn exec(pool: &mysql_async::Pool, statements: &[&str]) {
+    let mut conn = pool.get_conn().await.expect("mysql connection");
+    for s in statements {
+        conn.query_drop(*s)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+}
+
+/// The server's current binlog position as FILE:POS.
+pub async fn master_position(pool: &mysql_async::Pool) -> String {
+    let mut conn = pool.get_conn().await.expect("mysql connection");
+    let row: mysql_async::Row = conn
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .expect("show master status")
+        .expect("binlog enabled");
+    let file: String = row.get(0).expect("file");
+    let pos: u64 = row.get(1).expect("pos");
+    format!("{file}:{pos}")
+}
+
+/// A topic exchange with one queue bound to `binding`, read with basic.get.
+pub struct Queue {
+    _connection: Connection,
+    channel: Channel,
+    pub exchange: String,
+    name: String,
+}
+
+/// One message as a consumer sees it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub routing_key: String,
+    pub body: String,
+    pub properties: BasicProperties,
+}
+
+impl Queue {
+    pub async fn bind(binding: &str) -> Self {
+        let connection = Connection::connect(&services().amqp_uri, ConnectionProperties::default())
+            .await
+            .expect("amqp connection");
+        let channel = connection.create_channel().await.expect("channel");
+        let exchange = unique("x");
+        let name = unique("q");
+        channel
+            .exchange_declare(
+                exchange.as_str().into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare exchange");
+        channel
+            .queue_declare(
+                name.as_str().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare queue");
+        channel
+            .queue_bind(
+                name.as_str().into(),
+                exchange.as_str().into(),
+                binding.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind queue");
+        Self {
+            _connection: connection,
+            channel,
+            exchange,
+            name,
+        }
+    }
+
+    /// Takes every message now in the queue.
+    pub async fn drain(&self) -> Vec<Received> {
+        let mut out = Vec::new();
+        while let Some(m) = self
+            .channel
+            .basic_get(self.name.as_str().into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get")
+        {
+            out.push(Received {
+                routing_key: m.delivery.routing_key.to_string(),
+                body: String::from_utf8(m.delivery.data).expect("utf-8 body"),
+                properties: m.delivery.properties,
+            });
+        }
+        out
+    }
+
+    /// Waits until at least `n` messages were taken (or the deadline passes).
+    pub async fn take_at_least(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        let mut all = Vec::new();
+        while all.len() < n && Instant::now() < deadline {
+            let got = self.drain().await;
+            if got.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            all.extend(got);
+        }
+        all
+    }
+}
+
+/// A daemon configuration for the test services.
+pub struct DaemonConfig {
+    pub dir: tempfile::TempDir,
+    pub exchange: String,
+    /// Extra lines for the `[sink.rabbitmq]` section.
+    pub rabbitmq_extra: String,
+}
+
+impl DaemonConfig {
+    pub fn new(exchange: &str) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            exchange: exchange.to_owned(),
+            rabbitmq_extra: String::new(),
+        }
+    }
+
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn write(&self) -> PathBuf {
+        let s = services();
+        let text = format!(
+            r#"
+[source]
+host = "127.0.0.1"
+port = {port}
+user = "root"
+server_id = {server_id}
+
+[sink]
+type = "rabbitmq"
+
+[sink.rabbitmq]
+uri = "{uri}"
+exchange = "{exchange}"
+exchange_type = "topic"
+{rabbitmq_extra}
+
+[checkpoint]
+dir = "{dir}"
+interval_ms = 100
+"#,
+            port = s.mysql_port,
+            server_id = 20_000 + (std::process::id() % 10_000) + next_server_id(),
+            uri = s.amqp_uri,
+            exchange = self.exchange,
+            dir = self.checkpoint_dir().display(),
+            rabbitmq_extra = self.rabbitmq_extra,
+        );
+        let path = self.dir.path().join("binlog-relay.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    pub fn checkpoint(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.checkpoint_dir().join("position.json"))
+            .expect("checkpoint file");
+        serde_json::from_str(&text).expect("checkpoint json")
+    }
+}
+
+/// Each daemon registers with its own replica server_id.
+fn next_server_id() -> u32 {
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::Relaxed) * 10_000
+}
+
+/// Starts the daemon; `env` adds environment variables.
+pub fn spawn_daemon(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_binlog-relay"));
+    cmd.arg("run").arg("--config").arg(config).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn binlog-relay")
+}
+
+/// Output of a finished daemon.
+pub struct Finished {
+    pub code: Option<i32>,
+    pub stderr: String,
+}
+
+/// Waits for the daemon to exit on its own.
+pub async fn wait(child: Child, timeout: Duration) -> Finished {
+    let out = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .expect("binlog-relay did not exit in time")
+        .expect("wait for binlog-relay");
+    Finished {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the daemon with `--stop-at now` to completion and asserts it exited 0.
+pub async fn run_to_now(config: &Path, env: &[(&str, &str)]) -> Finished {
+    let child = spawn_daemon(config, &["--stop-at", "now"], env);
+    let done = wait(child, Duration::from_secs(120)).await;
+    assert_eq!(done.code, Some(0), "binlog-relay failed:\n{}", done.stderr);
+    done
+}
+
+/// Sends a signal to a running child.
+pub fn signal(child: &Child, name: &str) {
+    let pid = child.id().expect("child still running");
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// The value of `"key":<integer>` in a message body.
+pub fn int_field(body: &str, key: &str) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get(key)?.as_u64()
+}
