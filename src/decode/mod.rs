@@ -188,8 +188,9 @@ impl<'a> RowsEvent<'a> {
     }
 }
 
-/// Reads one row image (null bitmap, then the present non-null values) from `cursor`.
-fn read_image<'a>(
+/// Reads one row image (null bitmap, then the present non-null values) from `cursor`,
+/// appending one cell per table column to `out`.
+pub fn read_image<'a>(
     table: &Table,
     present: Option<&BitSlice<u8>>,
     cursor: &mut &'a [u8],

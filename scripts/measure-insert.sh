@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Measures binlog-relay catching up on a 100k-row insert: writes ROWS rows (transactions of
+# 1000) into a 10-column table on the project MariaDB, then runs the release binary over
+# exactly that binlog range (--stop-at now) into three sinks, reporting rows/s, CPU seconds
+# and peak RSS for each:
+#   stdout        decode + encode + write to /dev/null
+#   rabbitmq      publisher confirms, transient messages, one bound durable queue
+#   rabbitmq-p    the same with persistent messages (delivery_mode=2)
+#
+# usage: scripts/measure-insert.sh [ROWS]     (default 100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${1:-100000}
+
+eval "$(scripts/services.sh up | sed 's/^/export /')"
+MYSQL_PORT=${BINLOG_RELAY_TEST_MYSQL_URL##*:}
+mysql() { mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uroot "$@"; }
+rabbitmqctl_() { rabbitmqctl -q -n "$BINLOG_RELAY_TEST_RABBIT_NODE" "$@"; }
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+
+cargo build --release --quiet --bin binlog-relay --example consume
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+mysql -e "DROP DATABASE IF EXISTS bench; CREATE DATABASE bench;
+  CREATE TABLE bench.wide (id INT PRIMARY KEY, a BIGINT, b INT UNSIGNED, name VARCHAR(64),
+    price DECIMAL(12,2), ratio DOUBLE, created DATETIME(6), updated TIMESTAMP(3) NULL,
+    note TEXT, flag TINYINT)"
+start=$(mysql -N -e "SHOW MASTER STATUS" | awk '{print $1":"$2}')
+t0=$(date +%s.%N)
+for ((i = 0; i < ROWS; i += 1000)); do
+  echo "INSERT INTO bench.wide SELECT seq, seq * 1000003, seq % 4000000000, CONCAT('name-', seq),
+    seq / 7, seq / 3.0, '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123',
+    REPEAT('x', 40), seq % 2 FROM seq_$((i + 1))_to_$((i + 1000));"
+done | mysql bench
+t1=$(date +%s.%N)
+stop=$(mysql -N -e "SHOW MASTER STATUS" | awk '{print $1":"$2}')
+printf 'wrote %d rows in %.1f s (binlog %s .. %s)\n' "$ROWS" "$(calc "$t1 - $t0")" "$start" "$stop"
+
+run() { # name sink persistent
+  local name=$1 sink=$2 persistent=$3
+  rm -rf "$work/state"
+  cat >"$work/c.toml" <<TOML
+[source]
+host = "127.0.0.1"
+port = $MYSQL_PORT
+user = "root"
+server_id = 7101
+start = "$start"
+[sink]
+type = "$sink"
+[sink.rabbitmq]
+uri = "$BINLOG_RELAY_TEST_AMQP_URI"
+exchange = "bench"
+exchange_type = "topic"
+persistent = $persistent
+[checkpoint]
+dir = "$work/state"
+TOML
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+    target/release/binlog-relay run --config "$work/c.toml" --stop-at "$stop" >/dev/null 2>"$work/log" \
+    || { cat "$work/log"; exit 1; }
+  read -r wall user sys rss <"$work/time"
+  printf '%-12s %8.2f s %10.0f rows/s   cpu %.2f s   peak rss %d MiB\n' \
+    "$name" "$wall" "$(calc "$ROWS / $wall")" "$(calc "$user + $sys")" $((rss / 1024))
+}
+
+printf '%-12s %10s %17s\n' sink wall throughput
+run stdout stdout false
+target/release/examples/consume --uri "$BINLOG_RELAY_TEST_AMQP_URI" --exchange bench \
+  --binding 'bench.#' --queue bench_measure --count 0 2>/dev/null
+rabbitmqctl_ purge_queue bench_measure >/dev/null
+run rabbitmq rabbitmq false
+got=$(rabbitmqctl_ list_queues name messages | awk '$1=="bench_measure"{print $2}')
+rabbitmqctl_ purge_queue bench_measure >/dev/null
+run rabbitmq-p rabbitmq true
+got_p=$(rabbitmqctl_ list_queues name messages | awk '$1=="bench_measure"{print $2}')
+rabbitmqctl_ delete_queue bench_measure >/dev/null
+echo "messages in the bound queue: transient $got, persistent $got_p (expected $ROWS each)"
+mysql -e "DROP DATABASE bench"
