@@ -24,7 +24,12 @@ fn table() -> Table {
             col("id", ColumnType::Long, false, Charset::Binary),
             col("a", ColumnType::LongLong, false, Charset::Binary),
             col("b", ColumnType::Long, true, Charset::Binary),
-            col("name", ColumnType::VarString { prefix: 1 }, false, Charset::Utf8),
+            col(
+                "name",
+                ColumnType::VarString { prefix: 1 },
+                false,
+                Charset::Utf8,
+            ),
             col(
                 "price",
                 ColumnType::NewDecimal {
@@ -35,8 +40,18 @@ fn table() -> Table {
                 Charset::Binary,
             ),
             col("ratio", ColumnType::Double, false, Charset::Binary),
-            col("created", ColumnType::DateTime2 { fsp: 6 }, false, Charset::Binary),
-            col("updated", ColumnType::Timestamp2 { fsp: 3 }, false, Charset::Binary),
+            col(
+                "created",
+                ColumnType::DateTime2 { fsp: 6 },
+                false,
+                Charset::Binary,
+            ),
+            col(
+                "updated",
+                ColumnType::Timestamp2 { fsp: 3 },
+                false,
+                Charset::Binary,
+            ),
             col("note", ColumnType::Blob { prefix: 2 }, false, Charset::Utf8),
             col("flag", ColumnType::Tiny, false, Charset::Binary),
         ],

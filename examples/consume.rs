@@ -83,7 +83,10 @@ async fn main() -> anyhow::Result<()> {
             FieldTable::default(),
         )
         .await?;
-    eprintln!("consume: ready, bound to exchange {:?} with {:?}", args.exchange, args.binding);
+    eprintln!(
+        "consume: ready, bound to exchange {:?} with {:?}",
+        args.exchange, args.binding
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_secs);
     let mut seen = 0;
     while seen < args.count && tokio::time::Instant::now() < deadline {
