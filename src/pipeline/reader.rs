@@ -91,7 +91,7 @@ impl<P: SchemaProvider> Reader<P> {
                     });
                 }
             };
-            let delivery = match self.handle(&event).await {
+            let delivery = match self.handle_event(&event).await {
                 Ok(d) => d,
                 Err(e) => break Err(e),
             };
@@ -115,8 +115,9 @@ impl<P: SchemaProvider> Reader<P> {
     }
 
     /// Handles one event; returns a delivery when a transaction (or a statement outside one)
-    /// completed.
-    async fn handle(&mut self, event: &Event) -> Result<Option<Delivery>, Error> {
+    /// completed. `run` calls this for the live stream; replays of binlog files call it
+    /// directly.
+    pub async fn handle_event(&mut self, event: &Event) -> Result<Option<Delivery>, Error> {
         let header = event.header();
         let artificial = header.flags().contains(EventFlags::LOG_EVENT_ARTIFICIAL_F);
         let type_code = header.event_type_raw();

@@ -12,6 +12,7 @@
 
 mod charset;
 mod information_schema;
+mod memory;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use mysql_common::binlog::events::{OptionalMetaExtractor, TableMapEvent};
 
 pub use charset::Charset;
 pub use information_schema::InformationSchema;
+pub use memory::StaticSchema;
 
 use crate::decode::ColumnType;
 
@@ -128,7 +130,7 @@ pub async fn resolve(
         .map_err(|e| bad(format!("column names: {e}")))?;
 
     let columns = if names.len() == count {
-        from_full_metadata(&types, names, &meta).map_err(bad)?
+        from_metadata(&types, names, &meta).map_err(bad)?
     } else {
         let infos = provider.columns(&database, &table).await?.ok_or_else(|| {
             SchemaError::TableNotFound {
@@ -144,16 +146,32 @@ pub async fn resolve(
                 schema: infos.len(),
             });
         }
-        types
-            .into_iter()
+        let mut columns: Vec<Column> = types
+            .iter()
             .zip(infos)
-            .map(|(ty, info)| Column {
+            .map(|(&ty, info)| Column {
                 name: info.name,
                 ty,
                 unsigned: info.unsigned,
                 charset: info.charset.unwrap_or(Charset::Binary),
             })
-            .collect()
+            .collect();
+        // MINIMAL metadata has no names but does record signedness and charsets as they
+        // were when the row was written; those beat today's information_schema.
+        let names = columns.iter().map(|c| c.name.clone()).collect();
+        if let Ok(logged) = from_metadata(&types, names, &meta) {
+            let has_signedness = meta.iter_signedness().next().is_some();
+            let has_charsets = meta.iter_charset().next().is_some();
+            for (column, logged) in columns.iter_mut().zip(logged) {
+                if has_signedness && column.ty.is_numeric() {
+                    column.unsigned = logged.unsigned;
+                }
+                if has_charsets && column.ty.is_character() {
+                    column.charset = logged.charset;
+                }
+            }
+        }
+        columns
     };
 
     Ok(Table {
@@ -163,8 +181,9 @@ pub async fn resolve(
     })
 }
 
-/// Columns from a table map that carries `binlog_row_metadata=FULL`.
-fn from_full_metadata(
+/// Columns named `names`, typed from the table map, with signedness and charsets from its
+/// optional metadata (unsigned = false and charset binary where the metadata is silent).
+fn from_metadata(
     types: &[ColumnType],
     names: Vec<String>,
     meta: &OptionalMetaExtractor<'_>,

@@ -7,6 +7,7 @@
 //! reports as unknown, are parsed in [`mariadb`].
 
 mod connection;
+pub mod file;
 pub mod mariadb;
 pub mod rotate;
 

@@ -57,6 +57,8 @@ async fn rows_from_two_tables_arrive_as_maxwell_messages_in_commit_order() {
             &format!("UPDATE {db}.Customer SET name = 'Zoe', balance = 13.00 WHERE id = 1"),
             &format!("UPDATE {db}.orders SET total = 1.0E7 WHERE customer_id = 1"),
             "COMMIT",
+            // The stream must follow the server into the next binlog file.
+            "FLUSH BINARY LOGS",
             &format!("DELETE FROM {db}.Customer WHERE id = 2"),
         ],
     )
@@ -140,8 +142,14 @@ async fn rows_from_two_tables_arrive_as_maxwell_messages_in_commit_order() {
     }
     assert_eq!(got.len(), expected.len(), "no extra messages");
 
-    // The checkpoint is the position the daemon stopped at, on this server.
+    // The checkpoint is in the binlog file the server rotated to, past the last transaction.
     let cp = config.checkpoint();
+    let start_file = start.rsplit_once(':').unwrap().0;
+    let cp_file = cp["position"]["file"].as_str().unwrap();
+    assert!(
+        cp_file > start_file,
+        "checkpoint {cp_file} follows the rotation from {start_file}"
+    );
     assert!(cp["position"]["offset"].as_u64().unwrap() > 4);
     exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
 }
@@ -171,6 +179,62 @@ async fn messages_carry_no_properties_when_not_persistent() {
         got[0].body.ends_with(r#""commit":true,"data":{"id":1}}"#),
         "{}",
         got[0].body
+    );
+    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stdout_sink_prints_one_message_per_line() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = unique("stdout");
+    let pool = mysql();
+    exec(
+        &pool,
+        &[
+            &format!("CREATE DATABASE {db}"),
+            &format!("CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(5))"),
+        ],
+    )
+    .await;
+    let start = master_position(&pool).await;
+    exec(
+        &pool,
+        &[&format!("INSERT INTO {db}.t VALUES (1, 'a'), (2, 'b')")],
+    )
+    .await;
+    let config = DaemonConfig::new("unused");
+    let child = spawn_daemon(
+        &config.write(),
+        &["--stop-at", "now"],
+        &[
+            ("BINLOG_RELAY__SOURCE__START", &start),
+            ("BINLOG_RELAY__SINK__TYPE", "stdout"),
+        ],
+    );
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("exits")
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let ours: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(&format!(r#""database":"{db}""#)))
+        .collect();
+    assert_eq!(ours.len(), 2, "{stdout}");
+    assert!(
+        ours[0].ends_with(r#""xoffset":0,"data":{"id":1,"v":"a"}}"#),
+        "{}",
+        ours[0]
+    );
+    assert!(
+        ours[1].ends_with(r#""commit":true,"data":{"id":2,"v":"b"}}"#),
+        "{}",
+        ours[1]
     );
     exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
 }

@@ -1,5 +1,6 @@
 mod bad_config;
 mod end_to_end;
+mod fixtures;
 mod restart;
 mod schema_fallback;
 mod support;
