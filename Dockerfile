@@ -11,14 +11,13 @@ COPY Cargo.toml Cargo.lock ./
 RUN mkdir -p src benches examples \
     && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && echo 'fn main() {}' > benches/rows.rs && echo 'fn main() {}' > examples/consume.rs \
-    && cargo build --release --locked --bin binlog-relay || true
+    && cargo build --release --locked --bin binlog-relay
 COPY src ./src
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin binlog-relay
 
 FROM debian:bookworm-slim
 LABEL org.opencontainers.image.title="binlog-relay" \
-      org.opencontainers.image.description="MySQL/MariaDB binlog to RabbitMQ as Maxwell-format JSON, with publisher confirms" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.description="MySQL/MariaDB binlog to RabbitMQ as Maxwell-format JSON, with publisher confirms"
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \

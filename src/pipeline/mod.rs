@@ -9,7 +9,7 @@ pub mod publisher;
 pub mod reader;
 
 use tokio::sync::mpsc;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore};
 use crate::config::Config;
@@ -120,7 +120,13 @@ where
     let stop_at = match stop_at {
         None => None,
         Some(StopAt::Now) => Some(source.current_position().await?),
-        Some(StopAt::At(p)) => Some(p),
+        Some(StopAt::At(p)) => {
+            let now = source.current_position().await?;
+            if !now.reached(&p) {
+                warn!(stop_at = %p, server_position = %now, "the stop position is beyond what the server has written; waiting until it gets there");
+            }
+            Some(p)
+        }
     };
     if let Some(stop) = &stop_at
         && start.reached(stop)

@@ -147,6 +147,9 @@ impl<P: SchemaProvider> Reader<P> {
                 if next != self.position {
                     if !artificial {
                         info!(from = %self.position.file, to = %next.file, "binlog rotated");
+                        // Table ids are not reused across files in practice, but the map would
+                        // otherwise grow with every new id the server hands out.
+                        self.tables.clear();
                     }
                     self.position = next;
                 }
@@ -249,8 +252,11 @@ impl<P: SchemaProvider> Reader<P> {
         if upper_start.starts_with("SAVEPOINT") || upper_start.starts_with("ROLLBACK") {
             return None;
         }
-        // Anything else may change a table's shape: forget what we know about columns.
+        // Anything else may change a table's shape: forget what we know about columns. The
+        // server gives a changed table a new table id, so cached table maps stay correct,
+        // but dropping them keeps the cache from growing with every DDL.
         self.provider.invalidate();
+        self.tables.clear();
         if self.in_transaction {
             return None;
         }

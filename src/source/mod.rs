@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::config::{ConfigError, Secret};
 use crate::position::BinlogPosition;
 
-pub use connection::{BinlogSource, SourceError, SourceEvents};
+pub use connection::{BinlogSource, ServerInfo, SourceError, SourceEvents};
 
 /// Default port of MySQL and MariaDB.
 const DEFAULT_PORT: u16 = 3306;
