@@ -8,17 +8,16 @@ use std::io::Write;
 /// back to the same value, plain between 10^-3 and 10^7 (`5.0`, `0.001`), otherwise
 /// computerised scientific notation (`1.0E7`, `1.0E-4`).
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {
-    let mut sci = [0u8; 40];
-    let len = {
-        let mut cursor = std::io::Cursor::new(&mut sci[..]);
-        let _ = write!(cursor, "{v:e}");
-        cursor.position() as usize
-    };
-    write_java_style(out, &sci[..len]);
+    write_shortest(out, v);
 }
 
 /// Appends a float the way Java's `Float.toString` does (shortest digits for `f32`).
 pub fn write_f32(out: &mut Vec<u8>, v: f32) {
+    write_shortest(out, v);
+}
+
+/// Formats with Rust's shortest round-trip `{:e}` into a stack buffer, then re-lays it out.
+fn write_shortest(out: &mut Vec<u8>, v: impl std::fmt::LowerExp) {
     let mut sci = [0u8; 40];
     let len = {
         let mut cursor = std::io::Cursor::new(&mut sci[..]);

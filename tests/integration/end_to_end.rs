@@ -17,72 +17,53 @@ fn now_secs() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_from_two_tables_arrive_as_maxwell_messages_in_commit_order() {
     let _guard = SERVER_SETTINGS.read().await;
-    let db = unique("e2e");
-    let pool = mysql();
-    exec(
-        &pool,
+    let db = TestDb::create(
+        "e2e",
         &[
-            &format!("CREATE DATABASE {db} CHARACTER SET utf8mb4"),
-            &format!(
-                "CREATE TABLE {db}.Customer (id INT PRIMARY KEY, name VARCHAR(50), \
-                 balance DECIMAL(10,2), joined DATETIME(3), note TEXT, photo BLOB) ENGINE=InnoDB"
-            ),
-            &format!(
-                "CREATE TABLE {db}.orders (id BIGINT UNSIGNED PRIMARY KEY, customer_id INT, \
-                 total DOUBLE, placed TIMESTAMP NULL, code CHAR(3) CHARACTER SET latin1, \
-                 qty SMALLINT) ENGINE=InnoDB"
-            ),
+            "CREATE TABLE {db}.Customer (id INT PRIMARY KEY, name VARCHAR(50), \
+             balance DECIMAL(10,2), joined DATETIME(3), note TEXT, photo BLOB) ENGINE=InnoDB",
+            "CREATE TABLE {db}.orders (id BIGINT UNSIGNED PRIMARY KEY, customer_id INT, \
+             total DOUBLE, placed TIMESTAMP NULL, code CHAR(3) CHARACTER SET latin1, \
+             qty SMALLINT) ENGINE=InnoDB",
         ],
     )
     .await;
-    let queue = Queue::bind(&format!("{db}.#")).await;
-    let start = master_position(&pool).await;
+    let name = db.name.clone();
+    let queue = Queue::bind(&format!("{name}.#")).await;
+    let start = db.position().await;
     let t0 = now_secs();
-    exec(
-        &pool,
-        &[
-            "SET time_zone = '+00:00'",
-            "BEGIN",
-            &format!(
-                "INSERT INTO {db}.Customer VALUES \
-                 (1, 'Zoë \"Z\" Ång', 12.50, '2024-01-02 03:04:05.678', 'line1\\nline2', x'00010203'), \
-                 (2, NULL, -0.05, NULL, '', NULL)"
-            ),
-            &format!(
-                "INSERT INTO {db}.orders VALUES \
-                 (18446744073709551615, 1, 5, '2021-03-04 05:06:07', 'é€', -32768)"
-            ),
-            "COMMIT",
-            "BEGIN",
-            &format!("UPDATE {db}.Customer SET name = 'Zoe', balance = 13.00 WHERE id = 1"),
-            &format!("UPDATE {db}.orders SET total = 1.0E7 WHERE customer_id = 1"),
-            "COMMIT",
-            // The stream must follow the server into the next binlog file.
-            "FLUSH BINARY LOGS",
-            &format!("DELETE FROM {db}.Customer WHERE id = 2"),
-        ],
-    )
+    db.exec(&[
+        "SET time_zone = '+00:00'",
+        "BEGIN",
+        "INSERT INTO {db}.Customer VALUES \
+         (1, 'Zoë \"Z\" Ång', 12.50, '2024-01-02 03:04:05.678', 'line1\\nline2', x'00010203'), \
+         (2, NULL, -0.05, NULL, '', NULL)",
+        "INSERT INTO {db}.orders VALUES \
+         (18446744073709551615, 1, 5, '2021-03-04 05:06:07', 'é€', -32768)",
+        "COMMIT",
+        "BEGIN",
+        "UPDATE {db}.Customer SET name = 'Zoe', balance = 13.00 WHERE id = 1",
+        "UPDATE {db}.orders SET total = 1.0E7 WHERE customer_id = 1",
+        "COMMIT",
+        // The stream must follow the server into the next binlog file.
+        "FLUSH BINARY LOGS",
+        "DELETE FROM {db}.Customer WHERE id = 2",
+    ])
     .await;
     let t1 = now_secs();
 
     // Persistent messages: Maxwell sends delivery_mode=2 and no other property.
     let mut config = DaemonConfig::new(&queue.exchange);
     config.rabbitmq_extra = "persistent = true".into();
-    let path = config.write();
-    run_to_now(&path, &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+    run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
 
     let got = queue.take_at_least(6, Duration::from_secs(10)).await;
     let keys: Vec<&str> = got.iter().map(|m| m.routing_key.as_str()).collect();
+    let customer = format!("{name}.Customer");
+    let orders = format!("{name}.orders");
     assert_eq!(
         keys,
-        vec![
-            format!("{db}.Customer"),
-            format!("{db}.Customer"),
-            format!("{db}.orders"),
-            format!("{db}.Customer"),
-            format!("{db}.orders"),
-            format!("{db}.Customer"),
-        ],
+        vec![&customer, &customer, &orders, &customer, &orders, &customer],
         "routing keys and order"
     );
     for m in &got {
@@ -111,27 +92,27 @@ async fn rows_from_two_tables_arrive_as_maxwell_messages_in_commit_order() {
 
     let expected = [
         format!(
-            r#"{{"database":"{db}","table":"Customer","type":"insert","ts":TS,"xid":{x},"xoffset":0,"data":{{"id":1,"name":"Zoë \"Z\" Ång","balance":12.50,"joined":"2024-01-02 03:04:05.678","note":"line1\nline2","photo":"AAECAw=="}}}}"#,
+            r#"{{"database":"{name}","table":"Customer","type":"insert","ts":TS,"xid":{x},"xoffset":0,"data":{{"id":1,"name":"Zoë \"Z\" Ång","balance":12.50,"joined":"2024-01-02 03:04:05.678","note":"line1\nline2","photo":"AAECAw=="}}}}"#,
             x = xids[0]
         ),
         format!(
-            r#"{{"database":"{db}","table":"Customer","type":"insert","ts":TS,"xid":{x},"xoffset":1,"data":{{"id":2,"name":null,"balance":-0.05,"joined":null,"note":"","photo":null}}}}"#,
+            r#"{{"database":"{name}","table":"Customer","type":"insert","ts":TS,"xid":{x},"xoffset":1,"data":{{"id":2,"name":null,"balance":-0.05,"joined":null,"note":"","photo":null}}}}"#,
             x = xids[0]
         ),
         format!(
-            r#"{{"database":"{db}","table":"orders","type":"insert","ts":TS,"xid":{x},"commit":true,"data":{{"id":18446744073709551615,"customer_id":1,"total":5.0,"placed":"2021-03-04 05:06:07","code":"é€","qty":-32768}}}}"#,
+            r#"{{"database":"{name}","table":"orders","type":"insert","ts":TS,"xid":{x},"commit":true,"data":{{"id":18446744073709551615,"customer_id":1,"total":5.0,"placed":"2021-03-04 05:06:07","code":"é€","qty":-32768}}}}"#,
             x = xids[0]
         ),
         format!(
-            r#"{{"database":"{db}","table":"Customer","type":"update","ts":TS,"xid":{x},"xoffset":0,"data":{{"id":1,"name":"Zoe","balance":13.00,"joined":"2024-01-02 03:04:05.678","note":"line1\nline2","photo":"AAECAw=="}},"old":{{"name":"Zoë \"Z\" Ång","balance":12.50}}}}"#,
+            r#"{{"database":"{name}","table":"Customer","type":"update","ts":TS,"xid":{x},"xoffset":0,"data":{{"id":1,"name":"Zoe","balance":13.00,"joined":"2024-01-02 03:04:05.678","note":"line1\nline2","photo":"AAECAw=="}},"old":{{"name":"Zoë \"Z\" Ång","balance":12.50}}}}"#,
             x = xids[3]
         ),
         format!(
-            r#"{{"database":"{db}","table":"orders","type":"update","ts":TS,"xid":{x},"commit":true,"data":{{"id":18446744073709551615,"customer_id":1,"total":1.0E7,"placed":"2021-03-04 05:06:07","code":"é€","qty":-32768}},"old":{{"total":5.0}}}}"#,
+            r#"{{"database":"{name}","table":"orders","type":"update","ts":TS,"xid":{x},"commit":true,"data":{{"id":18446744073709551615,"customer_id":1,"total":1.0E7,"placed":"2021-03-04 05:06:07","code":"é€","qty":-32768}},"old":{{"total":5.0}}}}"#,
             x = xids[3]
         ),
         format!(
-            r#"{{"database":"{db}","table":"Customer","type":"delete","ts":TS,"xid":{x},"commit":true,"data":{{"id":2,"name":null,"balance":-0.05,"joined":null,"note":"","photo":null}}}}"#,
+            r#"{{"database":"{name}","table":"Customer","type":"delete","ts":TS,"xid":{x},"commit":true,"data":{{"id":2,"name":null,"balance":-0.05,"joined":null,"note":"","photo":null}}}}"#,
             x = xids[5]
         ),
     ];
@@ -151,25 +132,16 @@ async fn rows_from_two_tables_arrive_as_maxwell_messages_in_commit_order() {
         "checkpoint {cp_file} follows the rotation from {start_file}"
     );
     assert!(cp["position"]["offset"].as_u64().unwrap() > 4);
-    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+    db.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_carry_no_properties_when_not_persistent() {
     let _guard = SERVER_SETTINGS.read().await;
-    let db = unique("props");
-    let pool = mysql();
-    exec(
-        &pool,
-        &[
-            &format!("CREATE DATABASE {db}"),
-            &format!("CREATE TABLE {db}.t (id INT PRIMARY KEY)"),
-        ],
-    )
-    .await;
-    let queue = Queue::bind(&format!("{db}.#")).await;
-    let start = master_position(&pool).await;
-    exec(&pool, &[&format!("INSERT INTO {db}.t VALUES (1)")]).await;
+    let db = TestDb::create("props", &["CREATE TABLE {db}.t (id INT PRIMARY KEY)"]).await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let start = db.position().await;
+    db.exec(&["INSERT INTO {db}.t VALUES (1)"]).await;
     let config = DaemonConfig::new(&queue.exchange);
     run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
     let got = queue.take_at_least(1, Duration::from_secs(10)).await;
@@ -180,28 +152,20 @@ async fn messages_carry_no_properties_when_not_persistent() {
         "{}",
         got[0].body
     );
-    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+    db.drop_database().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stdout_sink_prints_one_message_per_line() {
     let _guard = SERVER_SETTINGS.read().await;
-    let db = unique("stdout");
-    let pool = mysql();
-    exec(
-        &pool,
-        &[
-            &format!("CREATE DATABASE {db}"),
-            &format!("CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(5))"),
-        ],
+    let db = TestDb::create(
+        "stdout",
+        &["CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(5))"],
     )
     .await;
-    let start = master_position(&pool).await;
-    exec(
-        &pool,
-        &[&format!("INSERT INTO {db}.t VALUES (1, 'a'), (2, 'b')")],
-    )
-    .await;
+    let start = db.position().await;
+    db.exec(&["INSERT INTO {db}.t VALUES (1, 'a'), (2, 'b')"])
+        .await;
     let config = DaemonConfig::new("unused");
     let child = spawn_daemon(
         &config.write(),
@@ -223,7 +187,7 @@ async fn the_stdout_sink_prints_one_message_per_line() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let ours: Vec<&str> = stdout
         .lines()
-        .filter(|l| l.contains(&format!(r#""database":"{db}""#)))
+        .filter(|l| l.contains(&format!(r#""database":"{}""#, db.name)))
         .collect();
     assert_eq!(ours.len(), 2, "{stdout}");
     assert!(
@@ -236,5 +200,5 @@ async fn the_stdout_sink_prints_one_message_per_line() {
         "{}",
         ours[1]
     );
-    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+    db.drop_database().await;
 }

@@ -10,7 +10,7 @@ const TRANSACTIONS: usize = 40;
 const ROWS_PER_TRANSACTION: usize = 25;
 
 /// Writes transactions `range`, each inserting ROWS_PER_TRANSACTION rows.
-async fn write(pool: &mysql_async::Pool, db: &str, range: std::ops::Range<usize>) {
+async fn write(db: &TestDb, range: std::ops::Range<usize>) {
     for t in range {
         let values: Vec<String> = (0..ROWS_PER_TRANSACTION)
             .map(|r| {
@@ -18,14 +18,8 @@ async fn write(pool: &mysql_async::Pool, db: &str, range: std::ops::Range<usize>
                 format!("({id}, 'row {id}')")
             })
             .collect();
-        exec(
-            pool,
-            &[&format!(
-                "INSERT INTO {db}.items VALUES {}",
-                values.join(",")
-            )],
-        )
-        .await;
+        let insert = format!("INSERT INTO {{db}}.items VALUES {}", values.join(","));
+        db.exec(&[&insert]).await;
     }
 }
 
@@ -41,30 +35,25 @@ fn counts(messages: &[Received]) -> BTreeMap<u64, usize> {
 }
 
 async fn stop_mid_stream_and_restart(signal_name: &str) -> (BTreeMap<u64, usize>, Finished) {
-    let db = unique("restart");
-    let pool = mysql();
-    exec(
-        &pool,
-        &[
-            &format!("CREATE DATABASE {db}"),
-            &format!("CREATE TABLE {db}.items (id INT PRIMARY KEY, v VARCHAR(20))"),
-        ],
+    let db = TestDb::create(
+        "restart",
+        &["CREATE TABLE {db}.items (id INT PRIMARY KEY, v VARCHAR(20))"],
     )
     .await;
-    let queue = Queue::bind(&format!("{db}.#")).await;
-    let start = master_position(&pool).await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let start = db.position().await;
     let config = DaemonConfig::new(&queue.exchange);
     let path = config.write();
     let env = [("BINLOG_RELAY__SOURCE__START", start.as_str())];
 
     let daemon = spawn_daemon(&path, &[], &env);
-    write(&pool, &db, 0..TRANSACTIONS / 2).await;
+    write(&db, 0..TRANSACTIONS / 2).await;
     // Stop it once it has published something, while the rest is still being written.
     let mut messages = queue.take_at_least(1, Duration::from_secs(30)).await;
     assert!(!messages.is_empty(), "the daemon published nothing");
     signal(&daemon, signal_name);
     let first = wait(daemon, Duration::from_secs(60)).await;
-    write(&pool, &db, TRANSACTIONS / 2..TRANSACTIONS).await;
+    write(&db, TRANSACTIONS / 2..TRANSACTIONS).await;
 
     // The checkpoint exists and is one the server knows; restart from it to "now".
     let cp = config.checkpoint();
@@ -77,7 +66,7 @@ async fn stop_mid_stream_and_restart(signal_name: &str) -> (BTreeMap<u64, usize>
     );
     messages.extend(queue.drain().await);
     let seen = counts(&messages);
-    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+    db.drop_database().await;
     (seen, first)
 }
 

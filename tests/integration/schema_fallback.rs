@@ -9,32 +9,20 @@ use super::support::*;
 async fn columns_are_named_from_information_schema_without_full_metadata() {
     // Changes a server-wide setting: no other test may write meanwhile.
     let _guard = SERVER_SETTINGS.write().await;
-    let db = unique("nometa");
-    let pool = mysql();
-    exec(
-        &pool,
-        &[
-            &format!("CREATE DATABASE {db}"),
-            &format!(
-                "CREATE TABLE {db}.t (id INT UNSIGNED PRIMARY KEY, label VARCHAR(10) CHARACTER SET latin1, raw VARBINARY(4))"
-            ),
-            "SET GLOBAL binlog_row_metadata = 'NO_LOG'",
-        ],
+    let db = TestDb::create(
+        "nometa",
+        &["CREATE TABLE {db}.t (id INT UNSIGNED PRIMARY KEY, \
+           label VARCHAR(10) CHARACTER SET latin1, raw VARBINARY(4))"],
     )
     .await;
-    let queue = Queue::bind(&format!("{db}.#")).await;
-    let start = master_position(&pool).await;
-    let written = async {
-        exec(
-            &mysql(),
-            &[&format!(
-                "INSERT INTO {db}.t VALUES (4294967295, 'caf\u{e9}', x'FF00')"
-            )],
-        )
+    db.exec(&["SET GLOBAL binlog_row_metadata = 'NO_LOG'"])
         .await;
-    };
-    written.await;
-    exec(&pool, &["SET GLOBAL binlog_row_metadata = 'FULL'"]).await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let start = db.position().await;
+    // A new connection, so the session sees the changed setting.
+    db.exec(&["INSERT INTO {db}.t VALUES (4294967295, 'caf\u{e9}', x'FF00')"])
+        .await;
+    db.exec(&["SET GLOBAL binlog_row_metadata = 'FULL'"]).await;
 
     let config = DaemonConfig::new(&queue.exchange);
     run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
@@ -47,5 +35,5 @@ async fn columns_are_named_from_information_schema_without_full_metadata() {
         "{}",
         got[0].body
     );
-    exec(&pool, &[&format!("DROP DATABASE {db}")]).await;
+    db.drop_database().await;
 }

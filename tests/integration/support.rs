@@ -87,6 +87,50 @@ pub async fn exec(pool: &mysql_async::Pool, statements: &[&str]) {
     }
 }
 
+/// A database of its own for one test, dropped when the test is done with it.
+pub struct TestDb {
+    pub pool: mysql_async::Pool,
+    pub name: String,
+}
+
+impl TestDb {
+    /// Creates database `<prefix>_<unique>` and runs `ddl` in it; `{db}` in a statement is
+    /// replaced by the database name.
+    pub async fn create(prefix: &str, ddl: &[&str]) -> Self {
+        let name = unique(prefix);
+        let pool = mysql();
+        exec(
+            &pool,
+            &[&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")],
+        )
+        .await;
+        for statement in ddl {
+            exec(&pool, &[&statement.replace("{db}", &name)]).await;
+        }
+        Self { pool, name }
+    }
+
+    /// Runs statements (with `{db}` replaced) on one connection.
+    pub async fn exec(&self, statements: &[&str]) {
+        let statements: Vec<String> = statements
+            .iter()
+            .map(|s| s.replace("{db}", &self.name))
+            .collect();
+        let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+        exec(&self.pool, &refs).await;
+    }
+
+    /// The server's current binlog position.
+    pub async fn position(&self) -> String {
+        master_position(&self.pool).await
+    }
+
+    pub async fn drop_database(self) {
+        exec(&self.pool, &[&format!("DROP DATABASE {}", self.name)]).await;
+        let _ = self.pool.disconnect().await;
+    }
+}
+
 /// The server's current binlog position as FILE:POS.
 pub async fn master_position(pool: &mysql_async::Pool) -> String {
     let mut conn = pool.get_conn().await.expect("mysql connection");
