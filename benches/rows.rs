@@ -16,6 +16,7 @@ fn table() -> Table {
         ty,
         unsigned,
         charset,
+        labels: None,
     };
     Table {
         database: "bench".into(),

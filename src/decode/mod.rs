@@ -87,6 +87,15 @@ pub enum DecodeError {
         ty: String,
     },
     #[error(
+        "column `{column}` of `{database}`.`{table}` is an {ty} whose labels neither the binlog nor information_schema gave; enable binlog_row_metadata=FULL on the server"
+    )]
+    NoLabels {
+        database: String,
+        table: String,
+        column: String,
+        ty: String,
+    },
+    #[error(
         "{0} events (MySQL partial JSON updates) are not supported yet; set binlog_row_value_options='' on the server"
     )]
     UnsupportedEvent(&'static str),
@@ -263,6 +272,7 @@ mod tests {
                     ty,
                     unsigned: false,
                     charset: Charset::Utf8,
+                    labels: None,
                 })
                 .collect(),
         }

@@ -54,6 +54,10 @@ pub enum Value<'a> {
     /// Bytes of a character column; the column's charset says how to read them.
     Text(&'a [u8]),
     Bit(u64),
+    /// 1-based index into the ENUM's labels; 0 is the "invalid value" empty string.
+    Enum(u16),
+    /// Bit i set means label i (0-based) is in the SET.
+    Set(u64),
 }
 
 /// Decodes the bytes of one non-null value (as measured by `ColumnType::value_len`).
@@ -123,11 +127,17 @@ pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<
             }
             Value::Bit(be_uint(raw))
         }
-        ColumnType::Enum { .. }
-        | ColumnType::Set { .. }
-        | ColumnType::Json { .. }
-        | ColumnType::Geometry { .. }
-        | ColumnType::Unsupported { .. } => return None,
+        ColumnType::Enum { size } => match size {
+            1 | 2 => Value::Enum(le_uint(raw.get(..size as usize)?) as u16),
+            _ => return None,
+        },
+        ColumnType::Set { size } => match size {
+            1..=8 => Value::Set(le_uint(raw.get(..size as usize)?)),
+            _ => return None,
+        },
+        ColumnType::Json { .. } | ColumnType::Geometry { .. } | ColumnType::Unsupported { .. } => {
+            return None;
+        }
     };
     Some(v)
 }

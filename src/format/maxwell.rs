@@ -232,6 +232,12 @@ fn render_error(table: &Table, index: usize, e: RenderError) -> DecodeError {
             column,
             ty: format!("{ty} in charset {:?}", table.columns[index].charset),
         },
+        RenderError::NoLabels => DecodeError::NoLabels {
+            database,
+            table: table_name,
+            column,
+            ty,
+        },
     })
 }
 
@@ -247,6 +253,7 @@ mod tests {
             ty,
             unsigned: false,
             charset: Charset::Utf8,
+            labels: None,
         };
         Table {
             database: "shop".into(),

@@ -14,6 +14,8 @@ pub enum RenderError {
     UnsupportedType,
     /// The column's charset is not decoded by this version.
     UnsupportedCharset,
+    /// An ENUM/SET value arrived but neither the binlog nor the schema gave its labels.
+    NoLabels,
 }
 
 /// Appends the JSON for one non-null value of `column`.
@@ -97,6 +99,32 @@ pub fn write_value(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<(),
             write_time(out, time, fsp);
             out.push(b'"');
         }
+        Value::Enum(0) => out.extend_from_slice(b"null"),
+        Value::Enum(index) => {
+            let labels = column.labels.as_deref().ok_or(RenderError::NoLabels)?;
+            let label = labels
+                .get(index as usize - 1)
+                .ok_or(RenderError::BadValue)?;
+            write_str(out, label);
+        }
+        Value::Set(bits) => {
+            let labels = column.labels.as_deref().ok_or(RenderError::NoLabels)?;
+            if labels.len() < 64 && bits >> labels.len() != 0 {
+                return Err(RenderError::BadValue);
+            }
+            out.push(b'[');
+            let mut first = true;
+            for (i, label) in labels.iter().enumerate().take(64) {
+                if bits & (1 << i) != 0 {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_str(out, label);
+                }
+            }
+            out.push(b']');
+        }
         Value::Text(bytes) => match &column.charset {
             Charset::Binary => write_base64(out, bytes),
             charset => {
@@ -115,11 +143,7 @@ fn is_rendered(column: &Column) -> bool {
     use crate::decode::ColumnType as T;
     !matches!(
         column.ty,
-        T::Enum { .. }
-            | T::Set { .. }
-            | T::Json { .. }
-            | T::Geometry { .. }
-            | T::Unsupported { .. }
+        T::Json { .. } | T::Geometry { .. } | T::Unsupported { .. }
     )
 }
 
@@ -175,7 +199,34 @@ mod tests {
             ty,
             unsigned: false,
             charset,
+            labels: None,
         }
+    }
+
+    fn labelled(ty: ColumnType, labels: &[&str]) -> Column {
+        Column {
+            labels: Some(labels.iter().map(|l| l.to_string()).collect()),
+            ..col(ty, Charset::Utf8)
+        }
+    }
+
+    #[test]
+    fn enum_renders_its_label_and_index_zero_as_null() {
+        let c = labelled(ColumnType::Enum { size: 1 }, &["APPROVED", "DRAFT"]);
+        assert_eq!(render(&c, &[1]).unwrap(), "\"APPROVED\"");
+        assert_eq!(render(&c, &[2]).unwrap(), "\"DRAFT\"");
+        assert_eq!(render(&c, &[0]).unwrap(), "null");
+        assert_eq!(render(&c, &[3]), Err(RenderError::BadValue));
+        let unlabelled = col(ColumnType::Enum { size: 1 }, Charset::Utf8);
+        assert_eq!(render(&unlabelled, &[1]), Err(RenderError::NoLabels));
+    }
+
+    #[test]
+    fn set_renders_an_array_in_definition_order() {
+        let c = labelled(ColumnType::Set { size: 1 }, &["foo", "bar", "baz"]);
+        assert_eq!(render(&c, &[0b101]).unwrap(), r#"["foo","baz"]"#);
+        assert_eq!(render(&c, &[0]).unwrap(), "[]");
+        assert_eq!(render(&c, &[0b1000]), Err(RenderError::BadValue));
     }
 
     fn render(column: &Column, raw: &[u8]) -> Result<String, RenderError> {
@@ -215,8 +266,8 @@ mod tests {
 
     #[test]
     fn unrendered_types_are_reported() {
-        let c = col(ColumnType::Enum { size: 1 }, Charset::Utf8);
-        assert_eq!(render(&c, &[1]), Err(RenderError::UnsupportedType));
+        let c = col(ColumnType::Geometry { prefix: 1 }, Charset::Binary);
+        assert_eq!(render(&c, &[1, 0]), Err(RenderError::UnsupportedType));
     }
 
     #[test]

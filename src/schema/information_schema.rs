@@ -84,11 +84,46 @@ fn column_info(
         Some(name) => Some(Charset::from_name(&name)),
         None => None,
     };
+    let labels = match data_type.as_str() {
+        "enum" | "set" => Some(parse_labels(column_type)),
+        _ => None,
+    };
     ColumnInfo {
         name,
         unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
         charset,
+        labels,
     }
+}
+
+/// The labels of `enum('a','b''c')` / `set(...)` as `COLUMN_TYPE` spells them: quoted with
+/// `'`, a quote inside doubled.
+fn parse_labels(column_type: &str) -> Vec<String> {
+    let mut labels = Vec::new();
+    let Some(open) = column_type.find('(') else {
+        return labels;
+    };
+    let mut chars = column_type[open + 1..].chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        let mut label = String::new();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                    label.push('\'');
+                } else {
+                    break;
+                }
+            } else {
+                label.push(c);
+            }
+        }
+        labels.push(label);
+    }
+    labels
 }
 
 #[cfg(test)]
@@ -105,5 +140,27 @@ mod tests {
         let c = column_info("t".into(), "varchar", "varchar(10)", Some("latin1".into()));
         assert_eq!(c.charset, Some(Charset::Windows1252));
         assert!(!c.unsigned);
+    }
+
+    #[test]
+    fn reads_enum_and_set_labels() {
+        let c = column_info(
+            "e".into(),
+            "enum",
+            "enum('APPROVED','it''s','a,b','')",
+            Some("utf8mb4".into()),
+        );
+        assert_eq!(
+            c.labels,
+            Some(vec![
+                "APPROVED".into(),
+                "it's".into(),
+                "a,b".into(),
+                "".into()
+            ])
+        );
+        let c = column_info("s".into(), "set", "set('x','y')", Some("utf8mb4".into()));
+        assert_eq!(c.labels, Some(vec!["x".into(), "y".into()]));
+        assert_eq!(column_info("i".into(), "int", "int(11)", None).labels, None);
     }
 }

@@ -16,7 +16,7 @@ mod memory;
 
 use std::sync::Arc;
 
-use mysql_common::binlog::events::{OptionalMetaExtractor, TableMapEvent};
+use mysql_common::binlog::events::{OptionalMetaExtractor, OptionalMetadataField, TableMapEvent};
 
 pub use charset::Charset;
 pub use information_schema::InformationSchema;
@@ -41,6 +41,8 @@ pub struct Column {
     pub unsigned: bool,
     /// Character columns only: how its bytes are encoded.
     pub charset: Charset,
+    /// ENUM and SET columns only: the labels in definition order.
+    pub labels: Option<Arc<[String]>>,
 }
 
 /// What a [`SchemaProvider`] knows about a column, for binlogs without full metadata.
@@ -50,6 +52,8 @@ pub struct ColumnInfo {
     pub unsigned: bool,
     /// `None` for columns that hold no text.
     pub charset: Option<Charset>,
+    /// ENUM and SET columns: the labels in definition order.
+    pub labels: Option<Vec<String>>,
 }
 
 /// Why a table could not be described.
@@ -130,7 +134,7 @@ pub async fn resolve(
         .map_err(|e| bad(format!("column names: {e}")))?;
 
     let columns = if names.len() == count {
-        from_metadata(&types, names, &meta).map_err(bad)?
+        from_metadata(tme, &types, names, &meta).map_err(bad)?
     } else {
         let infos = provider.columns(&database, &table).await?.ok_or_else(|| {
             SchemaError::TableNotFound {
@@ -154,12 +158,13 @@ pub async fn resolve(
                 ty,
                 unsigned: info.unsigned,
                 charset: info.charset.unwrap_or(Charset::Binary),
+                labels: info.labels.map(Into::into),
             })
             .collect();
         // MINIMAL metadata has no names but does record signedness and charsets as they
         // were when the row was written; those beat today's information_schema.
         let names = columns.iter().map(|c| c.name.clone()).collect();
-        if let Ok(logged) = from_metadata(&types, names, &meta) {
+        if let Ok(logged) = from_metadata(tme, &types, names, &meta) {
             let has_signedness = meta.iter_signedness().next().is_some();
             let has_charsets = meta.iter_charset().next().is_some();
             for (column, logged) in columns.iter_mut().zip(logged) {
@@ -168,6 +173,9 @@ pub async fn resolve(
                 }
                 if has_charsets && column.ty.is_character() {
                     column.charset = logged.charset;
+                }
+                if logged.labels.is_some() {
+                    column.labels = logged.labels;
                 }
             }
         }
@@ -181,9 +189,11 @@ pub async fn resolve(
     })
 }
 
-/// Columns named `names`, typed from the table map, with signedness and charsets from its
-/// optional metadata (unsigned = false and charset binary where the metadata is silent).
+/// Columns named `names`, typed from the table map, with signedness, charsets and ENUM/SET
+/// labels from its optional metadata (unsigned = false, charset binary and no labels where
+/// the metadata is silent).
 fn from_metadata(
+    tme: &TableMapEvent<'_>,
     types: &[ColumnType],
     names: Vec<String>,
     meta: &OptionalMetaExtractor<'_>,
@@ -191,12 +201,14 @@ fn from_metadata(
     let mut signedness = meta.iter_signedness();
     let mut charsets = meta.iter_charset();
     let mut enum_charsets = meta.iter_enum_and_set_charset();
+    let (mut enum_labels, mut set_labels) = labels_from_metadata(tme)?;
     let mut columns = Vec::with_capacity(types.len());
     for (&ty, name) in types.iter().zip(names) {
         let unsigned = ty.is_numeric() && signedness.next().unwrap_or(false);
+        let is_enum_or_set = matches!(ty, ColumnType::Enum { .. } | ColumnType::Set { .. });
         let collation = if ty.is_character() {
             charsets.next().transpose().map_err(|e| e.to_string())?
-        } else if matches!(ty, ColumnType::Enum { .. } | ColumnType::Set { .. }) {
+        } else if is_enum_or_set {
             enum_charsets
                 .next()
                 .transpose()
@@ -204,12 +216,75 @@ fn from_metadata(
         } else {
             None
         };
+        let charset = collation.map_or(Charset::Binary, Charset::from_collation_id);
+        let raw_labels = match ty {
+            ColumnType::Enum { .. } => enum_labels.next(),
+            ColumnType::Set { .. } => set_labels.next(),
+            _ => None,
+        };
+        // Labels are stored in the column's charset; a binary or unknown one is read as UTF-8.
+        let labels = raw_labels.map(|raw| {
+            raw.iter()
+                .map(|l| match charset.decode(l) {
+                    Some(text) => text.into_owned(),
+                    None => String::from_utf8_lossy(l).into_owned(),
+                })
+                .collect::<Vec<_>>()
+                .into()
+        });
         columns.push(Column {
             name,
             ty,
             unsigned,
-            charset: collation.map_or(Charset::Binary, Charset::from_collation_id),
+            charset,
+            labels,
         });
     }
     Ok(columns)
+}
+
+/// The ENUM and SET label lists of a table map's optional metadata, one list per ENUM
+/// (respectively SET) column in column order; empty when the server did not log them.
+#[allow(clippy::type_complexity)]
+fn labels_from_metadata(
+    tme: &TableMapEvent<'_>,
+) -> Result<
+    (
+        std::vec::IntoIter<Vec<Vec<u8>>>,
+        std::vec::IntoIter<Vec<Vec<u8>>>,
+    ),
+    String,
+> {
+    let mut enums = Vec::new();
+    let mut sets = Vec::new();
+    for field in tme.iter_optional_meta() {
+        match field.map_err(|e| e.to_string())? {
+            OptionalMetadataField::EnumStrValue(values) => {
+                for column in values.iter_values() {
+                    let column = column.map_err(|e| e.to_string())?;
+                    enums.push(
+                        column
+                            .values()
+                            .iter()
+                            .map(|v| v.value_raw().to_vec())
+                            .collect(),
+                    );
+                }
+            }
+            OptionalMetadataField::SetStrValue(values) => {
+                for column in values.iter_values() {
+                    let column = column.map_err(|e| e.to_string())?;
+                    sets.push(
+                        column
+                            .values()
+                            .iter()
+                            .map(|v| v.value_raw().to_vec())
+                            .collect(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((enums.into_iter(), sets.into_iter()))
 }

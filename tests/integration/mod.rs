@@ -4,3 +4,4 @@ mod fixtures;
 mod restart;
 mod schema_fallback;
 mod support;
+mod types;
