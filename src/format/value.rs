@@ -250,7 +250,7 @@ mod tests {
     fn text_uses_the_column_charset_and_binary_is_base64() {
         let utf8 = col(ColumnType::VarString { prefix: 1 }, Charset::Utf8);
         assert_eq!(render(&utf8, b"\x03h\xc3\xa9").unwrap(), "\"hé\"");
-        let latin1 = col(ColumnType::VarString { prefix: 1 }, Charset::Windows1252);
+        let latin1 = col(ColumnType::VarString { prefix: 1 }, Charset::LATIN1);
         assert_eq!(render(&latin1, b"\x02h\xe9").unwrap(), "\"hé\"");
         let bin = col(ColumnType::Blob { prefix: 2 }, Charset::Binary);
         assert_eq!(

@@ -138,7 +138,7 @@ mod tests {
         let c = column_info("b".into(), "varbinary", "varbinary(10)", None);
         assert_eq!(c.charset, Some(Charset::Binary));
         let c = column_info("t".into(), "varchar", "varchar(10)", Some("latin1".into()));
-        assert_eq!(c.charset, Some(Charset::Windows1252));
+        assert_eq!(c.charset, Some(Charset::LATIN1));
         assert!(!c.unsigned);
     }
 
