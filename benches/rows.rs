@@ -6,9 +6,11 @@
 use std::hint::black_box;
 
 use binlog_relay::decode::{Cell, ColumnType, RowKind, read_image};
-use binlog_relay::format::TransactionBuffer;
+use binlog_relay::format::{OutputOptions, RowMeta, TableLayout, TransactionBuffer};
+use binlog_relay::position::BinlogPosition;
 use binlog_relay::schema::{Charset, Column, Table};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::sync::Arc;
 
 fn table() -> Table {
     let col = |name: &str, ty, unsigned, charset| Column {
@@ -56,6 +58,7 @@ fn table() -> Table {
             col("note", ColumnType::Blob { prefix: 2 }, false, Charset::Utf8),
             col("flag", ColumnType::Tiny, false, Charset::Binary),
         ],
+        primary_key: vec![0],
     }
 }
 
@@ -83,19 +86,30 @@ fn row_bytes() -> Vec<u8> {
 }
 
 fn decode_and_encode(c: &mut Criterion) {
-    let table = table();
+    let options = Arc::new(OutputOptions::default());
+    let layout = TableLayout::new(Arc::new(table()), &options);
+    let table = &*layout.table;
     let row = row_bytes();
+    let position = BinlogPosition::new("mariadb-bin.000001", 4);
+    let meta = RowMeta {
+        ts: 1_700_000_000,
+        position: &position,
+        server_id: 1,
+        thread_id: None,
+        gtid: None,
+        query: None,
+    };
     let mut group = c.benchmark_group("rows");
     group.throughput(Throughput::Elements(1000));
     group.bench_function("decode+encode 1000 wide inserts", |bench| {
-        let mut tx = TransactionBuffer::new();
+        let mut tx = TransactionBuffer::new(options.clone());
         let mut cells: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
         bench.iter(|| {
             for _ in 0..1000 {
                 let mut cursor = &row[..];
                 cells.clear();
-                read_image(&table, None, &mut cursor, &mut cells).expect("valid row");
-                tx.push_row(&table, RowKind::Insert, 1_700_000_000, &[], &cells)
+                read_image(table, None, &mut cursor, &mut cells).expect("valid row");
+                tx.push_row(&layout, RowKind::Insert, &meta, &[], &cells)
                     .expect("renders");
             }
             black_box(tx.finish(Some(42)));

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::checkpoint::CheckpointConfig;
+use crate::format::OutputConfig;
 use crate::sink::SinkConfig;
 use crate::source::SourceConfig;
 
@@ -34,6 +35,9 @@ pub struct Config {
     /// Where the position of the last delivered transaction is kept.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    /// What each message contains (Maxwell's `output_*` options).
+    #[serde(default)]
+    pub output: OutputConfig,
 }
 
 /// A configuration problem, naming the key when there is one.
@@ -127,6 +131,7 @@ impl Config {
         self.source.validate()?;
         self.sink.validate()?;
         self.checkpoint.validate()?;
+        self.output.validate()?;
         Ok(())
     }
 }
@@ -260,6 +265,28 @@ mod tests {
         );
         let err = load("[source]\nhost = \"db\"\n[sink]\ntype = \"kafka\"\n", &[]).unwrap_err();
         assert!(err.to_string().contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn output_options_default_to_maxwells_code_defaults() {
+        let c = load("[source]\nhost = \"db\"\n", &[]).unwrap();
+        assert!(c.output.commit_info && c.output.xoffset && c.output.nulls);
+        assert!(!c.output.binlog_position && !c.output.primary_keys && !c.output.ddl);
+        let c = load(
+            "[source]\nhost = \"db\"\n[output]\nnaming_strategy = \"underscore_to_camelcase\"\nexclude_columns = [\"password\"]\n",
+            &[("BINLOG_RELAY__OUTPUT__BINLOG_POSITION", "true")],
+        )
+        .unwrap();
+        assert!(c.output.binlog_position);
+        assert_eq!(c.output.exclude_columns, vec!["password".to_string()]);
+        let err = load(
+            "[source]\nhost = \"db\"\n[output]\nnaming_strategy = \"kebab\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("kebab"), "{err}");
+        let err = load("[source]\nhost = \"db\"\n[output]\nnull = false\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("null"), "{err}");
     }
 
     #[test]

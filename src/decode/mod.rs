@@ -275,6 +275,7 @@ mod tests {
                     labels: None,
                 })
                 .collect(),
+            primary_key: Vec::new(),
         }
     }
 

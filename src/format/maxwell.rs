@@ -1,17 +1,25 @@
 //! Maxwell's message layout for row changes, and its transaction rules.
 //!
-//! Field order (maxwell.md §1.2): `database, table, type, ts, xid, xoffset, commit, data,
-//! old`. `xid` is on every row when the transaction ended with an XID event; the last row
-//! has `"commit":true` and no `xoffset`; the others have `xoffset` 0, 1, ...; `old` holds
-//! only the columns an update changed, and is absent when none did.
+//! Field order (maxwell.md §1.2, `RowMap.toJSON`): `database, table, [query], type, ts,
+//! [xid], [xoffset], [commit], [position], [gtid], [server_id], [thread_id], [push_ts],
+//! [primary_key], [primary_key_columns], data, [old]`. `xid` is on every row when the
+//! transaction ended with an XID event; the last row has `"commit":true` and no `xoffset`;
+//! the others have `xoffset` 0, 1, ...
+//!
+//! `data` is the after image (the before image for deletes); with a MINIMAL row image,
+//! columns only in an update's before image follow in `data`, as Maxwell puts them.
+//! `old` holds the columns present in both images whose *rendered* values differ, so it
+//! is left out exactly when Maxwell leaves it out.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::json::{write_int, write_key, write_str};
+use super::json::{write_int, write_str};
+use super::options::OutputOptions;
 use super::value::{RenderError, write_value};
 use crate::decode::{Cell, DecodeError, RowKind};
-use crate::schema::{Column, Table};
+use crate::position::BinlogPosition;
+use crate::schema::Table;
 
 /// One message of a [`Batch`]: where its body lies and what to route it by.
 #[derive(Debug, Clone)]
@@ -36,27 +44,137 @@ impl Batch {
     }
 }
 
+/// A table prepared for rendering under one set of output options: column keys already
+/// escaped and renamed, excluded columns marked. Built once per table map.
+#[derive(Debug)]
+pub struct TableLayout {
+    pub table: Arc<Table>,
+    /// `"name":` for each column.
+    keys: Vec<Box<[u8]>>,
+    excluded: Vec<bool>,
+    /// `["id","other"]`: the primary key's column names (never renamed, as in Maxwell).
+    pk_names: Box<[u8]>,
+}
+
+impl TableLayout {
+    pub fn new(table: Arc<Table>, options: &OutputOptions) -> Self {
+        let strategy = options.config.naming_strategy;
+        let keys = table
+            .columns
+            .iter()
+            .map(|c| {
+                let mut key = Vec::with_capacity(c.name.len() + 3);
+                write_str(&mut key, &strategy.apply(&c.name));
+                key.push(b':');
+                key.into_boxed_slice()
+            })
+            .collect();
+        let excluded = table
+            .columns
+            .iter()
+            .map(|c| options.excludes(&c.name))
+            .collect();
+        let mut pk_names = vec![b'['];
+        for (n, &i) in table.primary_key.iter().enumerate() {
+            if n > 0 {
+                pk_names.push(b',');
+            }
+            let name = table
+                .columns
+                .get(i)
+                .map(|c| c.name.as_str())
+                .unwrap_or_default();
+            write_str(&mut pk_names, name);
+        }
+        pk_names.push(b']');
+        Self {
+            table,
+            keys,
+            excluded,
+            pk_names: pk_names.into_boxed_slice(),
+        }
+    }
+}
+
+/// What a row carries besides its values.
+#[derive(Debug, Clone, Copy)]
+pub struct RowMeta<'a> {
+    /// The rows event's timestamp, in seconds.
+    pub ts: u32,
+    /// Where the rows event starts.
+    pub position: &'a BinlogPosition,
+    /// `server_id` in the rows event's header.
+    pub server_id: u32,
+    /// The client thread, from the transaction's BEGIN.
+    pub thread_id: Option<u32>,
+    /// The transaction's GTID.
+    pub gtid: Option<&'a str>,
+    /// The statement behind the row (ROWS_QUERY / ANNOTATE_ROWS).
+    pub query: Option<&'a str>,
+}
+
 /// A rendered row waiting for its transaction's commit.
 #[derive(Debug)]
 struct PendingRow {
     database: Arc<str>,
     table: Arc<str>,
-    /// `{"database":..,"table":..,"type":..,"ts":N` in `rendered`.
+    /// `{"database":..,"table":..,[query,]"type":..,"ts":N` in `rendered`.
     head: Range<usize>,
-    /// `,"data":{..}[,"old":{..}]}` in `rendered`.
+    /// everything after the commit fields, up to the closing `}`, in `rendered`.
     tail: Range<usize>,
 }
 
+/// A column's rendered value in the scratch buffer.
+#[derive(Debug, Clone)]
+enum Rendered {
+    Missing,
+    Null(Range<usize>),
+    Value(Range<usize>),
+}
+
 /// The rows of the open transaction, already rendered except for the commit fields.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TransactionBuffer {
+    options: Arc<OutputOptions>,
     rendered: Vec<u8>,
     rows: Vec<PendingRow>,
+    /// Rendered values of the current row's images.
+    scratch: Vec<u8>,
+    before: Vec<Rendered>,
+    after: Vec<Rendered>,
+    /// `,"xid":`, `,"xoffset":`, `,"commit":true` with the naming strategy applied.
+    xid_key: Vec<u8>,
+    xoffset_key: Vec<u8>,
+    commit_field: Vec<u8>,
+}
+
+impl Default for TransactionBuffer {
+    fn default() -> Self {
+        Self::new(Arc::new(OutputOptions::default()))
+    }
 }
 
 impl TransactionBuffer {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(options: Arc<OutputOptions>) -> Self {
+        let field = |name: &str| {
+            let mut f = vec![b','];
+            write_str(&mut f, name);
+            f.push(b':');
+            f
+        };
+        let mut commit_field = field(&options.names.commit);
+        commit_field.extend_from_slice(b"true");
+        Self {
+            xid_key: field(&options.names.xid),
+            xoffset_key: field(&options.names.xoffset),
+            commit_field,
+            options,
+            rendered: Vec::new(),
+            rows: Vec::new(),
+            scratch: Vec::new(),
+            before: Vec::new(),
+            after: Vec::new(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -77,19 +195,18 @@ impl TransactionBuffer {
     /// and updates. On error nothing is added.
     pub fn push_row(
         &mut self,
-        table: &Table,
+        layout: &TableLayout,
         kind: RowKind,
-        ts: u32,
+        meta: &RowMeta<'_>,
         before: &[Cell<'_>],
         after: &[Cell<'_>],
     ) -> Result<(), DecodeError> {
         let start = self.rendered.len();
-        let result = self.render_row(table, kind, ts, before, after);
-        match result {
+        match self.render_row(layout, kind, meta, before, after) {
             Ok((head_end, end)) => {
                 self.rows.push(PendingRow {
-                    database: table.database.clone(),
-                    table: table.name.clone(),
+                    database: layout.table.database.clone(),
+                    table: layout.table.name.clone(),
                     head: start..head_end,
                     tail: head_end..end,
                 });
@@ -104,48 +221,155 @@ impl TransactionBuffer {
 
     fn render_row(
         &mut self,
-        table: &Table,
+        layout: &TableLayout,
         kind: RowKind,
-        ts: u32,
+        meta: &RowMeta<'_>,
         before: &[Cell<'_>],
         after: &[Cell<'_>],
     ) -> Result<(usize, usize), DecodeError> {
+        let table = &*layout.table;
+        let options = &*self.options;
+        let config = &options.config;
+        let names = &options.names;
+
+        // Render the images first: `data`, `old` and `primary_key` are assembled from them.
+        self.scratch.clear();
+        let (data_cells, old_cells) = match kind {
+            RowKind::Delete => (before, &[][..]),
+            RowKind::Insert => (after, &[][..]),
+            RowKind::Update => (after, before),
+        };
+        render_image(
+            &mut self.scratch,
+            &mut self.after,
+            table,
+            data_cells,
+            config.null_zerodates,
+        )?;
+        render_image(
+            &mut self.scratch,
+            &mut self.before,
+            table,
+            old_cells,
+            config.null_zerodates,
+        )?;
+
         let out = &mut self.rendered;
-        out.extend_from_slice(b"{\"database\":");
+        out.push(b'{');
+        write_field(out, &names.database, true);
         write_str(out, &table.database);
-        out.extend_from_slice(b",\"table\":");
+        write_field(out, &names.table, false);
         write_str(out, &table.name);
-        out.extend_from_slice(b",\"type\":\"");
-        out.extend_from_slice(kind.as_str().as_bytes());
-        out.extend_from_slice(b"\",\"ts\":");
-        write_int(out, ts);
+        if config.row_query
+            && let Some(query) = meta.query
+        {
+            write_field(out, &names.query, false);
+            write_str(out, truncate_utf16(query, config.row_query_max_length));
+        }
+        write_field(out, &names.kind, false);
+        write_str(out, kind.as_str());
+        write_field(out, &names.ts, false);
+        write_int(out, meta.ts);
         let head_end = out.len();
 
-        let data = if kind == RowKind::Delete {
-            before
-        } else {
-            after
-        };
-        out.extend_from_slice(b",\"data\":{");
+        if config.binlog_position {
+            write_field(out, &names.position, false);
+            out.push(b'"');
+            let mut escaped = Vec::new();
+            write_str(&mut escaped, &meta.position.file);
+            // The file name without its quotes, then `:offset`.
+            out.extend_from_slice(&escaped[1..escaped.len() - 1]);
+            out.push(b':');
+            write_int(out, meta.position.offset);
+            out.push(b'"');
+        }
+        if config.gtid_position {
+            write_field(out, &names.gtid, false);
+            match meta.gtid {
+                Some(g) => write_str(out, g),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        if config.server_id {
+            write_field(out, &names.server_id, false);
+            write_int(out, meta.server_id);
+        }
+        if config.thread_id
+            && let Some(thread) = meta.thread_id
+        {
+            write_field(out, &names.thread_id, false);
+            write_int(out, thread);
+        }
+        if config.push_timestamp {
+            write_field(out, &names.push_ts, false);
+            write_push_ts(out, std::time::SystemTime::now());
+        }
+        if config.primary_keys {
+            write_field(out, &names.primary_key, false);
+            out.push(b'[');
+            for (n, &i) in table.primary_key.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                // The value `data` holds for the column (before image for MINIMAL updates).
+                let value = match (self.after.get(i), self.before.get(i)) {
+                    (Some(Rendered::Value(r) | Rendered::Null(r)), _) => Some(r),
+                    (_, Some(Rendered::Value(r) | Rendered::Null(r))) => Some(r),
+                    _ => None,
+                };
+                match value {
+                    Some(r) => out.extend_from_slice(&self.scratch[r.clone()]),
+                    None => out.extend_from_slice(b"null"),
+                }
+            }
+            out.push(b']');
+        }
+        if config.primary_key_columns {
+            write_field(out, &names.primary_key_columns, false);
+            out.extend_from_slice(&layout.pk_names);
+        }
+
+        write_field(out, &names.data, false);
+        out.push(b'{');
         let mut first = true;
-        for (i, (column, cell)) in table.columns.iter().zip(data).enumerate() {
-            write_cell(out, table, i, column, *cell, &mut first)?;
+        for i in 0..table.columns.len() {
+            if let Some(r) = self.after.get(i) {
+                write_entry(out, &self.scratch, layout, i, r, config.nulls, &mut first);
+            }
+        }
+        // MINIMAL images: what only the before image has goes into `data` too.
+        if kind == RowKind::Update {
+            for i in 0..table.columns.len() {
+                if matches!(self.after.get(i), Some(Rendered::Missing) | None)
+                    && let Some(r) = self.before.get(i)
+                {
+                    write_entry(out, &self.scratch, layout, i, r, config.nulls, &mut first);
+                }
+            }
         }
         out.push(b'}');
 
         if kind == RowKind::Update {
-            let changed = |i: usize| match (before.get(i), after.get(i)) {
-                (Some(Cell::Missing), _) | (None, _) => false,
-                (Some(b), Some(a)) => b != a,
-                (Some(_), None) => false,
+            let scratch = &self.scratch;
+            let changed = |i: usize| -> Option<&Rendered> {
+                if layout.excluded.get(i).copied().unwrap_or(true) {
+                    return None;
+                }
+                let text = |r: &Rendered| match r {
+                    Rendered::Value(range) | Rendered::Null(range) => Some(&scratch[range.clone()]),
+                    Rendered::Missing => None,
+                };
+                let (b, a) = (self.before.get(i)?, self.after.get(i)?);
+                let (bt, at) = (text(b)?, text(a)?);
+                (bt != at).then_some(b)
             };
-            if (0..table.columns.len()).any(changed) {
-                out.extend_from_slice(b",\"old\":{");
+            if (0..table.columns.len()).any(|i| changed(i).is_some()) {
+                write_field(out, &names.old, false);
+                out.push(b'{');
                 let mut first = true;
-                for (i, column) in table.columns.iter().enumerate() {
-                    if changed(i) {
-                        let cell = before.get(i).copied().unwrap_or(Cell::Missing);
-                        write_cell(out, table, i, column, cell, &mut first)?;
+                for i in 0..table.columns.len() {
+                    if let Some(r) = changed(i) {
+                        write_entry(out, scratch, layout, i, r, config.nulls, &mut first);
                     }
                 }
                 out.push(b'}');
@@ -159,21 +383,24 @@ impl TransactionBuffer {
     /// `xid` is `None` when the transaction ended with a `COMMIT` query (non-transactional
     /// tables), in which case Maxwell writes no `xid`.
     pub fn finish(&mut self, xid: Option<u64>) -> Batch {
+        let config = &self.options.config;
         let mut body = Vec::with_capacity(self.rendered.len() + self.rows.len() * 40);
         let mut messages = Vec::with_capacity(self.rows.len());
         let last = self.rows.len().saturating_sub(1);
         for (i, row) in self.rows.drain(..).enumerate() {
             let start = body.len();
             body.extend_from_slice(&self.rendered[row.head]);
-            if let Some(xid) = xid {
-                body.extend_from_slice(b",\"xid\":");
-                write_int(&mut body, xid);
-            }
-            if i == last {
-                body.extend_from_slice(b",\"commit\":true");
-            } else {
-                body.extend_from_slice(b",\"xoffset\":");
-                write_int(&mut body, i);
+            if config.commit_info {
+                if let Some(xid) = xid {
+                    body.extend_from_slice(&self.xid_key);
+                    write_int(&mut body, xid);
+                }
+                if i == last {
+                    body.extend_from_slice(&self.commit_field);
+                } else if config.xoffset {
+                    body.extend_from_slice(&self.xoffset_key);
+                    write_int(&mut body, i);
+                }
             }
             body.extend_from_slice(&self.rendered[row.tail]);
             messages.push(Message {
@@ -187,29 +414,123 @@ impl TransactionBuffer {
     }
 }
 
-fn write_cell(
-    out: &mut Vec<u8>,
+/// Appends `,"name":` (or `"name":` for the first field).
+fn write_field(out: &mut Vec<u8>, name: &str, first: bool) {
+    if !first {
+        out.push(b',');
+    }
+    write_str(out, name);
+    out.push(b':');
+}
+
+/// Renders each cell of an image into `scratch`, recording where each value went.
+fn render_image(
+    scratch: &mut Vec<u8>,
+    rendered: &mut Vec<Rendered>,
     table: &Table,
-    index: usize,
-    column: &Column,
-    cell: Cell<'_>,
-    first: &mut bool,
+    cells: &[Cell<'_>],
+    null_zerodates: bool,
 ) -> Result<(), DecodeError> {
-    let raw = match cell {
-        Cell::Missing => return Ok(()),
-        Cell::Null => None,
-        Cell::Value(raw) => Some(raw),
+    rendered.clear();
+    for (i, (column, cell)) in table.columns.iter().zip(cells).enumerate() {
+        let start = scratch.len();
+        let r = match cell {
+            Cell::Missing => Rendered::Missing,
+            Cell::Null => {
+                scratch.extend_from_slice(b"null");
+                Rendered::Null(start..scratch.len())
+            }
+            Cell::Value(raw) => {
+                let is_null = write_value(scratch, column, raw, null_zerodates)
+                    .map_err(|e| render_error(table, i, e))?;
+                if is_null {
+                    Rendered::Null(start..scratch.len())
+                } else {
+                    Rendered::Value(start..scratch.len())
+                }
+            }
+        };
+        rendered.push(r);
+    }
+    Ok(())
+}
+
+/// Appends `"key":value` for column `i` of a `data`/`old` map, unless the column is excluded,
+/// missing from the image, or null while `nulls` is off.
+fn write_entry(
+    out: &mut Vec<u8>,
+    scratch: &[u8],
+    layout: &TableLayout,
+    i: usize,
+    rendered: &Rendered,
+    nulls: bool,
+    first: &mut bool,
+) {
+    if layout.excluded.get(i).copied().unwrap_or(true) {
+        return;
+    }
+    let range = match rendered {
+        Rendered::Missing => return,
+        Rendered::Null(_) if !nulls => return,
+        Rendered::Null(r) | Rendered::Value(r) => r,
     };
     if !*first {
         out.push(b',');
     }
     *first = false;
-    write_key(out, &column.name);
-    match raw {
-        None => out.extend_from_slice(b"null"),
-        Some(raw) => write_value(out, column, raw).map_err(|e| render_error(table, index, e))?,
+    if let Some(key) = layout.keys.get(i) {
+        out.extend_from_slice(key);
     }
-    Ok(())
+    out.extend_from_slice(&scratch[range.clone()]);
+}
+
+/// `push_ts` as Maxwell writes it: epoch seconds plus `BigDecimal.valueOf` of the fraction
+/// as a double, so the fraction has as many digits as `Double.toString` gives it
+/// (`1690000000.12`, `1690000000.0`, `1690000000.0000010`).
+fn write_push_ts(out: &mut Vec<u8>, now: std::time::SystemTime) {
+    let since = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let micros = since.subsec_micros();
+    let fraction = f64::from(micros) / 1_000_000.0;
+    let mut text = Vec::new();
+    super::number::write_f64(&mut text, fraction);
+    // Java's BigDecimal of that string: digits and scale.
+    let text = String::from_utf8_lossy(&text);
+    let (mantissa, exp) = match text.split_once('E') {
+        Some((m, e)) => (m.to_owned(), e.parse::<i64>().unwrap_or(0)),
+        None => (text.into_owned(), 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((&mantissa, ""));
+    let scale = frac_part.len() as i64 - exp;
+    let unscaled: u64 = format!("{int_part}{frac_part}").parse().unwrap_or(0);
+    write_int(out, since.as_secs());
+    if scale > 0 {
+        out.push(b'.');
+        let digits = unscaled.to_string();
+        let scale = scale as usize;
+        out.extend(std::iter::repeat_n(
+            b'0',
+            scale.saturating_sub(digits.len()),
+        ));
+        out.extend_from_slice(digits.as_bytes());
+    }
+}
+
+/// The first `max` UTF-16 code units of `s` (Java's `substring`), never splitting a pair;
+/// `max == 0` keeps everything.
+fn truncate_utf16(s: &str, max: usize) -> &str {
+    if max == 0 {
+        return s;
+    }
+    let mut units = 0;
+    for (at, c) in s.char_indices() {
+        units += c.len_utf16();
+        if units > max {
+            return &s[..at];
+        }
+    }
+    s
 }
 
 fn render_error(table: &Table, index: usize, e: RenderError) -> DecodeError {
@@ -230,7 +551,10 @@ fn render_error(table: &Table, index: usize, e: RenderError) -> DecodeError {
             database,
             table: table_name,
             column,
-            ty: format!("{ty} in charset {:?}", table.columns[index].charset),
+            ty: format!(
+                "{ty} in charset {:?}",
+                table.columns.get(index).map(|c| &c.charset)
+            ),
         },
         RenderError::NoLabels => DecodeError::NoLabels {
             database,
@@ -245,9 +569,10 @@ fn render_error(table: &Table, index: usize, e: RenderError) -> DecodeError {
 mod tests {
     use super::*;
     use crate::decode::ColumnType;
-    use crate::schema::Charset;
+    use crate::format::options::{NamingStrategy, OutputConfig};
+    use crate::schema::{Charset, Column};
 
-    fn table() -> Table {
+    fn table() -> Arc<Table> {
         let col = |name: &str, ty| Column {
             name: name.into(),
             ty,
@@ -255,13 +580,26 @@ mod tests {
             charset: Charset::Utf8,
             labels: None,
         };
-        Table {
+        Arc::new(Table {
             database: "shop".into(),
             name: "Order".into(),
             columns: vec![
                 col("id", ColumnType::Long),
                 col("note", ColumnType::VarString { prefix: 1 }),
+                col("pass_word", ColumnType::VarString { prefix: 1 }),
             ],
+            primary_key: vec![0],
+        })
+    }
+
+    fn meta(pos: &BinlogPosition) -> RowMeta<'_> {
+        RowMeta {
+            ts: 5,
+            position: pos,
+            server_id: 7,
+            thread_id: Some(9),
+            gtid: Some("0-1-2"),
+            query: Some("INSERT INTO shop.Order VALUES (1, 'ü😀')"),
         }
     }
 
@@ -273,55 +611,256 @@ mod tests {
             .collect()
     }
 
+    fn run(
+        config: OutputConfig,
+        rows: &[(RowKind, Vec<Cell<'_>>, Vec<Cell<'_>>)],
+        xid: Option<u64>,
+    ) -> Vec<String> {
+        let options = Arc::new(config.compile().unwrap());
+        let layout = TableLayout::new(table(), &options);
+        let mut tx = TransactionBuffer::new(options);
+        let pos = BinlogPosition::new("bin.000003", 1234);
+        for (kind, before, after) in rows {
+            tx.push_row(&layout, *kind, &meta(&pos), before, after)
+                .unwrap();
+        }
+        bodies(&tx.finish(xid))
+    }
+
+    const ONE: Cell<'static> = Cell::Value(&[1, 0, 0, 0]);
+    const HI: Cell<'static> = Cell::Value(b"\x02hi");
+    const X: Cell<'static> = Cell::Value(b"\x01x");
+
     #[test]
     fn a_transaction_gets_xid_xoffset_and_one_commit() {
-        let t = table();
-        let mut tx = TransactionBuffer::new();
-        let row1 = [Cell::Value(&[1, 0, 0, 0]), Cell::Value(b"\x02hi")];
-        let row2 = [Cell::Value(&[2, 0, 0, 0]), Cell::Null];
-        tx.push_row(&t, RowKind::Insert, 1700000000, &[], &row1)
-            .unwrap();
-        tx.push_row(&t, RowKind::Insert, 1700000001, &[], &row2)
-            .unwrap();
-        let batch = tx.finish(Some(77));
+        let got = run(
+            OutputConfig::default(),
+            &[
+                (RowKind::Insert, vec![], vec![ONE, HI, Cell::Null]),
+                (
+                    RowKind::Insert,
+                    vec![],
+                    vec![Cell::Value(&[2, 0, 0, 0]), Cell::Null, X],
+                ),
+            ],
+            Some(77),
+        );
         assert_eq!(
-            bodies(&batch),
+            got,
             vec![
-                r#"{"database":"shop","table":"Order","type":"insert","ts":1700000000,"xid":77,"xoffset":0,"data":{"id":1,"note":"hi"}}"#,
-                r#"{"database":"shop","table":"Order","type":"insert","ts":1700000001,"xid":77,"commit":true,"data":{"id":2,"note":null}}"#,
+                r#"{"database":"shop","table":"Order","type":"insert","ts":5,"xid":77,"xoffset":0,"data":{"id":1,"note":"hi","pass_word":null}}"#,
+                r#"{"database":"shop","table":"Order","type":"insert","ts":5,"xid":77,"commit":true,"data":{"id":2,"note":null,"pass_word":"x"}}"#,
             ]
         );
-        assert!(tx.is_empty());
     }
 
     #[test]
     fn updates_carry_only_changed_columns_in_old() {
-        let t = table();
-        let mut tx = TransactionBuffer::new();
-        let before = [Cell::Value(&[1, 0, 0, 0]), Cell::Null];
-        let after = [Cell::Value(&[1, 0, 0, 0]), Cell::Value(b"\x01x")];
-        tx.push_row(&t, RowKind::Update, 5, &before, &after)
-            .unwrap();
-        tx.push_row(&t, RowKind::Update, 5, &after, &after).unwrap();
-        tx.push_row(&t, RowKind::Delete, 5, &after, &[]).unwrap();
-        let batch = tx.finish(None);
+        let got = run(
+            OutputConfig::default(),
+            &[
+                (RowKind::Update, vec![ONE, Cell::Null, X], vec![ONE, X, X]),
+                (RowKind::Update, vec![ONE, X, X], vec![ONE, X, X]),
+                (RowKind::Delete, vec![ONE, X, X], vec![]),
+            ],
+            None,
+        );
         assert_eq!(
-            bodies(&batch),
+            got,
             vec![
-                r#"{"database":"shop","table":"Order","type":"update","ts":5,"xoffset":0,"data":{"id":1,"note":"x"},"old":{"note":null}}"#,
-                r#"{"database":"shop","table":"Order","type":"update","ts":5,"xoffset":1,"data":{"id":1,"note":"x"}}"#,
-                r#"{"database":"shop","table":"Order","type":"delete","ts":5,"commit":true,"data":{"id":1,"note":"x"}}"#,
+                r#"{"database":"shop","table":"Order","type":"update","ts":5,"xoffset":0,"data":{"id":1,"note":"x","pass_word":"x"},"old":{"note":null}}"#,
+                r#"{"database":"shop","table":"Order","type":"update","ts":5,"xoffset":1,"data":{"id":1,"note":"x","pass_word":"x"}}"#,
+                r#"{"database":"shop","table":"Order","type":"delete","ts":5,"commit":true,"data":{"id":1,"note":"x","pass_word":"x"}}"#,
             ]
+        );
+    }
+
+    #[test]
+    fn every_optional_field_in_maxwells_order() {
+        let config = OutputConfig {
+            binlog_position: true,
+            gtid_position: true,
+            server_id: true,
+            thread_id: true,
+            row_query: true,
+            row_query_max_length: 37,
+            primary_keys: true,
+            primary_key_columns: true,
+            ..OutputConfig::default()
+        };
+        let got = run(
+            config,
+            &[(RowKind::Insert, vec![], vec![ONE, HI, X])],
+            Some(3),
+        );
+        assert_eq!(
+            got,
+            vec![
+                r#"{"database":"shop","table":"Order","query":"INSERT INTO shop.Order VALUES (1, 'ü","type":"insert","ts":5,"xid":3,"commit":true,"position":"bin.000003:1234","gtid":"0-1-2","server_id":7,"thread_id":9,"primary_key":[1],"primary_key_columns":["id"],"data":{"id":1,"note":"hi","pass_word":"x"}}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn commit_info_off_and_xoffset_off() {
+        let rows = [
+            (RowKind::Insert, vec![], vec![ONE, HI, X]),
+            (RowKind::Insert, vec![], vec![ONE, HI, X]),
+        ];
+        let no_commit = OutputConfig {
+            commit_info: false,
+            ..OutputConfig::default()
+        };
+        let got = run(no_commit, &rows, Some(3));
+        assert!(
+            got.iter()
+                .all(|m| !m.contains("xid") && !m.contains("commit") && !m.contains("xoffset"))
+        );
+        let no_xoffset = OutputConfig {
+            xoffset: false,
+            ..OutputConfig::default()
+        };
+        let got = run(no_xoffset, &rows, Some(3));
+        assert!(got[0].contains(r#""ts":5,"xid":3,"data""#), "{}", got[0]);
+        assert!(
+            got[1].contains(r#""xid":3,"commit":true,"data""#),
+            "{}",
+            got[1]
+        );
+    }
+
+    #[test]
+    fn nulls_off_drops_null_columns_and_can_leave_an_empty_old() {
+        let config = OutputConfig {
+            nulls: false,
+            ..OutputConfig::default()
+        };
+        let got = run(
+            config,
+            &[(
+                RowKind::Update,
+                vec![ONE, Cell::Null, X],
+                vec![ONE, HI, Cell::Null],
+            )],
+            Some(1),
+        );
+        // `old` holds note (null before) and pass_word ("x" before); only the non-null stays.
+        assert!(
+            got[0].ends_with(r#""data":{"id":1,"note":"hi"},"old":{"pass_word":"x"}}"#),
+            "{}",
+            got[0]
+        );
+        let config = OutputConfig {
+            nulls: false,
+            ..OutputConfig::default()
+        };
+        let got = run(
+            config,
+            &[(RowKind::Update, vec![ONE, Cell::Null, X], vec![ONE, HI, X])],
+            Some(1),
+        );
+        assert!(
+            got[0].ends_with(r#","old":{}}"#),
+            "Maxwell writes an empty old: {}",
+            got[0]
+        );
+    }
+
+    #[test]
+    fn excluded_columns_leave_data_and_old_but_not_the_primary_key() {
+        let config = OutputConfig {
+            exclude_columns: vec!["/pass_.*/".into(), "id".into()],
+            primary_keys: true,
+            ..OutputConfig::default()
+        };
+        let got = run(
+            config,
+            &[(RowKind::Update, vec![ONE, HI, HI], vec![ONE, HI, X])],
+            Some(1),
+        );
+        assert!(
+            got[0].ends_with(r#""primary_key":[1],"data":{"note":"hi"}}"#),
+            "{}",
+            got[0]
+        );
+    }
+
+    #[test]
+    fn camel_case_renames_fields_and_columns_but_not_key_names() {
+        let config = OutputConfig {
+            naming_strategy: NamingStrategy::UnderscoreToCamelcase,
+            server_id: true,
+            primary_key_columns: true,
+            ..OutputConfig::default()
+        };
+        let got = run(
+            config,
+            &[(RowKind::Insert, vec![], vec![ONE, HI, X])],
+            Some(1),
+        );
+        assert!(
+            got[0].ends_with(r#""serverId":7,"primaryKeyColumns":["id"],"data":{"id":1,"note":"hi","passWord":"x"}}"#),
+            "{}",
+            got[0]
+        );
+    }
+
+    #[test]
+    fn minimal_images_put_before_only_columns_in_data() {
+        // MINIMAL: before image has the key, after image only the changed column.
+        let got = run(
+            OutputConfig::default(),
+            &[(
+                RowKind::Update,
+                vec![ONE, Cell::Missing, Cell::Missing],
+                vec![Cell::Missing, HI, Cell::Missing],
+            )],
+            Some(1),
+        );
+        assert!(
+            got[0].ends_with(r#""data":{"note":"hi","id":1}}"#),
+            "{}",
+            got[0]
         );
     }
 
     #[test]
     fn a_row_that_cannot_render_leaves_the_buffer_unchanged() {
-        let t = table();
-        let mut tx = TransactionBuffer::new();
-        let bad = [Cell::Value(&[1, 0, 0, 0]), Cell::Value(b"\x05x")];
-        assert!(tx.push_row(&t, RowKind::Insert, 5, &[], &bad).is_err());
+        let options = Arc::new(OutputOptions::default());
+        let layout = TableLayout::new(table(), &options);
+        let mut tx = TransactionBuffer::new(options);
+        let pos = BinlogPosition::new("bin.000003", 4);
+        let bad = [ONE, Cell::Value(b"\x05x"), X];
+        assert!(
+            tx.push_row(&layout, RowKind::Insert, &meta(&pos), &[], &bad)
+                .is_err()
+        );
         assert!(tx.is_empty());
         assert!(tx.finish(Some(1)).messages.is_empty());
+    }
+
+    #[test]
+    fn push_ts_keeps_javas_digits() {
+        let at = |micros: u64| {
+            let mut out = Vec::new();
+            write_push_ts(
+                &mut out,
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_micros(1_690_000_000_000_000 + micros),
+            );
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(at(123_456), "1690000000.123456");
+        assert_eq!(at(120_000), "1690000000.12");
+        assert_eq!(at(0), "1690000000.0");
+        assert_eq!(at(1), "1690000000.0000010");
+    }
+
+    #[test]
+    fn row_query_truncates_by_utf16_units() {
+        assert_eq!(truncate_utf16("abc", 0), "abc");
+        assert_eq!(truncate_utf16("abc", 2), "ab");
+        assert_eq!(truncate_utf16("a😀b", 2), "a");
+        assert_eq!(truncate_utf16("a😀b", 3), "a😀");
     }
 }

@@ -9,6 +9,8 @@
 pub mod json;
 pub mod maxwell;
 pub mod number;
+pub mod options;
 pub mod value;
 
-pub use maxwell::{Batch, Message, TransactionBuffer};
+pub use maxwell::{Batch, Message, RowMeta, TableLayout, TransactionBuffer};
+pub use options::{NamingStrategy, OutputConfig, OutputOptions};

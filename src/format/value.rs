@@ -18,8 +18,14 @@ pub enum RenderError {
     NoLabels,
 }
 
-/// Appends the JSON for one non-null value of `column`.
-pub fn write_value(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<(), RenderError> {
+/// Appends the JSON for one non-null binlog value of `column`. Returns `true` when what it
+/// wrote is `null` (an ENUM's invalid value, a zero date under `null_zerodates`).
+pub fn write_value(
+    out: &mut Vec<u8>,
+    column: &Column,
+    raw: &[u8],
+    null_zerodates: bool,
+) -> Result<bool, RenderError> {
     if !is_rendered(column) {
         return Err(RenderError::UnsupportedType);
     }
@@ -44,8 +50,18 @@ pub fn write_value(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<(),
         Value::Year(y) => write_int(out, y),
         Value::Bit(v) => write_int(out, v),
         Value::Date { year, month, day } => {
+            // The binlog reader Maxwell uses treats any zero part as an invalid date.
+            let zero = year == 0 || month == 0 || day == 0;
+            if zero && null_zerodates {
+                out.extend_from_slice(b"null");
+                return Ok(true);
+            }
             out.push(b'"');
-            write_date(out, year, month, day);
+            if zero {
+                write_date(out, 0, 0, 0);
+            } else {
+                write_date(out, year, month, day);
+            }
             out.push(b'"');
         }
         Value::DateTime {
@@ -58,8 +74,13 @@ pub fn write_value(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<(),
             micros,
             fsp,
         } => {
+            let zero = year == 0 || month == 0 || day == 0;
+            if zero && null_zerodates {
+                out.extend_from_slice(b"null");
+                return Ok(true);
+            }
             out.push(b'"');
-            if month == 0 || day == 0 {
+            if zero {
                 // Maxwell prints any invalid or zero DATETIME as the all-zero value.
                 write_date(out, 0, 0, 0);
                 out.push(b' ');
@@ -78,6 +99,10 @@ pub fn write_value(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<(),
             micros,
             fsp,
         } => {
+            if seconds == 0 && null_zerodates {
+                out.extend_from_slice(b"null");
+                return Ok(true);
+            }
             out.push(b'"');
             if seconds == 0 {
                 write_date(out, 0, 0, 0);
@@ -99,7 +124,10 @@ pub fn write_value(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<(),
             write_time(out, time, fsp);
             out.push(b'"');
         }
-        Value::Enum(0) => out.extend_from_slice(b"null"),
+        Value::Enum(0) => {
+            out.extend_from_slice(b"null");
+            return Ok(true);
+        }
         Value::Enum(index) => {
             let labels = column.labels.as_deref().ok_or(RenderError::NoLabels)?;
             let label = labels
@@ -135,7 +163,7 @@ pub fn write_value(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<(),
             }
         },
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Whether this version renders values of the column's type.
@@ -231,7 +259,7 @@ mod tests {
 
     fn render(column: &Column, raw: &[u8]) -> Result<String, RenderError> {
         let mut out = Vec::new();
-        write_value(&mut out, column, raw)?;
+        write_value(&mut out, column, raw, false)?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -275,6 +303,22 @@ mod tests {
         let c = col(ColumnType::DateTime2 { fsp: 0 }, Charset::Binary);
         let zero = 0x80_0000_0000u64.to_be_bytes();
         assert_eq!(render(&c, &zero[3..]).unwrap(), "\"0000-00-00 00:00:00\"");
+        // Year 0 with a real month and day is invalid too.
+        let ym: u64 = 1;
+        let v = (0x80_0000_0000u64 + (((ym << 5) | 1) << 17)).to_be_bytes();
+        assert_eq!(render(&c, &v[3..]).unwrap(), "\"0000-00-00 00:00:00\"");
+        let date = col(ColumnType::Date, Charset::Binary);
+        let d: u32 = (2024 << 9) | 15; // month 0
+        assert_eq!(
+            render(&date, &d.to_le_bytes()[..3]).unwrap(),
+            "\"0000-00-00\""
+        );
+        let mut out = Vec::new();
+        assert_eq!(
+            write_value(&mut out, &date, &d.to_le_bytes()[..3], true),
+            Ok(true)
+        );
+        assert_eq!(out, b"null");
     }
 
     #[test]

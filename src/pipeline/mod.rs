@@ -139,8 +139,13 @@ where
 
     let events = source.stream_from(&start, &server).await?;
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let options = config
+        .output
+        .compile()
+        .map_err(crate::error::Error::Config)?;
     let reader = reader::Reader::new(
         InformationSchema::new(source.pool().clone()),
+        std::sync::Arc::new(options),
         start,
         server.server_id,
         stop_at,

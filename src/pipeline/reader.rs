@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mysql_common::binlog::consts::{EventFlags, EventType};
-use mysql_common::binlog::events::{Event, EventData, QueryEvent, TableMapEvent, XidEvent};
+use mysql_common::binlog::events::{
+    Event, EventData, GtidEvent, QueryEvent, RowsQueryEvent, TableMapEvent, XidEvent,
+};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
@@ -18,9 +20,9 @@ use super::Delivery;
 use crate::checkpoint::Checkpoint;
 use crate::decode::{Cell, RowsEvent};
 use crate::error::Error;
-use crate::format::TransactionBuffer;
+use crate::format::{OutputOptions, RowMeta, TableLayout, TransactionBuffer};
 use crate::position::BinlogPosition;
-use crate::schema::{self, SchemaProvider, Table};
+use crate::schema::{self, SchemaProvider};
 use crate::shutdown::ShutdownSignal;
 use crate::source::SourceEvents;
 use crate::source::mariadb::{self, MariadbGtid};
@@ -30,12 +32,13 @@ use crate::source::rotate::rotate_target;
 struct CachedTable {
     /// The TABLE_MAP event's body: a different body for the same id means a new definition.
     raw: Vec<u8>,
-    table: Arc<Table>,
+    layout: Arc<TableLayout>,
 }
 
 /// Turns the event stream into deliveries.
 pub struct Reader<P> {
     provider: P,
+    options: Arc<OutputOptions>,
     tables: HashMap<u64, CachedTable>,
     tx: TransactionBuffer,
     in_transaction: bool,
@@ -43,7 +46,14 @@ pub struct Reader<P> {
     position: BinlogPosition,
     /// Start of the event being handled, for error messages.
     event_start: BinlogPosition,
+    /// GTID of the open (or last) transaction: MySQL `uuid[:tag]:gno`, MariaDB
+    /// `domain-server-seq`.
     gtid: Option<String>,
+    /// Client thread of the open transaction, from its BEGIN query.
+    thread_id: Option<u32>,
+    /// The statement behind the rows that follow (ROWS_QUERY / ANNOTATE_ROWS).
+    row_query: Option<String>,
+    /// `@@server_id` of the source, recorded in checkpoints.
     server_id: u32,
     stop_at: Option<BinlogPosition>,
 }
@@ -51,6 +61,7 @@ pub struct Reader<P> {
 impl<P: SchemaProvider> Reader<P> {
     pub fn new(
         provider: P,
+        options: Arc<OutputOptions>,
         start: BinlogPosition,
         server_id: u32,
         stop_at: Option<BinlogPosition>,
@@ -58,11 +69,14 @@ impl<P: SchemaProvider> Reader<P> {
         Self {
             provider,
             tables: HashMap::new(),
-            tx: TransactionBuffer::new(),
+            tx: TransactionBuffer::new(options.clone()),
+            options,
             in_transaction: false,
             event_start: start.clone(),
             position: start,
             gtid: None,
+            thread_id: None,
+            row_query: None,
             server_id,
             stop_at,
         }
@@ -178,15 +192,36 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::QUERY_EVENT) => {
                 let query: QueryEvent<'_> =
                     event.read_event().map_err(|e| self.malformed("QUERY", e))?;
-                Ok(self.query(&query.query()))
+                Ok(self.query(&query.query(), query.thread_id()))
+            }
+            Ok(EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT) => {
+                let gtid: GtidEvent = event.read_event().map_err(|e| self.malformed("GTID", e))?;
+                self.gtid = Some(mysql_gtid(&gtid));
+                Ok(None)
+            }
+            Ok(EventType::ANONYMOUS_GTID_EVENT) => {
+                self.gtid = None;
+                Ok(None)
+            }
+            Ok(EventType::ROWS_QUERY_EVENT) => {
+                let rows_query: RowsQueryEvent<'_> = event
+                    .read_event()
+                    .map_err(|e| self.malformed("ROWS_QUERY", e))?;
+                self.row_query = Some(rows_query.query().into_owned());
+                Ok(None)
             }
             Ok(_) => Ok(None),
+            Err(_) if type_code == mariadb::ANNOTATE_ROWS_EVENT => {
+                self.row_query = Some(String::from_utf8_lossy(event.data()).into_owned());
+                Ok(None)
+            }
             Err(_) if type_code == mariadb::GTID_EVENT => {
                 let gtid = MariadbGtid::parse(event.data(), header.server_id())
                     .ok_or_else(|| self.malformed("MariaDB GTID", "event body too short"))?;
                 self.gtid = Some(gtid.to_gtid_string());
                 if !gtid.standalone {
-                    self.begin();
+                    // Maxwell has no thread id for transactions MariaDB starts with a GTID.
+                    self.begin(None);
                 }
                 Ok(None)
             }
@@ -197,7 +232,7 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 
-    fn begin(&mut self) {
+    fn begin(&mut self, thread_id: Option<u32>) {
         if !self.tx.is_empty() {
             // A transaction without its commit: the server never writes this, but a stream
             // started mid-transaction does. Its rows would be incomplete; drop them.
@@ -208,10 +243,13 @@ impl<P: SchemaProvider> Reader<P> {
             self.tx.discard();
         }
         self.in_transaction = true;
+        self.thread_id = thread_id;
     }
 
     fn commit(&mut self, xid: Option<u64>) -> Delivery {
         self.in_transaction = false;
+        self.thread_id = None;
+        self.row_query = None;
         Delivery {
             batch: self.tx.finish(xid),
             end: self.checkpoint(),
@@ -226,10 +264,10 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 
-    fn query(&mut self, sql: &str) -> Option<Delivery> {
+    fn query(&mut self, sql: &str, thread_id: u32) -> Option<Delivery> {
         let trimmed = sql.trim();
         if trimmed.eq_ignore_ascii_case("BEGIN") {
-            self.begin();
+            self.begin(Some(thread_id));
             return None;
         }
         if trimmed.eq_ignore_ascii_case("COMMIT") {
@@ -239,6 +277,8 @@ impl<P: SchemaProvider> Reader<P> {
         if trimmed.eq_ignore_ascii_case("ROLLBACK") {
             self.tx.discard();
             self.in_transaction = false;
+            self.thread_id = None;
+            self.row_query = None;
             return Some(Delivery {
                 batch: Default::default(),
                 end: self.checkpoint(),
@@ -252,6 +292,11 @@ impl<P: SchemaProvider> Reader<P> {
         if upper_start.starts_with("SAVEPOINT") || upper_start.starts_with("ROLLBACK") {
             return None;
         }
+        if trimmed.starts_with('#') {
+            // A comment, e.g. MariaDB's stand-in for an event the replica did not ask for.
+            return None;
+        }
+        debug!(statement = %trimmed.chars().take(60).collect::<String>(), "statement outside rows events");
         // Anything else may change a table's shape: forget what we know about columns. The
         // server gives a changed table a new table id, so cached table maps stay correct,
         // but dropping them keeps the cache from growing with every DDL.
@@ -284,11 +329,12 @@ impl<P: SchemaProvider> Reader<P> {
                 position: self.event_start.clone(),
                 source: Box::new(source),
             })?;
+        let layout = TableLayout::new(Arc::new(table), &self.options);
         self.tables.insert(
             id,
             CachedTable {
                 raw: event.data().to_vec(),
-                table: Arc::new(table),
+                layout: Arc::new(layout),
             },
         );
         Ok(())
@@ -303,15 +349,24 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.event_start.clone(),
             source: Box::new(source),
         })?;
-        let table = self
+        let layout = self
             .tables
             .get(&rows.table_id)
-            .map(|c| c.table.clone())
+            .map(|c| c.layout.clone())
             .ok_or_else(|| Error::UnknownTable {
                 table_id: rows.table_id,
                 position: self.event_start.clone(),
             })?;
-        let ts = event.header().timestamp();
+        let table = &*layout.table;
+        let header = event.header();
+        let meta = RowMeta {
+            ts: header.timestamp(),
+            position: &self.event_start,
+            server_id: header.server_id(),
+            thread_id: self.thread_id,
+            gtid: self.gtid.as_deref(),
+            query: self.row_query.as_deref(),
+        };
         let mut cursor = rows.rows();
         let mut before: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
         let mut after: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
@@ -320,11 +375,11 @@ impl<P: SchemaProvider> Reader<P> {
             source: Box::new(source),
         };
         while rows
-            .next_row(&mut cursor, &table, &mut before, &mut after)
+            .next_row(&mut cursor, table, &mut before, &mut after)
             .map_err(decode_err)?
         {
             self.tx
-                .push_row(&table, rows.kind, ts, &before, &after)
+                .push_row(&layout, rows.kind, &meta, &before, &after)
                 .map_err(decode_err)?;
         }
         Ok(())
@@ -336,5 +391,25 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.event_start.clone(),
             message: e.to_string(),
         }
+    }
+}
+
+/// A MySQL GTID as the server prints it: `uuid:gno`, or `uuid:tag:gno` for tagged GTIDs.
+fn mysql_gtid(event: &GtidEvent) -> String {
+    let sid = event.sid();
+    let hex = |range: std::ops::Range<usize>| -> String {
+        sid[range].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        hex(0..4),
+        hex(4..6),
+        hex(6..8),
+        hex(8..10),
+        hex(10..16)
+    );
+    match event.tag() {
+        Some(tag) => format!("{uuid}:{tag}:{}", event.gno()),
+        None => format!("{uuid}:{}", event.gno()),
     }
 }

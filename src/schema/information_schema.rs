@@ -11,9 +11,17 @@ use mysql_async::prelude::Queryable;
 
 use super::{Charset, ColumnInfo, SchemaError, SchemaProvider};
 
-const COLUMNS_QUERY: &str = "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME \
-     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? \
-     ORDER BY ORDINAL_POSITION";
+const COLUMNS_QUERY: &str = "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, \
+     c.CHARACTER_SET_NAME, k.ORDINAL_POSITION \
+     FROM information_schema.COLUMNS c \
+     LEFT JOIN information_schema.KEY_COLUMN_USAGE k \
+       ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME \
+       AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY' \
+     WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? \
+     ORDER BY c.ORDINAL_POSITION";
+
+/// name, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, position in the primary key.
+type ColumnRow = (String, String, String, Option<String>, Option<u32>);
 
 /// Column lookups against `information_schema.COLUMNS`.
 pub struct InformationSchema {
@@ -46,7 +54,7 @@ impl SchemaProvider for InformationSchema {
             source,
         };
         let mut conn = self.pool.get_conn().await.map_err(query_err)?;
-        let rows: Vec<(String, String, String, Option<String>)> = conn
+        let rows: Vec<ColumnRow> = conn
             .exec(COLUMNS_QUERY, (database, table))
             .await
             .map_err(query_err)?;
@@ -55,8 +63,10 @@ impl SchemaProvider for InformationSchema {
         }
         let columns: Vec<ColumnInfo> = rows
             .into_iter()
-            .map(|(name, data_type, column_type, charset)| {
-                column_info(name, &data_type, &column_type, charset)
+            .map(|(name, data_type, column_type, charset, pk)| {
+                let mut info = column_info(name, &data_type, &column_type, charset);
+                info.primary_key_position = pk;
+                info
             })
             .collect();
         self.cache.insert(key, columns.clone());
@@ -93,6 +103,7 @@ fn column_info(
         unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
         charset,
         labels,
+        primary_key_position: None,
     }
 }
 

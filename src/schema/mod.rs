@@ -30,6 +30,9 @@ pub struct Table {
     pub database: Arc<str>,
     pub name: Arc<str>,
     pub columns: Vec<Column>,
+    /// Column indexes of the primary key, in key order; empty when there is none (or the
+    /// server did not say).
+    pub primary_key: Vec<usize>,
 }
 
 /// One column of a [`Table`].
@@ -54,6 +57,8 @@ pub struct ColumnInfo {
     pub charset: Option<Charset>,
     /// ENUM and SET columns: the labels in definition order.
     pub labels: Option<Vec<String>>,
+    /// Position (1-based) in the primary key, if the column is part of it.
+    pub primary_key_position: Option<u32>,
 }
 
 /// Why a table could not be described.
@@ -133,6 +138,12 @@ pub async fn resolve(
         .collect::<Result<_, _>>()
         .map_err(|e| bad(format!("column names: {e}")))?;
 
+    let logged_pk: Vec<usize> = meta
+        .iter_primary_key()
+        .filter_map(|i| i.ok().and_then(|i| usize::try_from(i).ok()))
+        .filter(|&i| i < count)
+        .collect();
+    let mut primary_key = logged_pk;
     let columns = if names.len() == count {
         from_metadata(tme, &types, names, &meta).map_err(bad)?
     } else {
@@ -149,6 +160,15 @@ pub async fn resolve(
                 binlog: count,
                 schema: infos.len(),
             });
+        }
+        if primary_key.is_empty() {
+            let mut keyed: Vec<(u32, usize)> = infos
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.primary_key_position.map(|p| (p, i)))
+                .collect();
+            keyed.sort_unstable();
+            primary_key = keyed.into_iter().map(|(_, i)| i).collect();
         }
         let mut columns: Vec<Column> = types
             .iter()
@@ -186,6 +206,7 @@ pub async fn resolve(
         database: database.into(),
         name: table.into(),
         columns,
+        primary_key,
     })
 }
 

@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use binlog_relay::Error;
+use binlog_relay::format::{OutputConfig, OutputOptions};
 use binlog_relay::pipeline::reader::Reader;
 use binlog_relay::position::BinlogPosition;
 use binlog_relay::schema::{Charset, ColumnInfo, SchemaProvider, StaticSchema};
@@ -18,9 +21,17 @@ fn fixture(path: &str) -> PathBuf {
 
 /// Every message the file produces, in order, or the first error.
 async fn replay(path: &Path, schema: impl SchemaProvider) -> Result<Vec<String>, Error> {
+    replay_with(path, schema, OutputOptions::default()).await
+}
+
+async fn replay_with(
+    path: &Path,
+    schema: impl SchemaProvider,
+    options: OutputOptions,
+) -> Result<Vec<String>, Error> {
     let events = BinlogFileEvents::open(path).expect("fixture opens");
     let start = BinlogPosition::new(events.file_name(), 4);
-    let mut reader = Reader::new(schema, start, 1, None);
+    let mut reader = Reader::new(schema, Arc::new(options), start, 1, None);
     let mut messages = Vec::new();
     for event in events {
         let event = event.expect("fixture event reads");
@@ -40,6 +51,7 @@ fn col(name: &str, unsigned: bool, charset: Option<Charset>) -> ColumnInfo {
         unsigned,
         charset,
         labels: None,
+        primary_key_position: None,
     }
 }
 
@@ -116,6 +128,40 @@ async fn mariadb_gtid_annotate_and_enum_with_full_metadata() {
             r#"{"database":"toddy_test","table":"outbox","type":"insert","ts":1650493195,"xid":820,"commit":true,"data":{"id":63,"topic":"foo","event_type":"JSON","event":"eyJmb28iOjF9","created":"2022-04-20 22:19:55"}}"#,
         ]
     );
+}
+
+#[tokio::test]
+async fn mariadb_annotate_rows_gtid_and_primary_key_as_optional_fields() {
+    let options = OutputConfig {
+        row_query: true,
+        gtid_position: true,
+        binlog_position: true,
+        server_id: true,
+        primary_keys: true,
+        primary_key_columns: true,
+        ..OutputConfig::default()
+    }
+    .compile()
+    .unwrap();
+    let got = replay_with(
+        &fixture("rust_mysql_common/mariadb-bin.000001"),
+        StaticSchema::new(),
+        options,
+    )
+    .await
+    .unwrap();
+    // Positions, GTIDs and the statement as `mariadb-binlog -vv` shows them for this file.
+    assert_eq!(
+        got[0],
+        concat!(
+            r#"{"database":"toddy_test","table":"outbox","#,
+            r#""query":"insert into outbox (topic, event_type, event) values ('foo', 'JSON', '{\"foo\":1}')","#,
+            r#""type":"insert","ts":1650493084,"xid":800,"commit":true,"position":"mariadb-bin.000001:612","#,
+            r#""gtid":"0-1-1","server_id":1,"primary_key":[62],"primary_key_columns":["id"],"#,
+            r#""data":{"id":62,"topic":"foo","event_type":"JSON","event":"eyJmb28iOjF9","created":"2022-04-20 22:18:04"}}"#
+        )
+    );
+    assert!(got[1].contains(r#""gtid":"0-1-2""#), "{}", got[1]);
 }
 
 #[tokio::test]
