@@ -58,6 +58,8 @@ pub enum Value<'a> {
     Enum(u16),
     /// Bit i set means label i (0-based) is in the SET.
     Set(u64),
+    /// A MySQL binary JSON document (the JSON column type).
+    Json(&'a [u8]),
 }
 
 /// Decodes the bytes of one non-null value (as measured by `ColumnType::value_len`).
@@ -135,7 +137,8 @@ pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<
             1..=8 => Value::Set(le_uint(raw.get(..size as usize)?)),
             _ => return None,
         },
-        ColumnType::Json { .. } | ColumnType::Geometry { .. } | ColumnType::Unsupported { .. } => {
+        ColumnType::Json { .. } => Value::Json(payload(ty, raw)),
+        ColumnType::Geometry { .. } | ColumnType::Unsupported { .. } => {
             return None;
         }
     };

@@ -8,6 +8,7 @@
 
 pub mod json;
 pub mod maxwell;
+pub mod mysql_json;
 pub mod number;
 pub mod options;
 pub mod value;

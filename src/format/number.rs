@@ -87,6 +87,16 @@ fn write_java_style(out: &mut Vec<u8>, sci: &[u8]) {
 /// it: the column's scale kept (`123.4500`), scientific notation when the adjusted exponent
 /// is below -6 (`0E-10`, `1.000E-7`). Returns `false` if the bytes are not a valid decimal.
 pub fn write_decimal(out: &mut Vec<u8>, bin: &[u8], precision: u8, scale: u8) -> bool {
+    write_decimal_as(out, bin, precision, scale, false)
+}
+
+/// Like [`write_decimal`] but as `BigDecimal.toPlainString` prints it: never scientific
+/// notation (`0.0000000000`). Used for decimals inside JSON documents.
+pub fn write_decimal_plain(out: &mut Vec<u8>, bin: &[u8], precision: u8, scale: u8) -> bool {
+    write_decimal_as(out, bin, precision, scale, true)
+}
+
+fn write_decimal_as(out: &mut Vec<u8>, bin: &[u8], precision: u8, scale: u8, plain: bool) -> bool {
     const DIG_PER_WORD: usize = 9;
     const DIG_TO_BYTES: [usize; 10] = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4];
     let (precision, scale) = (precision as usize, scale as usize);
@@ -163,7 +173,7 @@ pub fn write_decimal(out: &mut Vec<u8>, bin: &[u8], precision: u8, scale: u8) ->
     let adjusted = len - 1 - scale as i64;
     if scale == 0 {
         out.extend_from_slice(unscaled);
-    } else if adjusted >= -6 {
+    } else if plain || adjusted >= -6 {
         if len > scale as i64 {
             let int_len = (len - scale as i64) as usize;
             out.extend_from_slice(&unscaled[..int_len]);
@@ -265,6 +275,16 @@ mod tests {
         assert_eq!(dec("-0.5"), "-0.5");
         assert_eq!(dec("42"), "42");
         assert_eq!(dec("0.05"), "0.05");
+    }
+
+    #[test]
+    fn plain_decimals_never_use_exponents() {
+        let d = Decimal::parse_str_bytes(b"0.0000000000").unwrap();
+        let mut bin = Vec::new();
+        d.write_bin(&mut bin).unwrap();
+        let mut out = Vec::new();
+        assert!(write_decimal_plain(&mut out, &bin, 10, 10));
+        assert_eq!(out, b"0.0000000000");
     }
 
     #[test]

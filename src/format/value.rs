@@ -153,6 +153,9 @@ pub fn write_value(
             }
             out.push(b']');
         }
+        Value::Json(doc) => {
+            super::mysql_json::write_mysql_json(out, doc).map_err(|_| RenderError::BadValue)?;
+        }
         Value::Text(bytes) => match &column.charset {
             Charset::Binary => write_base64(out, bytes),
             charset => {
@@ -169,10 +172,7 @@ pub fn write_value(
 /// Whether this version renders values of the column's type.
 fn is_rendered(column: &Column) -> bool {
     use crate::decode::ColumnType as T;
-    !matches!(
-        column.ty,
-        T::Json { .. } | T::Geometry { .. } | T::Unsupported { .. }
-    )
+    !matches!(column.ty, T::Geometry { .. } | T::Unsupported { .. })
 }
 
 fn write_padded(out: &mut Vec<u8>, v: u32, width: usize) {

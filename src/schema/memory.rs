@@ -38,3 +38,24 @@ impl SchemaProvider for StaticSchema {
 
     fn invalidate(&mut self) {}
 }
+
+/// Names columns by position (`@1`, `@2`, ...) as `mysqlbinlog -v` does, for looking at
+/// binlogs whose table maps carry no names and whose schema is unknown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PositionalNames;
+
+impl SchemaProvider for PositionalNames {
+    async fn columns(
+        &mut self,
+        _database: &str,
+        _table: &str,
+    ) -> Result<Option<Vec<ColumnInfo>>, SchemaError> {
+        Ok(None)
+    }
+
+    fn invalidate(&mut self) {}
+
+    fn positional_fallback(&self) -> bool {
+        true
+    }
+}

@@ -20,7 +20,7 @@ use mysql_common::binlog::events::{OptionalMetaExtractor, OptionalMetadataField,
 
 pub use charset::Charset;
 pub use information_schema::InformationSchema;
-pub use memory::StaticSchema;
+pub use memory::{PositionalNames, StaticSchema};
 
 use crate::decode::ColumnType;
 
@@ -103,6 +103,12 @@ pub trait SchemaProvider: Send {
 
     /// Forgets what it knows, because a DDL statement went by.
     fn invalidate(&mut self);
+
+    /// Whether a table it does not know gets positional names (`@1`, `@2`, ...) instead of
+    /// an error. Only for looking at binlogs offline; the daemon never guesses names.
+    fn positional_fallback(&self) -> bool {
+        false
+    }
 }
 
 /// Builds the [`Table`] for a TABLE_MAP event, asking `provider` only when the event lacks
