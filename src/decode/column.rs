@@ -38,6 +38,12 @@ pub enum ColumnType {
     Time2 {
         fsp: u8,
     },
+    /// Pre-5.6 TIMESTAMP: 4 bytes of seconds since the epoch.
+    Timestamp,
+    /// Pre-5.6 DATETIME: 8 bytes holding the decimal number YYYYMMDDhhmmss.
+    DateTime,
+    /// Pre-5.6 TIME: 3 bytes holding the decimal number (-)HHMMSS.
+    Time,
     /// VARCHAR / VARBINARY: a length prefix of `prefix` bytes, then the bytes.
     VarString {
         prefix: u8,
@@ -93,6 +99,9 @@ impl ColumnType {
             WireType::MYSQL_TYPE_DATETIME2 => Self::DateTime2 { fsp: m0 },
             WireType::MYSQL_TYPE_TIMESTAMP2 => Self::Timestamp2 { fsp: m0 },
             WireType::MYSQL_TYPE_TIME2 => Self::Time2 { fsp: m0 },
+            WireType::MYSQL_TYPE_TIMESTAMP => Self::Timestamp,
+            WireType::MYSQL_TYPE_DATETIME => Self::DateTime,
+            WireType::MYSQL_TYPE_TIME => Self::Time,
             WireType::MYSQL_TYPE_VARCHAR | WireType::MYSQL_TYPE_VAR_STRING => {
                 let max_len = u16::from_le_bytes([m0, m1]);
                 Self::VarString {
@@ -164,6 +173,9 @@ impl ColumnType {
             Self::DateTime2 { fsp } => format!("datetime({fsp})"),
             Self::Timestamp2 { fsp } => format!("timestamp({fsp})"),
             Self::Time2 { fsp } => format!("time({fsp})"),
+            Self::Timestamp => "timestamp (pre-5.6)".into(),
+            Self::DateTime => "datetime (pre-5.6)".into(),
+            Self::Time => "time (pre-5.6)".into(),
             Self::VarString { .. } => "varchar".into(),
             Self::FixedString { .. } => "char".into(),
             Self::Blob { .. } => "blob/text".into(),
@@ -182,9 +194,9 @@ impl ColumnType {
         let len = match self {
             Self::Tiny | Self::Year => 1,
             Self::Short => 2,
-            Self::Int24 | Self::Date => 3,
-            Self::Long | Self::Float => 4,
-            Self::LongLong | Self::Double => 8,
+            Self::Int24 | Self::Date | Self::Time => 3,
+            Self::Long | Self::Float | Self::Timestamp => 4,
+            Self::LongLong | Self::Double | Self::DateTime => 8,
             Self::NewDecimal { precision, scale } => {
                 if scale > precision || precision == 0 {
                     return None;

@@ -120,6 +120,42 @@ pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<
             time: time2(raw, fsp)?,
             fsp,
         },
+        ColumnType::Timestamp => Value::Timestamp {
+            seconds: le_uint(raw.get(..4)?) as u32,
+            micros: 0,
+            fsp: 0,
+        },
+        ColumnType::DateTime => {
+            // The decimal digits YYYYMMDDhhmmss as one integer.
+            let v = le_uint(raw.get(..8)?);
+            let (date, time) = (v / 1_000_000, v % 1_000_000);
+            Value::DateTime {
+                year: (date / 10_000) as u16,
+                month: (date / 100 % 100) as u8,
+                day: (date % 100) as u8,
+                hour: (time / 10_000) as u8,
+                minute: (time / 100 % 100) as u8,
+                second: (time % 100) as u8,
+                micros: 0,
+                fsp: 0,
+            }
+        }
+        ColumnType::Time => {
+            // The decimal digits (-)HHMMSS as a signed 3-byte integer.
+            let u = le_uint(raw.get(..3)?);
+            let v = ((u << 40) as i64) >> 40;
+            let a = v.unsigned_abs();
+            Value::Time {
+                time: Time {
+                    negative: v < 0,
+                    hours: (a / 10_000) as u32,
+                    minutes: (a / 100 % 100) as u8,
+                    seconds: (a % 100) as u8,
+                    micros: 0,
+                },
+                fsp: 0,
+            }
+        }
         ColumnType::VarString { .. } | ColumnType::FixedString { .. } | ColumnType::Blob { .. } => {
             Value::Text(payload(ty, raw))
         }
@@ -263,6 +299,42 @@ mod tests {
                 micros: 789_000,
                 fsp: 3
             }
+        );
+    }
+
+    #[test]
+    fn pre_5_6_temporal_types() {
+        let dt = 20_120_709_153_023u64.to_le_bytes();
+        assert_eq!(
+            decode_value(ColumnType::DateTime, false, &dt),
+            Some(Value::DateTime {
+                year: 2012,
+                month: 7,
+                day: 9,
+                hour: 15,
+                minute: 30,
+                second: 23,
+                micros: 0,
+                fsp: 0
+            })
+        );
+        let t = (-123_456i32).to_le_bytes();
+        let Some(Value::Time { time, .. }) = decode_value(ColumnType::Time, false, &t[..3]) else {
+            panic!("time decodes")
+        };
+        assert!(time.negative);
+        assert_eq!((time.hours, time.minutes, time.seconds), (12, 34, 56));
+        assert_eq!(
+            decode_value(
+                ColumnType::Timestamp,
+                false,
+                &1_341_818_483u32.to_le_bytes()
+            ),
+            Some(Value::Timestamp {
+                seconds: 1_341_818_483,
+                micros: 0,
+                fsp: 0
+            })
         );
     }
 

@@ -55,6 +55,8 @@ pub struct Reader<P> {
     row_query: Option<String>,
     /// `@@server_id` of the source, recorded in checkpoints.
     server_id: u32,
+    /// A TRANSACTION_PAYLOAD event was just read: its decompressed events must follow.
+    expect_payload_events: bool,
     stop_at: Option<BinlogPosition>,
 }
 
@@ -78,6 +80,7 @@ impl<P: SchemaProvider> Reader<P> {
             thread_id: None,
             row_query: None,
             server_id,
+            expect_payload_events: false,
             stop_at,
         }
     }
@@ -141,10 +144,22 @@ impl<P: SchemaProvider> Reader<P> {
             artificial,
             "event"
         );
-        self.event_start = BinlogPosition::new(
-            self.position.file.clone(),
-            u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size())),
-        );
+        // Events inside a compressed transaction carry no position of their own; errors in
+        // them are reported at the payload's position.
+        if header.log_pos() != 0 {
+            self.event_start = BinlogPosition::new(
+                self.position.file.clone(),
+                u64::from(header.log_pos()).saturating_sub(u64::from(header.event_size())),
+            );
+        }
+        if std::mem::take(&mut self.expect_payload_events) && header.log_pos() != 0 {
+            // mysql_async drops a payload it cannot decompress without saying so; its
+            // transaction would vanish. Stop instead.
+            return Err(self.malformed(
+                "TRANSACTION_PAYLOAD",
+                "the compressed transaction could not be decompressed: none of its events arrived",
+            ));
+        }
         // Artificial events (the rotate and format description the server sends first) and
         // events with no position do not move the position.
         // Positions only grow within a file; an event replayed from a file's header (MariaDB
@@ -197,6 +212,11 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT) => {
                 let gtid: GtidEvent = event.read_event().map_err(|e| self.malformed("GTID", e))?;
                 self.gtid = Some(mysql_gtid(&gtid));
+                Ok(None)
+            }
+            Ok(EventType::TRANSACTION_PAYLOAD_EVENT) => {
+                // The source delivers the decompressed events right after this one.
+                self.expect_payload_events = true;
                 Ok(None)
             }
             Ok(EventType::ANONYMOUS_GTID_EVENT) => {

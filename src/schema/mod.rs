@@ -2,10 +2,11 @@
 //!
 //! A rows event carries values only; the TABLE_MAP event before it gives each column's binlog
 //! type, and, when the server logs `binlog_row_metadata=FULL`, also names, signedness and
-//! character sets. When it does not, names come from a [`SchemaProvider`]. The one provider
-//! today asks the live `information_schema` ([`InformationSchema`]), which describes the
+//! character sets. When it does not, names come from a [`SchemaProvider`]. The daemon's
+//! provider asks the live `information_schema` ([`InformationSchema`]), which describes the
 //! table as it is *now*; tracking the schema in force at each binlog position is the job of
-//! a later provider behind the same trait.
+//! a later provider behind the same trait. [`StaticSchema`] and [`PositionalNames`] serve
+//! replays of binlog files.
 //!
 //! [`Table`] is the resolved result the decoder and formatter share: one per TABLE_MAP,
 //! cached by the reader while the table map stays the same.
@@ -153,12 +154,24 @@ pub async fn resolve(
     let columns = if names.len() == count {
         from_metadata(tme, &types, names, &meta).map_err(bad)?
     } else {
-        let infos = provider.columns(&database, &table).await?.ok_or_else(|| {
-            SchemaError::TableNotFound {
-                database: database.clone(),
-                table: table.clone(),
+        let infos = match provider.columns(&database, &table).await? {
+            Some(infos) => infos,
+            None if provider.positional_fallback() => (1..=count)
+                .map(|i| ColumnInfo {
+                    name: format!("@{i}"),
+                    unsigned: false,
+                    charset: None,
+                    labels: None,
+                    primary_key_position: None,
+                })
+                .collect(),
+            None => {
+                return Err(SchemaError::TableNotFound {
+                    database: database.clone(),
+                    table: table.clone(),
+                });
             }
-        })?;
+        };
         if infos.len() != count {
             return Err(SchemaError::ColumnCountMismatch {
                 database,

@@ -2,12 +2,12 @@
 //! reader the live stream uses (fixture tests, offline decoding).
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use mysql_common::binlog::BinlogFile;
-use mysql_common::binlog::consts::BinlogVersion;
-use mysql_common::binlog::events::Event;
+use mysql_common::binlog::consts::{BinlogVersion, EventType};
+use mysql_common::binlog::events::{Event, TransactionPayloadEvent};
 
 /// Why a binlog file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +26,13 @@ pub enum FileError {
     },
 }
 
-/// The events of one binlog file, in order.
+/// The events of one binlog file, in order. Like the live stream, a compressed transaction
+/// (TRANSACTION_PAYLOAD) is followed by the events inside it.
 pub struct BinlogFileEvents {
     path: PathBuf,
     inner: BinlogFile<BufReader<File>>,
+    /// The decompressed events of the last transaction payload, still to be read.
+    payload: Option<Cursor<Vec<u8>>>,
 }
 
 impl BinlogFileEvents {
@@ -49,6 +52,7 @@ impl BinlogFileEvents {
         Ok(Self {
             path: path.to_owned(),
             inner,
+            payload: None,
         })
     }
 
@@ -65,10 +69,38 @@ impl Iterator for BinlogFileEvents {
     type Item = Result<Event, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let item = self.inner.next()?;
-        Some(item.map_err(|source| FileError::Read {
+        let read_err = |source| FileError::Read {
             path: self.path.clone(),
             source,
-        }))
+        };
+        if let Some(payload) = self.payload.as_mut() {
+            match self.inner.reader_mut().read_decompressed(payload) {
+                Ok(Some(event)) => return Some(Ok(event)),
+                Ok(None) => self.payload = None,
+                Err(e) => {
+                    self.payload = None;
+                    return Some(Err(read_err(e)));
+                }
+            }
+        }
+        let event = match self.inner.next()? {
+            Ok(event) => event,
+            Err(e) => return Some(Err(read_err(e))),
+        };
+        if event.header().event_type_raw() == EventType::TRANSACTION_PAYLOAD_EVENT as u8 {
+            // The checked decompression: an error here is reported, never an empty payload.
+            let decompressed = event
+                .read_event::<TransactionPayloadEvent<'_>>()
+                .and_then(|p| {
+                    let mut bytes = Vec::new();
+                    p.decompressed()?.read_to_end(&mut bytes)?;
+                    Ok(bytes)
+                });
+            match decompressed {
+                Ok(bytes) => self.payload = Some(Cursor::new(bytes)),
+                Err(e) => return Some(Err(read_err(e))),
+            }
+        }
+        Some(Ok(event))
     }
 }

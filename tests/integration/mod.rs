@@ -1,6 +1,7 @@
 mod bad_config;
 mod end_to_end;
 mod fixtures;
+mod golden;
 mod options;
 mod restart;
 mod schema_fallback;
