@@ -165,6 +165,30 @@ async fn mariadb_annotate_rows_gtid_and_primary_key_as_optional_fields() {
 }
 
 #[tokio::test]
+async fn mysql_gtids_including_tagged_ones_fill_the_gtid_field() {
+    let options = OutputConfig {
+        gtid_position: true,
+        ..OutputConfig::default()
+    }
+    .compile()
+    .unwrap();
+    // MySQL 9.0: the row's transaction has the tagged GTID uuid:mytag:3.
+    let got = replay_with(
+        &fixture("rust_mysql_common/binlog_transaction_with_GTID_TAG.000001"),
+        binlog_relay::schema::PositionalNames,
+        options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].contains(r#""gtid":"55778904-0299-11f1-b1b8-4ef0c4956feb:mytag:3""#),
+        "{}",
+        got[0]
+    );
+}
+
+#[tokio::test]
 async fn mysql_8_enum_and_set_labels_come_from_full_metadata() {
     let got = replay(
         &fixture("rust_mysql_common/mysql-enum-string-set.000001"),

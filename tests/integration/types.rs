@@ -97,3 +97,47 @@ async fn values_render_like_maxwell_with_full_row_metadata() {
 async fn values_render_like_maxwell_with_minimal_row_metadata() {
     values_render_like_maxwell("MINIMAL").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minimal_and_noblob_row_images_render_as_maxwell_documents() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "image",
+        &["CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(5), b INT, txt TEXT)"],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let start = db.position().await;
+    // binlog_row_image is a session setting: no other test is affected.
+    db.exec(&[
+        "INSERT INTO {db}.t VALUES (1, 'x', 2, 'long text')",
+        "SET SESSION binlog_row_image = 'MINIMAL'",
+        "UPDATE {db}.t SET b = 3 WHERE id = 1",
+        "DELETE FROM {db}.t WHERE id = 1",
+        "SET SESSION binlog_row_image = 'NOBLOB'",
+        "INSERT INTO {db}.t VALUES (2, 'y', 4, 'blob')",
+        "UPDATE {db}.t SET a = 'z' WHERE id = 2",
+    ])
+    .await;
+    let config = DaemonConfig::new(&queue.exchange);
+    run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+    let got = queue.take_at_least(5, Duration::from_secs(10)).await;
+    let data: Vec<&str> = got
+        .iter()
+        .map(|m| &m.body[m.body.find(r#""data":"#).unwrap()..])
+        .collect();
+    assert_eq!(
+        data,
+        vec![
+            r#""data":{"id":1,"a":"x","b":2,"txt":"long text"}}"#,
+            // MINIMAL: the after image has the changed column, the before image the key;
+            // Maxwell puts the before-only key into data after it, and writes no old.
+            r#""data":{"b":3,"id":1}}"#,
+            r#""data":{"id":1}}"#,
+            r#""data":{"id":2,"a":"y","b":4,"txt":"blob"}}"#,
+            // NOBLOB: the unchanged TEXT column is in neither image.
+            r#""data":{"id":2,"a":"z","b":4},"old":{"a":"y"}}"#,
+        ]
+    );
+    db.drop_database().await;
+}
