@@ -60,6 +60,8 @@ pub enum Value<'a> {
     Set(u64),
     /// A MySQL binary JSON document (the JSON column type).
     Json(&'a [u8]),
+    /// A GEOMETRY value: 4-byte SRID, then WKB.
+    Geometry(&'a [u8]),
 }
 
 /// Decodes the bytes of one non-null value (as measured by `ColumnType::value_len`).
@@ -174,7 +176,8 @@ pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<
             _ => return None,
         },
         ColumnType::Json { .. } => Value::Json(payload(ty, raw)),
-        ColumnType::Geometry { .. } | ColumnType::Unsupported { .. } => {
+        ColumnType::Geometry { .. } => Value::Geometry(payload(ty, raw)),
+        ColumnType::Unsupported { .. } => {
             return None;
         }
     };

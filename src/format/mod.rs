@@ -6,6 +6,7 @@
 //! `json` and `number` hold the byte-level rules (Jackson's escaping, Java's number
 //! printing); `value` renders one column value.
 
+pub mod geometry;
 pub mod json;
 pub mod maxwell;
 pub mod mysql_json;

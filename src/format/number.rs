@@ -27,6 +27,24 @@ fn write_shortest(out: &mut Vec<u8>, v: impl std::fmt::LowerExp) {
     write_java_style(out, &sci[..len]);
 }
 
+/// The shortest round-trip digits of `v`: sign, digits (no leading zeros, at least one),
+/// and the decimal exponent of the first digit (`123.4` → `("1234", 2)`).
+pub fn shortest_digits(v: f64) -> (bool, Vec<u8>, i64) {
+    let text = format!("{v:e}");
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.as_str()),
+    };
+    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let digits = if digits.is_empty() {
+        vec![b'0']
+    } else {
+        digits
+    };
+    (negative, digits, exp.parse().unwrap_or(0))
+}
+
 /// Rewrites Rust's shortest scientific form (`-1.2345e6`) in Java's layout.
 fn write_java_style(out: &mut Vec<u8>, sci: &[u8]) {
     let (negative, sci) = match sci.split_first() {

@@ -153,6 +153,9 @@ pub fn write_value(
             }
             out.push(b']');
         }
+        Value::Geometry(value) => {
+            super::geometry::write_geometry(out, value).map_err(|_| RenderError::BadValue)?;
+        }
         Value::Json(doc) => {
             super::mysql_json::write_mysql_json(out, doc).map_err(|_| RenderError::BadValue)?;
         }
@@ -172,7 +175,7 @@ pub fn write_value(
 /// Whether this version renders values of the column's type.
 fn is_rendered(column: &Column) -> bool {
     use crate::decode::ColumnType as T;
-    !matches!(column.ty, T::Geometry { .. } | T::Unsupported { .. })
+    !matches!(column.ty, T::Unsupported { .. })
 }
 
 fn write_padded(out: &mut Vec<u8>, v: u32, width: usize) {
@@ -294,7 +297,7 @@ mod tests {
 
     #[test]
     fn unrendered_types_are_reported() {
-        let c = col(ColumnType::Geometry { prefix: 1 }, Charset::Binary);
+        let c = col(ColumnType::Unsupported { wire_type: 242 }, Charset::Binary);
         assert_eq!(render(&c, &[1, 0]), Err(RenderError::UnsupportedType));
     }
 
