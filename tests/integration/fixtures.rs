@@ -253,6 +253,49 @@ async fn mysql_json_documents_render_as_maxwells_binlog_library_prints_them() {
     );
 }
 
+/// The `data` object of each message a file produces, with positional column names.
+async fn data_of(path: &str) -> Vec<String> {
+    replay(&fixture(path), binlog_relay::schema::PositionalNames)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.split(r#""data":"#).nth(1).unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn values_the_fixture_sources_give_render_as_maxwell_prints_them() {
+    // MySQL 8.0.40: TIME2 of -21 days 03:48:27.
+    assert_eq!(
+        data_of("rust_mysql_common/time_issue.000001").await,
+        vec![r#"{"@1":"-507:48:27"}}"#]
+    );
+    // MySQL 8.0.26: BIT 0b100 and 0b100000 as integers.
+    assert_eq!(
+        data_of("rust_mysql_common/mysql_type_bit.000001").await,
+        vec![r#"{"a":4,"b":"foo","c":32}}"#]
+    );
+    // Percona 5.7: DECIMAL(10,5) 0.1 keeps its scale.
+    let rows = data_of("rust-mysql-binlog/bin-log.000001").await;
+    assert!(
+        rows[0].starts_with(r#"{"@1":1,"@2":0.10000,"#),
+        "{}",
+        rows[0]
+    );
+    // Percona 5.6: go-mysql's decimal table (ddsql.sql), values as MySQL stored them
+    // (clamped to each column's range) in BigDecimal.toString form.
+    let rows = data_of("go-mysql/tcb-eval002c-bin.003320").await;
+    assert_eq!(
+        rows[0],
+        r#"{"@1":1,"@2":-10.55,"@3":-11,"@4":-10.550,"@5":-10.55,"@6":-10.550,"@7":-10.55,"@8":-9.99999999999999,"@9":-10.5500000000,"@10":-10.55000,"@11":-10.55000000000000000000,"@12":-10.5500000000000000000000000,"@13":4,"@14":2}}"#
+    );
+    assert!(
+        rows[9].contains(r#""@8":-1.234500E-8,"@9":-1.23E-8,"@10":0.00000,"#),
+        "{}",
+        rows[9]
+    );
+}
+
 #[tokio::test]
 async fn a_column_type_this_version_cannot_render_is_named_not_guessed() {
     // MySQL 9.0 VECTOR, which Maxwell cannot read either: an error naming the column.
