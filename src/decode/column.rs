@@ -121,9 +121,16 @@ impl ColumnType {
             | WireType::MYSQL_TYPE_LONG_BLOB => Self::Blob { prefix: m0 },
             WireType::MYSQL_TYPE_ENUM => Self::Enum { size: m1 },
             WireType::MYSQL_TYPE_SET => Self::Set { size: m1 },
-            WireType::MYSQL_TYPE_BIT => Self::Bit {
-                bytes: m1 + u8::from(m0 > 0),
-            },
+            WireType::MYSQL_TYPE_BIT => {
+                // BIT(n) has at most 64 bits: n/8 whole bytes plus one for the remainder.
+                let bytes = u16::from(m1) + u16::from(m0 > 0);
+                if bytes > 8 || m0 > 7 {
+                    return Self::Unsupported {
+                        wire_type: wire as u8,
+                    };
+                }
+                Self::Bit { bytes: bytes as u8 }
+            }
             WireType::MYSQL_TYPE_JSON => Self::Json { prefix: m0 },
             WireType::MYSQL_TYPE_GEOMETRY => Self::Geometry { prefix: m0 },
             other => Self::Unsupported {
@@ -198,7 +205,8 @@ impl ColumnType {
             Self::Long | Self::Float | Self::Timestamp => 4,
             Self::LongLong | Self::Double | Self::DateTime => 8,
             Self::NewDecimal { precision, scale } => {
-                if scale > precision || precision == 0 {
+                // MySQL's limits: DECIMAL(65, 30).
+                if scale > precision || precision == 0 || precision > 65 || scale > 30 {
                     return None;
                 }
                 decimal_bin_size(precision as usize, scale as usize)
@@ -300,5 +308,14 @@ mod tests {
             scale: 5,
         };
         assert_eq!(bad.value_len(&[0; 16]), None);
+        let too_wide = ColumnType::NewDecimal {
+            precision: 80,
+            scale: 0,
+        };
+        assert_eq!(too_wide.value_len(&[0; 64]), None);
+        let bit = ColumnType::from_table_map(WireType::MYSQL_TYPE_BIT, &[1, 255]);
+        assert!(matches!(bit, ColumnType::Unsupported { .. }), "{bit:?}");
+        let bit64 = ColumnType::from_table_map(WireType::MYSQL_TYPE_BIT, &[0, 8]);
+        assert_eq!(bit64, ColumnType::Bit { bytes: 8 });
     }
 }

@@ -361,7 +361,9 @@ impl TransactionBuffer {
                 };
                 let (b, a) = (self.before.get(i)?, self.after.get(i)?);
                 let (bt, at) = (text(b)?, text(a)?);
-                (bt != at).then_some(b)
+                // Maxwell compares Java values: SQL NULL never equals a JSON `null` document.
+                let kinds_differ = matches!(b, Rendered::Null(_)) != matches!(a, Rendered::Null(_));
+                (kinds_differ || bt != at).then_some(b)
             };
             if (0..table.columns.len()).any(|i| changed(i).is_some()) {
                 write_field(out, &names.old, false);

@@ -23,7 +23,7 @@ use mysql_common::binlog::jsonb::{ComplexValue, Object, StorageFormat, Value};
 use mysql_common::constants::ColumnType as WireType;
 use mysql_common::io::ParseBuf;
 
-use super::json::{write_base64, write_int, write_str};
+use super::json::{write_base64, write_int, write_str_raw_unicode as write_str};
 use super::number::{write_decimal_plain, write_f64};
 
 /// Appends the JSON text for a binary JSON document; an empty document is `null`.
@@ -33,10 +33,21 @@ pub fn write_mysql_json(out: &mut Vec<u8>, doc: &[u8]) -> io::Result<()> {
         return Ok(());
     }
     let value: Value<'_> = ParseBuf(doc).parse(())?;
-    write_node(out, &value)
+    write_node(out, &value, 0)
 }
 
-fn write_node(out: &mut Vec<u8>, value: &Value<'_>) -> io::Result<()> {
+/// MySQL refuses documents nested deeper than 100 levels; anything deeper is not from it,
+/// and the limit keeps recursion bounded.
+const MAX_DEPTH: usize = 100;
+
+fn invalid(message: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+fn write_node(out: &mut Vec<u8>, value: &Value<'_>, depth: usize) -> io::Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(invalid("JSON document nested deeper than MySQL allows"));
+    }
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -46,7 +57,7 @@ fn write_node(out: &mut Vec<u8>, value: &Value<'_>) -> io::Result<()> {
         Value::U32(v) => write_int(out, *v),
         Value::I64(v) => write_int(out, *v),
         Value::U64(v) => write_int(out, *v),
-        Value::F64(v) => write_json_double(out, *v),
+        Value::F64(v) => write_json_double(out, *v)?,
         Value::String(s) => write_str(out, &s.str()),
         Value::SmallArray(a) => {
             out.push(b'[');
@@ -54,7 +65,7 @@ fn write_node(out: &mut Vec<u8>, value: &Value<'_>) -> io::Result<()> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_node(out, &elem?)?;
+                write_node(out, &elem?, depth + 1)?;
             }
             out.push(b']');
         }
@@ -64,12 +75,12 @@ fn write_node(out: &mut Vec<u8>, value: &Value<'_>) -> io::Result<()> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_node(out, &elem?)?;
+                write_node(out, &elem?, depth + 1)?;
             }
             out.push(b']');
         }
-        Value::SmallObject(o) => write_object(out, o)?,
-        Value::LargeObject(o) => write_object(out, o)?,
+        Value::SmallObject(o) => write_object(out, o, depth)?,
+        Value::LargeObject(o) => write_object(out, o, depth)?,
         Value::Opaque(o) => write_opaque(out, o.value_type(), o.data_raw())?,
     }
     Ok(())
@@ -78,6 +89,7 @@ fn write_node(out: &mut Vec<u8>, value: &Value<'_>) -> io::Result<()> {
 fn write_object<T: StorageFormat>(
     out: &mut Vec<u8>,
     object: &ComplexValue<'_, T, Object>,
+    depth: usize,
 ) -> io::Result<()> {
     out.push(b'{');
     for (i, entry) in object.iter().enumerate() {
@@ -87,24 +99,28 @@ fn write_object<T: StorageFormat>(
         }
         write_str(out, &key.value());
         out.push(b':');
-        write_node(out, &value)?;
+        write_node(out, &value, depth + 1)?;
     }
     out.push(b'}');
     Ok(())
 }
 
 /// `Double.toString`, or the exact expansion when that would use an exponent.
-fn write_json_double(out: &mut Vec<u8>, v: f64) {
+fn write_json_double(out: &mut Vec<u8>, v: f64) -> io::Result<()> {
+    if !v.is_finite() {
+        return Err(invalid("JSON document holds a NaN or infinite number"));
+    }
     let start = out.len();
     write_f64(out, v);
     if !out[start..].contains(&b'E') {
-        return;
+        return Ok(());
     }
     out.truncate(start);
     // Rust prints the exact binary value with enough digits; 1074 covers every double.
     let exact = format!("{v:.1074}");
     let trimmed = exact.trim_end_matches('0').trim_end_matches('.');
     out.extend_from_slice(trimmed.as_bytes());
+    Ok(())
 }
 
 fn write_opaque(out: &mut Vec<u8>, ty: WireType, data: &[u8]) -> io::Result<()> {
@@ -170,12 +186,18 @@ fn packed(data: &[u8]) -> Option<i64> {
     Some(i64::from_le_bytes(data.get(..8)?.try_into().ok()?))
 }
 
-/// Java's `sb.append(int)` after zero-padding small non-negative values to `width`.
+/// The binlog library's `appendTwoDigitUnsignedInt`/`appendFourDigitUnsignedInt`: zeros
+/// in front by comparing the value with 10, 100, 1000, which pads negative values too
+/// (`-3` → `0-3`), then Java's `append(int)`.
 fn write_padded_java(out: &mut Vec<u8>, value: i32, width: usize) {
-    let digits = itoa::Buffer::new().format(value).len();
-    if value >= 0 {
-        out.extend(std::iter::repeat_n(b'0', width.saturating_sub(digits)));
-    }
+    let pad = match width {
+        2 => usize::from(value < 10),
+        _ if value < 10 => 3,
+        _ if value < 100 => 2,
+        _ if value < 1000 => 1,
+        _ => 0,
+    };
+    out.extend(std::iter::repeat_n(b'0', pad));
     write_int(out, value);
 }
 
@@ -265,7 +287,7 @@ mod tests {
     fn doubles_avoid_exponents_like_the_binlog_library() {
         let text = |v: f64| {
             let mut out = Vec::new();
-            write_json_double(&mut out, v);
+            write_json_double(&mut out, v).unwrap();
             String::from_utf8(out).unwrap()
         };
         assert_eq!(text(1.5), "1.5");
@@ -275,6 +297,15 @@ mod tests {
             text(1.0e-4),
             "0.000100000000000000004792173602385929598312941379845142364501953125"
         );
+    }
+
+    #[test]
+    fn negative_time_parts_are_padded_like_the_java_code() {
+        let mut out = Vec::new();
+        write_json_time(&mut out, 2, -3, -3, 0);
+        assert_eq!(out, b"02:0-3:0-3");
+        let mut out = Vec::new();
+        assert!(write_json_double(&mut out, f64::NAN).is_err());
     }
 
     #[test]

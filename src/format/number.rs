@@ -17,7 +17,22 @@ pub fn write_f32(out: &mut Vec<u8>, v: f32) {
 }
 
 /// Formats with Rust's shortest round-trip `{:e}` into a stack buffer, then re-lays it out.
-fn write_shortest(out: &mut Vec<u8>, v: impl std::fmt::LowerExp) {
+/// NaN and the infinities (which MySQL does not store, but bytes can say) come out as
+/// Jackson writes them: the quoted strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
+fn write_shortest(out: &mut Vec<u8>, v: impl std::fmt::LowerExp + Into<f64> + Copy) {
+    let wide: f64 = v.into();
+    if wide.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+        return;
+    }
+    if wide.is_infinite() {
+        out.extend_from_slice(if wide > 0.0 {
+            b"\"Infinity\""
+        } else {
+            b"\"-Infinity\""
+        });
+        return;
+    }
     let mut sci = [0u8; 40];
     let len = {
         let mut cursor = std::io::Cursor::new(&mut sci[..]);
@@ -245,6 +260,13 @@ mod tests {
         assert_eq!(f64s(4_500_000_001.512_457), "4.500000001512457E9");
         assert_eq!(f64s(1.7976931348623157e308), "1.7976931348623157E308");
         assert_eq!(f64s(100.0), "100.0");
+    }
+
+    #[test]
+    fn non_finite_values_stay_valid_json() {
+        assert_eq!(f64s(f64::NAN), "\"NaN\"");
+        assert_eq!(f64s(f64::INFINITY), "\"Infinity\"");
+        assert_eq!(f32s(f32::NEG_INFINITY), "\"-Infinity\"");
     }
 
     #[test]

@@ -207,13 +207,17 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::QUERY_EVENT) => {
                 let query: QueryEvent<'_> =
                     event.read_event().map_err(|e| self.malformed("QUERY", e))?;
-                Ok(self.query(&query.query(), query.thread_id()))
+                self.query(&query.query(), query.thread_id())
             }
             Ok(EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT) => {
                 let gtid: GtidEvent = event.read_event().map_err(|e| self.malformed("GTID", e))?;
                 self.gtid = Some(mysql_gtid(&gtid));
                 Ok(None)
             }
+            Ok(EventType::XA_PREPARE_LOG_EVENT) => Err(self.malformed(
+                "XA_PREPARE",
+                "XA transactions are not supported yet; binlog-relay stops rather than publish rows that may be rolled back or lose them",
+            )),
             Ok(EventType::TRANSACTION_PAYLOAD_EVENT) => {
                 // The source delivers the decompressed events right after this one.
                 self.expect_payload_events = true;
@@ -241,7 +245,7 @@ impl<P: SchemaProvider> Reader<P> {
                 self.gtid = Some(gtid.to_gtid_string());
                 if !gtid.standalone {
                     // Maxwell has no thread id for transactions MariaDB starts with a GTID.
-                    self.begin(None);
+                    self.begin(None)?;
                 }
                 Ok(None)
             }
@@ -252,18 +256,40 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 
-    fn begin(&mut self, thread_id: Option<u32>) {
+    fn begin(&mut self, thread_id: Option<u32>) -> Result<(), Error> {
         if !self.tx.is_empty() {
-            // A transaction without its commit: the server never writes this, but a stream
-            // started mid-transaction does. Its rows would be incomplete; drop them.
-            tracing::warn!(
-                rows = self.tx.len(),
-                "discarding rows of a transaction that never committed"
-            );
-            self.tx.discard();
+            // Rows without their commit, and a new transaction starting: the server never
+            // writes this. Dropping the rows would lose them; guessing a commit could publish
+            // rows that were never committed. Stop and say where.
+            return Err(self.malformed(
+                "transaction",
+                format!(
+                    "{} rows were never committed before the next transaction began",
+                    self.tx.len()
+                ),
+            ));
         }
         self.in_transaction = true;
         self.thread_id = thread_id;
+        Ok(())
+    }
+
+    /// A delivery that only moves the checkpoint, refused while rows wait for their commit:
+    /// the checkpoint would pass rows that were never published.
+    fn position_only(&self) -> Result<Delivery, Error> {
+        if !self.tx.is_empty() {
+            return Err(self.malformed(
+                "transaction",
+                format!(
+                    "{} rows are waiting for a commit that did not come",
+                    self.tx.len()
+                ),
+            ));
+        }
+        Ok(Delivery {
+            batch: Default::default(),
+            end: self.checkpoint(),
+        })
     }
 
     fn commit(&mut self, xid: Option<u64>) -> Delivery {
@@ -284,25 +310,22 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 
-    fn query(&mut self, sql: &str, thread_id: u32) -> Option<Delivery> {
+    fn query(&mut self, sql: &str, thread_id: u32) -> Result<Option<Delivery>, Error> {
         let trimmed = sql.trim();
         if trimmed.eq_ignore_ascii_case("BEGIN") {
-            self.begin(Some(thread_id));
-            return None;
+            self.begin(Some(thread_id))?;
+            return Ok(None);
         }
         if trimmed.eq_ignore_ascii_case("COMMIT") {
             // Non-transactional tables end their "transaction" with a COMMIT query, no XID.
-            return Some(self.commit(None));
+            return Ok(Some(self.commit(None)));
         }
         if trimmed.eq_ignore_ascii_case("ROLLBACK") {
             self.tx.discard();
             self.in_transaction = false;
             self.thread_id = None;
             self.row_query = None;
-            return Some(Delivery {
-                batch: Default::default(),
-                end: self.checkpoint(),
-            });
+            return self.position_only().map(Some);
         }
         let upper_start: String = trimmed
             .chars()
@@ -310,11 +333,19 @@ impl<P: SchemaProvider> Reader<P> {
             .collect::<String>()
             .to_ascii_uppercase();
         if upper_start.starts_with("SAVEPOINT") || upper_start.starts_with("ROLLBACK") {
-            return None;
+            return Ok(None);
+        }
+        if upper_start.starts_with("XA ") {
+            // XA rows are logged at PREPARE and committed (or rolled back) later, possibly
+            // after other transactions; publishing them needs care this version lacks.
+            return Err(self.malformed(
+                "XA transaction",
+                "XA transactions are not supported yet; binlog-relay stops rather than publish rows that may be rolled back or lose them",
+            ));
         }
         if trimmed.starts_with('#') {
             // A comment, e.g. MariaDB's stand-in for an event the replica did not ask for.
-            return None;
+            return Ok(None);
         }
         debug!(statement = %trimmed.chars().take(60).collect::<String>(), "statement outside rows events");
         // Anything else may change a table's shape: forget what we know about columns. The
@@ -323,12 +354,9 @@ impl<P: SchemaProvider> Reader<P> {
         self.provider.invalidate();
         self.tables.clear();
         if self.in_transaction {
-            return None;
+            return Ok(None);
         }
-        Some(Delivery {
-            batch: Default::default(),
-            end: self.checkpoint(),
-        })
+        self.position_only().map(Some)
     }
 
     async fn table_map(&mut self, event: &Event) -> Result<(), Error> {
@@ -378,6 +406,9 @@ impl<P: SchemaProvider> Reader<P> {
                 position: self.event_start.clone(),
             })?;
         let table = &*layout.table;
+        if maxwell_drops(&table.database, &table.name, rows.kind) {
+            return Ok(());
+        }
         let header = event.header();
         let meta = RowMeta {
             ts: header.timestamp(),
@@ -431,5 +462,15 @@ fn mysql_gtid(event: &GtidEvent) -> String {
     match event.tag() {
         Some(tag) => format!("{uuid}:{tag}:{}", event.gno()),
         None => format!("{uuid}:{}", event.gno()),
+    }
+}
+
+/// Rows Maxwell never publishes, whatever the filters say: its own schema (except inserts
+/// into `maxwell.bootstrap`, which it publishes) and the heartbeat tables of managed MySQL.
+fn maxwell_drops(database: &str, table: &str, kind: crate::decode::RowKind) -> bool {
+    match database {
+        "maxwell" => !(table == "bootstrap" && kind == crate::decode::RowKind::Insert),
+        "mysql" => table == "ha_health_check" || table.starts_with("rds_heartbeat"),
+        _ => false,
     }
 }

@@ -83,6 +83,9 @@ impl Charset {
     pub fn decode<'a>(&self, bytes: &'a [u8]) -> Option<Cow<'a, str>> {
         match self {
             Self::Utf8 => Some(String::from_utf8_lossy(bytes)),
+            Self::Encoded(encoding) if *encoding == encoding_rs::WINDOWS_1252 => {
+                Some(decode_java_windows_1252(bytes))
+            }
             Self::Encoded(encoding) => Some(encoding.decode_without_bom_handling(bytes).0),
             Self::Utf32 => Some(Cow::Owned(
                 bytes
@@ -96,6 +99,29 @@ impl Charset {
             Self::Binary | Self::Unsupported(_) => None,
         }
     }
+}
+
+/// windows-1252 as Java decodes it: the five bytes the code page leaves undefined (0x81,
+/// 0x8D, 0x8F, 0x90, 0x9D) become U+FFFD, where the WHATWG decoder maps them to C1 controls.
+fn decode_java_windows_1252(bytes: &[u8]) -> Cow<'_, str> {
+    let decoded = encoding_rs::WINDOWS_1252
+        .decode_without_bom_handling(bytes)
+        .0;
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, 0x81 | 0x8D | 0x8F | 0x90 | 0x9D))
+    {
+        return decoded;
+    }
+    Cow::Owned(
+        decoded
+            .chars()
+            .map(|c| match c {
+                '\u{81}' | '\u{8D}' | '\u{8F}' | '\u{90}' | '\u{9D}' => '\u{FFFD}',
+                c => c,
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -129,6 +155,8 @@ mod tests {
     fn latin1_is_windows_1252() {
         let text = Charset::LATIN1.decode(&[0x80, b'a', 0xE9]).unwrap();
         assert_eq!(text, "€aé");
+        let text = Charset::LATIN1.decode(&[0x81, 0x9D, b'z']).unwrap();
+        assert_eq!(text, "\u{FFFD}\u{FFFD}z");
     }
 
     #[test]

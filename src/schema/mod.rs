@@ -246,7 +246,9 @@ fn from_metadata(
     for (&ty, name) in types.iter().zip(names) {
         let unsigned = ty.is_numeric() && signedness.next().unwrap_or(false);
         let is_enum_or_set = matches!(ty, ColumnType::Enum { .. } | ColumnType::Set { .. });
-        let collation = if ty.is_character() {
+        // GEOMETRY is stored as a BLOB and takes a charset entry too (seen on MariaDB 10.11:
+        // without this, every text column after a GEOMETRY got its neighbour's charset).
+        let collation = if ty.is_character() || matches!(ty, ColumnType::Geometry { .. }) {
             charsets.next().transpose().map_err(|e| e.to_string())?
         } else if is_enum_or_set {
             enum_charsets

@@ -202,3 +202,116 @@ async fn the_stdout_sink_prints_one_message_per_line() {
     );
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xa_transaction_stops_the_daemon_instead_of_losing_or_guessing_rows() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create("xa", &["CREATE TABLE {db}.t (id INT PRIMARY KEY)"]).await;
+    let start = db.position().await;
+    db.exec(&[
+        "XA START 'binlog_relay_test'",
+        "INSERT INTO {db}.t VALUES (1)",
+        "XA END 'binlog_relay_test'",
+        "XA PREPARE 'binlog_relay_test'",
+        "XA COMMIT 'binlog_relay_test'",
+    ])
+    .await;
+    let config = DaemonConfig::new("unused");
+    let child = spawn_daemon(
+        &config.write(),
+        &["--stop-at", "now"],
+        &[
+            ("BINLOG_RELAY__SOURCE__START", &start),
+            ("BINLOG_RELAY__SINK__TYPE", "stdout"),
+        ],
+    );
+    let done = wait(child, Duration::from_secs(60)).await;
+    assert_eq!(done.code, Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("XA transactions are not supported"),
+        "{}",
+        done.stderr
+    );
+    // The checkpoint did not move past the XA transaction (other tests' transactions before
+    // it may have been checkpointed: the server is shared).
+    let (file, from) = start.rsplit_once(':').unwrap();
+    let events: Vec<mysql_async::Row> = {
+        use mysql_async::prelude::Queryable;
+        let mut conn = db.pool.get_conn().await.unwrap();
+        conn.query(format!("SHOW BINLOG EVENTS IN '{file}' FROM {from}"))
+            .await
+            .unwrap()
+    };
+    let xa_start: u64 = events
+        .iter()
+        .find(|r| {
+            // MariaDB logs XA START in the GTID event, with the XID in hex.
+            r.get::<String, _>(5).is_some_and(|info| {
+                info.contains("XA START")
+                    && (info.contains("binlog_relay_test")
+                        || info.contains("62696e6c6f675f72656c61795f74657374"))
+            })
+        })
+        .and_then(|r| r.get(1))
+        .expect("XA START in the binlog");
+    let cp = config.checkpoint();
+    assert_eq!(cp["position"]["file"].as_str().unwrap(), file);
+    let offset = cp["position"]["offset"].as_u64().unwrap();
+    assert!(
+        offset <= xa_start,
+        "checkpoint {offset} passed the XA transaction at {xa_start}"
+    );
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxwells_own_schema_and_managed_heartbeats_are_never_published() {
+    let _guard = SERVER_SETTINGS.read().await;
+    // Created once; other test runs may have it already.
+    exec(
+        &mysql(),
+        &[
+            "CREATE DATABASE IF NOT EXISTS maxwell",
+            "CREATE TABLE IF NOT EXISTS maxwell.heartbeats (id INT PRIMARY KEY AUTO_INCREMENT, hb BIGINT)",
+            "CREATE TABLE IF NOT EXISTS maxwell.bootstrap (id INT PRIMARY KEY AUTO_INCREMENT, database_name VARCHAR(255), table_name VARCHAR(255))",
+        ],
+    )
+    .await;
+    let db = TestDb::create("sys", &["CREATE TABLE {db}.t (id INT PRIMARY KEY)"]).await;
+    let queue = Queue::bind("#").await;
+    let start = db.position().await;
+    db.exec(&[
+        "BEGIN",
+        "INSERT INTO maxwell.heartbeats (hb) VALUES (1)",
+        "INSERT INTO {db}.t VALUES (1)",
+        "INSERT INTO maxwell.bootstrap (database_name, table_name) VALUES ('d', 't')",
+        "INSERT INTO maxwell.heartbeats (hb) VALUES (2)",
+        "COMMIT",
+    ])
+    .await;
+    let config = DaemonConfig::new(&queue.exchange);
+    run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+    let got: Vec<Received> = queue
+        .take_at_least(2, Duration::from_secs(10))
+        .await
+        .into_iter()
+        .filter(|m| m.routing_key.starts_with(&db.name) || m.routing_key.starts_with("maxwell."))
+        .collect();
+    let keys: Vec<&str> = got.iter().map(|m| m.routing_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        vec![format!("{}.t", db.name).as_str(), "maxwell.bootstrap"]
+    );
+    // xoffset and commit count only what is published.
+    assert!(
+        got[0].body.contains(r#""xoffset":0,"data""#),
+        "{}",
+        got[0].body
+    );
+    assert!(
+        got[1].body.contains(r#""commit":true,"data""#),
+        "{}",
+        got[1].body
+    );
+    db.drop_database().await;
+}

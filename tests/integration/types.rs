@@ -19,7 +19,7 @@ const TABLE: &str = "CREATE TABLE {db}.t (id INT PRIMARY KEY, \
     gk VARCHAR(5) CHARACTER SET gbk, \
     bn BINARY(4), vb VARBINARY(8), bl BLOB, \
     e ENUM('a','b','c'), st SET('x','y','z'), b1 BIT(1), b64 BIT(64), \
-    g GEOMETRY, pt POINT) \
+    g GEOMETRY, pt POINT, after_geo VARCHAR(5) CHARACTER SET latin1) \
     DEFAULT CHARSET=utf8mb4";
 
 const ROWS: &[&str] = &[
@@ -28,7 +28,7 @@ const ROWS: &[&str] = &[
      -9999999999.9999999999, -1.5, -1.7976931348623157E308, \
      '1000-01-01', '1000-01-01 00:00:00.000000', '1970-01-01 01:00:01.000', '-838:59:59.00', 1901, \
      '', '', '', '', '', '', '', '', '', x'01', x'', x'', 'a', '', b'0', b'0', \
-     ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1),LINESTRING(0 1,1 2,2 3,3 4))'), POINT(3, 2))",
+     ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 1),LINESTRING(0 1,1 2,2 3,3 4))'), POINT(3, 2), '')",
     "INSERT INTO {db}.t VALUES (2, \
      127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, \
      9223372036854775807, 18446744073709551615, \
@@ -36,7 +36,7 @@ const ROWS: &[&str] = &[
      '9999-12-31', '9999-12-31 23:59:59.999999', '2038-01-19 04:14:07.999', '838:59:59.00', 2155, \
      'abcde', 'Zoë 名前 😀', 'line\\n\"q\"\\t\\\\', 'café€', 'hé', 'é😀', 'é😀', 'é😀', '名前', x'01020304', x'FFFE', x'00FF', \
      'c', 'z,x', b'1', x'FFFFFFFFFFFFFFFF', \
-     ST_GeomFromText('MULTIPOLYGON(((0 0,10 0,10 10,0 10,0 0),(1 1,2 1,2 2,1 1)))'), POINT(-1.5, 0.25))",
+     ST_GeomFromText('MULTIPOLYGON(((0 0,10 0,10 10,0 10,0 0),(1 1,2 1,2 2,1 1)))'), POINT(-1.5, 0.25), 'é')",
     "INSERT INTO {db}.t (id) VALUES (3)",
     "INSERT INTO {db}.t (id, d, f, db, dt, dtm, ts, tm, e, b64) VALUES (4, \
      0.0000001, 0, 0.0001, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', \
@@ -46,11 +46,11 @@ const ROWS: &[&str] = &[
 
 /// What Maxwell sends for each row, `data` (and `old`) only.
 const EXPECTED: &[&str] = &[
-    r#""data":{"id":1,"ti":-128,"tu":0,"si":-32768,"su":0,"mi":-8388608,"mu":0,"i":-2147483648,"iu":0,"bi":-9223372036854775808,"bu":0,"d":-9999999999.9999999999,"f":-1.5,"db":-1.7976931348623157E308,"dt":"1000-01-01","dtm":"1000-01-01 00:00:00.000000","ts":"1970-01-01 00:00:01.000","tm":"-838:59:59.00","y":1901,"c":"","vc":"","tx":"","l1":"","u2":"","u16":"","u16l":"","u32":"","gk":"","bn":"AQ==","vb":"","bl":"","e":"a","st":[],"b1":0,"b64":0,"g":"GEOMETRYCOLLECTION (POINT (1 1), LINESTRING (0 1, 1 2, 2 3, 3 4))","pt":"POINT (3 2)"}}"#,
-    r#""data":{"id":2,"ti":127,"tu":255,"si":32767,"su":65535,"mi":8388607,"mu":16777215,"i":2147483647,"iu":4294967295,"bi":9223372036854775807,"bu":18446744073709551615,"d":9999999999.9999999999,"f":3.4028235E38,"db":1.7976931348623157E308,"dt":"9999-12-31","dtm":"9999-12-31 23:59:59.999999","ts":"2038-01-19 03:14:07.999","tm":"838:59:59.00","y":2155,"c":"abcde","vc":"Zoë 名前 😀","tx":"line\n\"q\"\t\\","l1":"café€","u2":"hé","u16":"é😀","u16l":"é😀","u32":"é😀","gk":"名前","bn":"AQIDBA==","vb":"//4=","bl":"AP8=","e":"c","st":["x","z"],"b1":1,"b64":18446744073709551615,"g":"MULTIPOLYGON (((0 0, 10 0, 10 10, 0 10, 0 0), (1 1, 2 1, 2 2, 1 1)))","pt":"POINT (-1.5 0.25)"}}"#,
-    r#""data":{"id":3,"ti":null,"tu":null,"si":null,"su":null,"mi":null,"mu":null,"i":null,"iu":null,"bi":null,"bu":null,"d":null,"f":null,"db":null,"dt":null,"dtm":null,"ts":null,"tm":null,"y":null,"c":null,"vc":null,"tx":null,"l1":null,"u2":null,"u16":null,"u16l":null,"u32":null,"gk":null,"bn":null,"vb":null,"bl":null,"e":null,"st":null,"b1":null,"b64":null,"g":null,"pt":null}}"#,
-    r#""data":{"id":4,"ti":null,"tu":null,"si":null,"su":null,"mi":null,"mu":null,"i":null,"iu":null,"bi":null,"bu":null,"d":1.000E-7,"f":0.0,"db":1.0E-4,"dt":"0000-00-00","dtm":"0000-00-00 00:00:00.000000","ts":"0000-00-00 00:00:00.000","tm":"-00:00:01.50","y":null,"c":null,"vc":null,"tx":null,"l1":null,"u2":null,"u16":null,"u16l":null,"u32":null,"gk":null,"bn":null,"vb":null,"bl":null,"e":null,"st":null,"b1":null,"b64":4294967296,"g":null,"pt":null}}"#,
-    r#""data":{"id":4,"ti":null,"tu":null,"si":null,"su":null,"mi":null,"mu":null,"i":null,"iu":null,"bi":null,"bu":null,"d":0E-10,"f":0.0,"db":1.0E7,"dt":"0000-00-00","dtm":"0000-00-00 00:00:00.000000","ts":"0000-00-00 00:00:00.000","tm":"25:00:00.25","y":null,"c":null,"vc":null,"tx":null,"l1":null,"u2":null,"u16":null,"u16l":null,"u32":null,"gk":null,"bn":null,"vb":null,"bl":null,"e":"b","st":["y"],"b1":null,"b64":4294967296,"g":null,"pt":null},"old":{"d":1.000E-7,"db":1.0E-4,"tm":"-00:00:01.50","e":null,"st":null}}"#,
+    r#""data":{"id":1,"ti":-128,"tu":0,"si":-32768,"su":0,"mi":-8388608,"mu":0,"i":-2147483648,"iu":0,"bi":-9223372036854775808,"bu":0,"d":-9999999999.9999999999,"f":-1.5,"db":-1.7976931348623157E308,"dt":"1000-01-01","dtm":"1000-01-01 00:00:00.000000","ts":"1970-01-01 00:00:01.000","tm":"-838:59:59.00","y":1901,"c":"","vc":"","tx":"","l1":"","u2":"","u16":"","u16l":"","u32":"","gk":"","bn":"AQ==","vb":"","bl":"","e":"a","st":[],"b1":0,"b64":0,"g":"GEOMETRYCOLLECTION (POINT (1 1), LINESTRING (0 1, 1 2, 2 3, 3 4))","pt":"POINT (3 2)","after_geo":""}}"#,
+    r#""data":{"id":2,"ti":127,"tu":255,"si":32767,"su":65535,"mi":8388607,"mu":16777215,"i":2147483647,"iu":4294967295,"bi":9223372036854775807,"bu":18446744073709551615,"d":9999999999.9999999999,"f":3.4028235E38,"db":1.7976931348623157E308,"dt":"9999-12-31","dtm":"9999-12-31 23:59:59.999999","ts":"2038-01-19 03:14:07.999","tm":"838:59:59.00","y":2155,"c":"abcde","vc":"Zoë 名前 \uD83D\uDE00","tx":"line\n\"q\"\t\\","l1":"café€","u2":"hé","u16":"é\uD83D\uDE00","u16l":"é\uD83D\uDE00","u32":"é\uD83D\uDE00","gk":"名前","bn":"AQIDBA==","vb":"//4=","bl":"AP8=","e":"c","st":["x","z"],"b1":1,"b64":18446744073709551615,"g":"MULTIPOLYGON (((0 0, 10 0, 10 10, 0 10, 0 0), (1 1, 2 1, 2 2, 1 1)))","pt":"POINT (-1.5 0.25)","after_geo":"é"}}"#,
+    r#""data":{"id":3,"ti":null,"tu":null,"si":null,"su":null,"mi":null,"mu":null,"i":null,"iu":null,"bi":null,"bu":null,"d":null,"f":null,"db":null,"dt":null,"dtm":null,"ts":null,"tm":null,"y":null,"c":null,"vc":null,"tx":null,"l1":null,"u2":null,"u16":null,"u16l":null,"u32":null,"gk":null,"bn":null,"vb":null,"bl":null,"e":null,"st":null,"b1":null,"b64":null,"g":null,"pt":null,"after_geo":null}}"#,
+    r#""data":{"id":4,"ti":null,"tu":null,"si":null,"su":null,"mi":null,"mu":null,"i":null,"iu":null,"bi":null,"bu":null,"d":1.000E-7,"f":0.0,"db":1.0E-4,"dt":"0000-00-00","dtm":"0000-00-00 00:00:00.000000","ts":"0000-00-00 00:00:00.000","tm":"-00:00:01.50","y":null,"c":null,"vc":null,"tx":null,"l1":null,"u2":null,"u16":null,"u16l":null,"u32":null,"gk":null,"bn":null,"vb":null,"bl":null,"e":null,"st":null,"b1":null,"b64":4294967296,"g":null,"pt":null,"after_geo":null}}"#,
+    r#""data":{"id":4,"ti":null,"tu":null,"si":null,"su":null,"mi":null,"mu":null,"i":null,"iu":null,"bi":null,"bu":null,"d":0E-10,"f":0.0,"db":1.0E7,"dt":"0000-00-00","dtm":"0000-00-00 00:00:00.000000","ts":"0000-00-00 00:00:00.000","tm":"25:00:00.25","y":null,"c":null,"vc":null,"tx":null,"l1":null,"u2":null,"u16":null,"u16l":null,"u32":null,"gk":null,"bn":null,"vb":null,"bl":null,"e":"b","st":["y"],"b1":null,"b64":4294967296,"g":null,"pt":null,"after_geo":null},"old":{"d":1.000E-7,"db":1.0E-4,"tm":"-00:00:01.50","e":null,"st":null}}"#,
 ];
 
 async fn values_render_like_maxwell(metadata: &str) {
