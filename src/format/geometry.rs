@@ -82,19 +82,7 @@ impl Wkb<'_> {
 
     fn coordinates(&mut self, little: bool, text: &mut String) -> Result<(), BadGeometry> {
         let n = self.count(little, 16)?;
-        if n == 0 {
-            text.push_str("EMPTY");
-            return Ok(());
-        }
-        text.push('(');
-        for i in 0..n {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            self.coordinate(little, text)?;
-        }
-        text.push(')');
-        Ok(())
+        self.list(n, text, |r, t| r.coordinate(little, t))
     }
 
     /// Reads one geometry (byte order, type, body); `tagged` writes its type name first.

@@ -59,30 +59,28 @@ fn write_node(out: &mut Vec<u8>, value: &Value<'_>, depth: usize) -> io::Result<
         Value::U64(v) => write_int(out, *v),
         Value::F64(v) => write_json_double(out, *v)?,
         Value::String(s) => write_str(out, &s.str()),
-        Value::SmallArray(a) => {
-            out.push(b'[');
-            for (i, elem) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_node(out, &elem?, depth + 1)?;
-            }
-            out.push(b']');
-        }
-        Value::LargeArray(a) => {
-            out.push(b'[');
-            for (i, elem) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_node(out, &elem?, depth + 1)?;
-            }
-            out.push(b']');
-        }
+        Value::SmallArray(a) => write_array(out, a.iter(), depth)?,
+        Value::LargeArray(a) => write_array(out, a.iter(), depth)?,
         Value::SmallObject(o) => write_object(out, o, depth)?,
         Value::LargeObject(o) => write_object(out, o, depth)?,
         Value::Opaque(o) => write_opaque(out, o.value_type(), o.data_raw())?,
     }
+    Ok(())
+}
+
+fn write_array<'a>(
+    out: &mut Vec<u8>,
+    elements: impl Iterator<Item = io::Result<Value<'a>>>,
+    depth: usize,
+) -> io::Result<()> {
+    out.push(b'[');
+    for (i, element) in elements.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_node(out, &element?, depth + 1)?;
+    }
+    out.push(b']');
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 
 pub mod publisher;
 pub mod reader;
+pub mod replay;
 
 use tokio::sync::mpsc;
 use tracing::{info, warn};

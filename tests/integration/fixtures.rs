@@ -4,14 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
-use binlog_relay::Error;
 use binlog_relay::format::{OutputConfig, OutputOptions};
-use binlog_relay::pipeline::reader::Reader;
-use binlog_relay::position::BinlogPosition;
+use binlog_relay::pipeline::replay::{ReplayError, replay_file};
 use binlog_relay::schema::{Charset, ColumnInfo, SchemaProvider, StaticSchema};
-use binlog_relay::source::file::BinlogFileEvents;
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,7 +15,7 @@ fn fixture(path: &str) -> PathBuf {
 }
 
 /// Every message the file produces, in order, or the first error.
-async fn replay(path: &Path, schema: impl SchemaProvider) -> Result<Vec<String>, Error> {
+async fn replay(path: &Path, schema: impl SchemaProvider) -> Result<Vec<String>, ReplayError> {
     replay_with(path, schema, OutputOptions::default()).await
 }
 
@@ -28,20 +23,12 @@ async fn replay_with(
     path: &Path,
     schema: impl SchemaProvider,
     options: OutputOptions,
-) -> Result<Vec<String>, Error> {
-    let events = BinlogFileEvents::open(path).expect("fixture opens");
-    let start = BinlogPosition::new(events.file_name(), 4);
-    let mut reader = Reader::new(schema, Arc::new(options), start, 1, None);
+) -> Result<Vec<String>, ReplayError> {
     let mut messages = Vec::new();
-    for event in events {
-        let event = event.expect("fixture event reads");
-        if let Some(delivery) = reader.handle_event(&event).await? {
-            for m in &delivery.batch.messages {
-                let body = delivery.batch.body_of(m);
-                messages.push(String::from_utf8(body.to_vec()).expect("utf-8"));
-            }
-        }
-    }
+    replay_file(path, schema, options, |body| {
+        messages.push(String::from_utf8(body.to_vec()).expect("utf-8"));
+    })
+    .await?;
     Ok(messages)
 }
 

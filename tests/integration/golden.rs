@@ -10,13 +10,10 @@
 //! are not under test here.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use binlog_relay::format::OutputOptions;
-use binlog_relay::pipeline::reader::Reader;
-use binlog_relay::position::BinlogPosition;
+use binlog_relay::pipeline::replay::replay_file;
 use binlog_relay::schema::PositionalNames;
-use binlog_relay::source::file::BinlogFileEvents;
 
 #[derive(Debug, Clone, Copy)]
 enum Expect {
@@ -133,38 +130,24 @@ const GOLDEN: &[(&str, Expect)] = &[
     ("zalora-binlog-parser/gtid-fixtures/mysql-bin.01", Rows(10)),
 ];
 
-/// Replays one file; the messages, or the first error as text.
+/// Replays one file; the number of messages (each checked to be JSON), or the first error
+/// as text.
 async fn replay(path: &Path) -> Result<usize, String> {
-    let events = BinlogFileEvents::open(path).map_err(|e| e.to_string())?;
-    let start = BinlogPosition::new(events.file_name(), 4);
-    let mut reader = Reader::new(
-        PositionalNames,
-        Arc::new(OutputOptions::default()),
-        start,
-        0,
-        None,
-    );
-    let mut messages = 0;
-    for event in events {
-        let event = event.map_err(|e| e.to_string())?;
-        if let Some(delivery) = reader
-            .handle_event(&event)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            for m in &delivery.batch.messages {
-                let body = delivery.batch.body_of(m);
-                serde_json::from_slice::<serde_json::Value>(body).map_err(|e| {
-                    format!(
-                        "message is not JSON ({e}): {}",
-                        String::from_utf8_lossy(body)
-                    )
-                })?;
-                messages += 1;
-            }
+    let mut not_json = None;
+    let count = replay_file(path, PositionalNames, OutputOptions::default(), |body| {
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(body) {
+            not_json.get_or_insert(format!(
+                "message is not JSON ({e}): {}",
+                String::from_utf8_lossy(body)
+            ));
         }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    match not_json {
+        Some(e) => Err(e),
+        None => Ok(count),
     }
-    Ok(messages)
 }
 
 #[tokio::test]
