@@ -1,3 +1,5 @@
+//! The integration tests, one module per concern; `support` holds the shared harness.
+
 mod bad_config;
 mod end_to_end;
 mod fixtures;
