@@ -7,6 +7,7 @@
 //! - [`source`]: the replica connection and the binlog event stream.
 //! - [`schema`]: column names and encodings for each table map.
 //! - [`decode`]: rows events into row images and typed values, without allocating per row.
+//! - [`filter`]: which rows are published (Maxwell's fixed exclusions today).
 //! - [`format`]: Maxwell's JSON, byte for byte, and its transaction fields.
 //! - [`sink`]: RabbitMQ (and stdout), each message confirmed.
 //! - [`checkpoint`]: the position of the last fully confirmed transaction.
@@ -18,6 +19,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod decode;
 pub mod error;
+pub mod filter;
 pub mod format;
 pub mod pipeline;
 pub mod position;

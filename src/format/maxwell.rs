@@ -274,11 +274,9 @@ impl TransactionBuffer {
 
         if config.binlog_position {
             write_field(out, &names.position, false);
-            out.push(b'"');
-            let mut escaped = Vec::new();
-            write_str(&mut escaped, &meta.position.file);
-            // The file name without its quotes, then `:offset`.
-            out.extend_from_slice(&escaped[1..escaped.len() - 1]);
+            // `"file:offset"`: the escaped file name with its closing quote moved to the end.
+            write_str(out, &meta.position.file);
+            out.pop();
             out.push(b':');
             write_int(out, meta.position.offset);
             out.push(b'"');

@@ -20,6 +20,7 @@ use super::Delivery;
 use crate::checkpoint::Checkpoint;
 use crate::decode::{Cell, RowsEvent};
 use crate::error::Error;
+use crate::filter;
 use crate::format::{OutputOptions, RowMeta, TableLayout, TransactionBuffer};
 use crate::position::BinlogPosition;
 use crate::schema::{self, SchemaProvider};
@@ -406,7 +407,7 @@ impl<P: SchemaProvider> Reader<P> {
                 position: self.event_start.clone(),
             })?;
         let table = &*layout.table;
-        if maxwell_drops(&table.database, &table.name, rows.kind) {
+        if filter::always_dropped(&table.database, &table.name, rows.kind) {
             return Ok(());
         }
         let header = event.header();
@@ -462,15 +463,5 @@ fn mysql_gtid(event: &GtidEvent) -> String {
     match event.tag() {
         Some(tag) => format!("{uuid}:{tag}:{}", event.gno()),
         None => format!("{uuid}:{}", event.gno()),
-    }
-}
-
-/// Rows Maxwell never publishes, whatever the filters say: its own schema (except inserts
-/// into `maxwell.bootstrap`, which it publishes) and the heartbeat tables of managed MySQL.
-fn maxwell_drops(database: &str, table: &str, kind: crate::decode::RowKind) -> bool {
-    match database {
-        "maxwell" => !(table == "bootstrap" && kind == crate::decode::RowKind::Insert),
-        "mysql" => table == "ha_health_check" || table.starts_with("rds_heartbeat"),
-        _ => false,
     }
 }

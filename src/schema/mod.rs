@@ -285,18 +285,14 @@ fn from_metadata(
     Ok(columns)
 }
 
+/// One column's ENUM or SET labels, as the binlog stores them (bytes in the column's charset).
+type RawLabels = Vec<Vec<u8>>;
+
 /// The ENUM and SET label lists of a table map's optional metadata, one list per ENUM
 /// (respectively SET) column in column order; empty when the server did not log them.
-#[allow(clippy::type_complexity)]
 fn labels_from_metadata(
     tme: &TableMapEvent<'_>,
-) -> Result<
-    (
-        std::vec::IntoIter<Vec<Vec<u8>>>,
-        std::vec::IntoIter<Vec<Vec<u8>>>,
-    ),
-    String,
-> {
+) -> Result<(std::vec::IntoIter<RawLabels>, std::vec::IntoIter<RawLabels>), String> {
     let mut enums = Vec::new();
     let mut sets = Vec::new();
     for field in tme.iter_optional_meta() {

@@ -167,18 +167,7 @@ async fn the_stdout_sink_prints_one_message_per_line() {
     db.exec(&["INSERT INTO {db}.t VALUES (1, 'a'), (2, 'b')"])
         .await;
     let config = DaemonConfig::new("unused");
-    let child = spawn_daemon(
-        &config.write(),
-        &["--stop-at", "now"],
-        &[
-            ("BINLOG_RELAY__SOURCE__START", &start),
-            ("BINLOG_RELAY__SINK__TYPE", "stdout"),
-        ],
-    );
-    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("exits")
-        .expect("runs");
+    let out = run_to_now_on_stdout(&config, &start).await;
     assert!(
         out.status.success(),
         "{}",
@@ -217,15 +206,11 @@ async fn an_xa_transaction_stops_the_daemon_instead_of_losing_or_guessing_rows()
     ])
     .await;
     let config = DaemonConfig::new("unused");
-    let child = spawn_daemon(
-        &config.write(),
-        &["--stop-at", "now"],
-        &[
-            ("BINLOG_RELAY__SOURCE__START", &start),
-            ("BINLOG_RELAY__SINK__TYPE", "stdout"),
-        ],
-    );
-    let done = wait(child, Duration::from_secs(60)).await;
+    let out = run_to_now_on_stdout(&config, &start).await;
+    let done = Finished {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
     assert_eq!(done.code, Some(1), "{}", done.stderr);
     assert!(
         done.stderr.contains("XA transactions are not supported"),

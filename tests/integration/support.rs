@@ -349,6 +349,23 @@ pub async fn run_to_now(config: &Path, env: &[(&str, &str)]) -> Finished {
     done
 }
 
+/// Runs the daemon from `start` to the server's current position with the stdout sink, and
+/// returns what it printed and how it exited.
+pub async fn run_to_now_on_stdout(config: &DaemonConfig, start: &str) -> std::process::Output {
+    let child = spawn_daemon(
+        &config.write(),
+        &["--stop-at", "now"],
+        &[
+            ("BINLOG_RELAY__SOURCE__START", start),
+            ("BINLOG_RELAY__SINK__TYPE", "stdout"),
+        ],
+    );
+    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("binlog-relay did not exit in time")
+        .expect("wait for binlog-relay")
+}
+
 /// Sends a signal to a running child.
 pub fn signal(child: &Child, name: &str) {
     let pid = child.id().expect("child still running");
