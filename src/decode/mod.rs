@@ -44,6 +44,10 @@ pub enum Cell<'a> {
     Null,
     /// The value's bytes, exactly as the row image stores them.
     Value(&'a [u8]),
+    /// A MySQL partial JSON update (after images of PARTIAL_UPDATE_ROWS events): the
+    /// column's bytes, length prefix included, hold a list of diffs against the before
+    /// image's document instead of a document.
+    JsonDiff(&'a [u8]),
 }
 
 /// A row image: one [`Cell`] per table column, in table order.
@@ -96,9 +100,21 @@ pub enum DecodeError {
         ty: String,
     },
     #[error(
-        "{0} events (MySQL partial JSON updates) are not supported yet; set binlog_row_value_options='' on the server"
+        "column `{column}` of `{database}`.`{table}` has a partial JSON update but the before image does not hold the column's document, so the new document cannot be rebuilt. Set binlog_row_image=FULL (or binlog_row_value_options='') on the server"
     )]
-    UnsupportedEvent(&'static str),
+    PartialJsonWithoutBefore {
+        database: String,
+        table: String,
+        column: String,
+        ty: String,
+    },
+    #[error("partial JSON update of column `{column}` of `{database}`.`{table}`: {reason}")]
+    BadJsonDiff {
+        database: String,
+        table: String,
+        column: String,
+        reason: String,
+    },
 }
 
 impl DecodeError {
@@ -125,6 +141,8 @@ impl DecodeError {
 pub struct RowsEvent<'a> {
     pub kind: RowKind,
     pub table_id: u64,
+    /// A PARTIAL_UPDATE_ROWS event: each after image opens with value options.
+    partial: bool,
     num_columns: usize,
     before: Option<&'a BitSlice<u8>>,
     after: Option<&'a BitSlice<u8>>,
@@ -144,12 +162,11 @@ impl<'a> RowsEvent<'a> {
             RowsEventData::DeleteRowsEventV1(_) | RowsEventData::DeleteRowsEvent(_) => {
                 RowKind::Delete
             }
-            RowsEventData::PartialUpdateRowsEvent(_) => {
-                return Err(DecodeError::UnsupportedEvent("PARTIAL_UPDATE_ROWS"));
-            }
+            RowsEventData::PartialUpdateRowsEvent(_) => RowKind::Update,
         };
         Ok(Self {
             kind,
+            partial: matches!(event, RowsEventData::PartialUpdateRowsEvent(_)),
             table_id: event.table_id(),
             num_columns: usize::try_from(event.num_columns()).unwrap_or(usize::MAX),
             before: event.columns_before_image(),
@@ -183,6 +200,11 @@ impl<'a> RowsEvent<'a> {
         match self.kind {
             RowKind::Insert => read_image(table, self.after, cursor, after)?,
             RowKind::Delete => read_image(table, self.before, cursor, before)?,
+            RowKind::Update if self.partial => {
+                read_image(table, self.before, cursor, before)?;
+                let partial = read_value_options(table, cursor)?;
+                read_image_with(table, self.after, partial, cursor, after)?;
+            }
             RowKind::Update => {
                 read_image(table, self.before, cursor, before)?;
                 read_image(table, self.after, cursor, after)?;
@@ -197,6 +219,62 @@ impl<'a> RowsEvent<'a> {
     }
 }
 
+/// `PARTIAL_JSON_UPDATES`, the one value option MySQL defines.
+const PARTIAL_JSON_UPDATES: u64 = 1;
+
+/// Reads the value options that open each after image of a PARTIAL_UPDATE_ROWS event and,
+/// when partial JSON is on, the bitmap with one bit per JSON column of the table (set when
+/// that column holds diffs).
+fn read_value_options<'a>(
+    table: &Table,
+    cursor: &mut &'a [u8],
+) -> Result<Option<&'a BitSlice<u8>>, DecodeError> {
+    let truncated = || {
+        DecodeError::for_column(table, 0, |database, table, column, ty| {
+            DecodeError::Truncated {
+                database,
+                table,
+                column,
+                ty,
+            }
+        })
+    };
+    let options = read_lenenc(cursor).ok_or_else(truncated)?;
+    if options & PARTIAL_JSON_UPDATES == 0 {
+        return Ok(None);
+    }
+    let json_columns = table
+        .columns
+        .iter()
+        .filter(|c| matches!(c.ty, ColumnType::Json { .. }))
+        .count();
+    let (bits, rest) = cursor
+        .split_at_checked(json_columns.div_ceil(8))
+        .ok_or_else(truncated)?;
+    *cursor = rest;
+    Ok(Some(BitSlice::from_slice(bits)))
+}
+
+/// A length-encoded integer, as the protocol writes them.
+fn read_lenenc(cursor: &mut &[u8]) -> Option<u64> {
+    let (&first, rest) = cursor.split_first()?;
+    let width = match first {
+        0..=0xfa => {
+            *cursor = rest;
+            return Some(u64::from(first));
+        }
+        0xfc => 2,
+        0xfd => 3,
+        0xfe => 8,
+        _ => return None,
+    };
+    let (bytes, rest) = rest.split_at_checked(width)?;
+    *cursor = rest;
+    let mut le = [0u8; 8];
+    le[..width].copy_from_slice(bytes);
+    Some(u64::from_le_bytes(le))
+}
+
 /// Reads one row image (null bitmap, then the present non-null values) from `cursor`,
 /// appending one cell per table column to `out`.
 pub fn read_image<'a>(
@@ -205,7 +283,20 @@ pub fn read_image<'a>(
     cursor: &mut &'a [u8],
     out: &mut RowImage<'a>,
 ) -> Result<(), DecodeError> {
+    read_image_with(table, present, None, cursor, out)
+}
+
+/// [`read_image`], where `partial` has one bit per JSON column of the table, set when that
+/// column's value is a list of diffs ([`Cell::JsonDiff`]).
+fn read_image_with<'a>(
+    table: &Table,
+    present: Option<&BitSlice<u8>>,
+    partial: Option<&BitSlice<u8>>,
+    cursor: &mut &'a [u8],
+    out: &mut RowImage<'a>,
+) -> Result<(), DecodeError> {
     let columns = &table.columns;
+    let mut json_index = 0usize;
     let is_present = |i: usize| present.is_none_or(|bits| bits.get(i).is_some_and(|b| *b));
     let present_count = (0..columns.len()).filter(|&i| is_present(i)).count();
     let bitmap_len = present_count.div_ceil(8);
@@ -224,6 +315,12 @@ pub fn read_image<'a>(
     };
     let mut image_index = 0usize;
     for (i, column) in columns.iter().enumerate() {
+        let is_diff = if let ColumnType::Json { .. } = column.ty {
+            json_index += 1;
+            partial.is_some_and(|bits| bits.get(json_index - 1).is_some_and(|b| *b))
+        } else {
+            false
+        };
         if !is_present(i) {
             out.push(Cell::Missing);
             continue;
@@ -248,7 +345,11 @@ pub fn read_image<'a>(
         }
         let len = column.ty.value_len(rest).ok_or_else(|| truncated(i))?;
         let (value, tail) = rest.split_at(len);
-        out.push(Cell::Value(value));
+        out.push(if is_diff {
+            Cell::JsonDiff(value)
+        } else {
+            Cell::Value(value)
+        });
         rest = tail;
     }
     *cursor = rest;
@@ -314,6 +415,39 @@ mod tests {
         let t = table(&[ColumnType::Unsupported { wire_type: 242 }]);
         let err = read_image(&t, None, &mut &[0u8, 1, 2][..], &mut Vec::new()).unwrap_err();
         assert!(matches!(err, DecodeError::Unsupported { .. }), "{err}");
+    }
+
+    #[test]
+    fn partial_after_images_mark_json_diffs() {
+        let t = table(&[
+            ColumnType::Json { prefix: 4 },
+            ColumnType::Tiny,
+            ColumnType::Json { prefix: 4 },
+        ]);
+        // value_options = PARTIAL_JSON_UPDATES, partial bits: second JSON column only,
+        // null bitmap, then the three values.
+        let bytes = [1, 0b10, 0, 1, 0, 0, 0, 0xAA, 7, 2, 0, 0, 0, 0xBB, 0xCC];
+        let mut cursor = &bytes[..];
+        let partial = read_value_options(&t, &mut cursor).unwrap();
+        let mut out = Vec::new();
+        read_image_with(&t, None, partial, &mut cursor, &mut out).unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Cell::Value(&[1, 0, 0, 0, 0xAA]),
+                Cell::Value(&[7]),
+                Cell::JsonDiff(&[2, 0, 0, 0, 0xBB, 0xCC]),
+            ]
+        );
+        assert!(cursor.is_empty());
+
+        // value_options = 0: no partial bits follow, every value is whole.
+        let mut cursor = &[0u8, 0][..];
+        assert!(read_value_options(&t, &mut cursor).unwrap().is_none());
+        assert_eq!(cursor, &[0]);
+        // A cut-off shared image is an error, not a guess.
+        assert!(read_value_options(&t, &mut &[1u8][..]).is_err());
+        assert!(read_value_options(&t, &mut &[0xfcu8, 1][..]).is_err());
     }
 
     #[test]

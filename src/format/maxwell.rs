@@ -15,9 +15,10 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use super::json::{write_int, write_str};
+use super::json_diff::write_patched_json;
 use super::options::OutputOptions;
 use super::value::{RenderError, write_value};
-use crate::decode::{Cell, DecodeError, RowKind};
+use crate::decode::{Cell, DecodeError, RowKind, payload};
 use crate::position::BinlogPosition;
 use crate::schema::Table;
 
@@ -244,6 +245,7 @@ impl TransactionBuffer {
             &mut self.after,
             table,
             data_cells,
+            old_cells,
             config.null_zerodates,
         )?;
         render_image(
@@ -251,6 +253,7 @@ impl TransactionBuffer {
             &mut self.before,
             table,
             old_cells,
+            &[],
             config.null_zerodates,
         )?;
 
@@ -423,12 +426,14 @@ fn write_field(out: &mut Vec<u8>, name: &str, first: bool) {
     out.push(b':');
 }
 
-/// Renders each cell of an image into `scratch`, recording where each value went.
+/// Renders each cell of an image into `scratch`, recording where each value went. `base`
+/// is the before image of an update, which partial JSON updates in `cells` apply to.
 fn render_image(
     scratch: &mut Vec<u8>,
     rendered: &mut Vec<Rendered>,
     table: &Table,
     cells: &[Cell<'_>],
+    base: &[Cell<'_>],
     null_zerodates: bool,
 ) -> Result<(), DecodeError> {
     rendered.clear();
@@ -448,6 +453,36 @@ fn render_image(
                 } else {
                     Rendered::Value(start..scratch.len())
                 }
+            }
+            Cell::JsonDiff(diffs) => {
+                let Some(Cell::Value(before)) = base.get(i) else {
+                    return Err(DecodeError::for_column(
+                        table,
+                        i,
+                        |database, table, column, ty| DecodeError::PartialJsonWithoutBefore {
+                            database,
+                            table,
+                            column,
+                            ty,
+                        },
+                    ));
+                };
+                write_patched_json(
+                    scratch,
+                    payload(column.ty, before),
+                    payload(column.ty, diffs),
+                )
+                .map_err(|e| {
+                    DecodeError::for_column(table, i, |database, table, column, _| {
+                        DecodeError::BadJsonDiff {
+                            database,
+                            table,
+                            column,
+                            reason: e.to_string(),
+                        }
+                    })
+                })?;
+                Rendered::Value(start..scratch.len())
             }
         };
         rendered.push(r);
@@ -625,6 +660,71 @@ mod tests {
                 .unwrap();
         }
         bodies(&tx.finish(xid))
+    }
+
+    /// `{"a":1}` as MySQL binary JSON behind a 4-byte length prefix.
+    const DOC_A1: &[u8] = &[
+        13, 0, 0, 0, 0x00, 1, 0, 12, 0, 11, 0, 1, 0, 0x05, 1, 0, b'a',
+    ];
+    /// One REPLACE diff of `$.a` with the int16 2, behind a 4-byte length prefix.
+    const DIFF_A2: &[u8] = &[9, 0, 0, 0, 0, 3, b'$', b'.', b'a', 3, 0x05, 2, 0];
+
+    #[test]
+    fn partial_json_updates_are_applied_to_the_before_image() {
+        let options = Arc::new(OutputConfig::default().compile().unwrap());
+        let table = Arc::new(Table {
+            database: "shop".into(),
+            name: "doc".into(),
+            columns: vec![
+                Column {
+                    name: "id".into(),
+                    ty: ColumnType::Long,
+                    unsigned: false,
+                    charset: Charset::Binary,
+                    labels: None,
+                },
+                Column {
+                    name: "body".into(),
+                    ty: ColumnType::Json { prefix: 4 },
+                    unsigned: false,
+                    charset: Charset::Binary,
+                    labels: None,
+                },
+            ],
+            primary_key: vec![0],
+        });
+        let layout = TableLayout::new(table, &options);
+        let mut tx = TransactionBuffer::new(options);
+        let pos = BinlogPosition::new("bin.000003", 1234);
+        tx.push_row(
+            &layout,
+            RowKind::Update,
+            &meta(&pos),
+            &[ONE, Cell::Value(DOC_A1)],
+            &[ONE, Cell::JsonDiff(DIFF_A2)],
+        )
+        .unwrap();
+        // MINIMAL before images do not hold the document: an error naming the column.
+        let err = tx
+            .push_row(
+                &layout,
+                RowKind::Update,
+                &meta(&pos),
+                &[ONE, Cell::Missing],
+                &[ONE, Cell::JsonDiff(DIFF_A2)],
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("column `body` of `shop`.`doc`")
+                && err.to_string().contains("binlog_row_image=FULL"),
+            "{err}"
+        );
+        assert_eq!(
+            bodies(&tx.finish(Some(3))),
+            vec![
+                r#"{"database":"shop","table":"doc","type":"update","ts":5,"xid":3,"commit":true,"data":{"id":1,"body":{"a":2}},"old":{"body":{"a":1}}}"#
+            ]
+        );
     }
 
     const ONE: Cell<'static> = Cell::Value(&[1, 0, 0, 0]);

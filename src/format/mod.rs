@@ -4,10 +4,12 @@
 //! transaction (Maxwell puts the transaction's `xid` on every row, and the XID is only known
 //! at COMMIT), and on commit lays out the final messages with `xid`, `xoffset` and `commit`.
 //! `json` and `number` hold the byte-level rules (Jackson's escaping, Java's number
-//! printing); `value` renders one column value.
+//! printing); `value` renders one column value; `mysql_json` and `json_diff` render MySQL's
+//! binary JSON and rebuild documents from partial JSON updates.
 
 pub mod geometry;
 pub mod json;
+pub mod json_diff;
 pub mod maxwell;
 pub mod mysql_json;
 pub mod number;

@@ -38,7 +38,12 @@ pub fn write_mysql_json(out: &mut Vec<u8>, doc: &[u8]) -> io::Result<()> {
 
 /// MySQL refuses documents nested deeper than 100 levels; anything deeper is not from it,
 /// and the limit keeps recursion bounded.
-const MAX_DEPTH: usize = 100;
+pub(super) const MAX_DEPTH: usize = 100;
+
+/// Appends the JSON text for one parsed value (of any kind).
+pub(super) fn write_jsonb_value(out: &mut Vec<u8>, value: &Value<'_>) -> io::Result<()> {
+    write_node(out, value, 0)
+}
 
 fn invalid(message: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)

@@ -138,6 +138,26 @@ impl BinlogSource {
                 "the server does not log full row images; unchanged columns will be missing from updates and deletes (set binlog_row_image=FULL)"
             );
         }
+        if !row_image.eq_ignore_ascii_case("FULL") {
+            // MySQL 8 only; MariaDB has no such variable and answers with no row.
+            const VALUE_OPTIONS: &str = "SHOW GLOBAL VARIABLES LIKE 'binlog_row_value_options'";
+            let options: Option<(String, String)> =
+                conn.query_first(VALUE_OPTIONS)
+                    .await
+                    .map_err(|source| SourceError::Query {
+                        query: VALUE_OPTIONS,
+                        source,
+                    })?;
+            if let Some((_, value)) = options
+                && value.to_ascii_uppercase().contains("PARTIAL_JSON")
+            {
+                warn!(
+                    binlog_row_value_options = %value,
+                    binlog_row_image = %row_image,
+                    "the server logs partial JSON updates without full before images; such an update cannot be rebuilt and will stop the stream with an error (set binlog_row_image=FULL or binlog_row_value_options='')"
+                );
+            }
+        }
         let is_mariadb = version.to_ascii_lowercase().contains("mariadb");
         Ok(ServerInfo {
             version,
