@@ -315,11 +315,12 @@ fn read_image_with<'a>(
     };
     let mut image_index = 0usize;
     for (i, column) in columns.iter().enumerate() {
-        let is_diff = if let ColumnType::Json { .. } = column.ty {
-            json_index += 1;
-            partial.is_some_and(|bits| bits.get(json_index - 1).is_some_and(|b| *b))
-        } else {
-            false
+        let is_diff = match partial {
+            Some(bits) if matches!(column.ty, ColumnType::Json { .. }) => {
+                json_index += 1;
+                bits.get(json_index - 1).is_some_and(|b| *b)
+            }
+            _ => false,
         };
         if !is_present(i) {
             out.push(Cell::Missing);
