@@ -11,7 +11,9 @@
 //! [`Table`] is the resolved result the decoder and formatter share: one per TABLE_MAP,
 //! cached by the reader while the table map stays the same.
 
+mod catalog;
 mod charset;
+pub mod ddl;
 mod information_schema;
 mod memory;
 
