@@ -42,6 +42,28 @@ enum Command {
         #[arg(long, value_parser = parse_stop_at)]
         stop_at: Option<StopAt>,
     },
+    /// Manage the schema history kept next to the checkpoint.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemaAction {
+    /// Replace the schema history with the server's current schema, valid from the
+    /// checkpoint on. Tables changed since the checkpoint stay unknown up to the capture.
+    /// Run it with the daemon stopped.
+    Recapture {
+        /// TOML configuration file; BINLOG_RELAY__SECTION__KEY variables override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Take every table as it is now for the whole range from the checkpoint on, even
+        /// those a statement changed in between. Only when you know those changes did not
+        /// touch columns (see docs/schema.md).
+        #[arg(long)]
+        trust_current: bool,
+    },
 }
 
 fn parse_stop_at(s: &str) -> Result<StopAt, String> {
@@ -70,18 +92,60 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     match cli.command {
         Command::Run { config, stop_at } => run(config, stop_at),
+        Command::Schema {
+            action:
+                SchemaAction::Recapture {
+                    config,
+                    trust_current,
+                },
+        } => recapture(config, trust_current),
+    }
+}
+
+fn load_config(config_path: Option<PathBuf>) -> Result<Config, ExitCode> {
+    Config::load(config_path.as_deref()).map_err(|e| {
+        error!(error = %e, "invalid configuration");
+        eprintln!("binlog-relay: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn recapture(config_path: Option<PathBuf>, trust_current: bool) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map(|rt| rt.block_on(pipeline::recapture(&config, trust_current)));
+    match result {
+        Ok(Ok(done)) => {
+            info!(position = %done.position, tables = done.tables, unknown = done.unknown, "schema recaptured");
+            println!(
+                "schema recaptured for {}: {} tables, {} of them changed since and unknown until the capture point",
+                done.position, done.tables, done.unknown
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            error!(error = %e, "schema recapture failed");
+            eprintln!("binlog-relay: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+        Err(e) => {
+            eprintln!("binlog-relay: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
 fn run(config_path: Option<PathBuf>, stop_at: Option<StopAt>) -> ExitCode {
     // Validate everything before starting a runtime or connecting anywhere.
-    let config = match Config::load(config_path.as_deref()) {
+    let config = match load_config(config_path) {
         Ok(c) => c,
-        Err(e) => {
-            error!(error = %e, "invalid configuration");
-            eprintln!("binlog-relay: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

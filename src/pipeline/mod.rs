@@ -8,6 +8,7 @@
 pub mod publisher;
 pub mod reader;
 pub mod replay;
+pub mod schema_start;
 
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -17,7 +18,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::format::Batch;
 use crate::position::BinlogPosition;
-use crate::schema::InformationSchema;
+use crate::schema::history::FileHistoryStore;
 use crate::shutdown::ShutdownSignal;
 use crate::sink::rabbitmq::RabbitmqSink;
 use crate::sink::stdout::StdoutSink;
@@ -138,6 +139,12 @@ where
         return Ok(Outcome::ReachedStop(start_checkpoint));
     }
 
+    // Before the stream opens: a first capture reads ahead in the binlog on a connection
+    // that registers with the same replica server_id, and the server allows one at a time.
+    let schema = schema_start::open(&source, &server, &start, || {
+        FileHistoryStore::new(&config.checkpoint.dir)
+    })
+    .await?;
     let events = source.stream_from(&start, &server).await?;
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let options = config
@@ -145,7 +152,7 @@ where
         .compile()
         .map_err(crate::error::Error::Config)?;
     let reader = reader::Reader::new(
-        InformationSchema::new(source.pool().clone()),
+        schema,
         std::sync::Arc::new(options),
         start,
         server.server_id,
@@ -175,4 +182,61 @@ where
     } else {
         Ok(Outcome::Stopped(checkpoint))
     }
+}
+
+/// What `binlog-relay schema recapture` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recaptured {
+    /// The position the new history starts at: the checkpoint's.
+    pub position: BinlogPosition,
+    pub tables: usize,
+    /// Tables still unknown at that position (changed between it and the capture).
+    pub unknown: usize,
+}
+
+/// Replaces the schema history with a new capture valid from the checkpoint (or, without
+/// one, from the configured start). The operator's way out when a table is unknown.
+pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recaptured, Error> {
+    let source = BinlogSource::new(&config.source);
+    let server = source.check_server().await?;
+    let store = FileStore::open(&config.checkpoint.dir)?;
+    let position = match store.load()? {
+        Some(cp) => {
+            if cp.server_id != server.server_id {
+                return Err(Error::ServerChanged {
+                    checkpoint: cp.server_id,
+                    server: server.server_id,
+                });
+            }
+            cp.position
+        }
+        None => match &config.source.start {
+            StartFrom::Latest => source.current_position().await?,
+            StartFrom::Earliest => source.earliest_position().await?,
+            StartFrom::At(p) => p.clone(),
+        },
+    };
+    let tracked = schema_start::capture_for(
+        &source,
+        &server,
+        &position,
+        FileHistoryStore::new(&config.checkpoint.dir),
+        trust_current,
+    )
+    .await?;
+    source.close().await;
+    let catalog = tracked.catalog();
+    let entries = catalog.databases.values().flat_map(|d| d.tables.values());
+    let (mut tables, mut unknown) = (0, 0);
+    for entry in entries {
+        tables += 1;
+        if matches!(entry, crate::schema::catalog::TableEntry::Unknown { .. }) {
+            unknown += 1;
+        }
+    }
+    Ok(Recaptured {
+        position,
+        tables,
+        unknown,
+    })
 }

@@ -208,7 +208,8 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::QUERY_EVENT) => {
                 let query: QueryEvent<'_> =
                     event.read_event().map_err(|e| self.malformed("QUERY", e))?;
-                self.query(&query.query(), query.thread_id())
+                self.query(&query.query(), &query.schema(), query.thread_id())
+                    .await
             }
             Ok(EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT) => {
                 let gtid: GtidEvent = event.read_event().map_err(|e| self.malformed("GTID", e))?;
@@ -311,7 +312,12 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 
-    fn query(&mut self, sql: &str, thread_id: u32) -> Result<Option<Delivery>, Error> {
+    async fn query(
+        &mut self,
+        sql: &str,
+        database: &str,
+        thread_id: u32,
+    ) -> Result<Option<Delivery>, Error> {
         let trimmed = sql.trim();
         if trimmed.eq_ignore_ascii_case("BEGIN") {
             self.begin(Some(thread_id))?;
@@ -349,10 +355,17 @@ impl<P: SchemaProvider> Reader<P> {
             return Ok(None);
         }
         debug!(statement = %trimmed.chars().take(60).collect::<String>(), "statement outside rows events");
-        // Anything else may change a table's shape: forget what we know about columns. The
-        // server gives a changed table a new table id, so cached table maps stay correct,
-        // but dropping them keeps the cache from growing with every DDL.
-        self.provider.invalidate();
+        // Anything else may change a table's shape: the schema provider follows it, and
+        // is stored before anything after it is published. The server gives a changed
+        // table a new table id, so cached table maps stay correct, but dropping them keeps
+        // the cache from growing with every DDL.
+        self.provider
+            .statement(&self.event_start, database, trimmed)
+            .await
+            .map_err(|source| Error::Schema {
+                position: self.event_start.clone(),
+                source: Box::new(source),
+            })?;
         self.tables.clear();
         if self.in_transaction {
             return Ok(None);
@@ -372,7 +385,7 @@ impl<P: SchemaProvider> Reader<P> {
         {
             return Ok(());
         }
-        let table = schema::resolve(&tme, &mut self.provider)
+        let table = schema::resolve(&self.event_start, &tme, &mut self.provider)
             .await
             .map_err(|source| Error::Schema {
                 position: self.event_start.clone(),

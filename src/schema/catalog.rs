@@ -39,7 +39,9 @@ pub enum TableEntry {
     Known(TableDef),
     /// A statement changed the table in a way binlog-relay could not follow; until the
     /// definition is known again, its rows cannot be labelled.
-    Unknown { reason: String },
+    Unknown {
+        reason: String,
+    },
 }
 
 /// A table definition.

@@ -65,6 +65,47 @@ impl Charset {
         Self::Encoded(encoding)
     }
 
+    /// A MySQL charset name for this encoding (the first of its aliases).
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Utf8 => "utf8mb4",
+            Self::Binary => "binary",
+            Self::Utf32 => "utf32",
+            Self::Unsupported(name) => name,
+            Self::Encoded(e) => {
+                let e: &'static Encoding = e;
+                [
+                    (encoding_rs::WINDOWS_1252, "latin1"),
+                    (encoding_rs::UTF_16BE, "utf16"),
+                    (encoding_rs::UTF_16LE, "utf16le"),
+                    (encoding_rs::ISO_8859_2, "latin2"),
+                    (encoding_rs::ISO_8859_7, "greek"),
+                    (encoding_rs::ISO_8859_8, "hebrew"),
+                    (encoding_rs::WINDOWS_1254, "latin5"),
+                    (encoding_rs::ISO_8859_13, "latin7"),
+                    (encoding_rs::WINDOWS_1250, "cp1250"),
+                    (encoding_rs::WINDOWS_1251, "cp1251"),
+                    (encoding_rs::WINDOWS_1256, "cp1256"),
+                    (encoding_rs::WINDOWS_1257, "cp1257"),
+                    (encoding_rs::IBM866, "cp866"),
+                    (encoding_rs::KOI8_R, "koi8r"),
+                    (encoding_rs::KOI8_U, "koi8u"),
+                    (encoding_rs::MACINTOSH, "macroman"),
+                    (encoding_rs::WINDOWS_874, "tis620"),
+                    (encoding_rs::SHIFT_JIS, "sjis"),
+                    (encoding_rs::EUC_JP, "ujis"),
+                    (encoding_rs::EUC_KR, "euckr"),
+                    (encoding_rs::GBK, "gbk"),
+                    (encoding_rs::GB18030, "gb18030"),
+                    (encoding_rs::BIG5, "big5"),
+                ]
+                .into_iter()
+                .find(|(enc, _)| *enc == e)
+                .map_or("binary", |(_, name)| name)
+            }
+        }
+    }
+
     /// From a collation id as the binlog's optional metadata carries it.
     pub fn from_collation_id(id: u16) -> Self {
         if id == 63 {

@@ -19,9 +19,7 @@
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::catalog::{
-    Catalog, ColumnDef, Database, TableDef, TableEntry, charset_of_collation,
-};
+use super::catalog::{Catalog, ColumnDef, Database, TableDef, TableEntry, charset_of_collation};
 
 /// A table, as `(database, table)`.
 pub type TableName = (String, String);
@@ -88,8 +86,12 @@ pub fn apply(catalog: &mut Catalog, default_db: &str, sql: &str) -> Result<Touch
 fn looks_like_table_ddl(sql: &str) -> bool {
     let upper = sql.trim_start().to_ascii_uppercase();
     let words: Vec<&str> = upper.split_whitespace().take(4).collect();
-    matches!(words.first(), Some(&"CREATE" | &"ALTER" | &"DROP" | &"RENAME"))
-        && words.iter().any(|w| *w == "TABLE" || w.starts_with("TABLE"))
+    matches!(
+        words.first(),
+        Some(&"CREATE" | &"ALTER" | &"DROP" | &"RENAME")
+    ) && words
+        .iter()
+        .any(|w| *w == "TABLE" || w.starts_with("TABLE"))
 }
 
 type Parse<T> = Result<T, String>;
@@ -446,7 +448,12 @@ fn create_table(
         let entry = catalog
             .table(&source.0, &source.1)
             .cloned()
-            .ok_or_else(|| format!("CREATE TABLE ... LIKE names `{}`.`{}`, which is not tracked", source.0, source.1))?;
+            .ok_or_else(|| {
+                format!(
+                    "CREATE TABLE ... LIKE names `{}`.`{}`, which is not tracked",
+                    source.0, source.1
+                )
+            })?;
         catalog.put_table(&name.0, &name.1, entry);
         return Ok(());
     }
@@ -474,8 +481,7 @@ fn create_table(
         if charset_option(cur, &mut charset)? {
             continue;
         }
-        if cur.is_kw("SELECT") || cur.is_kw("WITH") || cur.is_kw("TABLE") || cur.is_kw("VALUES")
-        {
+        if cur.is_kw("SELECT") || cur.is_kw("WITH") || cur.is_kw("TABLE") || cur.is_kw("VALUES") {
             selects = true;
             break;
         }
@@ -533,9 +539,11 @@ fn constraint(cur: &mut Cursor<'_>) -> Parse<Option<Option<Vec<String>>>> {
         cur.skip_item()?;
         return Ok(Some(Some(columns)));
     }
-    let is_other = ["UNIQUE", "FOREIGN", "CHECK", "KEY", "INDEX", "FULLTEXT", "SPATIAL"]
-        .iter()
-        .any(|kw| cur.is_kw(kw))
+    let is_other = [
+        "UNIQUE", "FOREIGN", "CHECK", "KEY", "INDEX", "FULLTEXT", "SPATIAL",
+    ]
+    .iter()
+    .any(|kw| cur.is_kw(kw))
         || (cur.is_kw("PERIOD") && cur.is_kw_at(1, "FOR"));
     if is_other || cur.pos != start {
         cur.skip_item()?;
@@ -638,11 +646,8 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
             cur.skip_one()?;
         }
     }
-    let fsp = matches!(data_type.as_str(), "datetime" | "timestamp" | "time").then(|| {
-        args.first()
-            .and_then(|a| a.parse::<u8>().ok())
-            .unwrap_or(0)
-    });
+    let fsp = matches!(data_type.as_str(), "datetime" | "timestamp" | "time")
+        .then(|| args.first().and_then(|a| a.parse::<u8>().ok()).unwrap_or(0));
     if ColumnDef::is_binary_type(&data_type) {
         charset = Some("binary".into());
     }
@@ -672,7 +677,10 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
 fn data_type(cur: &mut Cursor<'_>) -> Parse<(String, Option<String>)> {
     let utf8 = || Some("utf8mb3".to_owned());
     if cur.eat_kw("NATIONAL") {
-        let ty = if cur.eat_kw("VARCHAR") || cur.eat_kws(&["CHAR", "VARYING"]) || cur.eat_kws(&["CHARACTER", "VARYING"]) {
+        let ty = if cur.eat_kw("VARCHAR")
+            || cur.eat_kws(&["CHAR", "VARYING"])
+            || cur.eat_kws(&["CHARACTER", "VARYING"])
+        {
             "varchar"
         } else if cur.eat_kw("CHAR") || cur.eat_kw("CHARACTER") {
             "char"
@@ -681,7 +689,10 @@ fn data_type(cur: &mut Cursor<'_>) -> Parse<(String, Option<String>)> {
         };
         return Ok((ty.into(), utf8()));
     }
-    if cur.eat_kws(&["NCHAR", "VARCHAR"]) || cur.eat_kws(&["NCHAR", "VARYING"]) || cur.eat_kw("NVARCHAR") {
+    if cur.eat_kws(&["NCHAR", "VARCHAR"])
+        || cur.eat_kws(&["NCHAR", "VARYING"])
+        || cur.eat_kw("NVARCHAR")
+    {
         return Ok(("varchar".into(), utf8()));
     }
     if cur.eat_kw("NCHAR") {
@@ -840,16 +851,66 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
 
 /// Keywords that open an ALTER TABLE specification changing no column, name or key.
 const NO_OP_SPECS: &[&str] = &[
-    "ALGORITHM", "LOCK", "ENGINE", "TYPE", "AUTO_INCREMENT", "AVG_ROW_LENGTH", "CHECKSUM",
-    "COMMENT", "COMPRESSION", "CONNECTION", "DATA", "INDEX", "DELAY_KEY_WRITE", "ENCRYPTION",
-    "ENCRYPTION_KEY_ID", "ENCRYPTED", "INSERT_METHOD", "KEY_BLOCK_SIZE", "MAX_ROWS",
-    "MIN_ROWS", "PACK_KEYS", "PASSWORD", "ROW_FORMAT", "STATS_AUTO_RECALC",
-    "STATS_PERSISTENT", "STATS_SAMPLE_PAGES", "TABLESPACE", "UNION", "FORCE", "ORDER",
-    "ENABLE", "DISABLE", "DISCARD", "IMPORT", "ANALYZE", "CHECK", "OPTIMIZE", "REBUILD",
-    "REPAIR", "TRUNCATE", "COALESCE", "REORGANIZE", "EXCHANGE", "PARTITION", "REMOVE",
-    "UPGRADE", "SECONDARY_ENGINE", "SECONDARY_ENGINE_ATTRIBUTE", "ENGINE_ATTRIBUTE",
-    "AUTOEXTEND_SIZE", "PAGE_CHECKSUM", "PAGE_COMPRESSED", "PAGE_COMPRESSION_LEVEL",
-    "TRANSACTIONAL", "IETF_QUOTES", "SEQUENCE", "WITH", "WITHOUT", "NOWAIT", "WAIT",
+    "ALGORITHM",
+    "LOCK",
+    "ENGINE",
+    "TYPE",
+    "AUTO_INCREMENT",
+    "AVG_ROW_LENGTH",
+    "CHECKSUM",
+    "COMMENT",
+    "COMPRESSION",
+    "CONNECTION",
+    "DATA",
+    "INDEX",
+    "DELAY_KEY_WRITE",
+    "ENCRYPTION",
+    "ENCRYPTION_KEY_ID",
+    "ENCRYPTED",
+    "INSERT_METHOD",
+    "KEY_BLOCK_SIZE",
+    "MAX_ROWS",
+    "MIN_ROWS",
+    "PACK_KEYS",
+    "PASSWORD",
+    "ROW_FORMAT",
+    "STATS_AUTO_RECALC",
+    "STATS_PERSISTENT",
+    "STATS_SAMPLE_PAGES",
+    "TABLESPACE",
+    "UNION",
+    "FORCE",
+    "ORDER",
+    "ENABLE",
+    "DISABLE",
+    "DISCARD",
+    "IMPORT",
+    "ANALYZE",
+    "CHECK",
+    "OPTIMIZE",
+    "REBUILD",
+    "REPAIR",
+    "TRUNCATE",
+    "COALESCE",
+    "REORGANIZE",
+    "EXCHANGE",
+    "PARTITION",
+    "REMOVE",
+    "UPGRADE",
+    "SECONDARY_ENGINE",
+    "SECONDARY_ENGINE_ATTRIBUTE",
+    "ENGINE_ATTRIBUTE",
+    "AUTOEXTEND_SIZE",
+    "PAGE_CHECKSUM",
+    "PAGE_COMPRESSED",
+    "PAGE_COMPRESSION_LEVEL",
+    "TRANSACTIONAL",
+    "IETF_QUOTES",
+    "SEQUENCE",
+    "WITH",
+    "WITHOUT",
+    "NOWAIT",
+    "WAIT",
     "VALIDATION",
 ];
 
@@ -902,9 +963,16 @@ fn alter_spec(
             def.primary_key.clear();
             return Ok(());
         }
-        let is_other = ["INDEX", "KEY", "FOREIGN", "CHECK", "CONSTRAINT", "PARTITION"]
-            .iter()
-            .any(|kw| spec.is_kw(kw))
+        let is_other = [
+            "INDEX",
+            "KEY",
+            "FOREIGN",
+            "CHECK",
+            "CONSTRAINT",
+            "PARTITION",
+        ]
+        .iter()
+        .any(|kw| spec.is_kw(kw))
             || (spec.is_kw("PERIOD") && spec.is_kw_at(1, "FOR"))
             || (spec.is_kw("SYSTEM") && spec.is_kw_at(1, "VERSIONING"));
         if is_other {

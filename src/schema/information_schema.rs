@@ -1,80 +1,134 @@
-//! A [`SchemaProvider`] that asks the server's live `information_schema`.
+//! Capture: the whole catalog read from the server's `information_schema`.
 //!
-//! Correct only while the table has not changed since the row being read was written; it is
-//! the fallback for servers that do not log `binlog_row_metadata=FULL`. Answers are cached
-//! per table until a DDL statement invalidates them.
+//! This is the schema of *now*. [`super::history`] decides at which binlog positions it is
+//! valid; this module only reads it: databases with their default charsets, base tables with
+//! theirs, and every column's name, type, signedness, charset, ENUM/SET labels and
+//! fractional-second precision, plus primary keys. System schemas are left out.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 
-use super::{Charset, ColumnInfo, SchemaError, SchemaProvider};
+use super::catalog::{Catalog, ColumnDef, Database, TableDef, TableEntry, charset_of_collation};
+use super::{Charset, ColumnInfo, SchemaError};
 
-const COLUMNS_QUERY: &str = "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, \
-     c.CHARACTER_SET_NAME, k.ORDINAL_POSITION \
-     FROM information_schema.COLUMNS c \
-     LEFT JOIN information_schema.KEY_COLUMN_USAGE k \
-       ON k.TABLE_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME \
-       AND k.COLUMN_NAME = c.COLUMN_NAME AND k.CONSTRAINT_NAME = 'PRIMARY' \
-     WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? \
-     ORDER BY c.ORDINAL_POSITION";
+/// name, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, DATETIME_PRECISION, per table.
+type ColumnRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<u64>,
+);
 
-/// name, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, position in the primary key.
-type ColumnRow = (String, String, String, Option<String>, Option<u32>);
+/// Reads the server's current catalog.
+pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
+    let err = |query: &'static str| move |source| SchemaError::Capture { query, source };
+    let mut conn = pool.get_conn().await.map_err(err("connect"))?;
+    const SERVER: &str = "SELECT @@character_set_server";
+    let server_charset: Option<String> = conn.query_first(SERVER).await.map_err(err(SERVER))?;
+    let mut catalog = Catalog::new(server_charset.unwrap_or_else(|| "utf8mb4".into()));
 
-/// Column lookups against `information_schema.COLUMNS`.
-pub struct InformationSchema {
-    pool: Pool,
-    cache: HashMap<(String, String), Vec<ColumnInfo>>,
-}
-
-impl InformationSchema {
-    pub fn new(pool: Pool) -> Self {
-        Self {
-            pool,
-            cache: HashMap::new(),
-        }
-    }
-}
-
-impl SchemaProvider for InformationSchema {
-    async fn columns(
-        &mut self,
-        database: &str,
-        table: &str,
-    ) -> Result<Option<Vec<ColumnInfo>>, SchemaError> {
-        let key = (database.to_owned(), table.to_owned());
-        if let Some(columns) = self.cache.get(&key) {
-            return Ok(Some(columns.clone()));
-        }
-        let query_err = |source| SchemaError::Query {
-            database: database.to_owned(),
-            table: table.to_owned(),
-            source,
-        };
-        let mut conn = self.pool.get_conn().await.map_err(query_err)?;
-        let rows: Vec<ColumnRow> = conn
-            .exec(COLUMNS_QUERY, (database, table))
-            .await
-            .map_err(query_err)?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let columns: Vec<ColumnInfo> = rows
-            .into_iter()
-            .map(|(name, data_type, column_type, charset, pk)| {
-                let mut info = column_info(name, &data_type, &column_type, charset);
-                info.primary_key_position = pk;
-                info
-            })
-            .collect();
-        self.cache.insert(key, columns.clone());
-        Ok(Some(columns))
+    const SCHEMATA: &str = "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME \
+         FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN \
+         ('information_schema', 'performance_schema', 'sys')";
+    let schemata: Vec<(String, String)> = conn.query(SCHEMATA).await.map_err(err(SCHEMATA))?;
+    for (name, charset) in schemata {
+        catalog.databases.insert(
+            name,
+            Database {
+                charset: charset.to_ascii_lowercase(),
+                tables: BTreeMap::new(),
+            },
+        );
     }
 
-    fn invalidate(&mut self) {
-        self.cache.clear();
+    const TABLES: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COLLATION \
+         FROM information_schema.TABLES \
+         WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN \
+         ('information_schema', 'performance_schema', 'sys')";
+    let tables: Vec<(String, String, Option<String>)> =
+        conn.query(TABLES).await.map_err(err(TABLES))?;
+    let mut defs: BTreeMap<(String, String), TableDef> = BTreeMap::new();
+    for (db, table, collation) in tables {
+        let charset = collation.map_or_else(
+            || catalog.database_charset(&db),
+            |c| charset_of_collation(&c),
+        );
+        defs.insert(
+            (db, table),
+            TableDef {
+                charset,
+                columns: Vec::new(),
+                primary_key: Vec::new(),
+            },
+        );
+    }
+
+    const COLUMNS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, \
+         COLUMN_TYPE, CHARACTER_SET_NAME, DATETIME_PRECISION \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN \
+         ('information_schema', 'performance_schema', 'sys') \
+         ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION";
+    let columns: Vec<ColumnRow> = conn.query(COLUMNS).await.map_err(err(COLUMNS))?;
+    for (db, table, name, data_type, column_type, charset, precision) in columns {
+        // Views have columns too; only base tables were listed above.
+        if let Some(def) = defs.get_mut(&(db, table)) {
+            def.columns.push(column_def(
+                name,
+                &data_type,
+                &column_type,
+                charset,
+                precision,
+            ));
+        }
+    }
+
+    const KEYS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME \
+         FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA NOT IN \
+         ('information_schema', 'performance_schema', 'sys') \
+         ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION";
+    let keys: Vec<(String, String, String)> = conn.query(KEYS).await.map_err(err(KEYS))?;
+    for (db, table, column) in keys {
+        if let Some(def) = defs.get_mut(&(db, table)) {
+            def.primary_key.push(column);
+        }
+    }
+
+    for ((db, table), def) in defs {
+        catalog.put_table(&db, &table, TableEntry::Known(def));
+    }
+    Ok(catalog)
+}
+
+/// One `information_schema.COLUMNS` row as a catalog column.
+fn column_def(
+    name: String,
+    data_type: &str,
+    column_type: &str,
+    charset: Option<String>,
+    precision: Option<u64>,
+) -> ColumnDef {
+    let data_type = data_type.to_ascii_lowercase();
+    let info = column_info(name, &data_type, column_type, charset.clone());
+    let charset = if ColumnDef::is_binary_type(&data_type) {
+        Some("binary".to_owned())
+    } else {
+        charset.map(|c| c.to_ascii_lowercase())
+    };
+    let fsp = matches!(data_type.as_str(), "datetime" | "timestamp" | "time")
+        .then(|| precision.and_then(|p| u8::try_from(p).ok()).unwrap_or(0));
+    ColumnDef {
+        name: info.name,
+        data_type,
+        unsigned: info.unsigned,
+        charset,
+        labels: info.labels,
+        fsp,
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::{ColumnInfo, SchemaError, SchemaProvider};
+use crate::position::BinlogPosition;
 
 /// Tables described up front.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +28,7 @@ impl StaticSchema {
 impl SchemaProvider for StaticSchema {
     async fn columns(
         &mut self,
+        _at: &BinlogPosition,
         database: &str,
         table: &str,
     ) -> Result<Option<Vec<ColumnInfo>>, SchemaError> {
@@ -35,8 +37,6 @@ impl SchemaProvider for StaticSchema {
             .get(&(database.to_owned(), table.to_owned()))
             .cloned())
     }
-
-    fn invalidate(&mut self) {}
 }
 
 /// Names columns by position (`@1`, `@2`, ...) as `mysqlbinlog -v` does, for looking at
@@ -47,13 +47,12 @@ pub struct PositionalNames;
 impl SchemaProvider for PositionalNames {
     async fn columns(
         &mut self,
+        _at: &BinlogPosition,
         _database: &str,
         _table: &str,
     ) -> Result<Option<Vec<ColumnInfo>>, SchemaError> {
         Ok(None)
     }
-
-    fn invalidate(&mut self) {}
 
     fn positional_fallback(&self) -> bool {
         true

@@ -3,17 +3,18 @@
 //! A rows event carries values only; the TABLE_MAP event before it gives each column's binlog
 //! type, and, when the server logs `binlog_row_metadata=FULL`, also names, signedness and
 //! character sets. When it does not, names come from a [`SchemaProvider`]. The daemon's
-//! provider asks the live `information_schema` ([`InformationSchema`]), which describes the
-//! table as it is *now*; tracking the schema in force at each binlog position is the job of
-//! a later provider behind the same trait. [`StaticSchema`] and [`PositionalNames`] serve
-//! replays of binlog files.
+//! provider is [`history::TrackedSchema`]: a [`catalog::Catalog`] captured from
+//! `information_schema` ([`capture`]) and moved forward by the DDL statements in the binlog
+//! ([`ddl`]), with every change stored by position so a restart decodes with the schema of
+//! its time. [`StaticSchema`] and [`PositionalNames`] serve replays of binlog files.
 //!
 //! [`Table`] is the resolved result the decoder and formatter share: one per TABLE_MAP,
 //! cached by the reader while the table map stays the same.
 
-mod catalog;
+pub mod catalog;
 mod charset;
 pub mod ddl;
+pub mod history;
 mod information_schema;
 mod memory;
 
@@ -22,10 +23,11 @@ use std::sync::Arc;
 use mysql_common::binlog::events::{OptionalMetaExtractor, OptionalMetadataField, TableMapEvent};
 
 pub use charset::Charset;
-pub use information_schema::InformationSchema;
+pub use information_schema::capture;
 pub use memory::{PositionalNames, StaticSchema};
 
 use crate::decode::ColumnType;
+use crate::position::BinlogPosition;
 
 /// A table as the binlog describes it, with names and encodings filled in.
 #[derive(Debug)]
@@ -68,11 +70,19 @@ pub struct ColumnInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     #[error(
-        "table `{database}`.`{table}` appears in the binlog but not in information_schema (dropped since?); binlog-relay cannot name its columns. Enable binlog_row_metadata=FULL on the server so the binlog carries column names"
+        "table `{database}`.`{table}` is not in the tracked schema at this position (created before the schema was captured and dropped since?), so its columns cannot be named. Enable binlog_row_metadata=FULL on the server so the binlog carries column names, or see docs/schema.md"
     )]
     TableNotFound { database: String, table: String },
     #[error(
-        "table `{database}`.`{table}` has {binlog} columns in the binlog but {schema} in information_schema: its definition changed after this row was written. Enable binlog_row_metadata=FULL on the server so the binlog carries column names"
+        "the columns of `{database}`.`{table}` are not known at this position: {reason}. Enable binlog_row_metadata=FULL on the server (the binlog then names the columns), or, once you know the table's current definition held at the checkpoint, run `binlog-relay schema recapture`; see docs/schema.md"
+    )]
+    TableUnknown {
+        database: String,
+        table: String,
+        reason: String,
+    },
+    #[error(
+        "table `{database}`.`{table}` has {binlog} columns in the binlog but {schema} in the tracked schema: a change to it was missed. Run `binlog-relay schema recapture` once you know the current definition held at the checkpoint, or enable binlog_row_metadata=FULL; see docs/schema.md"
     )]
     ColumnCountMismatch {
         database: String,
@@ -86,26 +96,51 @@ pub enum SchemaError {
         table: String,
         message: String,
     },
-    #[error("query on information_schema for `{database}`.`{table}` failed: {source}")]
-    Query {
-        database: String,
-        table: String,
+    #[error("reading the schema from information_schema failed ({query}): {source}")]
+    Capture {
+        query: &'static str,
         #[source]
         source: mysql_async::Error,
     },
+    #[error(transparent)]
+    History(Box<history::HistoryError>),
+    #[error(
+        "the schema changed during each of {attempts} attempts to capture it; start binlog-relay when no schema migration is running"
+    )]
+    Unstable { attempts: usize },
 }
 
 /// Where column names come from when the binlog does not carry them.
 pub trait SchemaProvider: Send {
-    /// The columns of `database`.`table` in table order; `None` when the table is unknown.
+    /// The columns of `database`.`table` in table order as of the event at `at`; `None`
+    /// when the table is unknown.
     fn columns(
         &mut self,
+        at: &BinlogPosition,
         database: &str,
         table: &str,
     ) -> impl std::future::Future<Output = Result<Option<Vec<ColumnInfo>>, SchemaError>> + Send;
 
-    /// Forgets what it knows, because a DDL statement went by.
-    fn invalidate(&mut self);
+    /// A statement from a QUERY event at `at`, run with `database` as the session's
+    /// database. Providers that track DDL apply it.
+    fn statement(
+        &mut self,
+        _at: &BinlogPosition,
+        _database: &str,
+        _sql: &str,
+    ) -> impl std::future::Future<Output = Result<(), SchemaError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// A table whose columns the binlog named itself (full metadata): the authority,
+    /// which a tracking provider checks its own record against.
+    fn observe(
+        &mut self,
+        _at: &BinlogPosition,
+        _table: &Table,
+    ) -> impl std::future::Future<Output = Result<(), SchemaError>> + Send {
+        async { Ok(()) }
+    }
 
     /// Whether a table it does not know gets positional names (`@1`, `@2`, ...) instead of
     /// an error. Only for looking at binlogs offline; the daemon never guesses names.
@@ -117,6 +152,7 @@ pub trait SchemaProvider: Send {
 /// Builds the [`Table`] for a TABLE_MAP event, asking `provider` only when the event lacks
 /// column names.
 pub async fn resolve(
+    at: &BinlogPosition,
     tme: &TableMapEvent<'_>,
     provider: &mut impl SchemaProvider,
 ) -> Result<Table, SchemaError> {
@@ -153,10 +189,11 @@ pub async fn resolve(
         .filter(|&i| i < count)
         .collect();
     let mut primary_key = logged_pk;
-    let columns = if names.len() == count {
+    let from_binlog = names.len() == count;
+    let columns = if from_binlog {
         from_metadata(tme, &types, names, &meta).map_err(bad)?
     } else {
-        let infos = match provider.columns(&database, &table).await? {
+        let infos = match provider.columns(at, &database, &table).await? {
             Some(infos) => infos,
             None if provider.positional_fallback() => (1..=count)
                 .map(|i| ColumnInfo {
@@ -223,12 +260,16 @@ pub async fn resolve(
         columns
     };
 
-    Ok(Table {
+    let table = Table {
         database: database.into(),
         name: table.into(),
         columns,
         primary_key,
-    })
+    };
+    if from_binlog {
+        provider.observe(at, &table).await?;
+    }
+    Ok(table)
 }
 
 /// Columns named `names`, typed from the table map, with signedness, charsets and ENUM/SET

@@ -16,6 +16,14 @@ const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error(
+        "reading the statements between {from} and {to} ahead of the schema capture stopped in {reached}: the server sent nothing for 30 s. Check that the binlog files in that range are still on the server"
+    )]
+    ScanIncomplete {
+        from: String,
+        to: String,
+        reached: String,
+    },
+    #[error(
         "cannot connect to MySQL/MariaDB at {address}: {source}; check source.host, source.port, source.user and the password"
     )]
     Connect {

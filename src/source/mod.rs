@@ -10,6 +10,7 @@ mod connection;
 pub mod file;
 pub mod mariadb;
 pub mod rotate;
+pub mod scan;
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,454 @@
+//! Schema history: the catalog in force at every binlog position, kept across restarts.
+//!
+//! A history is a base catalog valid at one position, plus entries, each one change at a
+//! later position: a DDL statement the reader applied, a table re-read from a TABLE_MAP
+//! event with full metadata, or a catalog captured from the server. [`TrackedSchema`] is the
+//! [`SchemaProvider`] the daemon uses: it answers from the catalog as of the event being read
+//! and records every change in a [`HistoryStore`] before the row after it is published, so
+//! a restart from any checkpoint rebuilds the catalog of that moment.
+//!
+//! Nothing is guessed. A table whose definition at some position cannot be known (a
+//! statement the DDL reader could not follow, or a table that changed between the start
+//! position and the capture) is marked unknown; its rows stop the daemon with an error that
+//! says how to get out (`binlog-relay schema recapture`, or `binlog_row_metadata=FULL`),
+//! unless the binlog names the columns itself.
+
+mod file;
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+pub use file::FileHistoryStore;
+
+use super::catalog::{Catalog, ColumnDef, TableDef, TableEntry};
+use super::ddl::{self, Touched};
+use super::{ColumnInfo, SchemaError, SchemaProvider, Table};
+use crate::position::BinlogPosition;
+
+/// Why the history could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("schema history file {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "schema history file {path} line {line} is not valid: {message}. Move the file away and run `binlog-relay schema recapture`"
+    )]
+    Corrupt {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error(
+        "the schema history starts at {base}, after the start position {start}: it cannot describe rows before it. Run `binlog-relay schema recapture` to capture the schema for the start position"
+    )]
+    StartsTooLate { base: String, start: String },
+    #[error(
+        "the schema history belongs to server_id {history}, but the server has server_id {server}. Point the daemon at its own state directory, or run `binlog-relay schema recapture`"
+    )]
+    ServerChanged { history: u32, server: u32 },
+}
+
+/// The catalog at the history's first position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Base {
+    pub position: BinlogPosition,
+    pub server_id: u32,
+    pub catalog: Catalog,
+}
+
+/// Where an entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A statement in a QUERY event. Re-read from the binlog after a restart before it.
+    Ddl,
+    /// A TABLE_MAP event with full metadata. Re-read likewise.
+    TableMap,
+    /// The catalog read from `information_schema`, valid from this position. Cannot be
+    /// re-read from the binlog, so it is kept when the daemon restarts before it.
+    Capture,
+}
+
+/// One change to the catalog at a position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The start of the event that made the change.
+    pub position: BinlogPosition,
+    pub origin: Origin,
+    /// The statement, for operators reading the file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub statement: String,
+    pub changes: Vec<Change>,
+}
+
+/// A table or database as it is after an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// `None`: the table no longer exists.
+    Table {
+        database: String,
+        table: String,
+        entry: Option<TableEntry>,
+    },
+    /// `None`: the database (and every table in it) no longer exists.
+    Database {
+        database: String,
+        charset: Option<String>,
+    },
+}
+
+impl Entry {
+    fn apply(&self, catalog: &mut Catalog) {
+        for change in &self.changes {
+            match change {
+                Change::Table {
+                    database,
+                    table,
+                    entry: Some(entry),
+                } => catalog.put_table(database, table, entry.clone()),
+                Change::Table {
+                    database,
+                    table,
+                    entry: None,
+                } => {
+                    catalog.remove_table(database, table);
+                }
+                Change::Database {
+                    database,
+                    charset: Some(charset),
+                } => {
+                    let server_charset = catalog.server_charset.clone();
+                    catalog
+                        .databases
+                        .entry(database.clone())
+                        .or_insert_with(|| super::catalog::Database {
+                            charset: server_charset,
+                            tables: Default::default(),
+                        })
+                        .charset = charset.clone();
+                }
+                Change::Database {
+                    database,
+                    charset: None,
+                } => {
+                    catalog.databases.remove(database);
+                }
+            }
+        }
+    }
+}
+
+/// A whole history as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub base: Base,
+    pub entries: Vec<Entry>,
+}
+
+/// Where the history is kept.
+pub trait HistoryStore: Send {
+    fn load(&mut self) -> Result<Option<History>, HistoryError>;
+    /// Replaces whatever is stored with `history`.
+    fn replace(&mut self, history: &History) -> Result<(), HistoryError>;
+    /// Adds one entry, durably, before returning.
+    fn append(&mut self, entry: &Entry) -> Result<(), HistoryError>;
+}
+
+/// A history kept in memory, for tests and replays.
+#[derive(Debug, Default)]
+pub struct MemoryHistoryStore {
+    pub history: Option<History>,
+}
+
+impl HistoryStore for MemoryHistoryStore {
+    fn load(&mut self) -> Result<Option<History>, HistoryError> {
+        Ok(self.history.clone())
+    }
+
+    fn replace(&mut self, history: &History) -> Result<(), HistoryError> {
+        self.history = Some(history.clone());
+        Ok(())
+    }
+
+    fn append(&mut self, entry: &Entry) -> Result<(), HistoryError> {
+        if let Some(h) = &mut self.history {
+            h.entries.push(entry.clone());
+        }
+        Ok(())
+    }
+}
+
+/// The daemon's schema provider: the tracked catalog, moved forward with the binlog.
+pub struct TrackedSchema<S> {
+    catalog: Catalog,
+    /// Capture entries at or after the current position, applied when the reader passes
+    /// them; in position order.
+    pending: Vec<Entry>,
+    store: S,
+}
+
+impl<S: HistoryStore> TrackedSchema<S> {
+    /// Starts a new history at `start`: `base` is the catalog valid there, and `later`
+    /// holds captures that become valid further on.
+    pub fn create(mut store: S, base: Base, mut later: Vec<Entry>) -> Result<Self, HistoryError> {
+        later.sort_by(|a, b| a.position.cmp_sequence(&b.position));
+        store.replace(&History {
+            base: base.clone(),
+            entries: later.clone(),
+        })?;
+        Ok(Self {
+            catalog: base.catalog,
+            pending: later,
+            store,
+        })
+    }
+
+    /// Loads the stored history and rebuilds the catalog as it was at `start`. Entries the
+    /// binlog will give again (statements and table maps at or after `start`) are dropped
+    /// from the store, so they are not recorded twice.
+    pub fn resume(
+        mut store: S,
+        start: &BinlogPosition,
+        server_id: u32,
+    ) -> Result<Option<Self>, HistoryError> {
+        let Some(history) = store.load()? else {
+            return Ok(None);
+        };
+        if history.base.server_id != server_id {
+            return Err(HistoryError::ServerChanged {
+                history: history.base.server_id,
+                server: server_id,
+            });
+        }
+        if history.base.position.cmp_sequence(start) == Ordering::Greater {
+            return Err(HistoryError::StartsTooLate {
+                base: history.base.position.to_string(),
+                start: start.to_string(),
+            });
+        }
+        let mut entries = history.entries.clone();
+        entries.sort_by(|a, b| a.position.cmp_sequence(&b.position));
+        let mut catalog = history.base.catalog.clone();
+        let mut kept = Vec::new();
+        let mut pending = Vec::new();
+        for entry in entries {
+            if entry.position.cmp_sequence(start) == Ordering::Less {
+                entry.apply(&mut catalog);
+                kept.push(entry);
+            } else if entry.origin == Origin::Capture {
+                kept.push(entry.clone());
+                pending.push(entry);
+            }
+        }
+        if kept.len() != history.entries.len() {
+            store.replace(&History {
+                base: history.base.clone(),
+                entries: kept,
+            })?;
+        }
+        info!(base = %history.base.position, at = %start, "schema history loaded");
+        Ok(Some(Self {
+            catalog,
+            pending,
+            store,
+        }))
+    }
+
+    /// The catalog as of the last position passed.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Applies captures that have become valid at `at`.
+    fn advance(&mut self, at: &BinlogPosition) {
+        while self
+            .pending
+            .first()
+            .is_some_and(|e| e.position.cmp_sequence(at) != Ordering::Greater)
+        {
+            let entry = self.pending.remove(0);
+            info!(at = %entry.position, "schema capture applied");
+            entry.apply(&mut self.catalog);
+        }
+    }
+
+    fn record(&mut self, entry: Entry) -> Result<(), SchemaError> {
+        entry.apply(&mut self.catalog);
+        self.store
+            .append(&entry)
+            .map_err(|e| SchemaError::History(Box::new(e)))
+    }
+
+    /// The catalog's current state of everything `touched` names, as an entry's changes.
+    fn changes_for(&self, touched: &Touched) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for database in &touched.databases {
+            changes.push(Change::Database {
+                database: database.clone(),
+                charset: self
+                    .catalog
+                    .databases
+                    .get(database)
+                    .map(|d| d.charset.clone()),
+            });
+        }
+        for (database, table) in &touched.tables {
+            changes.push(Change::Table {
+                database: database.clone(),
+                table: table.clone(),
+                entry: self.catalog.table(database, table).cloned(),
+            });
+        }
+        changes
+    }
+}
+
+impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
+    async fn columns(
+        &mut self,
+        at: &BinlogPosition,
+        database: &str,
+        table: &str,
+    ) -> Result<Option<Vec<ColumnInfo>>, SchemaError> {
+        self.advance(at);
+        match self.catalog.table(database, table) {
+            Some(TableEntry::Known(def)) => Ok(Some(def.column_infos())),
+            Some(TableEntry::Unknown { reason }) => Err(SchemaError::TableUnknown {
+                database: database.to_owned(),
+                table: table.to_owned(),
+                reason: reason.clone(),
+            }),
+            None => Ok(None),
+        }
+    }
+
+    async fn statement(
+        &mut self,
+        at: &BinlogPosition,
+        database: &str,
+        sql: &str,
+    ) -> Result<(), SchemaError> {
+        self.advance(at);
+        let mut scratch = self.catalog.clone();
+        let (mut touched, failure) = match ddl::apply(&mut scratch, database, sql) {
+            Ok(touched) => (touched, None),
+            Err(e) => (e.touched.clone(), Some(e)),
+        };
+        if touched.is_empty() && failure.is_none() {
+            return Ok(());
+        }
+        let excerpt: String = sql.chars().take(200).collect();
+        match failure {
+            None => self.catalog = scratch,
+            Some(e) => {
+                warn!(
+                    position = %at,
+                    statement = %excerpt,
+                    error = %e.message,
+                    "a schema statement could not be followed; the tables it touches are unknown until the binlog names their columns or the schema is recaptured"
+                );
+                if touched.tables.is_empty() {
+                    // Not even the table could be read: every table of the session's
+                    // database is suspect.
+                    touched.tables = self
+                        .catalog
+                        .databases
+                        .get(database)
+                        .map(|d| {
+                            d.tables
+                                .keys()
+                                .map(|t| (database.to_owned(), t.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                }
+                let reason = format!("at {at}, `{excerpt}` could not be followed: {}", e.message);
+                for (db, table) in &touched.tables {
+                    self.catalog.put_table(
+                        db,
+                        table,
+                        TableEntry::Unknown {
+                            reason: reason.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        let entry = Entry {
+            position: at.clone(),
+            origin: Origin::Ddl,
+            statement: excerpt,
+            changes: self.changes_for(&touched),
+        };
+        self.record(entry)
+    }
+
+    async fn observe(&mut self, at: &BinlogPosition, table: &Table) -> Result<(), SchemaError> {
+        self.advance(at);
+        let tracked = self.catalog.table(&table.database, &table.name);
+        let agrees = match tracked {
+            Some(TableEntry::Known(def)) => {
+                def.columns.len() == table.columns.len()
+                    && def
+                        .columns
+                        .iter()
+                        .zip(&table.columns)
+                        .all(|(d, c)| d.name == c.name)
+            }
+            _ => false,
+        };
+        if agrees {
+            return Ok(());
+        }
+        if matches!(tracked, Some(TableEntry::Known(_))) {
+            warn!(
+                position = %at,
+                database = %table.database,
+                table = %table.name,
+                "the tracked schema disagrees with the column names the binlog carries; taking the binlog's"
+            );
+        }
+        let def = TableDef {
+            charset: self.catalog.database_charset(&table.database),
+            columns: table
+                .columns
+                .iter()
+                .map(|c| ColumnDef {
+                    name: c.name.clone(),
+                    data_type: c.ty.name().to_ascii_lowercase(),
+                    unsigned: c.unsigned,
+                    charset: (c.ty.is_character() || c.labels.is_some())
+                        .then(|| c.charset.name().to_owned()),
+                    labels: c.labels.as_ref().map(|l| l.to_vec()),
+                    fsp: None,
+                })
+                .collect(),
+            primary_key: table
+                .primary_key
+                .iter()
+                .filter_map(|&i| table.columns.get(i).map(|c| c.name.clone()))
+                .collect(),
+        };
+        let entry = Entry {
+            position: at.clone(),
+            origin: Origin::TableMap,
+            statement: String::new(),
+            changes: vec![Change::Table {
+                database: table.database.to_string(),
+                table: table.name.to_string(),
+                entry: Some(TableEntry::Known(def)),
+            }],
+        };
+        self.record(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests;
