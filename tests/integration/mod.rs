@@ -7,5 +7,6 @@ mod golden;
 mod options;
 mod restart;
 mod schema_fallback;
+mod schema_history;
 mod support;
 mod types;
