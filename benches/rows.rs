@@ -98,6 +98,7 @@ fn decode_and_encode(c: &mut Criterion) {
         thread_id: None,
         gtid: None,
         query: None,
+        schema_id: None,
     };
     let mut group = c.benchmark_group("rows");
     group.throughput(Throughput::Elements(1000));

@@ -7,6 +7,7 @@
 //! is published. Include/exclude rules and column filters will live here too.
 
 use crate::decode::RowKind;
+use crate::schema::ddl::Effect;
 
 /// Whether Maxwell drops rows of this table regardless of filters.
 pub fn always_dropped(database: &str, table: &str, kind: RowKind) -> bool {
@@ -15,6 +16,20 @@ pub fn always_dropped(database: &str, table: &str, kind: RowKind) -> bool {
         "mysql" => table == "ha_health_check" || table.starts_with("rds_heartbeat"),
         _ => false,
     }
+}
+
+/// Whether Maxwell drops a DDL message regardless of filters: changes to its own schema
+/// database.
+pub fn ddl_dropped(effect: &Effect) -> bool {
+    let database = match effect {
+        Effect::DatabaseCreate { database, .. }
+        | Effect::DatabaseAlter { database, .. }
+        | Effect::DatabaseDrop { database }
+        | Effect::TableCreate { database, .. }
+        | Effect::TableAlter { database, .. }
+        | Effect::TableDrop { database, .. } => database,
+    };
+    database == "maxwell"
 }
 
 #[cfg(test)]

@@ -43,6 +43,18 @@ impl Batch {
     pub fn body_of(&self, m: &Message) -> &[u8] {
         self.body.get(m.range.clone()).unwrap_or_default()
     }
+
+    /// This batch's messages, then `next`'s.
+    pub fn followed_by(mut self, next: Batch) -> Batch {
+        let offset = self.body.len();
+        self.body.extend_from_slice(&next.body);
+        self.messages
+            .extend(next.messages.into_iter().map(|m| Message {
+                range: m.range.start + offset..m.range.end + offset,
+                ..m
+            }));
+        self
+    }
 }
 
 /// A table prepared for rendering under one set of output options: column keys already
@@ -112,6 +124,8 @@ pub struct RowMeta<'a> {
     pub gtid: Option<&'a str>,
     /// The statement behind the row (ROWS_QUERY / ANNOTATE_ROWS).
     pub query: Option<&'a str>,
+    /// Version of the tracked schema the row was labelled with.
+    pub schema_id: Option<u64>,
 }
 
 /// A rendered row waiting for its transaction's commit.
@@ -300,6 +314,13 @@ impl TransactionBuffer {
         {
             write_field(out, &names.thread_id, false);
             write_int(out, thread);
+        }
+        if config.schema_id {
+            write_field(out, &names.schema_id, false);
+            match meta.schema_id {
+                Some(id) => write_int(out, id),
+                None => out.extend_from_slice(b"null"),
+            }
         }
         if config.push_timestamp {
             write_field(out, &names.push_ts, false);
@@ -635,6 +656,7 @@ mod tests {
             thread_id: Some(9),
             gtid: Some("0-1-2"),
             query: Some("INSERT INTO shop.Order VALUES (1, 'ü😀')"),
+            schema_id: Some(4),
         }
     }
 
@@ -782,6 +804,7 @@ mod tests {
             gtid_position: true,
             server_id: true,
             thread_id: true,
+            schema_id: true,
             row_query: true,
             row_query_max_length: 37,
             primary_keys: true,
@@ -796,7 +819,7 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                r#"{"database":"shop","table":"Order","query":"INSERT INTO shop.Order VALUES (1, 'ü","type":"insert","ts":5,"xid":3,"commit":true,"position":"bin.000003:1234","gtid":"0-1-2","server_id":7,"thread_id":9,"primary_key":[1],"primary_key_columns":["id"],"data":{"id":1,"note":"hi","pass_word":"x"}}"#
+                r#"{"database":"shop","table":"Order","query":"INSERT INTO shop.Order VALUES (1, 'ü","type":"insert","ts":5,"xid":3,"commit":true,"position":"bin.000003:1234","gtid":"0-1-2","server_id":7,"thread_id":9,"schema_id":4,"primary_key":[1],"primary_key_columns":["id"],"data":{"id":1,"note":"hi","pass_word":"x"}}"#
             ]
         );
     }

@@ -7,6 +7,7 @@
 //! printing); `value` renders one column value; `mysql_json` and `json_diff` render MySQL's
 //! binary JSON and rebuild documents from partial JSON updates.
 
+pub mod ddl;
 pub mod geometry;
 pub mod json;
 pub mod json_diff;

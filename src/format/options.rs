@@ -26,7 +26,9 @@ pub struct OutputConfig {
     pub server_id: bool,
     /// `thread_id` of the client connection, from the transaction's BEGIN.
     pub thread_id: bool,
-    /// `schema_id`: needs the schema store, which this version does not have yet.
+    /// `schema_id`: the version of the tracked schema the row was labelled with (1 for the
+    /// first capture, one more for each change since). Maxwell's numbers come from its own
+    /// store and differ; they only ever grow in both.
     pub schema_id: bool,
     /// `query`: the statement that changed the row (server's `binlog_rows_query_log_events`
     /// on MySQL, `binlog_annotate_row_events` on MariaDB).
@@ -39,7 +41,7 @@ pub struct OutputConfig {
     pub primary_key_columns: bool,
     /// `push_ts`: wall-clock seconds, with microseconds, when the message was made.
     pub push_timestamp: bool,
-    /// DDL messages: arrive with schema history; not in this version.
+    /// A message for every schema change the history follows (`table-create`, ...).
     pub ddl: bool,
     /// Zero DATE/DATETIME/TIMESTAMP values as `null` instead of `0000-00-00...`.
     pub null_zerodates: bool,
@@ -147,6 +149,7 @@ pub struct FieldNames {
     pub gtid: String,
     pub server_id: String,
     pub thread_id: String,
+    pub schema_id: String,
     pub push_ts: String,
     pub primary_key: String,
     pub primary_key_columns: String,
@@ -161,18 +164,6 @@ impl OutputConfig {
 
     /// Checks the options and builds what the formatter needs.
     pub fn compile(&self) -> Result<OutputOptions, ConfigError> {
-        if self.schema_id {
-            return Err(ConfigError::key(
-                "output.schema_id",
-                "is not available yet: it needs the schema store that arrives with schema history; remove it or set it to false",
-            ));
-        }
-        if self.ddl {
-            return Err(ConfigError::key(
-                "output.ddl",
-                "DDL messages are not available yet (they arrive with schema history); remove it or set it to false",
-            ));
-        }
         let mut exclude = Vec::with_capacity(self.exclude_columns.len());
         for entry in &self.exclude_columns {
             let entry = entry.trim();
@@ -239,6 +230,7 @@ impl FieldNames {
             gtid: n("gtid"),
             server_id: n("server_id"),
             thread_id: n("thread_id"),
+            schema_id: n("schema_id"),
             push_ts: n("push_ts"),
             primary_key: n("primary_key"),
             primary_key_columns: n("primary_key_columns"),
@@ -305,13 +297,9 @@ mod tests {
         );
         let ddl = OutputConfig {
             ddl: true,
+            schema_id: true,
             ..OutputConfig::default()
         };
-        assert!(
-            ddl.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("output.ddl")
-        );
+        assert!(ddl.validate().is_ok());
     }
 }

@@ -21,7 +21,8 @@ use crate::checkpoint::Checkpoint;
 use crate::decode::{Cell, RowsEvent};
 use crate::error::Error;
 use crate::filter;
-use crate::format::{OutputOptions, RowMeta, TableLayout, TransactionBuffer};
+use crate::format::ddl::{DdlMeta, push_ddl};
+use crate::format::{Batch, OutputOptions, RowMeta, TableLayout, TransactionBuffer};
 use crate::position::BinlogPosition;
 use crate::schema::{self, SchemaProvider};
 use crate::shutdown::ShutdownSignal;
@@ -58,6 +59,8 @@ pub struct Reader<P> {
     server_id: u32,
     /// A TRANSACTION_PAYLOAD event was just read: its decompressed events must follow.
     expect_payload_events: bool,
+    /// DDL messages waiting for the end of the statement's transaction.
+    pending_ddl: Batch,
     stop_at: Option<BinlogPosition>,
 }
 
@@ -82,6 +85,7 @@ impl<P: SchemaProvider> Reader<P> {
             row_query: None,
             server_id,
             expect_payload_events: false,
+            pending_ddl: Batch::default(),
             stop_at,
         }
     }
@@ -208,8 +212,13 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::QUERY_EVENT) => {
                 let query: QueryEvent<'_> =
                     event.read_event().map_err(|e| self.malformed("QUERY", e))?;
-                self.query(&query.query(), &query.schema(), query.thread_id())
-                    .await
+                self.query(
+                    &query.query(),
+                    &query.schema(),
+                    query.thread_id(),
+                    header.timestamp(),
+                )
+                .await
             }
             Ok(EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT) => {
                 let gtid: GtidEvent = event.read_event().map_err(|e| self.malformed("GTID", e))?;
@@ -298,8 +307,12 @@ impl<P: SchemaProvider> Reader<P> {
         self.in_transaction = false;
         self.thread_id = None;
         self.row_query = None;
+        let mut batch = self.tx.finish(xid);
+        if !self.pending_ddl.messages.is_empty() {
+            batch = std::mem::take(&mut self.pending_ddl).followed_by(batch);
+        }
         Delivery {
-            batch: self.tx.finish(xid),
+            batch,
             end: self.checkpoint(),
         }
     }
@@ -317,6 +330,7 @@ impl<P: SchemaProvider> Reader<P> {
         sql: &str,
         database: &str,
         thread_id: u32,
+        ts: u32,
     ) -> Result<Option<Delivery>, Error> {
         let trimmed = sql.trim();
         if trimmed.eq_ignore_ascii_case("BEGIN") {
@@ -359,7 +373,8 @@ impl<P: SchemaProvider> Reader<P> {
         // is stored before anything after it is published. The server gives a changed
         // table a new table id, so cached table maps stay correct, but dropping them keeps
         // the cache from growing with every DDL.
-        self.provider
+        let effects = self
+            .provider
             .statement(&self.event_start, database, trimmed)
             .await
             .map_err(|source| Error::Schema {
@@ -367,10 +382,28 @@ impl<P: SchemaProvider> Reader<P> {
                 source: Box::new(source),
             })?;
         self.tables.clear();
+        if self.options.config.ddl {
+            let meta = DdlMeta {
+                ts: u64::from(ts),
+                sql,
+                position: &self.event_start,
+                gtid: self.gtid.as_deref(),
+                schema_id: self.provider.schema_id(),
+            };
+            for effect in &effects {
+                if !filter::ddl_dropped(effect) {
+                    push_ddl(&mut self.pending_ddl, effect, &meta, &self.options);
+                }
+            }
+        }
         if self.in_transaction {
+            // MySQL 8 logs CREATE TABLE ... SELECT inside the transaction that fills the
+            // table; its message goes out with that transaction.
             return Ok(None);
         }
-        self.position_only().map(Some)
+        let mut delivery = self.position_only()?;
+        delivery.batch = std::mem::take(&mut self.pending_ddl);
+        Ok(Some(delivery))
     }
 
     async fn table_map(&mut self, event: &Event) -> Result<(), Error> {
@@ -431,6 +464,7 @@ impl<P: SchemaProvider> Reader<P> {
             thread_id: self.thread_id,
             gtid: self.gtid.as_deref(),
             query: self.row_query.as_deref(),
+            schema_id: self.provider.schema_id(),
         };
         let mut cursor = rows.rows();
         let mut before: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());

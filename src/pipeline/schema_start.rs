@@ -74,8 +74,8 @@ pub async fn capture_for<S: HistoryStore>(
             let mut touched = match ddl::apply(&mut Catalog::new(""), &st.database, &st.sql) {
                 Ok(t) => t,
                 Err(e) if e.touched.is_empty() => Touched {
-                    tables: Vec::new(),
                     databases: vec![st.database.clone()],
+                    ..Touched::default()
                 },
                 Err(e) => e.touched,
             };

@@ -31,6 +31,43 @@ pub struct Touched {
     pub tables: Vec<TableName>,
     /// Databases created, changed or dropped.
     pub databases: Vec<String>,
+    /// The changes in order, with the definitions before and after: what Maxwell's DDL
+    /// messages describe.
+    pub effects: Vec<Effect>,
+}
+
+/// One schema change, as a DDL message reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    DatabaseCreate {
+        database: String,
+        charset: String,
+    },
+    DatabaseAlter {
+        database: String,
+        charset: String,
+    },
+    DatabaseDrop {
+        database: String,
+    },
+    TableCreate {
+        database: String,
+        table: String,
+        def: TableDef,
+    },
+    /// Also renames: `new_database`.`new_table` is the name after the statement.
+    TableAlter {
+        database: String,
+        table: String,
+        old: TableDef,
+        new_database: String,
+        new_table: String,
+        def: TableDef,
+    },
+    TableDrop {
+        database: String,
+        table: String,
+    },
 }
 
 impl Touched {
@@ -286,6 +323,15 @@ impl Cursor<'_> {
 }
 
 fn statement(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touched) -> Parse<()> {
+    // MariaDB's `SET STATEMENT var=value [, ...] FOR <statement>`.
+    if cur.eat_kws(&["SET", "STATEMENT"]) {
+        while !cur.at_end() && !cur.is_kw("FOR") {
+            cur.skip_one()?;
+        }
+        if !cur.eat_kw("FOR") {
+            return Ok(());
+        }
+    }
     if cur.eat_kw("CREATE") {
         let replace = cur.eat_kws(&["OR", "REPLACE"]);
         if cur.eat_kw("TEMPORARY") {
@@ -324,7 +370,11 @@ fn statement(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touched)
         if cur.eat_kw("DATABASE") || cur.eat_kw("SCHEMA") {
             cur.eat_kws(&["IF", "EXISTS"]);
             let name = cur.ident()?;
-            catalog.databases.remove(&name);
+            if catalog.databases.remove(&name).is_some() {
+                touched.effects.push(Effect::DatabaseDrop {
+                    database: name.clone(),
+                });
+            }
             touched.databases.push(name);
             return Ok(());
         }
@@ -337,7 +387,17 @@ fn statement(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touched)
             if index.eq_ignore_ascii_case("PRIMARY") && cur.eat_kw("ON") {
                 let name = cur.table_name()?;
                 let def = known_table(catalog, &name, touched)?;
+                let old = def.clone();
                 def.primary_key.clear();
+                let def = def.clone();
+                touched.effects.push(Effect::TableAlter {
+                    database: name.0.clone(),
+                    table: name.1.clone(),
+                    old,
+                    new_database: name.0,
+                    new_table: name.1,
+                    def,
+                });
             }
             return Ok(());
         }
@@ -369,10 +429,14 @@ fn create_database(
     catalog.databases.insert(
         name.clone(),
         Database {
-            charset,
+            charset: charset.clone(),
             tables: Default::default(),
         },
     );
+    touched.effects.push(Effect::DatabaseCreate {
+        database: name.clone(),
+        charset,
+    });
     touched.databases.push(name);
     Ok(())
 }
@@ -387,7 +451,11 @@ fn alter_database(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Tou
     let mut charset = catalog.database_charset(&name);
     database_options(cur, &mut charset)?;
     if let Some(db) = catalog.databases.get_mut(&name) {
-        db.charset = charset;
+        db.charset = charset.clone();
+        touched.effects.push(Effect::DatabaseAlter {
+            database: name.clone(),
+            charset,
+        });
         touched.databases.push(name);
     }
     Ok(())
@@ -454,6 +522,13 @@ fn create_table(
                     source.0, source.1
                 )
             })?;
+        if let TableEntry::Known(def) = &entry {
+            touched.effects.push(Effect::TableCreate {
+                database: name.0.clone(),
+                table: name.1.clone(),
+                def: def.clone(),
+            });
+        }
         catalog.put_table(&name.0, &name.1, entry);
         return Ok(());
     }
@@ -497,6 +572,11 @@ fn create_table(
     }
     def.charset = charset;
     fill_charsets(&mut def.columns, &def.charset);
+    touched.effects.push(Effect::TableCreate {
+        database: name.0.clone(),
+        table: name.1.clone(),
+        def: def.clone(),
+    });
     catalog.put_table(&name.0, &name.1, TableEntry::Known(def));
     Ok(())
 }
@@ -775,6 +855,7 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
         return Ok(());
     }
     let mut def = known_table(catalog, &name, touched)?.clone();
+    let old = def.clone();
     let mut new_name = None;
 
     // Split the specification list at top-level commas.
@@ -837,14 +918,22 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
         alter_spec(&mut spec, &mut def, &mut new_name)?;
     }
 
+    let to = new_name.unwrap_or_else(|| name.clone());
+    touched.effects.push(Effect::TableAlter {
+        database: name.0.clone(),
+        table: name.1.clone(),
+        old,
+        new_database: to.0.clone(),
+        new_table: to.1.clone(),
+        def: def.clone(),
+    });
     let entry = TableEntry::Known(def);
-    match new_name {
-        Some(to) if to != name => {
-            catalog.remove_table(&name.0, &name.1);
-            catalog.put_table(&to.0, &to.1, entry);
-            touched.tables.push(to);
-        }
-        _ => catalog.put_table(&name.0, &name.1, entry),
+    if to != name {
+        catalog.remove_table(&name.0, &name.1);
+        catalog.put_table(&to.0, &to.1, entry);
+        touched.tables.push(to);
+    } else {
+        catalog.put_table(&name.0, &name.1, entry);
     }
     Ok(())
 }
@@ -1131,7 +1220,12 @@ fn drop_tables(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
     cur.eat_kws(&["IF", "EXISTS"]);
     loop {
         let name = cur.table_name()?;
-        catalog.remove_table(&name.0, &name.1);
+        if catalog.remove_table(&name.0, &name.1).is_some() {
+            touched.effects.push(Effect::TableDrop {
+                database: name.0.clone(),
+                table: name.1.clone(),
+            });
+        }
         touched.tables.push(name);
         if !cur.eat(&Token::Comma) {
             return Ok(());
@@ -1152,6 +1246,16 @@ fn rename_tables(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touc
         let entry = catalog
             .remove_table(&from.0, &from.1)
             .ok_or_else(|| format!("RENAME TABLE `{}`.`{}`: not tracked", from.0, from.1))?;
+        if let TableEntry::Known(def) = &entry {
+            touched.effects.push(Effect::TableAlter {
+                database: from.0.clone(),
+                table: from.1.clone(),
+                old: def.clone(),
+                new_database: to.0.clone(),
+                new_table: to.1.clone(),
+                def: def.clone(),
+            });
+        }
         catalog.put_table(&to.0, &to.1, entry);
         if !cur.eat(&Token::Comma) {
             return Ok(());

@@ -192,6 +192,8 @@ pub struct TrackedSchema<S> {
     /// them; in position order.
     pending: Vec<Entry>,
     store: S,
+    /// 1 for the base catalog, one more for every entry applied since.
+    version: u64,
 }
 
 impl<S: HistoryStore> TrackedSchema<S> {
@@ -207,6 +209,7 @@ impl<S: HistoryStore> TrackedSchema<S> {
             catalog: base.catalog,
             pending: later,
             store,
+            version: 1,
         })
     }
 
@@ -238,9 +241,11 @@ impl<S: HistoryStore> TrackedSchema<S> {
         let mut catalog = history.base.catalog.clone();
         let mut kept = Vec::new();
         let mut pending = Vec::new();
+        let mut version = 1;
         for entry in entries {
             if entry.position.cmp_sequence(start) == Ordering::Less {
                 entry.apply(&mut catalog);
+                version += 1;
                 kept.push(entry);
             } else if entry.origin == Origin::Capture {
                 kept.push(entry.clone());
@@ -258,6 +263,7 @@ impl<S: HistoryStore> TrackedSchema<S> {
             catalog,
             pending,
             store,
+            version,
         }))
     }
 
@@ -276,11 +282,13 @@ impl<S: HistoryStore> TrackedSchema<S> {
             let entry = self.pending.remove(0);
             info!(at = %entry.position, "schema capture applied");
             entry.apply(&mut self.catalog);
+            self.version += 1;
         }
     }
 
     fn record(&mut self, entry: Entry) -> Result<(), SchemaError> {
         entry.apply(&mut self.catalog);
+        self.version += 1;
         self.store
             .append(&entry)
             .map_err(|e| SchemaError::History(Box::new(e)))
@@ -311,6 +319,10 @@ impl<S: HistoryStore> TrackedSchema<S> {
 }
 
 impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
+    fn schema_id(&self) -> Option<u64> {
+        Some(self.version)
+    }
+
     async fn columns(
         &mut self,
         at: &BinlogPosition,
@@ -334,7 +346,7 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
         at: &BinlogPosition,
         database: &str,
         sql: &str,
-    ) -> Result<(), SchemaError> {
+    ) -> Result<Vec<ddl::Effect>, SchemaError> {
         self.advance(at);
         let mut scratch = self.catalog.clone();
         let (mut touched, failure) = match ddl::apply(&mut scratch, database, sql) {
@@ -342,12 +354,14 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
             Err(e) => (e.touched.clone(), Some(e)),
         };
         if touched.is_empty() && failure.is_none() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let excerpt: String = sql.chars().take(200).collect();
         match failure {
             None => self.catalog = scratch,
             Some(e) => {
+                // Nothing is reported for a statement that was not understood.
+                touched.effects.clear();
                 warn!(
                     position = %at,
                     statement = %excerpt,
@@ -387,7 +401,8 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
             statement: excerpt,
             changes: self.changes_for(&touched),
         };
-        self.record(entry)
+        self.record(entry)?;
+        Ok(touched.effects)
     }
 
     async fn observe(&mut self, at: &BinlogPosition, table: &Table) -> Result<(), SchemaError> {

@@ -122,14 +122,14 @@ pub trait SchemaProvider: Send {
     ) -> impl std::future::Future<Output = Result<Option<Vec<ColumnInfo>>, SchemaError>> + Send;
 
     /// A statement from a QUERY event at `at`, run with `database` as the session's
-    /// database. Providers that track DDL apply it.
+    /// database. Providers that track DDL apply it and say what it changed.
     fn statement(
         &mut self,
         _at: &BinlogPosition,
         _database: &str,
         _sql: &str,
-    ) -> impl std::future::Future<Output = Result<(), SchemaError>> + Send {
-        async { Ok(()) }
+    ) -> impl std::future::Future<Output = Result<Vec<ddl::Effect>, SchemaError>> + Send {
+        async { Ok(Vec::new()) }
     }
 
     /// A table whose columns the binlog named itself (full metadata): the authority,
@@ -140,6 +140,11 @@ pub trait SchemaProvider: Send {
         _table: &Table,
     ) -> impl std::future::Future<Output = Result<(), SchemaError>> + Send {
         async { Ok(()) }
+    }
+
+    /// The version of the schema in force, for `schema_id`; `None` when not tracked.
+    fn schema_id(&self) -> Option<u64> {
+        None
     }
 
     /// Whether a table it does not know gets positional names (`@1`, `@2`, ...) instead of
