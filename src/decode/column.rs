@@ -44,6 +44,20 @@ pub enum ColumnType {
     DateTime,
     /// Pre-5.6 TIME: 3 bytes holding the decimal number (-)HHMMSS.
     Time,
+    /// MariaDB "hires" TIMESTAMP(fsp): the old type code, but big-endian seconds followed
+    /// by the fraction in `(fsp + 1) / 2` big-endian bytes.
+    TimestampHires {
+        fsp: u8,
+    },
+    /// MariaDB "hires" DATETIME(fsp): microseconds of the packed date and time, divided by
+    /// 10^(6 - fsp), big-endian.
+    DateTimeHires {
+        fsp: u8,
+    },
+    /// MariaDB "hires" TIME(fsp): like DATETIME, offset so that negative times sort first.
+    TimeHires {
+        fsp: u8,
+    },
     /// VARCHAR / VARBINARY: a length prefix of `prefix` bytes, then the bytes.
     VarString {
         prefix: u8,
@@ -183,6 +197,9 @@ impl ColumnType {
             Self::Timestamp => "timestamp (pre-5.6)".into(),
             Self::DateTime => "datetime (pre-5.6)".into(),
             Self::Time => "time (pre-5.6)".into(),
+            Self::TimestampHires { fsp } => format!("timestamp({fsp}) (MariaDB hires)"),
+            Self::DateTimeHires { fsp } => format!("datetime({fsp}) (MariaDB hires)"),
+            Self::TimeHires { fsp } => format!("time({fsp}) (MariaDB hires)"),
             Self::VarString { .. } => "varchar".into(),
             Self::FixedString { .. } => "char".into(),
             Self::Blob { .. } => "blob/text".into(),
@@ -195,6 +212,24 @@ impl ColumnType {
         }
     }
 
+    /// Whether this is one of the old (pre-MySQL 5.6) temporal type codes, which MariaDB
+    /// also uses for its "hires" fractional-second types.
+    pub fn is_legacy_temporal(self) -> bool {
+        matches!(self, Self::Timestamp | Self::DateTime | Self::Time)
+    }
+
+    /// The type once the schema says how many fractional digits the column has. An old
+    /// temporal code with fractional digits can only be MariaDB's "hires" format: MySQL
+    /// logs fractional columns with the 5.6 codes.
+    pub fn with_schema_fsp(self, fsp: Option<u8>) -> Self {
+        match (self, fsp) {
+            (Self::Timestamp, Some(fsp @ 1..=6)) => Self::TimestampHires { fsp },
+            (Self::DateTime, Some(fsp @ 1..=6)) => Self::DateTimeHires { fsp },
+            (Self::Time, Some(fsp @ 1..=6)) => Self::TimeHires { fsp },
+            (ty, _) => ty,
+        }
+    }
+
     /// How many bytes the value at the start of `data` occupies, or `None` when `data` is
     /// too short or the type's size cannot be known.
     pub fn value_len(self, data: &[u8]) -> Option<usize> {
@@ -204,6 +239,9 @@ impl ColumnType {
             Self::Int24 | Self::Date | Self::Time => 3,
             Self::Long | Self::Float | Self::Timestamp => 4,
             Self::LongLong | Self::Double | Self::DateTime => 8,
+            Self::TimestampHires { fsp } => 4 + fsp_bytes(fsp)?,
+            Self::DateTimeHires { fsp } => *[5, 6, 6, 7, 7, 7, 8].get(usize::from(fsp))?,
+            Self::TimeHires { fsp } => *[3, 4, 4, 5, 5, 5, 6].get(usize::from(fsp))?,
             Self::NewDecimal { precision, scale } => {
                 // MySQL's limits: DECIMAL(65, 30).
                 if scale > precision || precision == 0 || precision > 65 || scale > 30 {

@@ -122,6 +122,51 @@ pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<
             time: time2(raw, fsp)?,
             fsp,
         },
+        ColumnType::TimestampHires { fsp } => Value::Timestamp {
+            seconds: be_uint(raw.get(..4)?) as u32,
+            micros: u32::try_from(hires_fraction(be_uint(raw.get(4..)?), fsp)?)
+                .ok()
+                .filter(|&m| m < 1_000_000)?,
+            fsp,
+        },
+        ColumnType::DateTimeHires { fsp } => {
+            let micros = hires_fraction(be_uint(raw), fsp)?;
+            let (rest, micros_part) = (micros / 1_000_000, micros % 1_000_000);
+            let (rest, second) = (rest / 60, rest % 60);
+            let (rest, minute) = (rest / 60, rest % 60);
+            let (rest, hour) = (rest / 24, rest % 24);
+            let (ym, day) = (rest / 32, rest % 32);
+            Value::DateTime {
+                year: u16::try_from(ym / 13).ok()?,
+                month: (ym % 13) as u8,
+                day: day as u8,
+                hour: hour as u8,
+                minute: minute as u8,
+                second: second as u8,
+                micros: micros_part as u32,
+                fsp,
+            }
+        }
+        ColumnType::TimeHires { fsp } => {
+            // Stored as the value plus (TIME_MAX + 1 s), both in units of 10^(fsp - 6) s.
+            const MAX_SECONDS: i64 = 838 * 3600 + 59 * 60 + 59;
+            let scale = 10i64.pow(6 - u32::from(fsp));
+            let zero = (MAX_SECONDS + 1) * 1_000_000 / scale;
+            let stored = i64::try_from(be_uint(raw)).ok()?;
+            let micros = (stored - zero).checked_mul(scale)?;
+            let a = micros.unsigned_abs();
+            let seconds = a / 1_000_000;
+            Value::Time {
+                time: Time {
+                    negative: micros < 0,
+                    hours: u32::try_from(seconds / 3600).ok()?,
+                    minutes: (seconds / 60 % 60) as u8,
+                    seconds: (seconds % 60) as u8,
+                    micros: (a % 1_000_000) as u32,
+                },
+                fsp,
+            }
+        }
         ColumnType::Timestamp => Value::Timestamp {
             seconds: le_uint(raw.get(..4)?) as u32,
             micros: 0,
@@ -196,6 +241,12 @@ fn int(raw: &[u8], width: usize, unsigned: bool) -> Option<Value<'static>> {
 
 fn le_uint(bytes: &[u8]) -> u64 {
     bytes.iter().rev().fold(0, |acc, &b| (acc << 8) | b as u64)
+}
+
+/// A MariaDB hires fraction (`value` in units of 10^(fsp - 6) s) in microseconds.
+fn hires_fraction(value: u64, fsp: u8) -> Option<u64> {
+    let scale = 10u64.checked_pow(6u32.checked_sub(u32::from(fsp))?)?;
+    value.checked_mul(scale)
 }
 
 fn be_uint(bytes: &[u8]) -> u64 {
@@ -352,6 +403,62 @@ mod tests {
                 month: 12,
                 day: 31
             })
+        );
+    }
+
+    #[test]
+    fn mariadb_hires_datetime_and_time() {
+        // MariaDB's layout: microseconds of the packed value, divided by 10^(6 - fsp),
+        // big-endian in 7 bytes for DATETIME(3).
+        let packed: u64 =
+            (((((2024 * 13 + 1) * 32 + 2) * 24 + 3) * 60 + 4) * 60 + 5) * 1_000_000 + 678_000;
+        let raw = (packed / 1000).to_be_bytes();
+        let v = decode_value(ColumnType::DateTimeHires { fsp: 3 }, false, &raw[1..]).unwrap();
+        assert_eq!(
+            v,
+            Value::DateTime {
+                year: 2024,
+                month: 1,
+                day: 2,
+                hour: 3,
+                minute: 4,
+                second: 5,
+                micros: 678_000,
+                fsp: 3
+            }
+        );
+        // TIME(2) '-01:02:03.45': offset by (838:59:59 + 1 s) in hundredths, 4 bytes.
+        let zero: i64 = (838 * 3600 + 59 * 60 + 59 + 1) * 100;
+        let stored = (zero - 372_345) as u32;
+        let Some(Value::Time { time, fsp: 2 }) = decode_value(
+            ColumnType::TimeHires { fsp: 2 },
+            false,
+            &stored.to_be_bytes(),
+        ) else {
+            panic!("not a time");
+        };
+        assert_eq!(
+            time,
+            Time {
+                negative: true,
+                hours: 1,
+                minutes: 2,
+                seconds: 3,
+                micros: 450_000
+            }
+        );
+        assert_eq!(ColumnType::TimeHires { fsp: 2 }.value_len(&[0; 4]), Some(4));
+        assert_eq!(
+            ColumnType::DateTimeHires { fsp: 6 }.value_len(&[0; 8]),
+            Some(8)
+        );
+        assert_eq!(
+            ColumnType::Timestamp.with_schema_fsp(Some(3)),
+            ColumnType::TimestampHires { fsp: 3 }
+        );
+        assert_eq!(
+            ColumnType::Timestamp.with_schema_fsp(Some(0)),
+            ColumnType::Timestamp
         );
     }
 

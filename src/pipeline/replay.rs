@@ -26,14 +26,30 @@ pub async fn replay_file(
     path: &Path,
     provider: impl SchemaProvider,
     options: OutputOptions,
+    on_message: impl FnMut(&[u8]),
+) -> Result<usize, ReplayError> {
+    replay_file_from(path, FIRST_EVENT_OFFSET, provider, options, on_message).await
+}
+
+/// [`replay_file`] from the event at byte `offset` on (an event boundary).
+pub async fn replay_file_from(
+    path: &Path,
+    offset: u64,
+    provider: impl SchemaProvider,
+    options: OutputOptions,
     mut on_message: impl FnMut(&[u8]),
 ) -> Result<usize, ReplayError> {
     let events = BinlogFileEvents::open(path)?;
-    let start = BinlogPosition::new(events.file_name(), FIRST_EVENT_OFFSET);
+    let start = BinlogPosition::new(events.file_name(), offset);
     let mut reader = Reader::new(provider, Arc::new(options), start, 0, None);
     let mut messages = 0;
     for event in events {
-        if let Some(delivery) = reader.handle_event(&event?).await? {
+        let event = event?;
+        let end = u64::from(event.header().log_pos());
+        if end != 0 && end <= offset {
+            continue;
+        }
+        if let Some(delivery) = reader.handle_event(&event).await? {
             for m in &delivery.batch.messages {
                 on_message(delivery.batch.body_of(m));
                 messages += 1;

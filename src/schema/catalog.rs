@@ -122,6 +122,7 @@ impl TableDef {
                     .iter()
                     .position(|k| k.eq_ignore_ascii_case(&c.name))
                     .and_then(|p| u32::try_from(p + 1).ok()),
+                fsp: c.fsp,
             })
             .collect()
     }

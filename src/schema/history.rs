@@ -24,7 +24,8 @@ pub use file::FileHistoryStore;
 
 use super::catalog::{Catalog, ColumnDef, TableDef, TableEntry};
 use super::ddl::{self, Touched};
-use super::{ColumnInfo, SchemaError, SchemaProvider, Table};
+use super::{Charset, ColumnInfo, SchemaError, SchemaProvider, Table};
+use crate::decode::ColumnType;
 use crate::position::BinlogPosition;
 
 /// Why the history could not be read or written.
@@ -435,14 +436,17 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
             columns: table
                 .columns
                 .iter()
-                .map(|c| ColumnDef {
-                    name: c.name.clone(),
-                    data_type: c.ty.name().to_ascii_lowercase(),
-                    unsigned: c.unsigned,
-                    charset: (c.ty.is_character() || c.labels.is_some())
-                        .then(|| c.charset.name().to_owned()),
-                    labels: c.labels.as_ref().map(|l| l.to_vec()),
-                    fsp: None,
+                .map(|c| {
+                    let (data_type, fsp) = sql_type(c.ty, &c.charset);
+                    ColumnDef {
+                        name: c.name.clone(),
+                        data_type: data_type.to_owned(),
+                        unsigned: c.unsigned,
+                        charset: (c.ty.is_character() || c.labels.is_some())
+                            .then(|| c.charset.name().to_owned()),
+                        labels: c.labels.as_ref().map(|l| l.to_vec()),
+                        fsp,
+                    }
                 })
                 .collect(),
             primary_key: table
@@ -462,6 +466,47 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
             }],
         };
         self.record(entry)
+    }
+}
+
+/// The SQL type name (as `information_schema.DATA_TYPE` spells it) for a binlog type, and
+/// its fractional digits for temporal types. Binary and text strings share binlog types;
+/// the charset tells them apart.
+fn sql_type(ty: ColumnType, charset: &Charset) -> (&'static str, Option<u8>) {
+    let binary = *charset == Charset::Binary;
+    match ty {
+        ColumnType::Tiny => ("tinyint", None),
+        ColumnType::Short => ("smallint", None),
+        ColumnType::Int24 => ("mediumint", None),
+        ColumnType::Long => ("int", None),
+        ColumnType::LongLong => ("bigint", None),
+        ColumnType::Float => ("float", None),
+        ColumnType::Double => ("double", None),
+        ColumnType::NewDecimal { .. } => ("decimal", None),
+        ColumnType::Year => ("year", None),
+        ColumnType::Date => ("date", None),
+        ColumnType::DateTime => ("datetime", Some(0)),
+        ColumnType::DateTime2 { fsp } | ColumnType::DateTimeHires { fsp } => {
+            ("datetime", Some(fsp))
+        }
+        ColumnType::Timestamp => ("timestamp", Some(0)),
+        ColumnType::Timestamp2 { fsp } | ColumnType::TimestampHires { fsp } => {
+            ("timestamp", Some(fsp))
+        }
+        ColumnType::Time => ("time", Some(0)),
+        ColumnType::Time2 { fsp } | ColumnType::TimeHires { fsp } => ("time", Some(fsp)),
+        ColumnType::VarString { .. } if binary => ("varbinary", None),
+        ColumnType::VarString { .. } => ("varchar", None),
+        ColumnType::FixedString { .. } if binary => ("binary", None),
+        ColumnType::FixedString { .. } => ("char", None),
+        ColumnType::Blob { .. } if binary => ("blob", None),
+        ColumnType::Blob { .. } => ("text", None),
+        ColumnType::Enum { .. } => ("enum", None),
+        ColumnType::Set { .. } => ("set", None),
+        ColumnType::Bit { .. } => ("bit", None),
+        ColumnType::Json { .. } => ("json", None),
+        ColumnType::Geometry { .. } => ("geometry", None),
+        ColumnType::Unsupported { .. } => ("unknown", None),
     }
 }
 

@@ -158,6 +158,7 @@ fn column_info(
         charset,
         labels,
         primary_key_position: None,
+        fsp: None,
     }
 }
 

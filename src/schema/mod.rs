@@ -64,6 +64,10 @@ pub struct ColumnInfo {
     pub labels: Option<Vec<String>>,
     /// Position (1-based) in the primary key, if the column is part of it.
     pub primary_key_position: Option<u32>,
+    /// Temporal columns: fractional-second digits. Needed for MariaDB's "hires" TIMESTAMP,
+    /// DATETIME and TIME (tables created before 10.1 or with mysql56_temporal_format off),
+    /// which the binlog logs with the old type codes and no metadata.
+    pub fsp: Option<u8>,
 }
 
 /// Why a table could not be described.
@@ -207,6 +211,7 @@ pub async fn resolve(
                     charset: None,
                     labels: None,
                     primary_key_position: None,
+                    fsp: None,
                 })
                 .collect(),
             None => {
@@ -238,7 +243,7 @@ pub async fn resolve(
             .zip(infos)
             .map(|(&ty, info)| Column {
                 name: info.name,
-                ty,
+                ty: ty.with_schema_fsp(info.fsp),
                 unsigned: info.unsigned,
                 charset: info.charset.unwrap_or(Charset::Binary),
                 labels: info.labels.map(Into::into),
@@ -265,13 +270,24 @@ pub async fn resolve(
         columns
     };
 
-    let table = Table {
+    let mut table = Table {
         database: database.into(),
         name: table.into(),
         columns,
         primary_key,
     };
     if from_binlog {
+        // Names came from the binlog, but old-format temporal columns say nothing of their
+        // fractional digits; only the schema knows (MariaDB hires types).
+        if table.columns.iter().any(|c| c.ty.is_legacy_temporal())
+            && let Ok(Some(infos)) = provider.columns(at, &table.database, &table.name).await
+        {
+            for column in &mut table.columns {
+                if let Some(info) = infos.iter().find(|i| i.name == column.name) {
+                    column.ty = column.ty.with_schema_fsp(info.fsp);
+                }
+            }
+        }
         provider.observe(at, &table).await?;
     }
     Ok(table)

@@ -39,6 +39,7 @@ fn col(name: &str, unsigned: bool, charset: Option<Charset>) -> ColumnInfo {
         charset,
         labels: None,
         primary_key_position: None,
+        fsp: None,
     }
 }
 
@@ -298,5 +299,63 @@ async fn a_column_type_this_version_cannot_render_is_named_not_guessed() {
     assert!(
         text.contains("vector.binlog:"),
         "names the position: {text}"
+    );
+}
+
+/// MariaDB 10.0 writes TIMESTAMP(n) with the old type code and no metadata, in its own
+/// "hires" layout. Replayed with a schema history that follows the file's own CREATE TABLE
+/// statements, the columns' precision is known and the values decode. The oracle: the first
+/// row's bytes read by hand (big-endian 0x62826556 = 2022-05-16 14:53:10 UTC, fraction 0),
+/// which is also the event's own timestamp.
+#[tokio::test]
+async fn mariadb_hires_timestamps_decode_with_precision_from_the_schema_history() {
+    use binlog_relay::pipeline::replay::replay_file_from;
+    use binlog_relay::position::BinlogPosition;
+    use binlog_relay::schema::catalog::Catalog;
+    use binlog_relay::schema::history::{Base, MemoryHistoryStore, TrackedSchema};
+
+    let schema = TrackedSchema::create(
+        MemoryHistoryStore::default(),
+        Base {
+            position: BinlogPosition::new("mysql-bin.000001", 4),
+            server_id: 1,
+            catalog: Catalog::new("latin1"),
+        },
+        Vec::new(),
+    )
+    .expect("history");
+    let mut messages = Vec::new();
+    // From the first event after the mysql.user rows, which this test has no schema for.
+    replay_file_from(
+        &fixture("tiflow/mysql-bin.000001"),
+        865,
+        schema,
+        OutputOptions::default(),
+        |body| messages.push(String::from_utf8(body.to_vec()).expect("utf-8")),
+    )
+    .await
+    .expect("replay");
+    // Each value is its event's own timestamp (rows written with NOW()), with as many
+    // fraction digits as the column's precision: t and t2/t6 are TIMESTAMP(3)/(4), t5 is
+    // TIMESTAMP(1), t1 and t3 (LIKE t1) are plain TIMESTAMP in the classic layout.
+    let data: Vec<&str> = messages
+        .iter()
+        .map(|m| &m[m.find(r#","data":"#).expect("data") + 8..m.len() - 1])
+        .collect();
+    assert_eq!(
+        messages[0],
+        r#"{"database":"steven","table":"t","type":"insert","ts":1652712790,"xid":25,"commit":true,"data":{"id":1,"d":"2022-05-16 14:53:10.000"}}"#
+    );
+    assert_eq!(
+        data,
+        vec![
+            r#"{"id":1,"d":"2022-05-16 14:53:10.000"}"#,
+            r#"{"id":1,"d":"2022-05-16 14:55:47"}"#,
+            r#"{"id":1,"d":"2022-05-16 14:56:37.0000"}"#,
+            r#"{"id":1,"d":"2022-05-18 03:04:55"}"#,
+            r#"{"id":2,"d":"2022-05-18 03:05:05"}"#,
+            r#"{"id":1,"d":"2022-05-18 03:07:06.0"}"#,
+            r#"{"id":1,"d":"2022-05-18 03:10:02.0000"}"#,
+        ]
     );
 }

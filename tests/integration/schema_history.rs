@@ -330,3 +330,63 @@ async fn a_statement_it_cannot_follow_stops_the_table_until_the_schema_is_recapt
     );
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_messages_describe_each_change_in_maxwells_format() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create("ddlmsg", &[]).await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let start = db.position().await;
+    db.exec(&[
+        "USE {db}",
+        "CREATE TABLE t (id INT UNSIGNED PRIMARY KEY, at TIMESTAMP(3) NULL, s SET('x','y'))",
+        "ALTER TABLE t ADD COLUMN note VARCHAR(8) CHARACTER SET latin1",
+        "RENAME TABLE t TO u",
+        "DROP TABLE u",
+    ])
+    .await;
+    let config = DaemonConfig::new(&queue.exchange);
+    run_to_now(
+        &config.write(),
+        &[
+            ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+            ("BINLOG_RELAY__OUTPUT__DDL", "true"),
+        ],
+    )
+    .await;
+    let got = queue.take_at_least(4, Duration::from_secs(10)).await;
+    let kinds: Vec<(String, String)> = got
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(&m.body).expect("json");
+            (
+                m.routing_key.clone(),
+                v["type"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let d = &db.name;
+    assert_eq!(
+        kinds,
+        vec![
+            (format!("{d}.t"), "table-create".to_string()),
+            (format!("{d}.t"), "table-alter".to_string()),
+            (format!("{d}.t"), "table-alter".to_string()),
+            (format!("{d}.u"), "table-drop".to_string()),
+        ]
+    );
+    let create = &got[0].body;
+    assert!(
+        create.starts_with(&format!(
+            r#"{{"type":"table-create","database":"{d}","table":"t","def":{{"database":"{d}","charset":"utf8mb4","table":"t","columns":[{{"type":"int","name":"id","signed":false}},{{"type":"timestamp","name":"at","column-length":3}},{{"type":"set","name":"s","enum-values":["x","y"]}}],"primary-key":["id"]}},"ts":"#
+        )),
+        "{create}"
+    );
+    assert!(
+        got[2].body.contains(r#""def":{"database":""#)
+            && got[2].body.contains(r#""table":"u","columns""#),
+        "{}",
+        got[2].body
+    );
+    db.drop_database().await;
+}
