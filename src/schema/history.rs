@@ -349,8 +349,9 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
         sql: &str,
     ) -> Result<Vec<ddl::Effect>, SchemaError> {
         self.advance(at);
-        let mut scratch = self.catalog.clone();
-        let (mut touched, failure) = match ddl::apply(&mut scratch, database, sql) {
+        // Applied in place: a statement that fails half way leaves every table it touched
+        // marked unknown below, so no half-applied definition is ever used.
+        let (mut touched, failure) = match ddl::apply(&mut self.catalog, database, sql) {
             Ok(touched) => (touched, None),
             Err(e) => (e.touched.clone(), Some(e)),
         };
@@ -358,42 +359,39 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
             return Ok(Vec::new());
         }
         let excerpt: String = sql.chars().take(200).collect();
-        match failure {
-            None => self.catalog = scratch,
-            Some(e) => {
-                // Nothing is reported for a statement that was not understood.
-                touched.effects.clear();
-                warn!(
-                    position = %at,
-                    statement = %excerpt,
-                    error = %e.message,
-                    "a schema statement could not be followed; the tables it touches are unknown until the binlog names their columns or the schema is recaptured"
+        if let Some(e) = failure {
+            // Nothing is reported for a statement that was not understood.
+            touched.effects.clear();
+            warn!(
+                position = %at,
+                statement = %excerpt,
+                error = %e.message,
+                "a schema statement could not be followed; the tables it touches are unknown until the binlog names their columns or the schema is recaptured"
+            );
+            if touched.tables.is_empty() {
+                // Not even the table could be read: every table of the session's
+                // database is suspect.
+                touched.tables = self
+                    .catalog
+                    .databases
+                    .get(database)
+                    .map(|d| {
+                        d.tables
+                            .keys()
+                            .map(|t| (database.to_owned(), t.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            let reason = format!("at {at}, `{excerpt}` could not be followed: {}", e.message);
+            for (db, table) in &touched.tables {
+                self.catalog.put_table(
+                    db,
+                    table,
+                    TableEntry::Unknown {
+                        reason: reason.clone(),
+                    },
                 );
-                if touched.tables.is_empty() {
-                    // Not even the table could be read: every table of the session's
-                    // database is suspect.
-                    touched.tables = self
-                        .catalog
-                        .databases
-                        .get(database)
-                        .map(|d| {
-                            d.tables
-                                .keys()
-                                .map(|t| (database.to_owned(), t.clone()))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                }
-                let reason = format!("at {at}, `{excerpt}` could not be followed: {}", e.message);
-                for (db, table) in &touched.tables {
-                    self.catalog.put_table(
-                        db,
-                        table,
-                        TableEntry::Unknown {
-                            reason: reason.clone(),
-                        },
-                    );
-                }
             }
         }
         let entry = Entry {
