@@ -497,8 +497,19 @@ fn sql_type(ty: ColumnType, charset: &Charset) -> (&'static str, Option<u8>) {
         ColumnType::VarString { .. } => ("varchar", None),
         ColumnType::FixedString { .. } if binary => ("binary", None),
         ColumnType::FixedString { .. } => ("char", None),
-        ColumnType::Blob { .. } if binary => ("blob", None),
-        ColumnType::Blob { .. } => ("text", None),
+        ColumnType::Blob { prefix } => {
+            let name = match (prefix, binary) {
+                (1, true) => "tinyblob",
+                (1, false) => "tinytext",
+                (3, true) => "mediumblob",
+                (3, false) => "mediumtext",
+                (4, true) => "longblob",
+                (4, false) => "longtext",
+                (_, true) => "blob",
+                (_, false) => "text",
+            };
+            (name, None)
+        }
         ColumnType::Enum { .. } => ("enum", None),
         ColumnType::Set { .. } => ("set", None),
         ColumnType::Bit { .. } => ("bit", None),
