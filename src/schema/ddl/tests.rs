@@ -313,3 +313,36 @@ fn if_exists_on_missing_tables_touches_nothing_it_cannot() {
     assert!(apply(&mut c, "app", "ALTER TABLE IF EXISTS nope ADD x INT").is_ok());
     assert!(apply(&mut c, "app", "DROP TABLE IF EXISTS nope").is_ok());
 }
+
+#[test]
+fn more_forms_from_the_manuals() {
+    let c = run(&[
+        // MySQL 8.0.21+ logs CREATE TABLE ... SELECT as the definition plus START TRANSACTION.
+        "CREATE TABLE a (`id` int NOT NULL, `v` varchar(3) DEFAULT NULL) START TRANSACTION",
+        // MariaDB: per-statement variables.
+        "SET STATEMENT max_statement_time=60, lock_wait_timeout=5 FOR ALTER TABLE a ADD w INT",
+        "ALTER TABLE a ADD INDEX IF NOT EXISTS iv (v), CHANGE COLUMN IF EXISTS nope x INT",
+        "ALTER TABLE a ALTER INDEX iv INVISIBLE, ADD COLUMN hidden INT INVISIBLE",
+        "CREATE TABLE p (id INT NOT NULL, d DATE, PRIMARY KEY (id, d))
+         PARTITION BY RANGE (YEAR(d)) (PARTITION p0 VALUES LESS THAN (2000), PARTITION p1 VALUES LESS THAN MAXVALUE)",
+        "ALTER TABLE p REORGANIZE PARTITION p1 INTO (PARTITION p1 VALUES LESS THAN (2010), PARTITION p2 VALUES LESS THAN MAXVALUE)",
+        "ALTER TABLE p TRUNCATE PARTITION p0",
+        "CREATE TABLE g (id INT, price DECIMAL(6,2), tax DECIMAL(6,2) GENERATED ALWAYS AS (price * 0.2) STORED, KEY (tax))",
+        "ALTER TABLE g MODIFY COLUMN price DECIMAL(8,2) NOT NULL AFTER tax",
+        "CREATE TABLE c1 (a CHAR(2) BINARY, b VARCHAR(4) CHARACTER SET binary, c TEXT CHARSET latin1 COLLATE latin1_bin, d VARCHAR(1) COLLATE 'cp1250_bin')",
+        "ALTER TABLE c1 DROP COLUMN IF EXISTS zz, ADD COLUMN e SET('p','q') CHARACTER SET latin1 DEFAULT 'p' AFTER a",
+    ]);
+    assert_eq!(
+        describe(&c, "app", "a"),
+        "id:int, v:varchar utf8mb4, w:int, hidden:int, pk="
+    );
+    assert_eq!(describe(&c, "app", "p"), "id:int, d:date, pk=id+d");
+    assert_eq!(
+        describe(&c, "app", "g"),
+        "id:int, tax:decimal, price:decimal, pk="
+    );
+    assert_eq!(
+        describe(&c, "app", "c1"),
+        "a:char utf8mb4, e:set latin1 [\"p\", \"q\"], b:varchar binary, c:text latin1, d:varchar cp1250, pk="
+    );
+}
