@@ -105,20 +105,29 @@ where
                 StartFrom::Earliest => source.earliest_position().await?,
                 StartFrom::At(p) => p.clone(),
             };
-            // Record the starting point at once, as Maxwell does: a crash before the first
-            // transaction must not turn "latest" into a later position on restart.
-            let first = Checkpoint {
+            // Saved once the schema for it is captured, below.
+            start_checkpoint = Checkpoint {
                 position: start.clone(),
                 gtid: None,
                 server_id: server.server_id,
             };
-            store.save(&first)?;
-            start_checkpoint = first;
             info!(position = %start, from = %config.source.start, "no checkpoint; starting");
             start
         }
     };
 
+    // Before the stream opens: a first capture reads ahead in the binlog on a connection
+    // that registers with the same replica server_id, and the server allows one at a time.
+    let schema = schema_start::open(&source, &server, &start, saved.is_some(), || {
+        FileHistoryStore::new(&config.checkpoint.dir)
+    })
+    .await?;
+    if saved.is_none() {
+        // Record the starting point at once, as Maxwell does: a crash before the first
+        // transaction must not turn "latest" into a later position on restart. Only now,
+        // with the schema history for it on disk: a checkpoint always has its history.
+        store.save(&start_checkpoint)?;
+    }
     let stop_at = match stop_at {
         None => None,
         Some(StopAt::Now) => Some(source.current_position().await?),
@@ -139,12 +148,6 @@ where
         return Ok(Outcome::ReachedStop(start_checkpoint));
     }
 
-    // Before the stream opens: a first capture reads ahead in the binlog on a connection
-    // that registers with the same replica server_id, and the server allows one at a time.
-    let schema = schema_start::open(&source, &server, &start, || {
-        FileHistoryStore::new(&config.checkpoint.dir)
-    })
-    .await?;
     let events = source.stream_from(&start, &server).await?;
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let options = config

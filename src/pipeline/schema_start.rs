@@ -26,14 +26,20 @@ use crate::source::{BinlogSource, ServerInfo};
 const ATTEMPTS: usize = 5;
 
 /// The stored history resumed at `start`, or a new capture for `start`.
+///
+/// Only a start from a checkpoint resumes: the history has followed the binlog exactly as
+/// far as the checkpoint. Without a checkpoint (first start, or an operator who removed
+/// it), any stored history may have missed changes since, so the schema is captured anew.
 pub async fn open<S: HistoryStore>(
     source: &BinlogSource,
     server: &ServerInfo,
     start: &BinlogPosition,
+    from_checkpoint: bool,
     mut make_store: impl FnMut() -> S,
 ) -> Result<TrackedSchema<S>, Error> {
-    if let Some(tracked) = TrackedSchema::resume(make_store(), start, server.server_id)
-        .map_err(|e| history_error(start, e))?
+    if from_checkpoint
+        && let Some(tracked) = TrackedSchema::resume(make_store(), start, server.server_id)
+            .map_err(|e| history_error(start, e))?
     {
         return Ok(tracked);
     }
