@@ -854,10 +854,6 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
         touched.tables.push(name);
         return Ok(());
     }
-    let mut def = known_table(catalog, &name, touched)?.clone();
-    let old = def.clone();
-    let mut new_name = None;
-
     // Split the specification list at top-level commas.
     let mut specs: Vec<(usize, usize)> = Vec::new();
     let mut start = cur.pos;
@@ -877,6 +873,32 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
     if cur.pos > start {
         specs.push((start, cur.pos));
     }
+
+    // A rename's target is named before anything can fail, so that a statement that
+    // cannot be followed still reports both names.
+    for &(from, to) in &specs {
+        let mut spec = Cursor {
+            tokens: &cur.tokens[..to],
+            pos: from,
+            default_db: cur.default_db,
+        };
+        if spec.eat_kw("RENAME")
+            && !spec.is_kw("COLUMN")
+            && !spec.is_kw("INDEX")
+            && !spec.is_kw("KEY")
+        {
+            if !spec.eat_kw("TO") {
+                spec.eat_kw("AS");
+            }
+            if let Ok(target) = spec.table_name() {
+                touched.tables.push(target);
+            }
+        }
+    }
+
+    let mut def = known_table(catalog, &name, touched)?.clone();
+    let old = def.clone();
+    let mut new_name = None;
 
     // Table charset options first: columns added or redefined in the same statement
     // take the new default.
@@ -931,7 +953,6 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
     if to != name {
         catalog.remove_table(&name.0, &name.1);
         catalog.put_table(&to.0, &to.1, entry);
-        touched.tables.push(to);
     } else {
         catalog.put_table(&name.0, &name.1, entry);
     }
@@ -1234,6 +1255,8 @@ fn drop_tables(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
 }
 
 fn rename_tables(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touched) -> Parse<()> {
+    // Every name first, so that a failure still reports all the tables involved.
+    let mut pairs = Vec::new();
     loop {
         let from = cur.table_name()?;
         if !cur.eat_kw("TO") {
@@ -1242,6 +1265,12 @@ fn rename_tables(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touc
         let to = cur.table_name()?;
         touched.tables.push(from.clone());
         touched.tables.push(to.clone());
+        pairs.push((from, to));
+        if !cur.eat(&Token::Comma) {
+            break;
+        }
+    }
+    for (from, to) in pairs {
         // Renames apply one after another, so `a TO tmp, b TO a, tmp TO b` swaps.
         let entry = catalog
             .remove_table(&from.0, &from.1)
@@ -1257,10 +1286,8 @@ fn rename_tables(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touc
             });
         }
         catalog.put_table(&to.0, &to.1, entry);
-        if !cur.eat(&Token::Comma) {
-            return Ok(());
-        }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -346,3 +346,31 @@ fn more_forms_from_the_manuals() {
         "a:char utf8mb4, e:set latin1 [\"p\", \"q\"], b:varchar binary, c:text latin1, d:varchar cp1250, pk="
     );
 }
+
+#[test]
+fn failures_still_name_every_table_involved() {
+    // On an empty catalog (as the first-start read-ahead uses it), renames of tables it does
+    // not know fail, but report both names of every pair, so neither is trusted.
+    let mut empty = Catalog::new("utf8mb4");
+    let err = apply(&mut empty, "app", "RENAME TABLE a TO b, c TO d").unwrap_err();
+    for t in ["a", "b", "c", "d"] {
+        assert!(
+            err.touched.tables.contains(&("app".into(), t.into())),
+            "{t}: {err:?}"
+        );
+    }
+    let err = apply(
+        &mut empty,
+        "app",
+        "ALTER TABLE c ADD x INT, RENAME TO other.d",
+    )
+    .unwrap_err();
+    assert!(
+        err.touched.tables.contains(&("other".into(), "d".into())),
+        "{err:?}"
+    );
+    assert!(
+        err.touched.tables.contains(&("app".into(), "c".into())),
+        "{err:?}"
+    );
+}
