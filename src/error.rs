@@ -50,6 +50,10 @@ pub enum Error {
         "the checkpoint was taken on the server with server_id {checkpoint}, but the source now reports server_id {server}; its binlog positions mean nothing here. If the server was replaced on purpose, remove the checkpoint file and set source.start"
     )]
     ServerChanged { checkpoint: u32, server: u32 },
+    #[error(
+        "there is no checkpoint in checkpoint.dir, so there is no schema history to recapture: the first start captures the schema by itself"
+    )]
+    NoCheckpointToRecapture,
     #[error("internal task failed: {0}")]
     Task(String),
 }

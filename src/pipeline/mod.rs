@@ -197,8 +197,8 @@ pub struct Recaptured {
     pub unknown: usize,
 }
 
-/// Replaces the schema history with a new capture valid from the checkpoint (or, without
-/// one, from the configured start). The operator's way out when a table is unknown.
+/// Replaces the schema history with a new capture valid from the checkpoint. The operator's
+/// way out when a table is unknown.
 pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recaptured, Error> {
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
@@ -213,11 +213,7 @@ pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recapture
             }
             cp.position
         }
-        None => match &config.source.start {
-            StartFrom::Latest => source.current_position().await?,
-            StartFrom::Earliest => source.earliest_position().await?,
-            StartFrom::At(p) => p.clone(),
-        },
+        None => return Err(Error::NoCheckpointToRecapture),
     };
     let tracked = schema_start::capture_for(
         &source,
