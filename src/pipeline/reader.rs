@@ -28,6 +28,7 @@ use crate::schema::{self, SchemaProvider};
 use crate::shutdown::ShutdownSignal;
 use crate::source::SourceEvents;
 use crate::source::mariadb::{self, MariadbGtid};
+use crate::source::query::statement_text;
 use crate::source::rotate::rotate_target;
 
 /// A resolved table map, kept while the server keeps sending the same one.
@@ -212,8 +213,10 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::QUERY_EVENT) => {
                 let query: QueryEvent<'_> =
                     event.read_event().map_err(|e| self.malformed("QUERY", e))?;
+                let text = statement_text(&query);
                 self.query(
                     &query.query(),
+                    text,
                     &query.schema(),
                     query.thread_id(),
                     header.timestamp(),
@@ -259,6 +262,15 @@ impl<P: SchemaProvider> Reader<P> {
                     self.begin(None)?;
                 }
                 Ok(None)
+            }
+            Err(_) if (mariadb::QUERY_COMPRESSED_EVENT..=mariadb::DELETE_ROWS_COMPRESSED_EVENT)
+                .contains(&type_code) =>
+            {
+                // Skipping them would lose rows or schema changes without a word.
+                Err(self.malformed(
+                    "MariaDB compressed",
+                    "the server writes compressed binlog events (log_bin_compress=ON), which this version cannot read; set log_bin_compress=OFF on the server",
+                ))
             }
             Err(_) => {
                 debug!(event_type = type_code, "skipping event type");
@@ -325,9 +337,13 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 
+    /// `sql` is the statement as lossy UTF-8 (for classification and DDL messages); `text`
+    /// is what the schema reader gets: decoded in the session's charset, or `Err` when the
+    /// bytes are not valid in it.
     async fn query(
         &mut self,
         sql: &str,
+        text: Result<String, String>,
         database: &str,
         thread_id: u32,
         ts: u32,
@@ -373,14 +389,24 @@ impl<P: SchemaProvider> Reader<P> {
         // is stored before anything after it is published. The server gives a changed
         // table a new table id, so cached table maps stay correct, but dropping them keeps
         // the cache from growing with every DDL.
-        let effects = self
-            .provider
-            .statement(&self.event_start, database, trimmed)
-            .await
-            .map_err(|source| Error::Schema {
-                position: self.event_start.clone(),
-                source: Box::new(source),
-            })?;
+        let schema_error = |source| Error::Schema {
+            position: self.event_start.clone(),
+            source: Box::new(source),
+        };
+        let effects = match &text {
+            Ok(text) => self
+                .provider
+                .statement(&self.event_start, database, text.trim())
+                .await
+                .map_err(schema_error)?,
+            Err(lossy) => {
+                self.provider
+                    .unreadable_statement(&self.event_start, lossy)
+                    .await
+                    .map_err(schema_error)?;
+                Vec::new()
+            }
+        };
         self.tables.clear();
         if self.options.config.ddl {
             let meta = DdlMeta {

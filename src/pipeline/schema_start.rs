@@ -77,13 +77,30 @@ pub async fn capture_for<S: HistoryStore>(
         let mut before_capture = Touched::default();
         let mut during_capture = None;
         for st in &statements {
+            if !st.readable && ddl::looks_like_table_ddl(&st.sql) {
+                // Which tables it changes cannot be told: none can be vouched for.
+                before_capture
+                    .databases
+                    .extend(live.databases.keys().cloned());
+                if st.position.reached(&p1) {
+                    during_capture = Some(st);
+                    break;
+                }
+                continue;
+            }
             let mut touched = match ddl::apply(&mut Catalog::new(""), &st.database, &st.sql) {
                 Ok(t) => t,
-                Err(e) if e.touched.is_empty() => Touched {
-                    databases: vec![st.database.clone()],
-                    ..Touched::default()
-                },
-                Err(e) => e.touched,
+                // On this empty catalog every ALTER fails, but names its tables. When the
+                // names could not be read, or only by a pattern over unlexable text, the
+                // session's database is suspect too.
+                Err(e) => {
+                    let unsure = e.touched.tables.is_empty() || e.unlexed;
+                    let mut touched = e.touched;
+                    if unsure {
+                        touched.databases.push(st.database.clone());
+                    }
+                    touched
+                }
             };
             if touched.is_empty() {
                 continue;
@@ -112,19 +129,27 @@ pub async fn capture_for<S: HistoryStore>(
                 unknown.push((db.clone(), table.clone()));
             }
         }
+        let mut unknown_databases: Vec<String> = Vec::new();
         for db in &before_capture.databases {
-            if let Some(d) = base.databases.get(db) {
+            if let Some(d) = base.databases.get_mut(db) {
                 unknown.extend(d.tables.keys().map(|t| (db.clone(), t.clone())));
+                // Its default charset may have been different at the start too.
+                d.charset.clear();
+                unknown_databases.push(db.clone());
             }
         }
+        unknown_databases.sort();
+        unknown_databases.dedup();
         unknown.sort();
         unknown.dedup();
-        if trust_current && !unknown.is_empty() {
+        if trust_current && !(unknown.is_empty() && unknown_databases.is_empty()) {
             warn!(
                 tables = unknown.len(),
                 "tables changed since the start position are taken as they are now, as asked"
             );
             unknown.clear();
+            unknown_databases.clear();
+            base = live.clone();
         }
         let reason = format!(
             "a statement between the start position {start} and the schema capture at {p1} changed it, so its definition before {p1} is not known"
@@ -138,21 +163,23 @@ pub async fn capture_for<S: HistoryStore>(
                 },
             );
         }
-        let later = if unknown.is_empty() {
+        let later = if unknown.is_empty() && unknown_databases.is_empty() {
             Vec::new()
         } else {
+            let databases = unknown_databases.iter().map(|db| Change::Database {
+                database: db.clone(),
+                charset: live.databases.get(db).map(|d| d.charset.clone()),
+            });
+            let tables = unknown.iter().map(|(db, table)| Change::Table {
+                database: db.clone(),
+                table: table.clone(),
+                entry: live.table(db, table).cloned(),
+            });
             vec![Entry {
                 position: p1.clone(),
                 origin: Origin::Capture,
                 statement: String::new(),
-                changes: unknown
-                    .iter()
-                    .map(|(db, table)| Change::Table {
-                        database: db.clone(),
-                        table: table.clone(),
-                        entry: live.table(db, table).cloned(),
-                    })
-                    .collect(),
+                changes: databases.chain(tables).collect(),
             }]
         };
         info!(

@@ -21,13 +21,19 @@ use super::{Charset, ColumnInfo};
 pub struct Catalog {
     /// The server's `character_set_server`: the default for new databases.
     pub server_charset: String,
+    /// The server's `lower_case_table_names`: with 1 or 2, database and table names are
+    /// kept in lower case and looked up that way.
+    #[serde(default)]
+    pub lower_case_table_names: u8,
     pub databases: BTreeMap<String, Database>,
 }
 
 /// One database (schema).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Database {
-    /// Default charset for new tables.
+    /// Default charset for new tables; empty when it is not known at this position (it
+    /// changed between the start and the first capture), which makes a CREATE TABLE that
+    /// relies on it a statement that cannot be followed.
     pub charset: String,
     pub tables: BTreeMap<String, TableEntry>,
 }
@@ -132,12 +138,22 @@ impl Catalog {
     pub fn new(server_charset: impl Into<String>) -> Self {
         Self {
             server_charset: server_charset.into(),
+            lower_case_table_names: 0,
             databases: BTreeMap::new(),
         }
     }
 
     pub fn table(&self, database: &str, table: &str) -> Option<&TableEntry> {
         self.databases.get(database)?.tables.get(table)
+    }
+
+    /// The table as a TABLE_MAP event names it, folding case as the server does.
+    pub fn lookup(&self, database: &str, table: &str) -> Option<&TableEntry> {
+        if self.lower_case_table_names == 0 {
+            self.table(database, table)
+        } else {
+            self.table(&database.to_lowercase(), &table.to_lowercase())
+        }
     }
 
     /// Puts a table in place, creating its database entry if the catalog lacks it.
@@ -166,14 +182,17 @@ impl Catalog {
 }
 
 /// The charset a collation name belongs to (`utf8mb4_0900_ai_ci` → `utf8mb4`).
-pub fn charset_of_collation(collation: &str) -> String {
+/// `None` for MariaDB 11's charset-independent names (`uca1400_ai_ci`), which keep the
+/// charset in force.
+pub fn charset_of_collation(collation: &str) -> Option<String> {
     let collation = collation.to_ascii_lowercase();
     if collation == "binary" {
-        return collation;
+        return Some(collation);
     }
     match collation.split_once('_') {
-        Some((charset, _)) => charset.to_owned(),
-        None => collation,
+        Some(("uca1400", _)) => None,
+        Some((charset, _)) => Some(charset.to_owned()),
+        None => Some(collation),
     }
 }
 
@@ -183,9 +202,13 @@ mod tests {
 
     #[test]
     fn collations_name_their_charset() {
-        assert_eq!(charset_of_collation("utf8mb4_0900_ai_ci"), "utf8mb4");
-        assert_eq!(charset_of_collation("latin1_swedish_ci"), "latin1");
-        assert_eq!(charset_of_collation("BINARY"), "binary");
+        assert_eq!(
+            charset_of_collation("utf8mb4_0900_ai_ci").unwrap(),
+            "utf8mb4"
+        );
+        assert_eq!(charset_of_collation("latin1_swedish_ci").unwrap(), "latin1");
+        assert_eq!(charset_of_collation("BINARY").unwrap(), "binary");
+        assert_eq!(charset_of_collation("uca1400_ai_ci"), None);
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct DdlError {
     pub message: String,
     /// The tables it touches, as far as they could be read; the history marks them unknown.
     pub touched: Touched,
+    /// The statement could not even be lexed; `touched` comes from a plain pattern, so
+    /// the caller should suspect the session's database as well.
+    pub unlexed: bool,
 }
 
 /// Applies `sql`, run with `default_db` as the session's database, to `catalog`. Returns
@@ -91,11 +94,17 @@ pub fn apply(catalog: &mut Catalog, default_db: &str, sql: &str) -> Result<Touch
     let tokens = match Tokenizer::new(&MySqlDialect {}, sql).tokenize() {
         Ok(tokens) => tokens,
         Err(e) => {
-            // Unlexable text: only an error if it claims to be table DDL.
+            // Unlexable text: only an error if it claims to be table DDL. The table it
+            // names, as far as a plain pattern finds it, is reported; the caller adds the
+            // session's database on top.
             return if looks_like_table_ddl(sql) {
                 Err(DdlError {
                     message: format!("cannot read statement: {e}"),
-                    touched: Touched::default(),
+                    touched: Touched {
+                        tables: named_table(sql, default_db).into_iter().collect(),
+                        ..Touched::default()
+                    },
+                    unlexed: true,
                 })
             } else {
                 Ok(Touched::default())
@@ -106,21 +115,55 @@ pub fn apply(catalog: &mut Catalog, default_db: &str, sql: &str) -> Result<Touch
         .into_iter()
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
+    // With lower_case_table_names set, the server compares database and table names
+    // case-insensitively; the catalog keeps them in lower case.
+    let fold = catalog.lower_case_table_names != 0;
+    let default_db = if fold {
+        default_db.to_lowercase()
+    } else {
+        default_db.to_owned()
+    };
     let mut cur = Cursor {
         tokens: &tokens,
         pos: 0,
-        default_db,
+        default_db: &default_db,
+        fold,
     };
     let mut touched = Touched::default();
     let result = statement(&mut cur, catalog, &mut touched);
     match result {
         Ok(()) => Ok(touched),
-        Err(message) => Err(DdlError { message, touched }),
+        Err(message) => Err(DdlError {
+            message,
+            touched,
+            unlexed: false,
+        }),
     }
 }
 
+/// The first `TABLE [IF [NOT] EXISTS] [db.]name` in text the lexer rejects.
+fn named_table(sql: &str, default_db: &str) -> Option<TableName> {
+    static PATTERN: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?is)\bTABLES?\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(`(?:[^`]|``)+`|[\w$]+)(?:\s*\.\s*(`(?:[^`]|``)+`|[\w$]+))?",
+        )
+        .ok()
+    });
+    let caps = PATTERN.as_ref()?.captures(sql)?;
+    let unquote = |s: &str| {
+        s.strip_prefix('`')
+            .and_then(|s| s.strip_suffix('`'))
+            .map_or_else(|| s.to_owned(), |s| s.replace("``", "`"))
+    };
+    let first = unquote(caps.get(1)?.as_str());
+    Some(match caps.get(2) {
+        Some(second) => (first, unquote(second.as_str())),
+        None => (default_db.to_owned(), first),
+    })
+}
+
 /// A cheap test for "this is CREATE/ALTER/DROP/RENAME TABLE", for text the lexer rejects.
-fn looks_like_table_ddl(sql: &str) -> bool {
+pub fn looks_like_table_ddl(sql: &str) -> bool {
     let upper = sql.trim_start().to_ascii_uppercase();
     let words: Vec<&str> = upper.split_whitespace().take(4).collect();
     matches!(
@@ -137,6 +180,8 @@ struct Cursor<'a> {
     tokens: &'a [Token],
     pos: usize,
     default_db: &'a str,
+    /// Fold database and table names to lower case (`lower_case_table_names` 1 or 2).
+    fold: bool,
 }
 
 impl Cursor<'_> {
@@ -232,13 +277,19 @@ impl Cursor<'_> {
 
     /// `[db.]name`, with the session's database filled in.
     fn table_name(&mut self) -> Parse<TableName> {
-        let first = self.ident()?;
+        let first = self.object_name()?;
         if self.eat(&Token::Period) {
-            let second = self.ident()?;
+            let second = self.object_name()?;
             Ok((first, second))
         } else {
             Ok((self.default_db.to_owned(), first))
         }
+    }
+
+    /// A database or table name, folded when the server folds them.
+    fn object_name(&mut self) -> Parse<String> {
+        let name = self.ident()?;
+        Ok(if self.fold { name.to_lowercase() } else { name })
     }
 
     /// A string literal, with a charset introducer (`_utf8mb4'x'`) allowed before it.
@@ -369,7 +420,7 @@ fn statement(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touched)
         }
         if cur.eat_kw("DATABASE") || cur.eat_kw("SCHEMA") {
             cur.eat_kws(&["IF", "EXISTS"]);
-            let name = cur.ident()?;
+            let name = cur.object_name()?;
             if catalog.databases.remove(&name).is_some() {
                 touched.effects.push(Effect::DatabaseDrop {
                     database: name.clone(),
@@ -420,9 +471,10 @@ fn create_database(
     replace: bool,
 ) -> Parse<()> {
     let if_not_exists = cur.eat_kws(&["IF", "NOT", "EXISTS"]);
-    let name = cur.ident()?;
+    let name = cur.object_name()?;
     let mut charset = catalog.server_charset.clone();
-    database_options(cur, &mut charset)?;
+    let server_charset = catalog.server_charset.clone();
+    database_options(cur, &mut charset, &server_charset)?;
     if if_not_exists && !replace && catalog.databases.contains_key(&name) {
         return Ok(());
     }
@@ -446,18 +498,19 @@ fn alter_database(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Tou
     let name = if is_charset_option(cur) || cur.at_end() {
         cur.default_db.to_owned()
     } else {
-        cur.ident()?
+        cur.object_name()?
     };
     let mut charset = catalog.database_charset(&name);
-    database_options(cur, &mut charset)?;
+    let server_charset = catalog.server_charset.clone();
+    database_options(cur, &mut charset, &server_charset)?;
     if let Some(db) = catalog.databases.get_mut(&name) {
         db.charset = charset.clone();
         touched.effects.push(Effect::DatabaseAlter {
             database: name.clone(),
             charset,
         });
-        touched.databases.push(name);
     }
+    touched.databases.push(name);
     Ok(())
 }
 
@@ -468,10 +521,11 @@ fn is_charset_option(cur: &Cursor<'_>) -> bool {
 }
 
 /// Reads `[DEFAULT] CHARACTER SET|CHARSET [=] x` and `[DEFAULT] COLLATE [=] y` options into
-/// `charset`, skipping any others, to the end of the statement.
-fn database_options(cur: &mut Cursor<'_>, charset: &mut String) -> Parse<()> {
+/// `charset`, skipping any others, to the end of the statement. `DEFAULT` as a value means
+/// `fallback`.
+fn database_options(cur: &mut Cursor<'_>, charset: &mut String, fallback: &str) -> Parse<()> {
     while !cur.at_end() {
-        if !charset_option(cur, charset)? {
+        if !charset_option(cur, charset, fallback)? {
             cur.skip_one()?;
         }
     }
@@ -479,16 +533,26 @@ fn database_options(cur: &mut Cursor<'_>, charset: &mut String) -> Parse<()> {
 }
 
 /// One charset or collation option at the cursor, if there is one.
-fn charset_option(cur: &mut Cursor<'_>, charset: &mut String) -> Parse<bool> {
+fn charset_option(cur: &mut Cursor<'_>, charset: &mut String, fallback: &str) -> Parse<bool> {
     let start = cur.pos;
     cur.eat_kw("DEFAULT");
     if cur.eat_kws(&["CHARACTER", "SET"]) || cur.eat_kw("CHARSET") || cur.eat_kws(&["CHAR", "SET"])
     {
-        *charset = cur.option_value()?.to_ascii_lowercase();
+        let value = cur.option_value()?.to_ascii_lowercase();
+        *charset = if value == "default" {
+            fallback.to_owned()
+        } else {
+            value
+        };
         return Ok(true);
     }
     if cur.eat_kw("COLLATE") {
-        *charset = charset_of_collation(&cur.option_value()?);
+        let value = cur.option_value()?;
+        if value.eq_ignore_ascii_case("default") {
+            *charset = fallback.to_owned();
+        } else if let Some(c) = charset_of_collation(&value) {
+            *charset = c;
+        }
         return Ok(true);
     }
     cur.pos = start;
@@ -550,10 +614,11 @@ fn create_table(
         }
     }
     // Table options, then maybe partitioning and `[IGNORE|REPLACE] [AS] SELECT ...`.
-    let mut charset = catalog.database_charset(&name.0);
+    let database_charset = catalog.database_charset(&name.0);
+    let mut charset = database_charset.clone();
     let mut selects = false;
     while !cur.at_end() {
-        if charset_option(cur, &mut charset)? {
+        if charset_option(cur, &mut charset, &database_charset)? {
             continue;
         }
         if cur.is_kw("SELECT") || cur.is_kw("WITH") || cur.is_kw("TABLE") || cur.is_kw("VALUES") {
@@ -561,6 +626,13 @@ fn create_table(
             break;
         }
         cur.skip_one()?;
+    }
+    if charset.is_empty() {
+        // The database's default is not known at this position (see Database::charset).
+        return Err(format!(
+            "the default charset of database `{}` is not known at this position",
+            name.0
+        ));
     }
     if selects || !has_columns {
         // The columns come from a query this module cannot evaluate. (Row-format servers
@@ -651,7 +723,8 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
         if data_type == "enum" || data_type == "set" {
             let mut list = Vec::new();
             loop {
-                list.push(cur.string()?);
+                // The server strips trailing spaces from ENUM and SET members.
+                list.push(cur.string()?.trim_end_matches(' ').to_owned());
                 if cur.eat(&Token::Comma) {
                     continue;
                 }
@@ -700,8 +773,11 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
             let collation = cur.name_or_string()?;
             // An explicit CHARACTER SET wins; a collation alone picks its charset.
             if charset.is_none() {
-                charset = Some(charset_of_collation(&collation));
+                charset = charset_of_collation(&collation);
             }
+        } else if cur.eat_kw("BYTE") {
+            // CHAR(n) BYTE is BINARY(n).
+            charset = Some("binary".into());
         } else if cur.eat_kw("ASCII") {
             charset = Some("latin1".into());
         } else if cur.eat_kw("UNICODE") {
@@ -719,6 +795,10 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
             place = Some(Place::First);
         } else if cur.eat_kw("AFTER") {
             place = Some(Place::After(cur.ident()?));
+        } else if cur.is_kw("WITH") && cur.is_kw_at(1, "SYSTEM") {
+            return Err(format!(
+                "column `{name}` is system-versioned: MariaDB adds hidden columns this version does not model"
+            ));
         } else if cur.eat_kw("REFERENCES") {
             // REFERENCES t (cols) [MATCH ..] [ON DELETE ..] [ON UPDATE ..]: all skipped.
             cur.table_name()?;
@@ -881,6 +961,7 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
             tokens: &cur.tokens[..to],
             pos: from,
             default_db: cur.default_db,
+            fold: cur.fold,
         };
         if spec.eat_kw("RENAME")
             && !spec.is_kw("COLUMN")
@@ -901,20 +982,23 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
     let mut new_name = None;
 
     // Table charset options first: columns added or redefined in the same statement
-    // take the new default.
+    // take the new default. Table options need no commas between them, so a spec that
+    // opens with one is read to its end.
+    let database_charset = catalog.database_charset(&name.0);
     for &(from, to) in &specs {
         let mut spec = Cursor {
             tokens: &cur.tokens[..to],
             pos: from,
             default_db: cur.default_db,
+            fold: cur.fold,
         };
         if spec.eat_kws(&["CONVERT", "TO"]) {
             let mut charset = def.charset.clone();
-            if !charset_option(&mut spec, &mut charset)? {
+            if !charset_option(&mut spec, &mut charset, &database_charset)? {
                 return Err("CONVERT TO without a charset".into());
             }
             // An optional COLLATE after CHARACTER SET names the same charset.
-            charset_option(&mut spec, &mut charset.clone())?;
+            charset_option(&mut spec, &mut charset.clone(), &database_charset)?;
             def.charset = charset.clone();
             for c in &mut def.columns {
                 if c.data_type != "json"
@@ -924,20 +1008,25 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
                     c.charset = Some(charset.clone());
                 }
             }
-        } else {
+        } else if is_charset_option(&spec) || NO_OP_SPECS.iter().any(|kw| spec.is_kw(kw)) {
             let mut charset = def.charset.clone();
-            if charset_option(&mut spec, &mut charset)? {
-                def.charset = charset;
+            while !spec.at_end() {
+                if !charset_option(&mut spec, &mut charset, &database_charset)? {
+                    spec.skip_one()?;
+                }
             }
+            def.charset = charset;
         }
     }
+    let mut names_used = Vec::new();
     for &(from, to) in &specs {
         let mut spec = Cursor {
             tokens: &cur.tokens[..to],
             pos: from,
             default_db: cur.default_db,
+            fold: cur.fold,
         };
-        alter_spec(&mut spec, &mut def, &mut new_name)?;
+        alter_spec(&mut spec, &mut def, &mut new_name, &mut names_used)?;
     }
 
     let to = new_name.unwrap_or_else(|| name.clone());
@@ -1024,10 +1113,26 @@ const NO_OP_SPECS: &[&str] = &[
     "VALIDATION",
 ];
 
+/// The server resolves every specification of one ALTER TABLE against the table as it
+/// was, while this reader applies them one after another. The two agree unless a column
+/// name is reused within the statement (`RENAME COLUMN a TO b, RENAME COLUMN b TO a`), so a
+/// specification whose source column an earlier one already renamed, redefined, dropped or
+/// created is refused rather than applied wrongly.
+fn claim_source(names_used: &mut Vec<String>, column: &str) -> Parse<()> {
+    if names_used.iter().any(|n| n.eq_ignore_ascii_case(column)) {
+        return Err(format!(
+            "column `{column}` is named by two specifications of one ALTER TABLE"
+        ));
+    }
+    names_used.push(column.to_owned());
+    Ok(())
+}
+
 fn alter_spec(
     spec: &mut Cursor<'_>,
     def: &mut TableDef,
     new_name: &mut Option<TableName>,
+    names_used: &mut Vec<String>,
 ) -> Parse<()> {
     if spec.at_end() {
         return Ok(());
@@ -1036,10 +1141,12 @@ fn alter_spec(
         let column_kw = spec.eat_kw("COLUMN");
         let if_not_exists = spec.eat_kws(&["IF", "NOT", "EXISTS"]);
         if !column_kw {
-            if spec.is_kw("PARTITION")
-                || spec.eat_kws(&["PERIOD", "FOR"])
-                || spec.eat_kws(&["SYSTEM", "VERSIONING"])
-            {
+            if spec.is_kw("SYSTEM") && spec.is_kw_at(1, "VERSIONING") {
+                return Err(
+                    "ADD SYSTEM VERSIONING adds hidden columns this version does not model".into(),
+                );
+            }
+            if spec.is_kw("PARTITION") || spec.eat_kws(&["PERIOD", "FOR"]) {
                 return Ok(());
             }
             match constraint(spec)? {
@@ -1056,6 +1163,7 @@ fn alter_spec(
             loop {
                 let (mut column, inline_pk, _) = column_definition(spec)?;
                 fill_charsets(std::slice::from_mut(&mut column), &def.charset);
+                names_used.push(column.name.clone());
                 add_column(def, column, inline_pk, None, if_not_exists)?;
                 if spec.eat(&Token::Comma) {
                     continue;
@@ -1066,6 +1174,7 @@ fn alter_spec(
         }
         let (mut column, inline_pk, place) = column_definition(spec)?;
         fill_charsets(std::slice::from_mut(&mut column), &def.charset);
+        names_used.push(column.name.clone());
         return add_column(def, column, inline_pk, place, if_not_exists);
     }
     if spec.eat_kw("DROP") {
@@ -1098,6 +1207,7 @@ fn alter_spec(
         spec.eat_kw("COLUMN");
         let if_exists = spec.eat_kws(&["IF", "EXISTS"]);
         let column = spec.ident()?;
+        claim_source(names_used, &column)?;
         match def.column_index(&column) {
             Some(i) => {
                 def.columns.remove(i);
@@ -1112,8 +1222,12 @@ fn alter_spec(
         spec.eat_kw("COLUMN");
         let if_exists = spec.eat_kws(&["IF", "EXISTS"]);
         let old = spec.ident()?;
+        claim_source(names_used, &old)?;
         let (mut column, inline_pk, place) = column_definition(spec)?;
         fill_charsets(std::slice::from_mut(&mut column), &def.charset);
+        if !column.name.eq_ignore_ascii_case(&old) {
+            claim_source(names_used, &column.name)?;
+        }
         return redefine(def, &old, column, inline_pk, place, if_exists);
     }
     if spec.eat_kw("MODIFY") {
@@ -1122,6 +1236,7 @@ fn alter_spec(
         let (mut column, inline_pk, place) = column_definition(spec)?;
         fill_charsets(std::slice::from_mut(&mut column), &def.charset);
         let old = column.name.clone();
+        claim_source(names_used, &old)?;
         return redefine(def, &old, column, inline_pk, place, if_exists);
     }
     if spec.eat_kw("RENAME") {
@@ -1132,6 +1247,8 @@ fn alter_spec(
                 return Err("RENAME COLUMN without TO".into());
             }
             let new = spec.ident()?;
+            claim_source(names_used, &old)?;
+            claim_source(names_used, &new)?;
             let i = def
                 .column_index(&old)
                 .ok_or_else(|| format!("RENAME COLUMN `{old}`: no such column"))?;

@@ -295,6 +295,59 @@ impl<S: HistoryStore> TrackedSchema<S> {
             .map_err(|e| SchemaError::History(Box::new(e)))
     }
 
+    /// A name as the catalog keys it.
+    fn fold(&self, name: &str) -> String {
+        if self.catalog.lower_case_table_names == 0 {
+            name.to_owned()
+        } else {
+            name.to_lowercase()
+        }
+    }
+
+    /// Every table of `database`.
+    fn tables_of(&self, database: &str) -> Vec<(String, String)> {
+        self.catalog
+            .databases
+            .get(database)
+            .map(|d| {
+                d.tables
+                    .keys()
+                    .map(|t| (database.to_owned(), t.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Marks `tables` unknown for `reason` and records it at `at`.
+    fn mark_unknown(
+        &mut self,
+        at: &BinlogPosition,
+        statement: String,
+        tables: Vec<(String, String)>,
+        reason: &str,
+    ) -> Result<(), SchemaError> {
+        for (db, table) in &tables {
+            self.catalog.put_table(
+                db,
+                table,
+                TableEntry::Unknown {
+                    reason: reason.to_owned(),
+                },
+            );
+        }
+        let touched = Touched {
+            tables,
+            ..Touched::default()
+        };
+        let entry = Entry {
+            position: at.clone(),
+            origin: Origin::Ddl,
+            statement,
+            changes: self.changes_for(&touched),
+        };
+        self.record(entry)
+    }
+
     /// The catalog's current state of everything `touched` names, as an entry's changes.
     fn changes_for(&self, touched: &Touched) -> Vec<Change> {
         let mut changes = Vec::new();
@@ -331,7 +384,7 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
         table: &str,
     ) -> Result<Option<Vec<ColumnInfo>>, SchemaError> {
         self.advance(at);
-        match self.catalog.table(database, table) {
+        match self.catalog.lookup(database, table) {
             Some(TableEntry::Known(def)) => Ok(Some(def.column_infos())),
             Some(TableEntry::Unknown { reason }) => Err(SchemaError::TableUnknown {
                 database: database.to_owned(),
@@ -368,20 +421,10 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
                 error = %e.message,
                 "a schema statement could not be followed; the tables it touches are unknown until the binlog names their columns or the schema is recaptured"
             );
-            if touched.tables.is_empty() {
-                // Not even the table could be read: every table of the session's
-                // database is suspect.
-                touched.tables = self
-                    .catalog
-                    .databases
-                    .get(database)
-                    .map(|d| {
-                        d.tables
-                            .keys()
-                            .map(|t| (database.to_owned(), t.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+            if touched.tables.is_empty() || e.unlexed {
+                // The table could not be read, or only by a plain pattern over text the
+                // lexer rejected: every table of the session's database is suspect too.
+                touched.tables.extend(self.tables_of(database));
             }
             let reason = format!("at {at}, `{excerpt}` could not be followed: {}", e.message);
             for (db, table) in &touched.tables {
@@ -404,9 +447,32 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
         Ok(touched.effects)
     }
 
+    async fn unreadable_statement(
+        &mut self,
+        at: &BinlogPosition,
+        lossy: &str,
+    ) -> Result<(), SchemaError> {
+        self.advance(at);
+        if !ddl::looks_like_table_ddl(lossy) {
+            return Ok(());
+        }
+        let excerpt: String = lossy.chars().take(200).collect();
+        warn!(position = %at, statement = %excerpt, "a schema statement's text is not valid in its session's charset; every table is unknown until the binlog names their columns or the schema is recaptured");
+        let all: Vec<(String, String)> = self
+            .catalog
+            .databases
+            .iter()
+            .flat_map(|(db, d)| d.tables.keys().map(move |t| (db.clone(), t.clone())))
+            .collect();
+        let reason = format!(
+            "at {at}, the text of `{excerpt}` is not valid in its session's charset, so the tables it changes cannot be told"
+        );
+        self.mark_unknown(at, excerpt, all, &reason)
+    }
+
     async fn observe(&mut self, at: &BinlogPosition, table: &Table) -> Result<(), SchemaError> {
         self.advance(at);
-        let tracked = self.catalog.table(&table.database, &table.name);
+        let tracked = self.catalog.lookup(&table.database, &table.name);
         let agrees = match tracked {
             Some(TableEntry::Known(def)) => {
                 def.columns.len() == table.columns.len()
@@ -458,8 +524,8 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
             origin: Origin::TableMap,
             statement: String::new(),
             changes: vec![Change::Table {
-                database: table.database.to_string(),
-                table: table.name.to_string(),
+                database: self.fold(&table.database),
+                table: self.fold(&table.name),
                 entry: Some(TableEntry::Known(def)),
             }],
         };

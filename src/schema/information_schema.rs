@@ -28,9 +28,20 @@ type ColumnRow = (
 pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
     let err = |query: &'static str| move |source| SchemaError::Capture { query, source };
     let mut conn = pool.get_conn().await.map_err(err("connect"))?;
-    const SERVER: &str = "SELECT @@character_set_server";
-    let server_charset: Option<String> = conn.query_first(SERVER).await.map_err(err(SERVER))?;
-    let mut catalog = Catalog::new(server_charset.unwrap_or_else(|| "utf8mb4".into()));
+    const SERVER: &str = "SELECT @@character_set_server, @@lower_case_table_names";
+    let server: Option<(String, u8)> = conn.query_first(SERVER).await.map_err(err(SERVER))?;
+    let (server_charset, lower_case_table_names) = server.unwrap_or_else(|| ("utf8mb4".into(), 0));
+    let mut catalog = Catalog::new(server_charset);
+    catalog.lower_case_table_names = lower_case_table_names;
+    // With lower_case_table_names=2 information_schema keeps the names' case; the catalog
+    // keys them in lower case either way.
+    let fold = |name: String| {
+        if lower_case_table_names == 0 {
+            name
+        } else {
+            name.to_lowercase()
+        }
+    };
 
     const SCHEMATA: &str = "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME \
          FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN \
@@ -38,7 +49,7 @@ pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
     let schemata: Vec<(String, String)> = conn.query(SCHEMATA).await.map_err(err(SCHEMATA))?;
     for (name, charset) in schemata {
         catalog.databases.insert(
-            name,
+            fold(name),
             Database {
                 charset: charset.to_ascii_lowercase(),
                 tables: BTreeMap::new(),
@@ -54,10 +65,10 @@ pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
         conn.query(TABLES).await.map_err(err(TABLES))?;
     let mut defs: BTreeMap<(String, String), TableDef> = BTreeMap::new();
     for (db, table, collation) in tables {
-        let charset = collation.map_or_else(
-            || catalog.database_charset(&db),
-            |c| charset_of_collation(&c),
-        );
+        let (db, table) = (fold(db), fold(table));
+        let charset = collation
+            .and_then(|c| charset_of_collation(&c))
+            .unwrap_or_else(|| catalog.database_charset(&db));
         defs.insert(
             (db, table),
             TableDef {
@@ -75,6 +86,7 @@ pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
          ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION";
     let columns: Vec<ColumnRow> = conn.query(COLUMNS).await.map_err(err(COLUMNS))?;
     for (db, table, name, data_type, column_type, charset, precision) in columns {
+        let (db, table) = (fold(db), fold(table));
         // Views have columns too; only base tables were listed above.
         if let Some(def) = defs.get_mut(&(db, table)) {
             def.columns.push(column_def(
@@ -94,6 +106,7 @@ pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
          ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION";
     let keys: Vec<(String, String, String)> = conn.query(KEYS).await.map_err(err(KEYS))?;
     for (db, table, column) in keys {
+        let (db, table) = (fold(db), fold(table));
         if let Some(def) = defs.get_mut(&(db, table)) {
             def.primary_key.push(column);
         }

@@ -136,6 +136,16 @@ pub trait SchemaProvider: Send {
         async { Ok(Vec::new()) }
     }
 
+    /// A statement at `at` whose bytes are not valid in the session's charset (`lossy` is
+    /// for messages only). A tracking provider cannot follow it.
+    fn unreadable_statement(
+        &mut self,
+        _at: &BinlogPosition,
+        _lossy: &str,
+    ) -> impl std::future::Future<Output = Result<(), SchemaError>> + Send {
+        async { Ok(()) }
+    }
+
     /// A table whose columns the binlog named itself (full metadata): the authority,
     /// which a tracking provider checks its own record against.
     fn observe(

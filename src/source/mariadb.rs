@@ -11,6 +11,10 @@ pub const ANNOTATE_ROWS_EVENT: u8 = 160;
 pub const BINLOG_CHECKPOINT_EVENT: u8 = 161;
 pub const GTID_LIST_EVENT: u8 = 163;
 pub const START_ENCRYPTION_EVENT: u8 = 164;
+/// `log_bin_compress=ON`: a compressed QUERY event, then the compressed rows events
+/// (write, update, delete; v1 and v2) up to 171.
+pub const QUERY_COMPRESSED_EVENT: u8 = 165;
+pub const DELETE_ROWS_COMPRESSED_EVENT: u8 = 171;
 
 /// The transaction has no terminating COMMIT/XID (a DDL statement on its own).
 const FL_STANDALONE: u8 = 1;

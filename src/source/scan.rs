@@ -10,6 +10,7 @@ use std::time::Duration;
 use mysql_common::binlog::consts::EventType;
 use mysql_common::binlog::events::QueryEvent;
 
+use super::query::statement_text;
 use super::rotate::rotate_target;
 use super::{BinlogSource, ServerInfo, SourceError};
 use crate::position::BinlogPosition;
@@ -26,6 +27,8 @@ pub struct Statement {
     /// The session's database.
     pub database: String,
     pub sql: String,
+    /// Whether the text decoded in the session's charset; if not, `sql` is lossy.
+    pub readable: bool,
 }
 
 impl BinlogSource {
@@ -75,7 +78,10 @@ impl BinlogSource {
             if header.event_type_raw() == EventType::QUERY_EVENT as u8
                 && let Ok(query) = event.read_event::<QueryEvent<'_>>()
             {
-                let sql = query.query();
+                let (sql, readable) = match statement_text(&query) {
+                    Ok(text) => (text, true),
+                    Err(lossy) => (lossy, false),
+                };
                 let trimmed = sql.trim();
                 let control = ["BEGIN", "COMMIT", "ROLLBACK", "XA ", "SAVEPOINT", "#"]
                     .iter()
@@ -89,6 +95,7 @@ impl BinlogSource {
                         position: start,
                         database: query.schema().into_owned(),
                         sql: trimmed.to_owned(),
+                        readable,
                     });
                 }
             }

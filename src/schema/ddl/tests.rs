@@ -374,3 +374,103 @@ fn failures_still_name_every_table_involved() {
         "{err:?}"
     );
 }
+
+#[test]
+fn specifications_reusing_a_column_name_are_refused_not_misapplied() {
+    // The server resolves both against the original table and swaps the columns; applying
+    // them one after another would not, so the statement is not followed.
+    for sql in [
+        "ALTER TABLE t RENAME COLUMN a TO b, RENAME COLUMN b TO a",
+        "ALTER TABLE t CHANGE a b VARCHAR(10), CHANGE b a INT",
+        "ALTER TABLE t RENAME COLUMN a TO b, DROP COLUMN b",
+    ] {
+        let mut c = run(&["CREATE TABLE t (a INT UNSIGNED, b VARCHAR(10))"]);
+        let err = apply(&mut c, "app", sql).unwrap_err();
+        assert!(
+            err.touched.tables.contains(&("app".into(), "t".into())),
+            "{sql}"
+        );
+    }
+    // Independent specifications still apply.
+    let c = run(&[
+        "CREATE TABLE t (a INT, b INT)",
+        "ALTER TABLE t DROP a, ADD a VARCHAR(2), CHANGE b c INT",
+    ]);
+    assert_eq!(describe(&c, "app", "t"), "c:int, a:varchar utf8mb4, pk=");
+}
+
+#[test]
+fn table_options_without_commas_still_set_the_charset() {
+    let c = run(&[
+        "CREATE TABLE t (a INT)",
+        "ALTER TABLE t ENGINE=InnoDB DEFAULT CHARSET=latin1, ADD COLUMN c VARCHAR(5)",
+        "CREATE TABLE u (a INT) CHARSET latin2",
+        "ALTER TABLE u COMMENT 'x' CHARACTER SET DEFAULT, ADD b TEXT",
+        "CREATE TABLE v (a CHAR(3) BYTE, e ENUM('a ', 'b  '), x VARCHAR(2) COLLATE uca1400_ai_ci) CHARSET latin1",
+    ]);
+    assert_eq!(describe(&c, "app", "t"), "a:int, c:varchar latin1, pk=");
+    assert_eq!(describe(&c, "app", "u"), "a:int, b:text utf8mb4, pk=");
+    assert_eq!(
+        describe(&c, "app", "v"),
+        "a:char binary, e:enum latin1 [\"a\", \"b\"], x:varchar latin1, pk="
+    );
+}
+
+#[test]
+fn system_versioning_is_not_followed() {
+    let mut c = run(&["CREATE TABLE t (a INT)"]);
+    assert!(apply(&mut c, "app", "ALTER TABLE t ADD SYSTEM VERSIONING").is_err());
+    assert!(
+        apply(
+            &mut c,
+            "app",
+            "CREATE TABLE s (a INT WITH SYSTEM VERSIONING)"
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn alter_database_is_reported_even_for_a_database_it_does_not_know() {
+    let mut empty = Catalog::new("utf8mb4");
+    let touched = apply(&mut empty, "", "ALTER DATABASE d CHARACTER SET latin1").unwrap();
+    assert_eq!(touched.databases, vec!["d".to_string()]);
+    // A database whose default is unknown cannot give a new table its charset.
+    let mut c = run(&[]);
+    c.databases.get_mut("app").unwrap().charset.clear();
+    assert!(apply(&mut c, "app", "CREATE TABLE t (v VARCHAR(2))").is_err());
+    assert!(
+        apply(
+            &mut c,
+            "app",
+            "CREATE TABLE u (v VARCHAR(2)) CHARSET latin1"
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn lower_case_table_names_folds_names_like_the_server() {
+    let mut c = Catalog::new("utf8mb4");
+    c.lower_case_table_names = 1;
+    apply(&mut c, "", "CREATE DATABASE App").unwrap();
+    apply(&mut c, "APP", "CREATE TABLE T (a INT)").unwrap();
+    apply(&mut c, "app", "ALTER TABLE `APP`.t RENAME COLUMN a TO z").unwrap();
+    assert_eq!(describe(&c, "app", "t"), "z:int, pk=");
+    assert!(c.lookup("App", "T").is_some());
+}
+
+#[test]
+fn unlexable_table_ddl_names_its_table() {
+    let mut c = run(&["CREATE TABLE t (a INT)"]);
+    let err = apply(
+        &mut c,
+        "app",
+        "ALTER TABLE shop.`or``ders` ADD c VARCHAR(3) DEFAULT 'x",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.touched.tables,
+        vec![("shop".to_string(), "or`ders".to_string())]
+    );
+}
