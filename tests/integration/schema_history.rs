@@ -390,3 +390,38 @@ async fn ddl_messages_describe_each_change_in_maxwells_format() {
     );
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_changed_before_the_first_capture_is_not_guessed() {
+    let _guard = SERVER_SETTINGS.write().await;
+    let pool = mysql();
+    let _restore = RestoreFullMetadata;
+    exec(&pool, &["SET GLOBAL binlog_row_metadata = 'NO_LOG'"]).await;
+    let db = TestDb::create(
+        "precapture",
+        &["CREATE TABLE {db}.t (a INT PRIMARY KEY, b INT)"],
+    )
+    .await;
+    let start = db.position().await;
+    // Written before the daemon ever ran: the row under the old names, then a rename.
+    db.exec(&[
+        "INSERT INTO {db}.t VALUES (1, 2)",
+        "ALTER TABLE {db}.t RENAME COLUMN b TO c",
+        "INSERT INTO {db}.t VALUES (3, 4)",
+    ])
+    .await;
+    let config = DaemonConfig::new("unused");
+    let out = run_to_now_on_stdout(&config, &start).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The capture shows `c`; what the first row's second column was called is not known
+    // from anything binlog-relay has, so it stops instead of calling it `c`.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("`{}`.`t` are not known", db.name))
+            && stderr.contains("and the schema capture at")
+            && stderr.contains("binlog_row_metadata=FULL"),
+        "{stderr}"
+    );
+    assert!(rows_of(String::from_utf8_lossy(&out.stdout).lines(), &db.name).is_empty());
+    db.drop_database().await;
+}
