@@ -194,10 +194,8 @@ fn assert_rows(got: &[(String, String)], want: &[(String, String)]) {
 async fn rows_carry_the_columns_of_their_time_live_late_and_after_restart() {
     // No column names in the binlog: every name comes from the schema history. The setting
     // is server-wide, so no other test writes meanwhile.
-    let _guard = SERVER_SETTINGS.write().await;
+    let _no_names = without_column_names().await;
     let pool = mysql();
-    let _restore = RestoreFullMetadata;
-    exec(&pool, &["SET GLOBAL binlog_row_metadata = 'NO_LOG'"]).await;
     let start = master_position(&pool).await;
     let db = TestDb::create("history", &[]).await;
     let want = expected();
@@ -256,6 +254,19 @@ async fn rows_carry_the_columns_of_their_time_live_late_and_after_restart() {
     db.drop_database().await;
 }
 
+/// Turns off column names in the binlog (`binlog_row_metadata=NO_LOG`, as on MySQL 5.7)
+/// until the returned guard is dropped. The setting is server-wide, so no other test
+/// writes meanwhile.
+/// The setting is restored before the lock is released (tuple fields drop in order).
+async fn without_column_names() -> (
+    RestoreFullMetadata,
+    tokio::sync::RwLockWriteGuard<'static, ()>,
+) {
+    let guard = SERVER_SETTINGS.write().await;
+    exec(&mysql(), &["SET GLOBAL binlog_row_metadata = 'NO_LOG'"]).await;
+    (RestoreFullMetadata, guard)
+}
+
 /// Puts `binlog_row_metadata=FULL` back when the test ends, even when it fails, so the
 /// other tests see the setting they expect.
 struct RestoreFullMetadata;
@@ -275,10 +286,7 @@ impl Drop for RestoreFullMetadata {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_it_cannot_follow_stops_the_table_until_the_schema_is_recaptured() {
-    let _guard = SERVER_SETTINGS.write().await;
-    let pool = mysql();
-    let _restore = RestoreFullMetadata;
-    exec(&pool, &["SET GLOBAL binlog_row_metadata = 'NO_LOG'"]).await;
+    let _no_names = without_column_names().await;
     let db = TestDb::create("unfollowed", &["CREATE TABLE {db}.t (a INT PRIMARY KEY)"]).await;
     let start = db.position().await;
     // The server skips the version-gated comment; binlog-relay's reader cannot tell and
@@ -393,10 +401,7 @@ async fn ddl_messages_describe_each_change_in_maxwells_format() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_changed_before_the_first_capture_is_not_guessed() {
-    let _guard = SERVER_SETTINGS.write().await;
-    let pool = mysql();
-    let _restore = RestoreFullMetadata;
-    exec(&pool, &["SET GLOBAL binlog_row_metadata = 'NO_LOG'"]).await;
+    let _no_names = without_column_names().await;
     let db = TestDb::create(
         "precapture",
         &["CREATE TABLE {db}.t (a INT PRIMARY KEY, b INT)"],
