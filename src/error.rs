@@ -64,6 +64,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) => 2,
+            Error::Source(crate::source::SourceError::BinlogPurged { .. }) => 3,
             _ => 1,
         }
     }

@@ -47,6 +47,28 @@ enum Command {
         #[command(subcommand)]
         action: SchemaAction,
     },
+    /// Inspect or move the checkpoint.
+    Positions {
+        #[command(subcommand)]
+        action: PositionsAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PositionsAction {
+    /// Print the checkpoint and the binlog files the server still has.
+    Show {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Move the checkpoint to FILE:POS (the start of an event, as SHOW BINLOG EVENTS lists
+    /// them) and capture the schema for it. Run it with the daemon stopped. Rows between the
+    /// old and the new position are not published.
+    Set {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        position: BinlogPosition,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,7 +121,87 @@ fn main() -> ExitCode {
                     trust_current,
                 },
         } => recapture(config, trust_current),
+        Command::Positions {
+            action: PositionsAction::Show { config },
+        } => positions_show(config),
+        Command::Positions {
+            action: PositionsAction::Set { config, position },
+        } => positions_set(config, position),
     }
+}
+
+/// Runs `work` on a small runtime and maps its error to the exit code.
+fn one_shot<T>(
+    config_path: Option<PathBuf>,
+    work: impl AsyncFnOnce(Config) -> Result<T, binlog_relay::error::Error>,
+    done: impl FnOnce(T),
+) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map(|rt| rt.block_on(work(config)));
+    match result {
+        Ok(Ok(value)) => {
+            done(value);
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            error!(error = %e, "failed");
+            eprintln!("binlog-relay: {e}");
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+        }
+        Err(e) => {
+            eprintln!("binlog-relay: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn positions_show(config_path: Option<PathBuf>) -> ExitCode {
+    one_shot(
+        config_path,
+        async |config| pipeline::positions::show(&config).await,
+        |p| {
+            match &p.checkpoint {
+                Some(cp) => {
+                    let available = if p.checkpoint_available() == Some(true) {
+                        "on the server"
+                    } else {
+                        "NOT on the server any more (purged?)"
+                    };
+                    println!("checkpoint: {} ({available})", cp.position);
+                    if let Some(gtid) = &cp.gtid {
+                        println!("checkpoint gtid: {gtid}");
+                    }
+                    println!("checkpoint server_id: {}", cp.server_id);
+                }
+                None => println!("checkpoint: none"),
+            }
+            println!("server server_id: {}", p.server_id);
+            println!("server position now: {}", p.current);
+            for (file, size) in &p.files {
+                println!("binlog file: {file} ({size} bytes)");
+            }
+        },
+    )
+}
+
+fn positions_set(config_path: Option<PathBuf>, position: BinlogPosition) -> ExitCode {
+    one_shot(
+        config_path,
+        async move |config| pipeline::positions::set(&config, &position).await,
+        |cp| {
+            println!(
+                "checkpoint set to {} on server_id {}",
+                cp.position, cp.server_id
+            )
+        },
+    )
 }
 
 fn load_config(config_path: Option<PathBuf>) -> Result<Config, ExitCode> {
@@ -111,34 +213,17 @@ fn load_config(config_path: Option<PathBuf>) -> Result<Config, ExitCode> {
 }
 
 fn recapture(config_path: Option<PathBuf>, trust_current: bool) -> ExitCode {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .map(|rt| rt.block_on(pipeline::recapture(&config, trust_current)));
-    match result {
-        Ok(Ok(done)) => {
+    one_shot(
+        config_path,
+        async move |config| pipeline::recapture(&config, trust_current).await,
+        |done| {
             info!(position = %done.position, tables = done.tables, unknown = done.unknown, "schema recaptured");
             println!(
                 "schema recaptured for {}: {} tables, {} of them changed since and unknown until the capture point",
                 done.position, done.tables, done.unknown
             );
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            error!(error = %e, "schema recapture failed");
-            eprintln!("binlog-relay: {e}");
-            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
-        }
-        Err(e) => {
-            eprintln!("binlog-relay: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+        },
+    )
 }
 
 fn run(config_path: Option<PathBuf>, stop_at: Option<StopAt>) -> ExitCode {

@@ -5,6 +5,7 @@
 //! [`publisher`] publishes them, awaits confirms and writes the checkpoint. The bound means a
 //! slow broker slows the binlog reader instead of growing memory.
 
+pub mod positions;
 pub mod publisher;
 pub mod reader;
 pub mod replay;
@@ -95,6 +96,7 @@ where
                     server: server.server_id,
                 });
             }
+            source.check_available(&cp.position).await?;
             info!(position = %cp.position, "resuming from checkpoint");
             start_checkpoint = cp.clone();
             cp.position.clone()

@@ -52,6 +52,14 @@ pub enum SourceError {
     #[error("the source server lists no binlog files; is log_bin enabled?")]
     NoBinlogFiles,
     #[error(
+        "the binlog file {file} that the checkpoint points into ({position}) is no longer on the server, which now starts at {earliest}: the changes in between are gone from the binlog. Either re-sync the consumers from the database and move the checkpoint on with `binlog-relay positions set --config F FILE:POS` (see `binlog-relay positions show`), or restore the binlog files"
+    )]
+    BinlogPurged {
+        file: String,
+        position: BinlogPosition,
+        earliest: String,
+    },
+    #[error(
         "the server cannot send the binlog from {position}: {message}. If that file was purged, restart from a position the server still has (source.start = \"earliest\" with a fresh checkpoint) and re-sync consumers"
     )]
     PositionUnavailable {
@@ -208,6 +216,42 @@ impl BinlogSource {
         let file: Option<String> = row.and_then(|r| r.get(0));
         file.map(|f| BinlogPosition::new(f, FIRST_EVENT_OFFSET))
             .ok_or(SourceError::NoBinlogFiles)
+    }
+
+    /// The binlog files the server still has, oldest first, with their sizes.
+    pub async fn binlog_files(&self) -> Result<Vec<(String, u64)>, SourceError> {
+        const Q: &str = "SHOW BINARY LOGS";
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = conn
+            .query(Q)
+            .await
+            .map_err(|source| SourceError::Query { query: Q, source })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| Some((r.get::<String, _>(0)?, r.get::<u64, _>(1)?)))
+            .collect())
+    }
+
+    /// Checks that the server still has the binlog file `position` points into, so a
+    /// purge is reported as such (and not as a stream error) before anything starts.
+    pub async fn check_available(&self, position: &BinlogPosition) -> Result<(), SourceError> {
+        let files = self.binlog_files().await?;
+        let Some((earliest, _)) = files.first() else {
+            return Err(SourceError::NoBinlogFiles);
+        };
+        if files.iter().any(|(f, _)| *f == position.file) {
+            return Ok(());
+        }
+        let earliest_position = BinlogPosition::new(earliest.clone(), FIRST_EVENT_OFFSET);
+        if position.reached(&earliest_position) {
+            // A later file the server has not written yet: the stream will wait for it.
+            return Ok(());
+        }
+        Err(SourceError::BinlogPurged {
+            file: position.file.clone(),
+            position: position.clone(),
+            earliest: earliest_position.to_string(),
+        })
     }
 
     /// Registers as a replica and requests the binlog from `position`.

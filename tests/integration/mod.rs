@@ -5,6 +5,7 @@ mod end_to_end;
 mod fixtures;
 mod golden;
 mod options;
+mod positions;
 mod restart;
 mod schema_fallback;
 mod schema_history;
