@@ -17,7 +17,7 @@ use super::Delivery;
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::error::Error;
 use crate::shutdown::ShutdownSignal;
-use crate::sink::{Outgoing, Sink};
+use crate::sink::{MessageId, Outgoing, Sink};
 
 enum InFlight<F> {
     Confirm(F),
@@ -135,7 +135,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
 
     async fn publish(&mut self, delivery: Delivery) -> Result<(), Error> {
         let Delivery { batch, end } = delivery;
-        for message in &batch.messages {
+        for (index, message) in batch.messages.iter().enumerate() {
             while self.unconfirmed >= self.max_in_flight {
                 self.settle_ends();
                 Self::front_confirm(&mut self.queue).await?;
@@ -148,6 +148,12 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                     database: &message.database,
                     table: &message.table,
                     body: batch.body_of(message),
+                    id: MessageId {
+                        server_id: end.server_id,
+                        file: &end.position.file,
+                        offset: end.position.offset,
+                        index,
+                    },
                 })
                 .await?;
             self.queue.push_back(InFlight::Confirm(confirm));

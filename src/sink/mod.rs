@@ -26,6 +26,29 @@ pub struct Outgoing<'a> {
     pub table: &'a str,
     /// The JSON body, exactly as it goes on the wire.
     pub body: &'a [u8],
+    pub id: MessageId<'a>,
+}
+
+/// A message's identity: the same row gets the same id after any restart, so consumers
+/// can drop duplicates. The transaction is named by the source server and the binlog
+/// position just after it; `index` counts the transaction's messages from 0. Written as
+/// `server_id:file:offset:index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageId<'a> {
+    pub server_id: u32,
+    pub file: &'a str,
+    pub offset: u64,
+    pub index: usize,
+}
+
+impl std::fmt::Display for MessageId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}:{}",
+            self.server_id, self.file, self.offset, self.index
+        )
+    }
 }
 
 /// Why a message was not delivered.

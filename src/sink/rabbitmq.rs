@@ -64,6 +64,11 @@ pub struct RabbitmqConfig {
     /// How many messages may await the broker's confirmation at once.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Set the AMQP `message_id` property to the message's stable identity
+    /// (`server_id:file:offset:index`), so consumers can drop the duplicates a restart can
+    /// cause. Off by default: Maxwell sends no such property.
+    #[serde(default)]
+    pub message_id: bool,
 }
 
 fn default_uri() -> Secret {
@@ -98,6 +103,7 @@ impl Default for RabbitmqConfig {
             persistent: false,
             mandatory: false,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            message_id: false,
         }
     }
 }
@@ -213,6 +219,8 @@ pub struct RabbitmqSink {
     exchange: String,
     template: RoutingKeyTemplate,
     properties: BasicProperties,
+    /// Add each message's identity as `message_id`.
+    message_id: bool,
     options: BasicPublishOptions,
 }
 
@@ -270,6 +278,7 @@ impl RabbitmqSink {
             exchange: config.exchange.clone(),
             template: RoutingKeyTemplate::new(&config.routing_key_template),
             properties,
+            message_id: config.message_id,
             options: BasicPublishOptions {
                 mandatory: config.mandatory,
                 immediate: false,
@@ -311,6 +320,13 @@ impl Sink for RabbitmqSink {
 
     async fn publish(&mut self, message: Outgoing<'_>) -> Result<Self::Confirm, SinkError> {
         let routing_key = self.template.render(message.database, message.table);
+        let properties = if self.message_id {
+            self.properties
+                .clone()
+                .with_message_id(message.id.to_string().into())
+        } else {
+            self.properties.clone()
+        };
         let inner = self
             .channel
             .basic_publish(
@@ -318,7 +334,7 @@ impl Sink for RabbitmqSink {
                 routing_key.as_str().into(),
                 self.options,
                 message.body,
-                self.properties.clone(),
+                properties,
             )
             .await
             .map_err(|source| SinkError::Publish { source })?;

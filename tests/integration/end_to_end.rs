@@ -156,6 +156,52 @@ async fn messages_carry_no_properties_when_not_persistent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opt_in_message_ids_are_the_same_for_the_same_row_after_a_restart() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create("msgid", &["CREATE TABLE {db}.t (id INT PRIMARY KEY)"]).await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let start = db.position().await;
+    db.exec(&[
+        "BEGIN",
+        "INSERT INTO {db}.t VALUES (1)",
+        "INSERT INTO {db}.t VALUES (2)",
+        "COMMIT",
+    ])
+    .await;
+    let env = [
+        ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+        ("BINLOG_RELAY__SINK__RABBITMQ__MESSAGE_ID", "true"),
+    ];
+    let ids = |got: &[Received]| -> Vec<String> {
+        got.iter()
+            .map(|m| {
+                m.properties
+                    .message_id()
+                    .as_ref()
+                    .map(|id| id.to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    // Two daemons with their own checkpoints read the same rows: a restart from scratch.
+    let first_config = DaemonConfig::new(&queue.exchange);
+    run_to_now(&first_config.write(), &env).await;
+    let first = queue.take_at_least(2, Duration::from_secs(10)).await;
+    let second_config = DaemonConfig::new(&queue.exchange);
+    run_to_now(&second_config.write(), &env).await;
+    let second = queue.take_at_least(2, Duration::from_secs(10)).await;
+    let first_ids = ids(&first);
+    assert_eq!(first_ids.len(), 2);
+    assert_ne!(first_ids[0], first_ids[1]);
+    assert!(
+        first_ids[0].starts_with("101:") && first_ids[0].ends_with(":0"),
+        "{first_ids:?}"
+    );
+    assert_eq!(first_ids, ids(&second));
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stdout_sink_prints_one_message_per_line() {
     let _guard = SERVER_SETTINGS.read().await;
     let db = TestDb::create(
