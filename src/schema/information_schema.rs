@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
 
+use super::SchemaError;
 use super::catalog::{Catalog, ColumnDef, Database, TableDef, TableEntry, charset_of_collation};
-use super::{Charset, ColumnInfo, SchemaError};
 
 /// name, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, DATETIME_PRECISION, per table.
 type ColumnRow = (
@@ -127,51 +127,21 @@ fn column_def(
     precision: Option<u64>,
 ) -> ColumnDef {
     let data_type = data_type.to_ascii_lowercase();
-    let info = column_info(name, &data_type, column_type, charset.clone());
     let charset = if ColumnDef::is_binary_type(&data_type) {
         Some("binary".to_owned())
     } else {
         charset.map(|c| c.to_ascii_lowercase())
     };
+    let labels = matches!(data_type.as_str(), "enum" | "set").then(|| parse_labels(column_type));
     let fsp = matches!(data_type.as_str(), "datetime" | "timestamp" | "time")
         .then(|| precision.and_then(|p| u8::try_from(p).ok()).unwrap_or(0));
     ColumnDef {
-        name: info.name,
-        data_type,
-        unsigned: info.unsigned,
-        charset,
-        labels: info.labels,
-        fsp,
-    }
-}
-
-fn column_info(
-    name: String,
-    data_type: &str,
-    column_type: &str,
-    charset: Option<String>,
-) -> ColumnInfo {
-    let data_type = data_type.to_ascii_lowercase();
-    let binary = matches!(
-        data_type.as_str(),
-        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
-    );
-    let charset = match charset {
-        _ if binary => Some(Charset::Binary),
-        Some(name) => Some(Charset::from_name(&name)),
-        None => None,
-    };
-    let labels = match data_type.as_str() {
-        "enum" | "set" => Some(parse_labels(column_type)),
-        _ => None,
-    };
-    ColumnInfo {
         name,
         unsigned: column_type.to_ascii_lowercase().contains("unsigned"),
+        data_type,
         charset,
         labels,
-        primary_key_position: None,
-        fsp: None,
+        fsp,
     }
 }
 
@@ -208,27 +178,41 @@ fn parse_labels(column_type: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::Charset;
+
+    fn def(data_type: &str, column_type: &str, charset: Option<&str>) -> ColumnDef {
+        column_def(
+            "c".into(),
+            data_type,
+            column_type,
+            charset.map(Into::into),
+            None,
+        )
+    }
 
     #[test]
     fn reads_signedness_and_charsets() {
-        let c = column_info("id".into(), "bigint", "bigint(20) unsigned", None);
+        let c = def("bigint", "bigint(20) unsigned", None);
         assert!(c.unsigned);
         assert_eq!(c.charset, None);
-        let c = column_info("b".into(), "varbinary", "varbinary(10)", None);
-        assert_eq!(c.charset, Some(Charset::Binary));
-        let c = column_info("t".into(), "varchar", "varchar(10)", Some("latin1".into()));
-        assert_eq!(c.charset, Some(Charset::LATIN1));
+        let c = def("varbinary", "varbinary(10)", None);
+        assert_eq!(
+            c.charset.as_deref().map(Charset::from_name),
+            Some(Charset::Binary)
+        );
+        let c = def("varchar", "varchar(10)", Some("latin1"));
+        assert_eq!(
+            c.charset.as_deref().map(Charset::from_name),
+            Some(Charset::LATIN1)
+        );
         assert!(!c.unsigned);
+        let c = column_def("d".into(), "datetime", "datetime(3)", None, Some(3));
+        assert_eq!(c.fsp, Some(3));
     }
 
     #[test]
     fn reads_enum_and_set_labels() {
-        let c = column_info(
-            "e".into(),
-            "enum",
-            "enum('APPROVED','it''s','a,b','')",
-            Some("utf8mb4".into()),
-        );
+        let c = def("enum", "enum('APPROVED','it''s','a,b','')", Some("utf8mb4"));
         assert_eq!(
             c.labels,
             Some(vec![
@@ -238,8 +222,8 @@ mod tests {
                 "".into()
             ])
         );
-        let c = column_info("s".into(), "set", "set('x','y')", Some("utf8mb4".into()));
+        let c = def("set", "set('x','y')", Some("utf8mb4"));
         assert_eq!(c.labels, Some(vec!["x".into(), "y".into()]));
-        assert_eq!(column_info("i".into(), "int", "int(11)", None).labels, None);
+        assert_eq!(def("int", "int(11)", None).labels, None);
     }
 }
