@@ -213,15 +213,7 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::QUERY_EVENT) => {
                 let query: QueryEvent<'_> =
                     event.read_event().map_err(|e| self.malformed("QUERY", e))?;
-                let text = statement_text(&query);
-                self.query(
-                    &query.query(),
-                    text,
-                    &query.schema(),
-                    query.thread_id(),
-                    header.timestamp(),
-                )
-                .await
+                self.query(&query, header.timestamp()).await
             }
             Ok(EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT) => {
                 let gtid: GtidEvent = event.read_event().map_err(|e| self.malformed("GTID", e))?;
@@ -337,17 +329,15 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 
-    /// `sql` is the statement as lossy UTF-8 (for classification and DDL messages); `text`
-    /// is what the schema reader gets: decoded in the session's charset, or `Err` when the
-    /// bytes are not valid in it.
-    async fn query(
-        &mut self,
-        sql: &str,
-        text: Result<String, String>,
-        database: &str,
-        thread_id: u32,
-        ts: u32,
-    ) -> Result<Option<Delivery>, Error> {
+    /// A QUERY event: transaction control, or a statement for the schema history. The
+    /// statement is classified on its lossy UTF-8 text (also what DDL messages carry); only
+    /// statements that reach the schema history are decoded in the session's charset.
+    async fn query(&mut self, query: &QueryEvent<'_>, ts: u32) -> Result<Option<Delivery>, Error> {
+        let sql = query.query();
+        let sql = sql.as_ref();
+        let database = query.schema();
+        let database = database.as_ref();
+        let thread_id = query.thread_id();
         let trimmed = sql.trim();
         if trimmed.eq_ignore_ascii_case("BEGIN") {
             self.begin(Some(thread_id))?;
@@ -393,7 +383,7 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.event_start.clone(),
             source: Box::new(source),
         };
-        let effects = match &text {
+        let effects = match &statement_text(query) {
             Ok(text) => self
                 .provider
                 .statement(&self.event_start, database, text.trim())
