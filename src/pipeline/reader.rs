@@ -3,8 +3,9 @@
 //! It follows the binlog position through rotations, keeps the table map of each table id,
 //! decodes rows events against them, buffers each transaction's rendered rows until its
 //! COMMIT/XID, and sends every committed transaction (with the position after it) to the
-//! publisher. Statements outside transactions (DDL) send an empty delivery so the checkpoint
-//! moves past them too.
+//! publisher. Schema statements go to the schema provider (the history, stored before
+//! anything after them is published) and send a delivery of their own, empty or holding
+//! their DDL messages, so the checkpoint moves past them too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
