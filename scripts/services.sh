@@ -4,11 +4,15 @@
 #   - a project-owned RabbitMQ node on its own port, which fault tests may stop and start.
 # Installs MariaDB and RabbitMQ from the distribution's packages when they are missing.
 #
-# usage: scripts/services.sh up|down|status|env
+# usage: scripts/services.sh up|down|status|env|<a fault command below>
 #   up      install if needed, start both (idempotent), print the environment to use
 #   down    stop both
 #   status  say what is running
 #   env     print the environment variables the tests and demo read
+# and, for fault-injection tests:
+#   rabbit-stop | rabbit-start    stop/start the RabbitMQ app (the node stays up)
+#   rabbit-block | rabbit-unblock raise/clear a memory alarm (connection.blocked)
+#   mariadb-restart               stop and start the MariaDB server
 #
 # Everything lives under $BINLOG_RELAY_SERVICES_DIR (default /var/tmp/binlog-relay-services).
 set -euo pipefail
@@ -121,6 +125,8 @@ amqp_port_open() {
 rabbit_up() {
   rabbit_env
   if amqp_port_open; then
+    # A fault test that raised the memory alarm may have died before clearing it.
+    rabbitmqctl -q -n "$RABBIT_NODE" set_vm_memory_high_watermark 0.4 >/dev/null 2>&1 || true
     return 0
   fi
   mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
@@ -130,7 +136,7 @@ rabbit_up() {
     chown -R rabbitmq:rabbitmq "$RABBIT_DIR"
   fi
   # The node may be running with its AMQP listener stopped (a fault test's stop_app).
-  if rabbitmqctl -q -n "$RABBIT_NODE" status >/dev/null 2>&1; then
+  if rabbitmqctl -q -n "$RABBIT_NODE" ping >/dev/null 2>&1; then
     log "starting the RabbitMQ app on node $RABBIT_NODE"
     rabbitmqctl -q -n "$RABBIT_NODE" start_app >/dev/null
   else
@@ -150,7 +156,7 @@ rabbit_up() {
 
 rabbit_down() {
   rabbit_env
-  if rabbitmqctl -q -n "$RABBIT_NODE" status >/dev/null 2>&1; then
+  if rabbitmqctl -q -n "$RABBIT_NODE" ping >/dev/null 2>&1; then
     log "stopping RabbitMQ node $RABBIT_NODE"
     rabbitmqctl -q -n "$RABBIT_NODE" stop >/dev/null 2>&1 || true
   fi
@@ -182,8 +188,28 @@ case "${1:-up}" in
   env)
     print_env
     ;;
+  rabbit-stop)
+    rabbit_env
+    rabbitmqctl -q -n "$RABBIT_NODE" stop_app >/dev/null
+    ;;
+  rabbit-start)
+    rabbit_up
+    ;;
+  rabbit-block)
+    rabbit_env
+    # A watermark of 0 raises the memory alarm at once: the broker blocks every publisher.
+    rabbitmqctl -q -n "$RABBIT_NODE" set_vm_memory_high_watermark 0 >/dev/null
+    ;;
+  rabbit-unblock)
+    rabbit_env
+    rabbitmqctl -q -n "$RABBIT_NODE" set_vm_memory_high_watermark 0.4 >/dev/null
+    ;;
+  mariadb-restart)
+    mariadb_down
+    mariadb_up
+    ;;
   *)
-    echo "usage: $0 up|down|status|env" >&2
+    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-block|rabbit-unblock|mariadb-restart" >&2
     exit 2
     ;;
 esac

@@ -14,6 +14,8 @@ use serde::Deserialize;
 
 use crate::checkpoint::CheckpointConfig;
 use crate::format::OutputConfig;
+use crate::pipeline::reconnect::ReconnectConfig;
+use crate::shutdown::ShutdownConfig;
 use crate::sink::SinkConfig;
 use crate::source::SourceConfig;
 
@@ -38,6 +40,12 @@ pub struct Config {
     /// What each message contains (Maxwell's `output_*` options).
     #[serde(default)]
     pub output: OutputConfig,
+    /// Pauses before resuming after a lost connection.
+    #[serde(default)]
+    pub reconnect: ReconnectConfig,
+    /// How long a stop may take.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
 }
 
 /// A configuration problem, naming the key when there is one.
@@ -132,6 +140,8 @@ impl Config {
         self.sink.validate()?;
         self.checkpoint.validate()?;
         self.output.validate()?;
+        self.reconnect.validate()?;
+        self.shutdown.validate()?;
         Ok(())
     }
 }

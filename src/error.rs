@@ -59,6 +59,32 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the error is a lost or refused connection that may heal by itself (a broker
+    /// or database restart, a network blip), so the pipeline should pause and resume from
+    /// the checkpoint rather than exit. Everything the operator must fix is not transient.
+    pub fn is_transient(&self) -> bool {
+        self.lost_side().is_some()
+    }
+
+    /// `source` or `sink` for a transient error (see [`Error::is_transient`]), else `None`.
+    pub fn lost_side(&self) -> Option<&'static str> {
+        use crate::source::SourceError as S;
+        match self {
+            Error::Source(S::Connect { source, .. })
+            | Error::Source(S::Query { source, .. })
+            | Error::Source(S::Stream { source }) => mysql_transient(source).then_some("source"),
+            Error::StreamEnded { .. } => Some("source"),
+            Error::Schema { source, .. } => match &**source {
+                crate::schema::SchemaError::Capture { source, .. } => {
+                    mysql_transient(source).then_some("source")
+                }
+                _ => None,
+            },
+            Error::Sink(e) => e.is_transient().then_some("sink"),
+            _ => None,
+        }
+    }
+
     /// The process exit code for this error: 2 for configuration problems the operator must
     /// fix before starting again, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
@@ -67,5 +93,25 @@ impl Error {
             Error::Source(crate::source::SourceError::BinlogPurged { .. }) => 3,
             _ => 1,
         }
+    }
+}
+
+/// Server error codes that mean "you may not", not "not now": retrying cannot help.
+const MYSQL_REFUSALS: [u16; 6] = [
+    1044, // ER_DBACCESS_DENIED_ERROR
+    1045, // ER_ACCESS_DENIED_ERROR
+    1227, // ER_SPECIFIC_ACCESS_DENIED_ERROR (e.g. no REPLICATION SLAVE)
+    1236, // ER_MASTER_FATAL_ERROR_READING_BINLOG (purged or bad position)
+    1698, // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+    3118, // ER_ACCOUNT_HAS_BEEN_LOCKED
+];
+
+/// Network failures, dropped connections and server-side interruptions (shutdown, killed
+/// connection, too many connections) heal; refusals and bad URLs do not.
+fn mysql_transient(e: &mysql_async::Error) -> bool {
+    match e {
+        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
+        mysql_async::Error::Server(s) => !MYSQL_REFUSALS.contains(&s.code),
+        _ => false,
     }
 }

@@ -21,6 +21,7 @@ pub mod decode;
 pub mod error;
 pub mod filter;
 pub mod format;
+pub mod metrics;
 pub mod pipeline;
 pub mod position;
 pub mod schema;

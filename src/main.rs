@@ -9,7 +9,7 @@ use anyhow::Context;
 use binlog_relay::config::Config;
 use binlog_relay::pipeline::{self, Outcome, StopAt};
 use binlog_relay::position::BinlogPosition;
-use binlog_relay::shutdown::{self, Shutdown};
+use binlog_relay::shutdown::{self, Forced, Shutdown};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing::{error, info};
 
@@ -100,8 +100,10 @@ fn parse_stop_at(s: &str) -> Result<StopAt, String> {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour codes only for a terminal: journald, files and pipes get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
@@ -239,7 +241,17 @@ fn run(config_path: Option<PathBuf>, stop_at: Option<StopAt>) -> ExitCode {
         .map(|rt| {
             rt.block_on(async {
                 let (trigger, signal) = Shutdown::new();
-                tokio::spawn(shutdown::on_signals(trigger));
+                let deadline = config.shutdown.deadline();
+                tokio::spawn(async move {
+                    let forced = shutdown::on_signals(trigger, deadline).await;
+                    let why = match forced {
+                        Forced::SecondSignal => "a second signal arrived",
+                        Forced::Deadline => "the shutdown deadline passed",
+                    };
+                    error!(reason = why, "exiting before outstanding confirms settled; the checkpoint holds only confirmed work, so the rest is sent again on the next start");
+                    eprintln!("binlog-relay: stopped early: {why}; unconfirmed messages will be sent again on the next start");
+                    std::process::exit(1);
+                });
                 pipeline::run(&config, stop_at, signal).await
             })
         });

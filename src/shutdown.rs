@@ -3,9 +3,14 @@
 //! SIGINT/SIGTERM (or a test) calls [`Shutdown::trigger`]; each task selects on
 //! [`ShutdownSignal::wait`] with priority and winds down: the reader stops reading, the
 //! publisher stops taking new transactions, waits for outstanding confirms and writes the
-//! checkpoint.
+//! checkpoint. A second signal, or `shutdown.deadline_ms` passing, cuts that short.
 
+use std::time::Duration;
+
+use serde::Deserialize;
 use tokio::sync::watch;
+
+use crate::config::ConfigError;
 
 /// The sending side.
 #[derive(Debug, Clone)]
@@ -41,28 +46,118 @@ impl ShutdownSignal {
     }
 }
 
-/// Triggers `shutdown` on the first SIGINT or SIGTERM.
-pub async fn on_signals(shutdown: Shutdown) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    shutdown.trigger();
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => tracing::info!(signal = "SIGINT", "stopping: finishing outstanding confirms"),
-            _ = term.recv() => tracing::info!(signal = "SIGTERM", "stopping: finishing outstanding confirms"),
+/// Maxwell has no deadline; systemd's default stop timeout is 90 s, and the unit we ship
+/// allows 60 s, so the daemon gives up first and says so.
+const DEFAULT_DEADLINE_MS: u64 = 30_000;
+
+/// `[shutdown]`: how long a stop may take.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// After SIGTERM/SIGINT, how long to wait for outstanding confirms before exiting
+    /// anyway (milliseconds). Unconfirmed messages are then re-sent on the next start.
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
+}
+
+fn default_deadline_ms() -> u64 {
+    DEFAULT_DEADLINE_MS
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            deadline_ms: DEFAULT_DEADLINE_MS,
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+}
+
+impl ShutdownConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.deadline_ms == 0 {
+            return Err(ConfigError::key(
+                "shutdown.deadline_ms",
+                "must be at least 1 (milliseconds)",
+            ));
+        }
+        Ok(())
     }
+
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms)
+    }
+}
+
+/// Why a stop could not finish in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forced {
+    /// A second SIGINT/SIGTERM arrived while stopping.
+    SecondSignal,
+    /// The stop took longer than `shutdown.deadline_ms`.
+    Deadline,
+}
+
+/// Triggers `shutdown` on the first SIGINT or SIGTERM, then resolves when the stop must be
+/// cut short: a second signal, or the deadline passing. The caller exits the process then;
+/// the checkpoint on disk only ever holds confirmed work, so exiting at any moment loses
+/// nothing, it only means more is sent again on the next start.
+pub async fn on_signals(shutdown: Shutdown, deadline: Duration) -> Forced {
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the daemon");
+            Signals::ctrl_c_only()
+        }
+    };
+    let name = signals.next().await;
+    tracing::info!(
+        signal = name,
+        deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+        "stopping: finishing outstanding confirms (a second signal exits at once)"
+    );
     shutdown.trigger();
+    tokio::select! {
+        _ = signals.next() => Forced::SecondSignal,
+        _ = tokio::time::sleep(deadline) => Forced::Deadline,
+    }
+}
+
+/// SIGINT and SIGTERM as one stream.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            Ok(Self { term: Some(term) })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    fn ctrl_c_only() -> Self {
+        #[cfg(unix)]
+        {
+            Self { term: None }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Waits for the next signal and names it.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some(term) = &mut self.term {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        "SIGINT"
+    }
 }

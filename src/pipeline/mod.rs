@@ -8,6 +8,7 @@
 pub mod positions;
 pub mod publisher;
 pub mod reader;
+pub mod reconnect;
 pub mod replay;
 pub mod schema_start;
 
@@ -54,19 +55,76 @@ pub enum Outcome {
     Stopped(Option<Checkpoint>),
 }
 
-/// Runs the daemon with the configured sink.
+/// Runs the daemon with the configured sink until it is told to stop, reaches `--stop-at`,
+/// or meets an error the operator must fix. A lost connection to the broker or the database
+/// is not such an error: the run ends as on any error (what is confirmed is checkpointed),
+/// and after a pause a new run resumes from the checkpoint, re-sending what was unconfirmed.
 pub async fn run(
     config: &Config,
     stop_at: Option<StopAt>,
     shutdown: ShutdownSignal,
 ) -> Result<Outcome, Error> {
+    let mut stop_at = stop_at;
+    let mut pauses = reconnect::Pauses::new(&config.reconnect);
+    loop {
+        let began = std::time::Instant::now();
+        let result = run_once(config, &mut stop_at, shutdown.clone()).await;
+        let error = match result {
+            Err(e) if e.is_transient() && shutdown.is_triggered() => {
+                // Asked to stop while a connection was down: what is confirmed is saved.
+                warn!(error = %e, "stopped while a connection was lost");
+                let saved = FileStore::open(&config.checkpoint.dir)?.load()?;
+                return Ok(Outcome::Stopped(saved));
+            }
+            Err(e) if e.is_transient() => e,
+            done => return done,
+        };
+        let side = error.lost_side().unwrap_or("source");
+        crate::metrics::METRICS
+            .reconnects
+            .with_label_values(&[side])
+            .inc();
+        let pause = pauses.next(began.elapsed());
+        warn!(
+            error = %error,
+            lost = side,
+            retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+            "connection lost; resuming from the last confirmed checkpoint after a pause"
+        );
+        let mut wait = shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = wait.wait() => {
+                let saved = FileStore::open(&config.checkpoint.dir)?.load()?;
+                return Ok(Outcome::Stopped(saved));
+            }
+        }
+    }
+}
+
+/// One run: connects the sink and the source, and runs until either fails or it ends.
+/// `--stop-at now` is pinned to a position on the first run that reads it, so a resumed run
+/// stops at the same place.
+async fn run_once(
+    config: &Config,
+    stop_at: &mut Option<StopAt>,
+    shutdown: ShutdownSignal,
+) -> Result<Outcome, Error> {
+    if matches!(stop_at, Some(StopAt::Now)) {
+        let source = BinlogSource::new(&config.source);
+        let now = source.current_position().await;
+        source.close().await;
+        *stop_at = Some(StopAt::At(now?));
+    }
     let store = FileStore::open(&config.checkpoint.dir)?;
     match config.sink.kind {
         SinkKind::Rabbitmq => {
             let sink = RabbitmqSink::connect(&config.sink.rabbitmq).await?;
-            run_with(config, stop_at, shutdown, sink, store).await
+            run_with(config, stop_at.clone(), shutdown, sink, store).await
         }
-        SinkKind::Stdout => run_with(config, stop_at, shutdown, StdoutSink::new(), store).await,
+        SinkKind::Stdout => {
+            run_with(config, stop_at.clone(), shutdown, StdoutSink::new(), store).await
+        }
     }
 }
 

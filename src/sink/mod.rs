@@ -93,6 +93,26 @@ pub enum SinkError {
     Stdout(#[source] std::io::Error),
 }
 
+impl SinkError {
+    /// Whether retrying later may succeed: the broker went away or refused one message.
+    /// A nacked or returned message is retried (after a pause, from the checkpoint), never
+    /// skipped. Refusals at connection time (credentials, vhost) and exchange declarations
+    /// the broker rejects need the operator.
+    pub fn is_transient(&self) -> bool {
+        let answered = |e: &lapin::Error| matches!(e.kind(), lapin::ErrorKind::ProtocolError(_));
+        match self {
+            SinkError::Connect { source, .. } | SinkError::DeclareExchange { source, .. } => {
+                !answered(source)
+            }
+            SinkError::Channel { .. }
+            | SinkError::Publish { .. }
+            | SinkError::Nacked
+            | SinkError::Returned { .. } => true,
+            SinkError::Stdout(_) => false,
+        }
+    }
+}
+
 /// A destination for messages.
 pub trait Sink: Send {
     /// Resolves when the destination has the message (`Ok`) or refused it.

@@ -18,7 +18,7 @@ use lapin::{
     PublisherConfirm,
 };
 use serde::Deserialize;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{Outgoing, Sink, SinkError};
 use crate::config::{ConfigError, Secret};
@@ -221,7 +221,15 @@ pub struct RabbitmqSink {
     properties: BasicProperties,
     /// Add each message's identity as `message_id`.
     message_id: bool,
+    /// Logs the broker's flow control for as long as the sink lives.
+    watcher: tokio::task::JoinHandle<()>,
     options: BasicPublishOptions,
+}
+
+impl Drop for RabbitmqSink {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
 }
 
 impl RabbitmqSink {
@@ -261,6 +269,10 @@ impl RabbitmqSink {
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(|source| SinkError::Channel { source })?;
+        let watcher = tokio::spawn(watch_flow_control(
+            connection.events_listener(),
+            address.clone(),
+        ));
         info!(
             broker = %address,
             exchange = %config.exchange,
@@ -279,11 +291,43 @@ impl RabbitmqSink {
             template: RoutingKeyTemplate::new(&config.routing_key_template),
             properties,
             message_id: config.message_id,
+            watcher,
             options: BasicPublishOptions {
                 mandatory: config.mandatory,
                 immediate: false,
             },
         })
+    }
+}
+
+/// Logs and counts the broker's flow control. While RabbitMQ blocks the connection (a
+/// memory or disk alarm), lapin stops writing to the socket, so publishing pauses, confirms
+/// stop arriving, and the bounded pipeline stops reading the binlog: nothing piles up here.
+async fn watch_flow_control(
+    events: impl futures_util::Stream<Item = lapin::Event> + Send + 'static,
+    broker: String,
+) {
+    use futures_util::StreamExt;
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            lapin::Event::ConnectionBlocked(reason) => {
+                crate::metrics::METRICS.broker_blocked.inc();
+                warn!(
+                    %broker,
+                    %reason,
+                    blocked_total = crate::metrics::METRICS.broker_blocked.get(),
+                    "RabbitMQ blocked publishing (resource alarm); waiting for it to clear, the binlog is not read meanwhile"
+                );
+            }
+            lapin::Event::ConnectionUnblocked => {
+                info!(%broker, "RabbitMQ unblocked publishing; resuming");
+            }
+            lapin::Event::SendFlow(false) => {
+                warn!(%broker, "RabbitMQ paused the channel (channel.flow); waiting");
+            }
+            _ => {}
+        }
     }
 }
 

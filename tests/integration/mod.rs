@@ -2,6 +2,7 @@
 
 mod bad_config;
 mod end_to_end;
+mod faults;
 mod fixtures;
 mod golden;
 mod options;

@@ -152,6 +152,18 @@ pub struct Queue {
     name: String,
 }
 
+/// Runs a fault command of `scripts/services.sh` (rabbit-stop, mariadb-restart, ...).
+pub fn service(command: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(command)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run scripts/services.sh");
+    assert!(status.success(), "scripts/services.sh {command} failed");
+}
+
 /// One message as a consumer sees it.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -162,17 +174,53 @@ pub struct Received {
 
 impl Queue {
     pub async fn bind(binding: &str) -> Self {
+        Self::declare(binding, false).await
+    }
+
+    /// A durable exchange and queue, which outlive a broker restart (with persistent
+    /// messages) and the consumer's connection. [`Queue::delete`] removes the queue.
+    pub async fn durable(binding: &str) -> Self {
+        Self::declare(binding, true).await
+    }
+
+    /// The same queue over a new connection (after the broker restarted).
+    pub async fn reopen(self) -> Self {
+        let (connection, channel) = Self::connect().await;
+        Self {
+            _connection: connection,
+            channel,
+            exchange: self.exchange,
+            name: self.name,
+        }
+    }
+
+    pub async fn delete(self) {
+        let _ = self
+            .channel
+            .queue_delete(self.name.as_str().into(), Default::default())
+            .await;
+    }
+
+    async fn connect() -> (Connection, Channel) {
         let connection = Connection::connect(&services().amqp_uri, ConnectionProperties::default())
             .await
             .expect("amqp connection");
         let channel = connection.create_channel().await.expect("channel");
+        (connection, channel)
+    }
+
+    async fn declare(binding: &str, durable: bool) -> Self {
+        let (connection, channel) = Self::connect().await;
         let exchange = unique("x");
         let name = unique("q");
         channel
             .exchange_declare(
                 exchange.as_str().into(),
                 ExchangeKind::Topic,
-                ExchangeDeclareOptions::default(),
+                ExchangeDeclareOptions {
+                    durable,
+                    ..ExchangeDeclareOptions::default()
+                },
                 FieldTable::default(),
             )
             .await
@@ -181,8 +229,9 @@ impl Queue {
             .queue_declare(
                 name.as_str().into(),
                 QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
+                    exclusive: !durable,
+                    auto_delete: !durable,
+                    durable,
                     ..QueueDeclareOptions::default()
                 },
                 FieldTable::default(),

@@ -1,0 +1,480 @@
+//! Fault injection against the real services: the daemon killed with SIGKILL over and over,
+//! RabbitMQ stopped and started, MariaDB restarted, the binlog rotated, all in the middle of
+//! a stream. After each, what a consumer received is checked row by row against what the
+//! workload wrote: every (table, primary key, row image) arrived, per table in binlog order,
+//! and the only repeats are of rows after the checkpoint a restarted daemon resumed from.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+use super::support::*;
+
+/// Rows per insert transaction.
+const ROWS_PER_TRANSACTION: usize = 200;
+const TABLES: [&str; 2] = ["accounts", "events"];
+
+/// A row change as a consumer can check it: table, type, primary key, row image.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Change {
+    table: String,
+    kind: String,
+    id: u64,
+    data: String,
+}
+
+/// What the workload wrote, per table in commit order.
+#[derive(Debug, Default)]
+struct Expected {
+    per_table: BTreeMap<String, Vec<Change>>,
+}
+
+impl Expected {
+    fn len(&self) -> usize {
+        self.per_table.values().map(Vec::len).sum()
+    }
+}
+
+fn image(id: u64, n: u64) -> String {
+    serde_json::json!({ "id": id, "val": format!("v{id}"), "n": n }).to_string()
+}
+
+/// The workload: insert transactions alternating between the tables; every fifth one is
+/// followed by an update of the 50 rows it just wrote. `flush_every` adds FLUSH BINARY LOGS.
+struct Workload {
+    transactions: usize,
+    flush_every: Option<usize>,
+    pause: Duration,
+}
+
+impl Workload {
+    /// Runs transactions `range` and records what they should produce.
+    async fn run(
+        &self,
+        db: &TestDb,
+        range: std::ops::Range<usize>,
+        expected: &mut Expected,
+    ) -> Result<(), mysql_async::Error> {
+        use mysql_async::prelude::Queryable;
+        let mut conn = db.pool.get_conn().await?;
+        for t in range {
+            let table = TABLES[t % TABLES.len()];
+            let first = (t * ROWS_PER_TRANSACTION) as u64 + 1;
+            let ids = first..first + ROWS_PER_TRANSACTION as u64;
+            let values: Vec<String> = ids
+                .clone()
+                .map(|id| format!("({id},'v{id}',{id})"))
+                .collect();
+            conn.query_drop(format!(
+                "INSERT INTO {}.{table} (id, val, n) VALUES {}",
+                db.name,
+                values.join(",")
+            ))
+            .await?;
+            let out = expected.per_table.entry(table.to_owned()).or_default();
+            out.extend(ids.clone().map(|id| Change {
+                table: table.to_owned(),
+                kind: "insert".into(),
+                id,
+                data: image(id, id),
+            }));
+            if t % 5 == 4 {
+                let last = first + 49;
+                conn.query_drop(format!(
+                    "UPDATE {}.{table} SET n = n + 1000000 WHERE id BETWEEN {first} AND {last}",
+                    db.name
+                ))
+                .await?;
+                out.extend((first..=last).map(|id| Change {
+                    table: table.to_owned(),
+                    kind: "update".into(),
+                    id,
+                    data: image(id, id + 1_000_000),
+                }));
+            }
+            if self.flush_every.is_some_and(|n| t % n == n - 1) {
+                conn.query_drop("FLUSH BINARY LOGS").await?;
+            }
+            tokio::time::sleep(self.pause).await;
+        }
+        Ok(())
+    }
+}
+
+async fn fault_db(prefix: &str) -> TestDb {
+    let ddl: Vec<String> = TABLES
+        .iter()
+        .map(|t| {
+            format!("CREATE TABLE {{db}}.{t} (id BIGINT PRIMARY KEY, val VARCHAR(40), n BIGINT)")
+        })
+        .collect();
+    let refs: Vec<&str> = ddl.iter().map(String::as_str).collect();
+    TestDb::create(prefix, &refs).await
+}
+
+/// A daemon whose messages survive a broker restart: durable exchange and queue, persistent
+/// messages, and the binlog position in every message for the resume check.
+fn fault_config(exchange: &str) -> DaemonConfig {
+    let mut config = DaemonConfig::new(exchange);
+    config.rabbitmq_extra = "exchange_durable = true\npersistent = true\nmax_in_flight = 200\n\
+         [reconnect]\ninitial_delay_ms = 100\nmax_delay_ms = 1000\n\
+         [output]\nbinlog_position = true\n"
+        .into();
+    config
+}
+
+/// A message body, parsed.
+fn change_of(m: &Received) -> (Change, String) {
+    let v: serde_json::Value = serde_json::from_str(&m.body).expect("message is JSON");
+    let data = v["data"].to_string();
+    let change = Change {
+        table: v["table"].as_str().expect("table").to_owned(),
+        kind: v["type"].as_str().expect("type").to_owned(),
+        id: v["data"]["id"].as_u64().expect("data.id"),
+        data,
+    };
+    (change, v["position"].as_str().expect("position").to_owned())
+}
+
+/// `file:offset` as a comparable pair.
+fn position_key(p: &str) -> (String, u64) {
+    let (file, offset) = p.rsplit_once(':').expect("FILE:POS");
+    (file.to_owned(), offset.parse().expect("offset"))
+}
+
+/// The no-loss check. `received` is everything the queue delivered, in order. Returns the
+/// number of repeated messages.
+fn check_delivery(expected: &Expected, received: &[Received], restarts: usize) -> usize {
+    let mut order: HashMap<&Change, usize> = HashMap::new();
+    for changes in expected.per_table.values() {
+        for (i, c) in changes.iter().enumerate() {
+            order.insert(c, i);
+        }
+    }
+    // Every change arrived, and nothing the workload did not write.
+    let got: BTreeSet<Change> = received.iter().map(|m| change_of(m).0).collect();
+    let want: BTreeSet<Change> = expected.per_table.values().flatten().cloned().collect();
+    let missing: Vec<&Change> = want.difference(&got).take(5).collect();
+    let unexpected: Vec<&Change> = got.difference(&want).take(5).collect();
+    assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "{} of {} changes missing (first: {missing:?}); unexpected: {unexpected:?}",
+        want.difference(&got).count(),
+        want.len()
+    );
+    // Per table, each change arrives for the first time right after the one before it:
+    // a restart may go back and repeat, never skip ahead.
+    let mut next: HashMap<String, usize> = HashMap::new();
+    let mut previous: HashMap<String, usize> = HashMap::new();
+    let mut jumps_back: HashMap<String, usize> = HashMap::new();
+    for m in received {
+        let (change, _) = change_of(m);
+        let i = order[&change];
+        let want_next = next.entry(change.table.clone()).or_insert(0);
+        assert!(
+            i <= *want_next,
+            "{}: change #{i} ({change:?}) arrived before #{want_next}",
+            change.table
+        );
+        if i == *want_next {
+            *want_next += 1;
+        }
+        if let Some(p) = previous.insert(change.table.clone(), i)
+            && i != p + 1
+        {
+            *jumps_back.entry(change.table.clone()).or_insert(0) += 1;
+        }
+    }
+    for (table, jumps) in &jumps_back {
+        assert!(
+            *jumps <= restarts,
+            "{table}: the stream went back {jumps} times, but the daemon restarted only {restarts} times"
+        );
+    }
+    received.len() - got.len()
+}
+
+/// Takes messages until the queue stays empty for `quiet`.
+async fn drain_until_quiet(queue: &Queue, quiet: Duration) -> Vec<Received> {
+    let mut all = Vec::new();
+    let mut idle_since = std::time::Instant::now();
+    while idle_since.elapsed() < quiet {
+        let got = queue.drain().await;
+        if got.is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        } else {
+            all.extend(got);
+            idle_since = std::time::Instant::now();
+        }
+    }
+    all
+}
+
+/// Takes messages until every expected change not among `already` arrived (or the timeout
+/// passes).
+async fn collect_all(
+    queue: &Queue,
+    expected: &Expected,
+    already: &[Received],
+    timeout: Duration,
+) -> Vec<Received> {
+    let want: BTreeSet<Change> = expected.per_table.values().flatten().cloned().collect();
+    let deadline = std::time::Instant::now() + timeout;
+    let mut all: Vec<Received> = Vec::new();
+    let mut seen: BTreeSet<Change> = already.iter().map(|m| change_of(m).0).collect();
+    while seen.len() < want.len() && std::time::Instant::now() < deadline {
+        let got = queue.drain().await;
+        if got.is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        seen.extend(got.iter().map(|m| change_of(m).0));
+        all.extend(got);
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_kill_9s_during_50k_rows_lose_nothing() {
+    let _shared = SERVER_SETTINGS.read().await;
+    let db = fault_db("faults_kill").await;
+    let queue = Queue::durable(&format!("{}.#", db.name)).await;
+    let config = fault_config(&queue.exchange);
+    let path = config.write();
+    let start = db.position().await;
+    let env = [("BINLOG_RELAY__SOURCE__START", start.as_str())];
+
+    // 250 transactions of 200 rows: 50,000 inserts, plus 2,500 updates, over several seconds.
+    let workload = Workload {
+        transactions: 250,
+        flush_every: None,
+        pause: Duration::from_millis(25),
+    };
+    let writer_db = TestDb {
+        pool: mysql(),
+        name: db.name.clone(),
+    };
+    let writer = tokio::spawn(async move {
+        let mut expected = Expected::default();
+        workload
+            .run(&writer_db, 0..workload.transactions, &mut expected)
+            .await
+            .map(|()| expected)
+    });
+
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut received = Vec::new();
+    let mut kills = 0;
+    let mut last_checkpoint: Option<(String, u64)> = None;
+    while kills < 10 {
+        let child = spawn_daemon(&path, &[], &env);
+        tokio::time::sleep(Duration::from_millis(rng.u64(150..700))).await;
+        signal(&child, "KILL");
+        let done = wait(child, Duration::from_secs(10)).await;
+        assert_eq!(done.code, None, "killed by a signal, seed {seed}");
+        kills += 1;
+        // What this incarnation published; anything later comes from the next one.
+        let batch = drain_until_quiet(&queue, Duration::from_millis(300)).await;
+        if let Some(resumed_from) = &last_checkpoint {
+            for m in &batch {
+                let (change, position) = change_of(m);
+                assert!(
+                    position_key(&position) >= *resumed_from,
+                    "after restart {kills}, {change:?} at {position} comes before the checkpoint {resumed_from:?} it resumed from (seed {seed})"
+                );
+            }
+        }
+        received.extend(batch);
+        let cp = config.checkpoint();
+        let now = (
+            cp["position"]["file"].as_str().expect("file").to_owned(),
+            cp["position"]["offset"].as_u64().expect("offset"),
+        );
+        if let Some(before) = &last_checkpoint {
+            assert!(
+                now >= *before,
+                "the checkpoint went back from {before:?} to {now:?}"
+            );
+        }
+        last_checkpoint = Some(now);
+    }
+    let expected = writer.await.expect("writer task").expect("workload");
+    assert_eq!(expected.len(), 52_500);
+
+    // The last incarnation runs to the end of the workload and stops there.
+    run_to_now(&path, &env).await;
+    let rest = drain_until_quiet(&queue, Duration::from_millis(300)).await;
+    if let Some(resumed_from) = &last_checkpoint {
+        for m in &rest {
+            let (change, position) = change_of(m);
+            assert!(
+                position_key(&position) >= *resumed_from,
+                "after the last restart, {change:?} at {position} precedes the checkpoint {resumed_from:?}"
+            );
+        }
+    }
+    received.extend(rest);
+    let repeats = check_delivery(&expected, &received, kills);
+    eprintln!(
+        "kill -9 x{kills} (seed {seed}): {} messages for {} changes, {repeats} repeated",
+        received.len(),
+        expected.len()
+    );
+    queue.delete().await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_stopping_mid_stream_loses_nothing_and_the_daemon_rides_it_out() {
+    let _exclusive = SERVER_SETTINGS.write().await;
+    let db = fault_db("faults_broker").await;
+    let queue = Queue::durable(&format!("{}.#", db.name)).await;
+    let config = fault_config(&queue.exchange);
+    let path = config.write();
+    let start = db.position().await;
+    let child = spawn_daemon(&path, &[], &[("BINLOG_RELAY__SOURCE__START", &start)]);
+    let workload = Workload {
+        transactions: 60,
+        flush_every: Some(7),
+        pause: Duration::from_millis(10),
+    };
+    let mut expected = Expected::default();
+    workload
+        .run(&db, 0..20, &mut expected)
+        .await
+        .expect("write");
+    service("rabbit-stop");
+    // Written while the broker is away: the daemon must pick these up once it is back.
+    workload
+        .run(&db, 20..40, &mut expected)
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    service("rabbit-start");
+    workload
+        .run(&db, 40..60, &mut expected)
+        .await
+        .expect("write");
+
+    // The consumer's own connection died with the broker.
+    let queue = queue.reopen().await;
+    let received = collect_all(&queue, &expected, &[], Duration::from_secs(60)).await;
+    let mut child = child;
+    assert!(
+        child.try_wait().expect("daemon status").is_none(),
+        "the daemon exited instead of reconnecting"
+    );
+    signal(&child, "TERM");
+    let done = wait(child, Duration::from_secs(30)).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("connection lost; resuming"),
+        "no reconnect was logged:\n{}",
+        done.stderr
+    );
+    let repeats = check_delivery(&expected, &received, 10);
+    eprintln!(
+        "broker stop/start: {} messages for {} changes, {repeats} repeated",
+        received.len(),
+        expected.len()
+    );
+    queue.delete().await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_restarting_mid_stream_loses_nothing_and_the_daemon_rides_it_out() {
+    let _exclusive = SERVER_SETTINGS.write().await;
+    let mut db = fault_db("faults_db").await;
+    let queue = Queue::durable(&format!("{}.#", db.name)).await;
+    let config = fault_config(&queue.exchange);
+    let path = config.write();
+    let start = db.position().await;
+    let child = spawn_daemon(&path, &[], &[("BINLOG_RELAY__SOURCE__START", &start)]);
+    let workload = Workload {
+        transactions: 40,
+        flush_every: Some(5),
+        pause: Duration::from_millis(10),
+    };
+    let mut expected = Expected::default();
+    workload
+        .run(&db, 0..20, &mut expected)
+        .await
+        .expect("write");
+    service("mariadb-restart");
+    db.pool = mysql();
+    workload
+        .run(&db, 20..40, &mut expected)
+        .await
+        .expect("write");
+
+    let received = collect_all(&queue, &expected, &[], Duration::from_secs(60)).await;
+    let mut child = child;
+    assert!(
+        child.try_wait().expect("daemon status").is_none(),
+        "the daemon exited instead of reconnecting"
+    );
+    signal(&child, "TERM");
+    let done = wait(child, Duration::from_secs(30)).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("connection lost; resuming"),
+        "no reconnect was logged:\n{}",
+        done.stderr
+    );
+    let repeats = check_delivery(&expected, &received, 10);
+    eprintln!(
+        "MariaDB restart: {} messages for {} changes, {repeats} repeated",
+        received.len(),
+        expected.len()
+    );
+    queue.delete().await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_broker_pauses_publishing_and_is_logged() {
+    let _exclusive = SERVER_SETTINGS.write().await;
+    let db = fault_db("faults_blocked").await;
+    let queue = Queue::durable(&format!("{}.#", db.name)).await;
+    let config = fault_config(&queue.exchange);
+    let path = config.write();
+    let start = db.position().await;
+    let child = spawn_daemon(&path, &[], &[("BINLOG_RELAY__SOURCE__START", &start)]);
+    let workload = Workload {
+        transactions: 4,
+        flush_every: None,
+        pause: Duration::ZERO,
+    };
+    let mut expected = Expected::default();
+    workload.run(&db, 0..2, &mut expected).await.expect("write");
+    let first = collect_all(&queue, &expected, &[], Duration::from_secs(30)).await;
+    assert_eq!(first.len(), expected.len());
+
+    service("rabbit-block");
+    workload.run(&db, 2..4, &mut expected).await.expect("write");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let during = queue.drain().await;
+    service("rabbit-unblock");
+    assert!(
+        during.is_empty(),
+        "{} messages got through a blocked connection",
+        during.len()
+    );
+    let rest = collect_all(&queue, &expected, &first, Duration::from_secs(30)).await;
+    let received: Vec<Received> = first.into_iter().chain(rest).collect();
+
+    let mut child = child;
+    assert!(child.try_wait().expect("daemon status").is_none());
+    signal(&child, "TERM");
+    let done = wait(child, Duration::from_secs(30)).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("RabbitMQ blocked publishing")
+            && done.stderr.contains("blocked_total=1"),
+        "the block was not logged and counted:\n{}",
+        done.stderr
+    );
+    assert_eq!(check_delivery(&expected, &received, 0), 0);
+    queue.delete().await;
+    db.drop_database().await;
+}
