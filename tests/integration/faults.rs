@@ -478,3 +478,70 @@ async fn a_blocked_broker_pauses_publishing_and_is_logged() {
     queue.delete().await;
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_that_cannot_finish_ends_at_the_deadline_or_on_a_second_signal() {
+    let _exclusive = SERVER_SETTINGS.write().await;
+    let db = fault_db("faults_deadline").await;
+    let queue = Queue::durable(&format!("{}.#", db.name)).await;
+    let config = fault_config(&queue.exchange);
+    let path = config.write();
+    let start = db.position().await;
+    let env = [
+        ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+        ("BINLOG_RELAY__SHUTDOWN__DEADLINE_MS", "1500"),
+    ];
+    let workload = Workload {
+        transactions: 1,
+        flush_every: None,
+        pause: Duration::ZERO,
+    };
+    let mut expected = Expected::default();
+
+    // The broker takes messages but never confirms them while its memory alarm is on.
+    service("rabbit-block");
+    let child = spawn_daemon(&path, &[], &env);
+    workload.run(&db, 0..1, &mut expected).await.expect("write");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopping = std::time::Instant::now();
+    signal(&child, "TERM");
+    let deadline = wait(child, Duration::from_secs(20)).await;
+    let took = stopping.elapsed();
+
+    let child = spawn_daemon(&path, &[], &env);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal(&child, "TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, "TERM");
+    let second = wait(child, Duration::from_secs(5)).await;
+    service("rabbit-unblock");
+
+    assert_eq!(deadline.code, Some(1), "{}", deadline.stderr);
+    assert!(
+        deadline.stderr.contains("the shutdown deadline passed"),
+        "{}",
+        deadline.stderr
+    );
+    assert!(took < Duration::from_secs(10), "stopping took {took:?}");
+    assert_eq!(second.code, Some(1), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("a second signal arrived"),
+        "{}",
+        second.stderr
+    );
+    // Nothing was confirmed, so the checkpoint is still where the daemon started.
+    assert_eq!(
+        format!(
+            "{}:{}",
+            config.checkpoint()["position"]["file"].as_str().expect("file"),
+            config.checkpoint()["position"]["offset"]
+        ),
+        start
+    );
+    // And the next start sends the transaction.
+    run_to_now(&path, &env).await;
+    let received = collect_all(&queue, &expected, &[], Duration::from_secs(30)).await;
+    check_delivery(&expected, &received, 3);
+    queue.delete().await;
+    db.drop_database().await;
+}
