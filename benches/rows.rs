@@ -113,7 +113,7 @@ fn decode_and_encode(c: &mut Criterion) {
                 tx.push_row(&layout, RowKind::Insert, &meta, &[], &cells)
                     .expect("renders");
             }
-            black_box(tx.finish(Some(42)));
+            black_box(tx.finish(Some(42)).expect("in memory"));
         })
     });
     group.finish();

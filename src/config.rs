@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::checkpoint::CheckpointConfig;
-use crate::format::OutputConfig;
+use crate::format::{OutputConfig, TransactionsConfig};
 use crate::pipeline::reconnect::ReconnectConfig;
 use crate::shutdown::ShutdownConfig;
 use crate::sink::SinkConfig;
@@ -40,6 +40,9 @@ pub struct Config {
     /// What each message contains (Maxwell's `output_*` options).
     #[serde(default)]
     pub output: OutputConfig,
+    /// Where an open transaction's rows wait for its commit.
+    #[serde(default)]
+    pub transactions: TransactionsConfig,
     /// Pauses before resuming after a lost connection.
     #[serde(default)]
     pub reconnect: ReconnectConfig,
@@ -140,6 +143,7 @@ impl Config {
         self.sink.validate()?;
         self.checkpoint.validate()?;
         self.output.validate()?;
+        self.transactions.validate()?;
         self.reconnect.validate()?;
         self.shutdown.validate()?;
         Ok(())

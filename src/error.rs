@@ -44,6 +44,8 @@ pub enum Error {
         table_id: u64,
         position: BinlogPosition,
     },
+    #[error(transparent)]
+    Spill(#[from] crate::format::SpillError),
     #[error("the server closed the binlog stream after {position}")]
     StreamEnded { position: BinlogPosition },
     #[error(

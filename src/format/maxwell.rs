@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::json::{write_int, write_str};
 use super::json_diff::write_patched_json;
 use super::options::OutputOptions;
+use super::spill::{Spill, SpillError, TransactionsConfig};
 use super::value::{RenderError, write_value};
 use crate::decode::{Cell, DecodeError, RowKind, payload};
 use crate::position::BinlogPosition;
@@ -161,6 +162,34 @@ pub struct TransactionBuffer {
     xid_key: Vec<u8>,
     xoffset_key: Vec<u8>,
     commit_field: Vec<u8>,
+    /// Bytes of rendered rows kept in memory before they move to `spill`.
+    memory_limit: usize,
+    spill: Spill,
+    /// The committed transaction being handed out in chunks.
+    draining: Option<Draining>,
+    /// A spilled row's head and tail, read back.
+    spilled_head: Vec<u8>,
+    spilled_tail: Vec<u8>,
+}
+
+/// Progress through a committed transaction's rows: first the spilled ones, then memory.
+#[derive(Debug)]
+struct Draining {
+    xid: Option<u64>,
+    /// Index in the transaction of the next row.
+    next: usize,
+    total: usize,
+    spilled: usize,
+}
+
+/// Part of a committed transaction's messages, in order.
+#[derive(Debug)]
+pub struct Chunk {
+    pub batch: Batch,
+    /// Index in the transaction of the first message.
+    pub first_index: usize,
+    /// The transaction's last chunk.
+    pub last: bool,
 }
 
 impl Default for TransactionBuffer {
@@ -170,7 +199,12 @@ impl Default for TransactionBuffer {
 }
 
 impl TransactionBuffer {
+    /// A buffer with the default memory limit, spilling to the system's temporary directory.
     pub fn new(options: Arc<OutputOptions>) -> Self {
+        Self::with_limits(options, &TransactionsConfig::default())
+    }
+
+    pub fn with_limits(options: Arc<OutputOptions>, limits: &TransactionsConfig) -> Self {
         let field = |name: &str| {
             let mut f = vec![b','];
             write_str(&mut f, name);
@@ -189,21 +223,52 @@ impl TransactionBuffer {
             scratch: Vec::new(),
             before: Vec::new(),
             after: Vec::new(),
+            memory_limit: limits.memory_limit(),
+            spill: Spill::new(&limits.dir()),
+            draining: None,
+            spilled_head: Vec::new(),
+            spilled_tail: Vec::new(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
+    /// Rows of the open transaction, in memory and spilled.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.rows.len() + self.spill.rows()
+    }
+
+    /// Rows of the open transaction that went to disk.
+    pub fn spilled(&self) -> usize {
+        self.spill.rows()
     }
 
     /// Forgets the open transaction (ROLLBACK).
     pub fn discard(&mut self) {
         self.rendered.clear();
         self.rows.clear();
+        self.spill.clear();
+        self.draining = None;
+    }
+
+    /// Moves the rows held in memory to the spill file once they take more than the memory
+    /// limit. Called between rows events, so memory overshoots by one event at most.
+    pub fn enforce_limit(&mut self) -> Result<(), SpillError> {
+        let in_memory = self.rendered.len() + self.rows.len() * std::mem::size_of::<PendingRow>();
+        if in_memory <= self.memory_limit {
+            return Ok(());
+        }
+        for row in &self.rows {
+            let head = self.rendered.get(row.head.clone()).unwrap_or_default();
+            let tail = self.rendered.get(row.tail.clone()).unwrap_or_default();
+            self.spill
+                .write_row(&row.database, &row.table, head, tail)?;
+        }
+        self.rows.clear();
+        self.rendered.clear();
+        Ok(())
     }
 
     /// Renders one row change. `before` is used by updates and deletes, `after` by inserts
@@ -403,38 +468,130 @@ impl TransactionBuffer {
         Ok((head_end, out.len()))
     }
 
-    /// Lays out the messages of the transaction that just committed, and empties the buffer.
+    /// Ends the open transaction: its messages are then taken with [`Self::next_chunk`].
     /// `xid` is `None` when the transaction ended with a `COMMIT` query (non-transactional
     /// tables), in which case Maxwell writes no `xid`.
-    pub fn finish(&mut self, xid: Option<u64>) -> Batch {
+    pub fn commit(&mut self, xid: Option<u64>) -> Result<(), SpillError> {
+        self.spill.start_reading()?;
+        self.draining = Some(Draining {
+            xid,
+            next: 0,
+            total: self.len(),
+            spilled: self.spill.rows(),
+        });
+        Ok(())
+    }
+
+    /// The committed transaction's next messages, about `max_bytes` of them (at least one
+    /// message), with `xid`, `xoffset` and `commit` in place. After the last chunk the buffer
+    /// is empty. `None` when no transaction is committed; a transaction without rows gives
+    /// one empty chunk.
+    pub fn next_chunk(&mut self, max_bytes: usize) -> Result<Option<Chunk>, SpillError> {
+        let Some(mut d) = self.draining.take() else {
+            return Ok(None);
+        };
         let config = &self.options.config;
-        let mut body = Vec::with_capacity(self.rendered.len() + self.rows.len() * 40);
-        let mut messages = Vec::with_capacity(self.rows.len());
-        let last = self.rows.len().saturating_sub(1);
-        for (i, row) in self.rows.drain(..).enumerate() {
+        let first_index = d.next;
+        let left = d.total - d.next;
+        let mut body = Vec::with_capacity(max_bytes.min(self.rendered.len() + left * 40));
+        let mut messages = Vec::new();
+        let fields = CommitFields {
+            xid: if config.commit_info { d.xid } else { None },
+            commit_info: config.commit_info,
+            xoffset: config.xoffset,
+            xid_key: &self.xid_key,
+            xoffset_key: &self.xoffset_key,
+            commit_field: &self.commit_field,
+            last: d.total.saturating_sub(1),
+        };
+        while d.next < d.total && (messages.is_empty() || body.len() < max_bytes) {
             let start = body.len();
-            body.extend_from_slice(&self.rendered[row.head]);
-            if config.commit_info {
-                if let Some(xid) = xid {
-                    body.extend_from_slice(&self.xid_key);
-                    write_int(&mut body, xid);
-                }
-                if i == last {
-                    body.extend_from_slice(&self.commit_field);
-                } else if config.xoffset {
-                    body.extend_from_slice(&self.xoffset_key);
-                    write_int(&mut body, i);
-                }
-            }
-            body.extend_from_slice(&self.rendered[row.tail]);
+            let (database, table) = if d.next < d.spilled {
+                self.spilled_head.clear();
+                self.spilled_tail.clear();
+                let names = self
+                    .spill
+                    .read_row(&mut self.spilled_head, &mut self.spilled_tail)?;
+                let Some(names) = names else {
+                    // The file holds fewer rows than were written: never expected, and
+                    // guessing would lose rows.
+                    self.draining = Some(d);
+                    return Err(self.spill.ended_early());
+                };
+                fields.write(&mut body, &self.spilled_head, &self.spilled_tail, d.next);
+                names
+            } else {
+                let row = &self.rows[d.next - d.spilled];
+                let head = self.rendered.get(row.head.clone()).unwrap_or_default();
+                let tail = self.rendered.get(row.tail.clone()).unwrap_or_default();
+                fields.write(&mut body, head, tail, d.next);
+                (row.database.clone(), row.table.clone())
+            };
             messages.push(Message {
-                database: row.database,
-                table: row.table,
+                database,
+                table,
                 range: start..body.len(),
             });
+            d.next += 1;
         }
-        self.rendered.clear();
-        Batch { body, messages }
+        let last = d.next == d.total;
+        if last {
+            self.rendered.clear();
+            self.rows.clear();
+            self.spill.clear();
+        } else {
+            self.draining = Some(d);
+        }
+        Ok(Some(Chunk {
+            batch: Batch { body, messages },
+            first_index,
+            last,
+        }))
+    }
+
+    /// Commits and lays out every message in one batch (tests, benchmarks, small
+    /// transactions).
+    pub fn finish(&mut self, xid: Option<u64>) -> Result<Batch, SpillError> {
+        self.commit(xid)?;
+        let mut batch = Batch::default();
+        while let Some(chunk) = self.next_chunk(usize::MAX)? {
+            batch = batch.followed_by(chunk.batch);
+            if chunk.last {
+                break;
+            }
+        }
+        Ok(batch)
+    }
+}
+
+/// Maxwell's transaction fields, written between a row's head and tail.
+struct CommitFields<'a> {
+    xid: Option<u64>,
+    commit_info: bool,
+    xoffset: bool,
+    xid_key: &'a [u8],
+    xoffset_key: &'a [u8],
+    commit_field: &'a [u8],
+    /// Index of the transaction's last row.
+    last: usize,
+}
+
+impl CommitFields<'_> {
+    fn write(&self, body: &mut Vec<u8>, head: &[u8], tail: &[u8], index: usize) {
+        body.extend_from_slice(head);
+        if self.commit_info {
+            if let Some(xid) = self.xid {
+                body.extend_from_slice(self.xid_key);
+                write_int(body, xid);
+            }
+            if index == self.last {
+                body.extend_from_slice(self.commit_field);
+            } else if self.xoffset {
+                body.extend_from_slice(self.xoffset_key);
+                write_int(body, index);
+            }
+        }
+        body.extend_from_slice(tail);
     }
 }
 
@@ -681,7 +838,7 @@ mod tests {
             tx.push_row(&layout, *kind, &meta(&pos), before, after)
                 .unwrap();
         }
-        bodies(&tx.finish(xid))
+        bodies(&tx.finish(xid).unwrap())
     }
 
     /// `{"a":1}` as MySQL binary JSON behind a 4-byte length prefix.
@@ -742,11 +899,60 @@ mod tests {
             "{err}"
         );
         assert_eq!(
-            bodies(&tx.finish(Some(3))),
+            bodies(&tx.finish(Some(3)).unwrap()),
             vec![
                 r#"{"database":"shop","table":"doc","type":"update","ts":5,"xid":3,"commit":true,"data":{"id":1,"body":{"a":2}},"old":{"body":{"a":1}}}"#
             ]
         );
+    }
+
+    #[test]
+    fn a_spilled_transaction_comes_back_byte_for_byte_in_chunks() {
+        let options = Arc::new(OutputConfig::default().compile().unwrap());
+        let layout = TableLayout::new(table(), &options);
+        let pos = BinlogPosition::new("bin.000003", 1234);
+        let dir = tempfile::tempdir().unwrap();
+        let tiny = TransactionsConfig {
+            memory_limit_mb: 1,
+            spill_dir: Some(dir.path().to_owned()),
+        };
+        let mut spilling = TransactionBuffer::with_limits(options.clone(), &tiny);
+        let mut in_memory = TransactionBuffer::new(options);
+        let ids: Vec<[u8; 4]> = (0..30_000u32).map(u32::to_le_bytes).collect();
+        for (i, id) in ids.iter().enumerate() {
+            let row = [Cell::Value(id), HI, Cell::Null];
+            for tx in [&mut spilling, &mut in_memory] {
+                tx.push_row(&layout, RowKind::Insert, &meta(&pos), &[], &row)
+                    .unwrap();
+                if i % 100 == 99 {
+                    tx.enforce_limit().unwrap();
+                }
+            }
+        }
+        assert!(spilling.spilled() > 0, "nothing was spilled");
+        assert_eq!(in_memory.spilled(), 0);
+        assert_eq!(spilling.len(), 30_000);
+        let want = bodies(&in_memory.finish(Some(8)).unwrap());
+
+        spilling.commit(Some(8)).unwrap();
+        let mut got = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = spilling.next_chunk(64 * 1024).unwrap() {
+            assert_eq!(chunk.first_index, got.len());
+            chunks += 1;
+            got.extend(bodies(&chunk.batch));
+            if chunk.last {
+                break;
+            }
+        }
+        assert!(chunks > 10, "{chunks} chunks");
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "spilled and in-memory messages differ");
+        assert!(got[29_999].contains(r#""xid":8,"commit":true"#));
+        assert!(got[12_345].contains(r#""xid":8,"xoffset":12345,"#));
+        // The buffer is empty and usable again.
+        assert!(spilling.is_empty());
+        assert!(spilling.next_chunk(1).unwrap().is_none());
     }
 
     const ONE: Cell<'static> = Cell::Value(&[1, 0, 0, 0]);
@@ -959,7 +1165,7 @@ mod tests {
                 .is_err()
         );
         assert!(tx.is_empty());
-        assert!(tx.finish(Some(1)).messages.is_empty());
+        assert!(tx.finish(Some(1)).unwrap().messages.is_empty());
     }
 
     #[test]

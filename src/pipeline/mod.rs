@@ -27,15 +27,35 @@ use crate::sink::stdout::StdoutSink;
 use crate::sink::{Sink, SinkKind};
 use crate::source::{BinlogSource, StartFrom};
 
-/// Committed transactions waiting for the publisher. Each holds one transaction's messages,
-/// so the memory this allows is a few transactions' worth.
+/// Deliveries waiting for the publisher. Each holds at most about [`CHUNK_BYTES`] of
+/// messages (or one larger message), so this bounds the memory between the two tasks.
 const CHANNEL_CAPACITY: usize = 16;
+/// A committed transaction larger than this goes to the publisher in several deliveries.
+pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// One committed transaction (possibly with no messages) and where the binlog stands after it.
+/// Messages of one committed transaction (possibly none) and where the binlog stands after
+/// it. A large transaction comes in several deliveries; only the last one ends it.
 #[derive(Debug)]
 pub struct Delivery {
     pub batch: Batch,
     pub end: Checkpoint,
+    /// Index in the transaction of the batch's first message.
+    pub first_index: usize,
+    /// This delivery completes the transaction: the checkpoint may move to `end` once its
+    /// messages and all before are confirmed.
+    pub last: bool,
+}
+
+impl Delivery {
+    /// A whole transaction in one delivery.
+    pub fn whole(batch: Batch, end: Checkpoint) -> Self {
+        Self {
+            batch,
+            end,
+            first_index: 0,
+            last: true,
+        }
+    }
 }
 
 /// Where `--stop-at` asks the daemon to stop.
@@ -220,7 +240,8 @@ where
         start,
         server.server_id,
         stop_at,
-    );
+    )
+    .with_limits(&config.transactions);
     let reader_task = tokio::spawn(reader.run(events, tx, shutdown.clone()));
     let publisher = publisher::Publisher::new(
         sink,

@@ -134,7 +134,12 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
     }
 
     async fn publish(&mut self, delivery: Delivery) -> Result<(), Error> {
-        let Delivery { batch, end } = delivery;
+        let Delivery {
+            batch,
+            end,
+            first_index,
+            last,
+        } = delivery;
         for (index, message) in batch.messages.iter().enumerate() {
             while self.unconfirmed >= self.max_in_flight {
                 self.settle_ends();
@@ -152,14 +157,16 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                         server_id: end.server_id,
                         file: &end.position.file,
                         offset: end.position.offset,
-                        index,
+                        index: first_index + index,
                     },
                 })
                 .await?;
             self.queue.push_back(InFlight::Confirm(confirm));
             self.unconfirmed += 1;
         }
-        self.queue.push_back(InFlight::End(end));
+        if last {
+            self.queue.push_back(InFlight::End(end));
+        }
         Ok(())
     }
 
@@ -216,14 +223,14 @@ mod tests {
                 range: start..batch.body.len(),
             });
         }
-        Delivery {
+        Delivery::whole(
             batch,
-            end: Checkpoint {
+            Checkpoint {
                 position: BinlogPosition::new("bin.000001", offset),
                 gtid: None,
                 server_id: 1,
             },
-        }
+        )
     }
 
     async fn run_publisher(

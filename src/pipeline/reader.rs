@@ -17,13 +17,15 @@ use mysql_common::binlog::events::{
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
-use super::Delivery;
+use super::{CHUNK_BYTES, Delivery};
 use crate::checkpoint::Checkpoint;
 use crate::decode::{Cell, RowsEvent};
 use crate::error::Error;
 use crate::filter;
 use crate::format::ddl::{DdlMeta, push_ddl};
-use crate::format::{Batch, OutputOptions, RowMeta, TableLayout, TransactionBuffer};
+use crate::format::{
+    Batch, OutputOptions, RowMeta, TableLayout, TransactionBuffer, TransactionsConfig,
+};
 use crate::position::BinlogPosition;
 use crate::schema::{self, SchemaProvider};
 use crate::shutdown::ShutdownSignal;
@@ -64,6 +66,8 @@ pub struct Reader<P> {
     /// DDL messages waiting for the end of the statement's transaction.
     pending_ddl: Batch,
     stop_at: Option<BinlogPosition>,
+    /// The end of the committed transaction whose deliveries [`Self::more`] is handing out.
+    committing: Option<Checkpoint>,
 }
 
 impl<P: SchemaProvider> Reader<P> {
@@ -89,7 +93,14 @@ impl<P: SchemaProvider> Reader<P> {
             expect_payload_events: false,
             pending_ddl: Batch::default(),
             stop_at,
+            committing: None,
         }
+    }
+
+    /// Applies `transactions.memory_limit_mb` and `spill_dir`.
+    pub fn with_limits(mut self, limits: &TransactionsConfig) -> Self {
+        self.tx = TransactionBuffer::with_limits(self.options.clone(), limits);
+        self
     }
 
     /// Reads until shutdown, the stop position, an error, or the publisher going away.
@@ -115,13 +126,24 @@ impl<P: SchemaProvider> Reader<P> {
                     });
                 }
             };
-            let delivery = match self.handle_event(&event).await {
+            let mut delivery = match self.handle_event(&event).await {
                 Ok(d) => d,
                 Err(e) => break Err(e),
             };
-            if let Some(delivery) = delivery
-                && out.send(delivery).await.is_err()
-            {
+            // A large transaction comes out in several deliveries; the channel's bound
+            // keeps only a few of them in memory at once.
+            let mut publisher_gone = false;
+            while let Some(d) = delivery {
+                if out.send(d).await.is_err() {
+                    publisher_gone = true;
+                    break;
+                }
+                delivery = match self.more() {
+                    Ok(d) => d,
+                    Err(e) => return self.finish_with(events, Err(e)).await,
+                };
+            }
+            if publisher_gone {
                 // The publisher stopped; its own result says why.
                 break Ok(false);
             }
@@ -134,8 +156,39 @@ impl<P: SchemaProvider> Reader<P> {
                 break Ok(true);
             }
         };
+        self.finish_with(events, result).await
+    }
+
+    async fn finish_with(
+        &mut self,
+        events: SourceEvents,
+        result: Result<bool, Error>,
+    ) -> Result<bool, Error> {
         events.close().await;
         result
+    }
+
+    /// The next delivery of a committed transaction that did not fit in one (see
+    /// [`crate::pipeline::CHUNK_BYTES`]); `None` once it is all out. Call after every
+    /// delivery [`Self::handle_event`] returns.
+    pub fn more(&mut self) -> Result<Option<Delivery>, Error> {
+        let Some(end) = self.committing.clone() else {
+            return Ok(None);
+        };
+        let chunk = self.tx.next_chunk(CHUNK_BYTES).map_err(Error::Spill)?;
+        let Some(chunk) = chunk else {
+            self.committing = None;
+            return Ok(None);
+        };
+        if chunk.last {
+            self.committing = None;
+        }
+        Ok(Some(Delivery {
+            batch: chunk.batch,
+            end,
+            first_index: chunk.first_index,
+            last: chunk.last,
+        }))
     }
 
     /// Handles one event; returns a delivery when a transaction (or a statement outside one)
@@ -209,7 +262,7 @@ impl<P: SchemaProvider> Reader<P> {
             }
             Ok(EventType::XID_EVENT) => {
                 let xid: XidEvent = event.read_event().map_err(|e| self.malformed("XID", e))?;
-                Ok(Some(self.commit(Some(xid.xid))))
+                self.commit(Some(xid.xid)).map(Some)
             }
             Ok(EventType::QUERY_EVENT) => {
                 let query: QueryEvent<'_> =
@@ -302,24 +355,31 @@ impl<P: SchemaProvider> Reader<P> {
                 ),
             ));
         }
-        Ok(Delivery {
-            batch: Default::default(),
-            end: self.checkpoint(),
-        })
+        Ok(Delivery::whole(Batch::default(), self.checkpoint()))
     }
 
-    fn commit(&mut self, xid: Option<u64>) -> Delivery {
+    /// Ends the open transaction and returns its first delivery; [`Self::more`] gives the
+    /// rest of a large one.
+    fn commit(&mut self, xid: Option<u64>) -> Result<Delivery, Error> {
         self.in_transaction = false;
         self.thread_id = None;
         self.row_query = None;
-        let mut batch = self.tx.finish(xid);
+        if self.tx.spilled() > 0 {
+            info!(
+                rows = self.tx.len(),
+                spilled = self.tx.spilled(),
+                "large transaction committed; streaming it from disk"
+            );
+        }
+        self.tx.commit(xid).map_err(Error::Spill)?;
+        self.committing = Some(self.checkpoint());
+        let mut first = self
+            .more()?
+            .ok_or_else(|| Error::Task("a committed transaction gave no delivery".into()))?;
         if !self.pending_ddl.messages.is_empty() {
-            batch = std::mem::take(&mut self.pending_ddl).followed_by(batch);
+            first.batch = std::mem::take(&mut self.pending_ddl).followed_by(first.batch);
         }
-        Delivery {
-            batch,
-            end: self.checkpoint(),
-        }
+        Ok(first)
     }
 
     fn checkpoint(&self) -> Checkpoint {
@@ -346,7 +406,7 @@ impl<P: SchemaProvider> Reader<P> {
         }
         if trimmed.eq_ignore_ascii_case("COMMIT") {
             // Non-transactional tables end their "transaction" with a COMMIT query, no XID.
-            return Ok(Some(self.commit(None)));
+            return self.commit(None).map(Some);
         }
         if trimmed.eq_ignore_ascii_case("ROLLBACK") {
             self.tx.discard();
@@ -498,6 +558,7 @@ impl<P: SchemaProvider> Reader<P> {
                 .push_row(&layout, rows.kind, &meta, &before, &after)
                 .map_err(decode_err)?;
         }
+        self.tx.enforce_limit().map_err(Error::Spill)?;
         Ok(())
     }
 

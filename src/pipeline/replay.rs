@@ -49,11 +49,13 @@ pub async fn replay_file_from(
         if end != 0 && end <= offset {
             continue;
         }
-        if let Some(delivery) = reader.handle_event(&event).await? {
-            for m in &delivery.batch.messages {
-                on_message(delivery.batch.body_of(m));
+        let mut delivery = reader.handle_event(&event).await?;
+        while let Some(d) = delivery {
+            for m in &d.batch.messages {
+                on_message(d.batch.body_of(m));
                 messages += 1;
             }
+            delivery = reader.more()?;
         }
     }
     Ok(messages)

@@ -533,7 +533,9 @@ async fn a_stop_that_cannot_finish_ends_at_the_deadline_or_on_a_second_signal() 
     assert_eq!(
         format!(
             "{}:{}",
-            config.checkpoint()["position"]["file"].as_str().expect("file"),
+            config.checkpoint()["position"]["file"]
+                .as_str()
+                .expect("file"),
             config.checkpoint()["position"]["offset"]
         ),
         start

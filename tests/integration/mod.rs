@@ -5,6 +5,7 @@ mod end_to_end;
 mod faults;
 mod fixtures;
 mod golden;
+mod large_transaction;
 mod options;
 mod positions;
 mod restart;
