@@ -91,14 +91,17 @@ pub struct SpillError {
     pub source: io::Error,
 }
 
+/// A row's database and table.
+pub type TableName = (Arc<str>, Arc<str>);
+
 /// Rows moved out of memory, in order.
 #[derive(Debug)]
 pub struct Spill {
     dir: PathBuf,
     state: State,
     rows: usize,
-    tables: Vec<(Arc<str>, Arc<str>)>,
-    index: HashMap<(Arc<str>, Arc<str>), u32>,
+    tables: Vec<TableName>,
+    index: HashMap<TableName, u32>,
     /// The table of the previous row, which is usually the next row's too.
     last: Option<u32>,
 }
@@ -221,7 +224,7 @@ impl Spill {
         &mut self,
         head: &mut Vec<u8>,
         tail: &mut Vec<u8>,
-    ) -> Result<Option<(Arc<str>, Arc<str>)>, SpillError> {
+    ) -> Result<Option<TableName>, SpillError> {
         let State::Reading { file, left } = &mut self.state else {
             return Ok(None);
         };
