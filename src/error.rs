@@ -49,9 +49,9 @@ pub enum Error {
     #[error("the server closed the binlog stream after {position}")]
     StreamEnded { position: BinlogPosition },
     #[error(
-        "the checkpoint was taken on the server with server_id {checkpoint}, but the source now reports server_id {server}; its binlog positions mean nothing here. If the server was replaced on purpose, remove the checkpoint file and set source.start"
+        "the checkpoint was taken on the server with {checkpoint}, but the source now reports {server}; its binlog positions mean nothing here. If the server was replaced on purpose, re-sync the consumers and move the checkpoint with `binlog-relay positions set`, or remove the checkpoint directory and set source.start"
     )]
-    ServerChanged { checkpoint: u32, server: u32 },
+    ServerChanged { checkpoint: String, server: String },
     #[error(
         "there is no checkpoint in checkpoint.dir, so there is no schema history to recapture: the first start captures the schema by itself"
     )]

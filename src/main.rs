@@ -181,6 +181,9 @@ fn positions_show(config_path: Option<PathBuf>) -> ExitCode {
                         println!("checkpoint gtid: {gtid}");
                     }
                     println!("checkpoint server_id: {}", cp.server_id);
+                    if let Some(uuid) = &cp.server_uuid {
+                        println!("checkpoint server_uuid: {uuid}");
+                    }
                 }
                 None => println!("checkpoint: none"),
             }

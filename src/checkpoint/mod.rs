@@ -75,6 +75,9 @@ pub struct Checkpoint {
     pub gtid: Option<String>,
     /// `@@server_id` of the source server the position belongs to.
     pub server_id: u32,
+    /// `@@server_uuid` of that server (MySQL; MariaDB has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_uuid: Option<String>,
 }
 
 /// Why the checkpoint could not be read or written.

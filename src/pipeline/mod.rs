@@ -168,12 +168,7 @@ where
     let start_checkpoint;
     let start = match &saved {
         Some(cp) => {
-            if cp.server_id != server.server_id {
-                return Err(Error::ServerChanged {
-                    checkpoint: cp.server_id,
-                    server: server.server_id,
-                });
-            }
+            check_same_server(cp, &server)?;
             source.check_available(&cp.position).await?;
             info!(position = %cp.position, "resuming from checkpoint");
             start_checkpoint = cp.clone();
@@ -190,6 +185,7 @@ where
                 position: start.clone(),
                 gtid: None,
                 server_id: server.server_id,
+                server_uuid: server.server_uuid.clone(),
             };
             info!(position = %start, from = %config.source.start, "no checkpoint; starting");
             start
@@ -241,7 +237,8 @@ where
         server.server_id,
         stop_at,
     )
-    .with_limits(&config.transactions);
+    .with_limits(&config.transactions)
+    .with_server_uuid(server.server_uuid.clone());
     let reader_task = tokio::spawn(reader.run(events, tx, shutdown.clone()));
     let publisher = publisher::Publisher::new(
         sink,
@@ -268,6 +265,26 @@ where
     }
 }
 
+/// Refuses a checkpoint taken on another server: its binlog positions mean nothing here.
+/// The server_id must match, and the server_uuid too when both sides have one (MySQL).
+pub fn check_same_server(cp: &Checkpoint, server: &crate::source::ServerInfo) -> Result<(), Error> {
+    let uuid_differs = matches!(
+        (&cp.server_uuid, &server.server_uuid),
+        (Some(a), Some(b)) if a != b
+    );
+    if cp.server_id != server.server_id || uuid_differs {
+        let describe = |id: u32, uuid: &Option<String>| match uuid {
+            Some(u) => format!("server_id {id}, server_uuid {u}"),
+            None => format!("server_id {id}"),
+        };
+        return Err(Error::ServerChanged {
+            checkpoint: describe(cp.server_id, &cp.server_uuid),
+            server: describe(server.server_id, &server.server_uuid),
+        });
+    }
+    Ok(())
+}
+
 /// What `binlog-relay schema recapture` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recaptured {
@@ -286,12 +303,7 @@ pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recapture
     let store = FileStore::open(&config.checkpoint.dir)?;
     let position = match store.load()? {
         Some(cp) => {
-            if cp.server_id != server.server_id {
-                return Err(Error::ServerChanged {
-                    checkpoint: cp.server_id,
-                    server: server.server_id,
-                });
-            }
+            check_same_server(&cp, &server)?;
             cp.position
         }
         None => return Err(Error::NoCheckpointToRecapture),
@@ -319,4 +331,52 @@ pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recapture
         tables,
         unknown,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::ServerInfo;
+
+    fn server(id: u32, uuid: Option<&str>) -> ServerInfo {
+        ServerInfo {
+            version: "8.4.0".into(),
+            is_mariadb: false,
+            server_id: id,
+            binlog_row_image: "FULL".into(),
+            server_uuid: uuid.map(str::to_owned),
+        }
+    }
+
+    fn checkpoint(id: u32, uuid: Option<&str>) -> Checkpoint {
+        Checkpoint {
+            position: BinlogPosition::new("binlog.000001", 4),
+            gtid: None,
+            server_id: id,
+            server_uuid: uuid.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_from_another_server_is_refused() {
+        let a = "3e11fa47-71ca-11e1-9e33-c80aa9429562";
+        let b = "8a94f357-aab4-11df-86ab-c80aa9429563";
+        assert!(check_same_server(&checkpoint(1, Some(a)), &server(1, Some(a))).is_ok());
+        // MariaDB, or a checkpoint written before the uuid was recorded.
+        assert!(check_same_server(&checkpoint(1, None), &server(1, Some(a))).is_ok());
+        assert!(check_same_server(&checkpoint(1, None), &server(1, None)).is_ok());
+        // A rebuilt server that kept its server_id but not its uuid.
+        let err = check_same_server(&checkpoint(1, Some(a)), &server(1, Some(b)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(a) && err.contains(b), "{err}");
+        assert!(err.contains("positions set"), "{err}");
+        let err = check_same_server(&checkpoint(1, None), &server(2, None))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("server_id 1") && err.contains("server_id 2"),
+            "{err}"
+        );
+    }
 }

@@ -84,6 +84,7 @@ pub async fn set(config: &Config, position: &BinlogPosition) -> Result<Checkpoin
         position: position.clone(),
         gtid: None,
         server_id: server.server_id,
+        server_uuid: server.server_uuid.clone(),
     };
     store.save(&checkpoint)?;
     source.close().await;

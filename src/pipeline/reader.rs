@@ -61,6 +61,8 @@ pub struct Reader<P> {
     row_query: Option<String>,
     /// `@@server_id` of the source, recorded in checkpoints.
     server_id: u32,
+    /// `@@server_uuid` of the source (MySQL), recorded in checkpoints.
+    server_uuid: Option<String>,
     /// A TRANSACTION_PAYLOAD event was just read: its decompressed events must follow.
     expect_payload_events: bool,
     /// DDL messages waiting for the end of the statement's transaction.
@@ -90,11 +92,18 @@ impl<P: SchemaProvider> Reader<P> {
             thread_id: None,
             row_query: None,
             server_id,
+            server_uuid: None,
             expect_payload_events: false,
             pending_ddl: Batch::default(),
             stop_at,
             committing: None,
         }
+    }
+
+    /// Records the source's `@@server_uuid` in checkpoints.
+    pub fn with_server_uuid(mut self, uuid: Option<String>) -> Self {
+        self.server_uuid = uuid;
+        self
     }
 
     /// Applies `transactions.memory_limit_mb` and `spill_dir`.
@@ -387,6 +396,7 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.position.clone(),
             gtid: self.gtid.clone(),
             server_id: self.server_id,
+            server_uuid: self.server_uuid.clone(),
         }
     }
 

@@ -83,6 +83,8 @@ pub struct ServerInfo {
     pub server_id: u32,
     /// `@@binlog_row_image`; anything but FULL loses columns from update/delete images.
     pub binlog_row_image: String,
+    /// `@@server_uuid` (MySQL only), recorded in checkpoints beside the server_id.
+    pub server_uuid: Option<String>,
 }
 
 /// The connection side of the source: a pool for metadata queries, plus the ability to open
@@ -175,11 +177,21 @@ impl BinlogSource {
             }
         }
         let is_mariadb = version.to_ascii_lowercase().contains("mariadb");
+        // MySQL only; MariaDB has no such variable and answers with no row.
+        const UUID: &str = "SHOW GLOBAL VARIABLES LIKE 'server_uuid'";
+        let server_uuid: Option<(String, String)> =
+            conn.query_first(UUID)
+                .await
+                .map_err(|source| SourceError::Query {
+                    query: UUID,
+                    source,
+                })?;
         Ok(ServerInfo {
             version,
             is_mariadb,
             server_id,
             binlog_row_image: row_image,
+            server_uuid: server_uuid.map(|(_, uuid)| uuid),
         })
     }
 
