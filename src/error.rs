@@ -49,13 +49,17 @@ pub enum Error {
     #[error("the server closed the binlog stream after {position}")]
     StreamEnded { position: BinlogPosition },
     #[error(
-        "the checkpoint was taken on the server with {checkpoint}, but the source now reports {server}; its binlog positions mean nothing here. If the server was replaced on purpose, re-sync the consumers and move the checkpoint with `binlog-relay positions set`, or remove the checkpoint directory and set source.start"
+        "the checkpoint was taken on the server with {checkpoint}, but the source now reports {server}; its binlog positions mean nothing here. If it is a MariaDB replica promoted after a failover, set source.gtid_mode = true to continue from the checkpoint's GTID position; if the server was replaced otherwise, re-sync the consumers and move the checkpoint with `binlog-relay positions set`"
     )]
     ServerChanged { checkpoint: String, server: String },
     #[error(
         "there is no checkpoint in checkpoint.dir, so there is no schema history to recapture: the first start captures the schema by itself"
     )]
     NoCheckpointToRecapture,
+    #[error(
+        "source.gtid_mode is on and the source is another server than the checkpoint's, but there is no schema history in checkpoint.dir to carry over; restore the directory, or re-sync the consumers and use `binlog-relay positions set`"
+    )]
+    NoHistoryToFollow,
     #[error("internal task failed: {0}")]
     Task(String),
 }

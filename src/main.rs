@@ -180,6 +180,9 @@ fn positions_show(config_path: Option<PathBuf>) -> ExitCode {
                     if let Some(gtid) = &cp.gtid {
                         println!("checkpoint gtid: {gtid}");
                     }
+                    if let Some(gtid) = &cp.gtid_position {
+                        println!("checkpoint gtid position: {gtid}");
+                    }
                     println!("checkpoint server_id: {}", cp.server_id);
                     if let Some(uuid) = &cp.server_uuid {
                         println!("checkpoint server_uuid: {uuid}");

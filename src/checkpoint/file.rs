@@ -101,6 +101,7 @@ mod tests {
             position: BinlogPosition::new("mariadb-bin.000002", 1234),
             gtid: Some("0-101-7".into()),
             server_id: 101,
+            gtid_position: None,
             server_uuid: None,
         };
         store.save(&cp).unwrap();

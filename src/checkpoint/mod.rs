@@ -75,6 +75,10 @@ pub struct Checkpoint {
     pub gtid: Option<String>,
     /// `@@server_id` of the source server the position belongs to.
     pub server_id: u32,
+    /// MariaDB GTID position (the last GTID of every domain, `0-101-42,1-102-7`) at
+    /// `position`: the same point named so that every server of the topology knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gtid_position: Option<String>,
     /// `@@server_uuid` of that server (MySQL; MariaDB has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_uuid: Option<String>,

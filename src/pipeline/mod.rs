@@ -5,6 +5,7 @@
 //! [`publisher`] publishes them, awaits confirms and writes the checkpoint. The bound means a
 //! slow broker slows the binlog reader instead of growing memory.
 
+pub mod failover;
 pub mod positions;
 pub mod publisher;
 pub mod reader;
@@ -25,6 +26,7 @@ use crate::shutdown::ShutdownSignal;
 use crate::sink::rabbitmq::RabbitmqSink;
 use crate::sink::stdout::StdoutSink;
 use crate::sink::{Sink, SinkKind};
+use crate::source::mariadb::GtidPosition;
 use crate::source::{BinlogSource, StartFrom};
 
 /// Deliveries waiting for the publisher. Each holds at most about [`CHUNK_BYTES`] of
@@ -164,8 +166,13 @@ where
     let server = source.check_server().await?;
     info!(version = %server.version, server_id = server.server_id, "source server checked");
 
-    let saved = store.load()?;
-    let start_checkpoint;
+    let saved = match store.load()? {
+        Some(cp) if config.source.gtid_mode && check_same_server(&cp, &server).is_err() => {
+            Some(failover::follow(config, &source, &server, cp, &mut store).await?)
+        }
+        other => other,
+    };
+    let mut start_checkpoint;
     let start = match &saved {
         Some(cp) => {
             check_same_server(cp, &server)?;
@@ -185,12 +192,27 @@ where
                 position: start.clone(),
                 gtid: None,
                 server_id: server.server_id,
+                gtid_position: None,
                 server_uuid: server.server_uuid.clone(),
             };
             info!(position = %start, from = %config.source.start, "no checkpoint; starting");
             start
         }
     };
+    // MariaDB's GTID position is followed alongside the file and offset, so a checkpoint
+    // can be carried to another server of the topology (source.gtid_mode).
+    let gtid_start = match saved
+        .as_ref()
+        .and_then(|cp| cp.gtid_position.as_deref())
+        .and_then(GtidPosition::parse)
+    {
+        Some(p) => Some(p),
+        None if server.is_mariadb => source.gtid_position_at(&start).await?,
+        None => None,
+    };
+    if saved.is_none() {
+        start_checkpoint.gtid_position = gtid_start.as_ref().map(ToString::to_string);
+    }
 
     // Before the stream opens: a first capture reads ahead in the binlog on a connection
     // that registers with the same replica server_id, and the server allows one at a time.
@@ -238,7 +260,8 @@ where
         stop_at,
     )
     .with_limits(&config.transactions)
-    .with_server_uuid(server.server_uuid.clone());
+    .with_server_uuid(server.server_uuid.clone())
+    .with_gtid_position(gtid_start);
     let reader_task = tokio::spawn(reader.run(events, tx, shutdown.clone()));
     let publisher = publisher::Publisher::new(
         sink,
@@ -353,6 +376,7 @@ mod tests {
             position: BinlogPosition::new("binlog.000001", 4),
             gtid: None,
             server_id: id,
+            gtid_position: None,
             server_uuid: uuid.map(str::to_owned),
         }
     }

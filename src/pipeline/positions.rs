@@ -84,6 +84,10 @@ pub async fn set(config: &Config, position: &BinlogPosition) -> Result<Checkpoin
         position: position.clone(),
         gtid: None,
         server_id: server.server_id,
+        gtid_position: source
+            .gtid_position_at(position)
+            .await?
+            .map(|p| p.to_string()),
         server_uuid: server.server_uuid.clone(),
     };
     store.save(&checkpoint)?;

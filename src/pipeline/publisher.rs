@@ -229,6 +229,7 @@ mod tests {
                 position: BinlogPosition::new("bin.000001", offset),
                 gtid: None,
                 server_id: 1,
+                gtid_position: None,
                 server_uuid: None,
             },
         )

@@ -30,7 +30,7 @@ use crate::position::BinlogPosition;
 use crate::schema::{self, SchemaProvider};
 use crate::shutdown::ShutdownSignal;
 use crate::source::SourceEvents;
-use crate::source::mariadb::{self, MariadbGtid};
+use crate::source::mariadb::{self, GtidPosition, MariadbGtid};
 use crate::source::query::statement_text;
 use crate::source::rotate::rotate_target;
 
@@ -63,6 +63,8 @@ pub struct Reader<P> {
     server_id: u32,
     /// `@@server_uuid` of the source (MySQL), recorded in checkpoints.
     server_uuid: Option<String>,
+    /// MariaDB's GTID position after the last transaction read, when known.
+    gtid_position: Option<GtidPosition>,
     /// A TRANSACTION_PAYLOAD event was just read: its decompressed events must follow.
     expect_payload_events: bool,
     /// DDL messages waiting for the end of the statement's transaction.
@@ -93,6 +95,7 @@ impl<P: SchemaProvider> Reader<P> {
             row_query: None,
             server_id,
             server_uuid: None,
+            gtid_position: None,
             expect_payload_events: false,
             pending_ddl: Batch::default(),
             stop_at,
@@ -103,6 +106,13 @@ impl<P: SchemaProvider> Reader<P> {
     /// Records the source's `@@server_uuid` in checkpoints.
     pub fn with_server_uuid(mut self, uuid: Option<String>) -> Self {
         self.server_uuid = uuid;
+        self
+    }
+
+    /// Follows MariaDB's GTID position from `start` (the position at the start position)
+    /// and records it in checkpoints.
+    pub fn with_gtid_position(mut self, start: Option<GtidPosition>) -> Self {
+        self.gtid_position = start;
         self
     }
 
@@ -312,6 +322,9 @@ impl<P: SchemaProvider> Reader<P> {
                 let gtid = MariadbGtid::parse(event.data(), header.server_id())
                     .ok_or_else(|| self.malformed("MariaDB GTID", "event body too short"))?;
                 self.gtid = Some(gtid.to_gtid_string());
+                if let Some(position) = &mut self.gtid_position {
+                    position.apply(&gtid);
+                }
                 if !gtid.standalone {
                     // Maxwell has no thread id for transactions MariaDB starts with a GTID.
                     self.begin(None)?;
@@ -396,6 +409,7 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.position.clone(),
             gtid: self.gtid.clone(),
             server_id: self.server_id,
+            gtid_position: self.gtid_position.as_ref().map(ToString::to_string),
             server_uuid: self.server_uuid.clone(),
         }
     }

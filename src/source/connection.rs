@@ -7,7 +7,11 @@ use mysql_common::binlog::events::Event;
 use tracing::{info, warn};
 
 use super::SourceConfig;
+use super::mariadb::GtidPosition;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
+
+/// How long to wait for the first transaction after a GTID position.
+const GTID_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The server's error code for "the binlog file or position you asked for is gone".
 const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
@@ -66,6 +70,12 @@ pub enum SourceError {
         position: BinlogPosition,
         message: String,
     },
+    #[error(
+        "this server's binlog does not hold the transactions after GTID position {wanted} (the server is at {server_has}): it is behind, or does not replicate from the server the checkpoint was taken on. Point source.host at a server that has them, or re-sync the consumers and use `binlog-relay positions set`"
+    )]
+    GtidNotOnServer { wanted: String, server_has: String },
+    #[error("cannot find where GTID position {wanted} is in this server's binlog: {message}")]
+    GtidUnresolved { wanted: String, message: String },
     #[error("the binlog stream failed: {source}")]
     Stream {
         #[source]
@@ -299,6 +309,118 @@ impl BinlogSource {
             stream,
             requested: position.clone(),
         })
+    }
+
+    /// MariaDB's GTID position at a binlog position (`BINLOG_GTID_POS`), `None` when the
+    /// server cannot tell (not MariaDB, or a position it does not have).
+    pub async fn gtid_position_at(
+        &self,
+        position: &BinlogPosition,
+    ) -> Result<Option<GtidPosition>, SourceError> {
+        const Q: &str = "SELECT BINLOG_GTID_POS(?, ?)";
+        let mut conn = self.conn().await?;
+        let text: Option<Option<String>> = conn
+            .exec_first(Q, (position.file.as_str(), position.offset))
+            .await
+            .map_err(|source| SourceError::Query { query: Q, source })?;
+        Ok(text.flatten().as_deref().and_then(GtidPosition::parse))
+    }
+
+    async fn gtid_binlog_pos(&self, conn: &mut Conn) -> Result<GtidPosition, SourceError> {
+        const Q: &str = "SELECT @@gtid_binlog_pos";
+        let text: Option<String> = conn
+            .query_first(Q)
+            .await
+            .map_err(|source| SourceError::Query { query: Q, source })?;
+        Ok(text
+            .as_deref()
+            .and_then(GtidPosition::parse)
+            .unwrap_or_default())
+    }
+
+    /// Where, in this MariaDB server's binlog, the transactions after GTID position
+    /// `wanted` begin: the file and offset to stream from to continue exactly there. This
+    /// is how a checkpoint taken on one server of a replication topology carries over to
+    /// another after a failover.
+    pub async fn position_of_gtid(
+        &self,
+        wanted: &GtidPosition,
+    ) -> Result<BinlogPosition, SourceError> {
+        let mut conn = self.conn().await?;
+        let before = self.gtid_binlog_pos(&mut conn).await?;
+        if !before.contains(wanted) {
+            return Err(SourceError::GtidNotOnServer {
+                wanted: wanted.to_string(),
+                server_has: before.to_string(),
+            });
+        }
+        // Nothing after `wanted` yet: the answer is the end of the binlog, if no
+        // transaction committed while we looked.
+        if wanted.contains(&before) {
+            let now = self.current_position().await?;
+            if self.gtid_binlog_pos(&mut conn).await? == before {
+                return Ok(now);
+            }
+        }
+        drop(conn);
+        // Ask the server to stream from `wanted`, as a GTID replica would, and take the
+        // start of the first transaction it sends.
+        let unresolved = |message: String| SourceError::GtidUnresolved {
+            wanted: wanted.to_string(),
+            message,
+        };
+        let mut conn =
+            Conn::new(self.opts.clone())
+                .await
+                .map_err(|source| SourceError::Connect {
+                    address: self.address.clone(),
+                    source,
+                })?;
+        let state = format!("SET @slave_connect_state='{wanted}'");
+        for q in [
+            "SET @mariadb_slave_capability=4",
+            "SET @slave_gtid_strict_mode=1",
+            state.as_str(),
+        ] {
+            conn.query_drop(q)
+                .await
+                .map_err(|e| unresolved(format!("{q}: {e}")))?;
+        }
+        let request = BinlogStreamRequest::new(self.replica_server_id)
+            .with_filename(&[])
+            .with_pos(FIRST_EVENT_OFFSET);
+        let mut stream = conn
+            .get_binlog_stream(request)
+            .await
+            .map_err(|e| unresolved(e.to_string()))?;
+        let mut file = None;
+        let found = tokio::time::timeout(GTID_LOOKUP_TIMEOUT, async {
+            while let Some(event) = stream.next().await {
+                let event = event.map_err(|e| unresolved(e.to_string()))?;
+                let header = event.header();
+                let code = header.event_type_raw();
+                if code == mysql_common::binlog::consts::EventType::ROTATE_EVENT as u8 {
+                    file = super::rotate::rotate_target(&event).map(|p| p.file);
+                } else if code == super::mariadb::GTID_EVENT && header.log_pos() != 0 {
+                    let end = u64::from(header.log_pos());
+                    let start = end.saturating_sub(u64::from(header.event_size()));
+                    return match &file {
+                        Some(f) => Ok(BinlogPosition::new(f.clone(), start)),
+                        None => Err(unresolved("the server named no binlog file".into())),
+                    };
+                }
+            }
+            Err(unresolved("the server closed the stream".into()))
+        })
+        .await;
+        let _ = stream.close().await;
+        match found {
+            Ok(result) => result,
+            Err(_) => Err(unresolved(format!(
+                "no transaction arrived within {} s",
+                GTID_LOOKUP_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     /// Closes the metadata pool.

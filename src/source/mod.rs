@@ -49,6 +49,11 @@ pub struct SourceConfig {
     /// Where to start when there is no checkpoint yet.
     #[serde(default)]
     pub start: StartFrom,
+    /// Follow a failover (Maxwell's `gtid_mode`): when the source turns out to be another
+    /// server than the checkpoint's, continue from the checkpoint's MariaDB GTID position
+    /// in that server's binlog instead of refusing to start.
+    #[serde(default)]
+    pub gtid_mode: bool,
 }
 
 fn default_port() -> u16 {

@@ -547,3 +547,84 @@ async fn a_stop_that_cannot_finish_ends_at_the_deadline_or_on_a_second_signal() 
     queue.delete().await;
     db.drop_database().await;
 }
+
+/// The source's `@@gtid_binlog_pos`.
+async fn gtid_binlog_pos(db: &TestDb) -> String {
+    use mysql_async::prelude::Queryable;
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    conn.query_first("SELECT @@gtid_binlog_pos")
+        .await
+        .expect("gtid_binlog_pos")
+        .expect("a value")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_gtid_mode_a_checkpoint_follows_the_source_to_another_server() {
+    let _exclusive = SERVER_SETTINGS.write().await;
+    let db = fault_db("faults_gtid").await;
+    let queue = Queue::durable(&format!("{}.#", db.name)).await;
+    let config = fault_config(&queue.exchange);
+    let path = config.write();
+    let start = db.position().await;
+    let workload = Workload {
+        transactions: 10,
+        flush_every: Some(3),
+        pause: Duration::ZERO,
+    };
+    let mut expected = Expected::default();
+    workload.run(&db, 0..5, &mut expected).await.expect("write");
+    run_to_now(&path, &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+    // The checkpoint names the same point by GTID as the server does.
+    assert_eq!(
+        config.checkpoint()["gtid_position"].as_str(),
+        Some(gtid_binlog_pos(&db).await.as_str())
+    );
+
+    // "Failover": the source now answers with another server_id, and writes GTIDs of its
+    // own, as a promoted replica would.
+    exec(&db.pool, &["SET GLOBAL server_id = 102"]).await;
+    workload
+        .run(&db, 5..10, &mut expected)
+        .await
+        .expect("write");
+    let refused = wait(
+        spawn_daemon(&path, &["--stop-at", "now"], &[]),
+        Duration::from_secs(60),
+    )
+    .await;
+    let followed = wait(
+        spawn_daemon(
+            &path,
+            &["--stop-at", "now"],
+            &[("BINLOG_RELAY__SOURCE__GTID_MODE", "true")],
+        ),
+        Duration::from_secs(60),
+    )
+    .await;
+    let after = config.checkpoint();
+    let server_gtid = gtid_binlog_pos(&db).await;
+    exec(&db.pool, &["SET GLOBAL server_id = 101"]).await;
+
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("server_id 101") && refused.stderr.contains("source.gtid_mode"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(followed.code, Some(0), "{}", followed.stderr);
+    assert!(
+        followed
+            .stderr
+            .contains("continuing from the same GTID position"),
+        "{}",
+        followed.stderr
+    );
+    assert_eq!(after["server_id"], 102);
+    assert_eq!(after["gtid_position"].as_str(), Some(server_gtid.as_str()));
+    // Every row exactly once: nothing before the GTID position was sent again.
+    let received = collect_all(&queue, &expected, &[], Duration::from_secs(30)).await;
+    assert_eq!(check_delivery(&expected, &received, 0), 0);
+    assert_eq!(received.len(), expected.len());
+    queue.delete().await;
+    db.drop_database().await;
+}

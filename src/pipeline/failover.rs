@@ -1,0 +1,70 @@
+//! Following a failover: the source is now another server of the replication topology.
+//!
+//! A checkpoint's binlog file and offset belong to the server that wrote them; a promoted
+//! replica has other files. Its MariaDB GTID position names the same point everywhere, so
+//! with `source.gtid_mode` the daemon finds that point in the new server's binlog, carries
+//! the schema history over (the catalog as of the checkpoint becomes the new history's
+//! base there), moves the checkpoint, and goes on as after any restart.
+
+use tracing::warn;
+
+use super::check_same_server;
+use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::config::Config;
+use crate::error::Error;
+use crate::schema::SchemaError;
+use crate::schema::history::{Base, FileHistoryStore, TrackedSchema};
+use crate::source::mariadb::GtidPosition;
+use crate::source::{BinlogSource, ServerInfo};
+
+/// Moves `cp`, taken on another server, to the same point on `server`, or says why not.
+pub async fn follow(
+    config: &Config,
+    source: &BinlogSource,
+    server: &ServerInfo,
+    cp: Checkpoint,
+    store: &mut impl CheckpointStore,
+) -> Result<Checkpoint, Error> {
+    let gtid = cp
+        .gtid_position
+        .as_deref()
+        .and_then(GtidPosition::parse)
+        .filter(|_| server.is_mariadb);
+    let Some(gtid) = gtid else {
+        // Without a GTID position there is nothing to follow by.
+        check_same_server(&cp, server)?;
+        return Ok(cp);
+    };
+    let position = source.position_of_gtid(&gtid).await?;
+    let schema_error = |e| Error::Schema {
+        position: cp.position.clone(),
+        source: Box::new(SchemaError::History(Box::new(e))),
+    };
+    let dir = &config.checkpoint.dir;
+    let before = TrackedSchema::resume(FileHistoryStore::new(dir), &cp.position, cp.server_id)
+        .map_err(schema_error)?
+        .ok_or(Error::NoHistoryToFollow)?;
+    let base = Base {
+        position: position.clone(),
+        server_id: server.server_id,
+        catalog: before.catalog().clone(),
+    };
+    TrackedSchema::create(FileHistoryStore::new(dir), base, Vec::new()).map_err(schema_error)?;
+    let moved = Checkpoint {
+        position,
+        gtid: cp.gtid.clone(),
+        gtid_position: Some(gtid.to_string()),
+        server_id: server.server_id,
+        server_uuid: server.server_uuid.clone(),
+    };
+    store.save(&moved)?;
+    warn!(
+        gtid_position = %gtid,
+        from_server_id = cp.server_id,
+        from = %cp.position,
+        to_server_id = server.server_id,
+        to = %moved.position,
+        "the source is another server than the checkpoint's; continuing from the same GTID position in its binlog"
+    );
+    Ok(moved)
+}
