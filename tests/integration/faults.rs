@@ -628,3 +628,30 @@ async fn with_gtid_mode_a_checkpoint_follows_the_source_to_another_server() {
     queue.delete().await;
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_stop_the_daemon_instead_of_retrying_forever() {
+    let _shared = SERVER_SETTINGS.read().await;
+    let queue = Queue::bind("nothing.#").await;
+    let config = fault_config(&queue.exchange);
+    let path = config.write();
+    let wrong = services().amqp_uri.replace("guest:guest@", "guest:wrong@");
+    let started = std::time::Instant::now();
+    let done = wait(
+        spawn_daemon(&path, &[], &[("BINLOG_RELAY__SINK__RABBITMQ__URI", &wrong)]),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(done.code, Some(1), "{}", done.stderr);
+    assert!(done.stderr.contains("ACCESS_REFUSED"), "{}", done.stderr);
+    assert!(
+        !done.stderr.contains("connection lost; resuming"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        !done.stderr.contains("guest:wrong"),
+        "the password was logged"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
