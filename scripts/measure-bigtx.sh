@@ -12,29 +12,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 
-eval "$(scripts/services.sh up | sed 's/^/export /')"
-MYSQL_PORT=${BINLOG_RELAY_TEST_MYSQL_URL##*:}
-mysql() { mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uroot "$@"; }
-[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+source scripts/measure-lib.sh
 
 cargo build --release --quiet --bin binlog-relay
 
 work=$(mktemp -d /var/tmp/measure-bigtx.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-mysql -e "DROP DATABASE IF EXISTS bench_bigtx; CREATE DATABASE bench_bigtx;
-  CREATE TABLE bench_bigtx.wide (id INT PRIMARY KEY, a BIGINT, b INT UNSIGNED, name VARCHAR(64),
-    price DECIMAL(12,2), ratio DOUBLE, created DATETIME(6), updated TIMESTAMP(3) NULL,
-    note TEXT, flag TINYINT)"
-start=$(mysql -N -e "SHOW MASTER STATUS" | awk '{print $1":"$2}')
+wide_table bench_bigtx
+start=$(binlog_now)
 t0=$(date +%s.%N)
 mysql bench_bigtx -e "
   INSERT INTO wide SELECT seq, seq * 1000003, seq % 4000000000, CONCAT('name-', seq),
     seq / 7, seq / 3.0, '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123',
     REPEAT('x', 40), seq % 2 FROM seq_1_to_$ROWS"
 t1=$(date +%s.%N)
-stop=$(mysql -N -e "SHOW MASTER STATUS" | awk '{print $1":"$2}')
+stop=$(binlog_now)
 printf 'wrote one %d-row transaction in %.1f s (binlog %s .. %s)\n' "$ROWS" "$(calc "$t1 - $t0")" "$start" "$stop"
 
 run() { # name memory_limit_mb

@@ -12,23 +12,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-100000}
 
-eval "$(scripts/services.sh up | sed 's/^/export /')"
-MYSQL_PORT=${BINLOG_RELAY_TEST_MYSQL_URL##*:}
-mysql() { mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uroot "$@"; }
+source scripts/measure-lib.sh
 rabbitmqctl_() { rabbitmqctl -q -n "$BINLOG_RELAY_TEST_RABBIT_NODE" "$@"; }
-[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 
 cargo build --release --quiet --bin binlog-relay --example consume
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mysql -e "DROP DATABASE IF EXISTS bench; CREATE DATABASE bench;
-  CREATE TABLE bench.wide (id INT PRIMARY KEY, a BIGINT, b INT UNSIGNED, name VARCHAR(64),
-    price DECIMAL(12,2), ratio DOUBLE, created DATETIME(6), updated TIMESTAMP(3) NULL,
-    note TEXT, flag TINYINT)"
-start=$(mysql -N -e "SHOW MASTER STATUS" | awk '{print $1":"$2}')
+wide_table bench
+start=$(binlog_now)
 t0=$(date +%s.%N)
 for ((i = 0; i < ROWS; i += 1000)); do
   echo "INSERT INTO bench.wide SELECT seq, seq * 1000003, seq % 4000000000, CONCAT('name-', seq),
@@ -36,7 +29,7 @@ for ((i = 0; i < ROWS; i += 1000)); do
     REPEAT('x', 40), seq % 2 FROM seq_$((i + 1))_to_$((i + 1000));"
 done | mysql bench
 t1=$(date +%s.%N)
-stop=$(mysql -N -e "SHOW MASTER STATUS" | awk '{print $1":"$2}')
+stop=$(binlog_now)
 printf 'wrote %d rows in %.1f s (binlog %s .. %s)\n' "$ROWS" "$(calc "$t1 - $t0")" "$start" "$stop"
 
 run() { # name sink persistent

@@ -8,10 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TABLES=${1:-1000}
 
-eval "$(scripts/services.sh up | sed 's/^/export /')"
-MYSQL_PORT=${BINLOG_RELAY_TEST_MYSQL_URL##*:}
-mysql() { mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uroot "$@"; }
-[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+source scripts/measure-lib.sh
 
 cargo build --release --quiet --bin binlog-relay
 

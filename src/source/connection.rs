@@ -167,16 +167,9 @@ impl BinlogSource {
             );
         }
         if !row_image.eq_ignore_ascii_case("FULL") {
-            // MySQL 8 only; MariaDB has no such variable and answers with no row.
+            // MySQL 8 only.
             const VALUE_OPTIONS: &str = "SHOW GLOBAL VARIABLES LIKE 'binlog_row_value_options'";
-            let options: Option<(String, String)> =
-                conn.query_first(VALUE_OPTIONS)
-                    .await
-                    .map_err(|source| SourceError::Query {
-                        query: VALUE_OPTIONS,
-                        source,
-                    })?;
-            if let Some((_, value)) = options
+            if let Some(value) = global_variable(&mut conn, VALUE_OPTIONS).await?
                 && value.to_ascii_uppercase().contains("PARTIAL_JSON")
             {
                 warn!(
@@ -187,21 +180,15 @@ impl BinlogSource {
             }
         }
         let is_mariadb = version.to_ascii_lowercase().contains("mariadb");
-        // MySQL only; MariaDB has no such variable and answers with no row.
+        // MySQL only.
         const UUID: &str = "SHOW GLOBAL VARIABLES LIKE 'server_uuid'";
-        let server_uuid: Option<(String, String)> =
-            conn.query_first(UUID)
-                .await
-                .map_err(|source| SourceError::Query {
-                    query: UUID,
-                    source,
-                })?;
+        let server_uuid = global_variable(&mut conn, UUID).await?;
         Ok(ServerInfo {
             version,
             is_mariadb,
             server_id,
             binlog_row_image: row_image,
-            server_uuid: server_uuid.map(|(_, uuid)| uuid),
+            server_uuid,
         })
     }
 
@@ -276,19 +263,23 @@ impl BinlogSource {
         })
     }
 
+    /// A connection of its own (not from the pool), for a binlog stream.
+    async fn replica_conn(&self) -> Result<Conn, SourceError> {
+        Conn::new(self.opts.clone())
+            .await
+            .map_err(|source| SourceError::Connect {
+                address: self.address.clone(),
+                source,
+            })
+    }
+
     /// Registers as a replica and requests the binlog from `position`.
     pub async fn stream_from(
         &self,
         position: &BinlogPosition,
         server: &ServerInfo,
     ) -> Result<SourceEvents, SourceError> {
-        let mut conn =
-            Conn::new(self.opts.clone())
-                .await
-                .map_err(|source| SourceError::Connect {
-                    address: self.address.clone(),
-                    source,
-                })?;
+        let mut conn = self.replica_conn().await?;
         if server.is_mariadb {
             // Capability 4 (MARIA_SLAVE_CAPABILITY_GTID): the server sends its GTID events
             // instead of rewriting them as BEGIN queries, so transactions carry their GTID.
@@ -369,13 +360,7 @@ impl BinlogSource {
             wanted: wanted.to_string(),
             message,
         };
-        let mut conn =
-            Conn::new(self.opts.clone())
-                .await
-                .map_err(|source| SourceError::Connect {
-                    address: self.address.clone(),
-                    source,
-                })?;
+        let mut conn = self.replica_conn().await?;
         let state = format!("SET @slave_connect_state='{wanted}'");
         for q in [
             "SET @mariadb_slave_capability=4",
@@ -427,6 +412,19 @@ impl BinlogSource {
     pub async fn close(self) {
         let _ = self.pool.disconnect().await;
     }
+}
+
+/// The value a `SHOW GLOBAL VARIABLES LIKE '...'` query answers, `None` when the server has
+/// no such variable (it answers with no row).
+async fn global_variable(
+    conn: &mut Conn,
+    query: &'static str,
+) -> Result<Option<String>, SourceError> {
+    let row: Option<(String, String)> = conn
+        .query_first(query)
+        .await
+        .map_err(|source| SourceError::Query { query, source })?;
+    Ok(row.map(|(_, value)| value))
 }
 
 fn classify_stream_error(source: mysql_async::Error, position: &BinlogPosition) -> SourceError {

@@ -232,14 +232,87 @@ async fn collect_all(
     all
 }
 
+/// One fault test's world: its database, a durable queue, and a daemon configuration that
+/// starts where the database's history begins.
+struct Scenario {
+    db: TestDb,
+    queue: Queue,
+    config: DaemonConfig,
+    path: std::path::PathBuf,
+    start: String,
+}
+
+impl Scenario {
+    async fn new(prefix: &str) -> Self {
+        let db = fault_db(prefix).await;
+        let queue = Queue::durable(&format!("{}.#", db.name)).await;
+        let config = fault_config(&queue.exchange);
+        let path = config.write();
+        let start = db.position().await;
+        Self {
+            db,
+            queue,
+            config,
+            path,
+            start,
+        }
+    }
+
+    /// Starts the daemon (no `--stop-at`), with extra environment.
+    fn spawn(&self, env: &[(&str, &str)]) -> tokio::process::Child {
+        let mut all = vec![("BINLOG_RELAY__SOURCE__START", self.start.as_str())];
+        all.extend_from_slice(env);
+        spawn_daemon(&self.path, &[], &all)
+    }
+
+    /// Checks that the daemon is still running after the fault and reconnected, stops it,
+    /// and checks that everything expected arrived. Returns the number of repeats.
+    async fn rode_it_out(
+        &self,
+        child: tokio::process::Child,
+        expected: &Expected,
+        fault: &str,
+    ) -> usize {
+        let received = collect_all(&self.queue, expected, &[], Duration::from_secs(60)).await;
+        let mut child = child;
+        assert!(
+            child.try_wait().expect("daemon status").is_none(),
+            "{fault}: the daemon exited instead of reconnecting"
+        );
+        signal(&child, "TERM");
+        let done = wait(child, Duration::from_secs(30)).await;
+        assert_eq!(done.code, Some(0), "{}", done.stderr);
+        assert!(
+            done.stderr.contains("connection lost; resuming"),
+            "{fault}: no reconnect was logged:\n{}",
+            done.stderr
+        );
+        let repeats = check_delivery(expected, &received, 10);
+        eprintln!(
+            "{fault}: {} messages for {} changes, {repeats} repeated",
+            received.len(),
+            expected.len()
+        );
+        repeats
+    }
+
+    async fn clean_up(self) {
+        self.queue.delete().await;
+        self.db.drop_database().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_kill_9s_during_50k_rows_lose_nothing() {
     let _shared = SERVER_SETTINGS.read().await;
-    let db = fault_db("faults_kill").await;
-    let queue = Queue::durable(&format!("{}.#", db.name)).await;
-    let config = fault_config(&queue.exchange);
-    let path = config.write();
-    let start = db.position().await;
+    let world = Scenario::new("faults_kill").await;
+    let Scenario {
+        db,
+        queue,
+        config,
+        path,
+        start,
+    } = &world;
     let env = [("BINLOG_RELAY__SOURCE__START", start.as_str())];
 
     // 250 transactions of 200 rows: 50,000 inserts, plus 2,500 updates, over several seconds.
@@ -266,14 +339,14 @@ async fn ten_kill_9s_during_50k_rows_lose_nothing() {
     let mut kills = 0;
     let mut last_checkpoint: Option<(String, u64)> = None;
     while kills < 10 {
-        let child = spawn_daemon(&path, &[], &env);
+        let child = spawn_daemon(path, &[], &env);
         tokio::time::sleep(Duration::from_millis(rng.u64(150..700))).await;
         signal(&child, "KILL");
         let done = wait(child, Duration::from_secs(10)).await;
         assert_eq!(done.code, None, "killed by a signal, seed {seed}");
         kills += 1;
         // What this incarnation published; anything later comes from the next one.
-        let batch = drain_until_quiet(&queue, Duration::from_millis(300)).await;
+        let batch = drain_until_quiet(queue, Duration::from_millis(300)).await;
         if let Some(resumed_from) = &last_checkpoint {
             for m in &batch {
                 let (change, position) = change_of(m);
@@ -301,8 +374,8 @@ async fn ten_kill_9s_during_50k_rows_lose_nothing() {
     assert_eq!(expected.len(), 52_500);
 
     // The last incarnation runs to the end of the workload and stops there.
-    run_to_now(&path, &env).await;
-    let rest = drain_until_quiet(&queue, Duration::from_millis(300)).await;
+    run_to_now(path, &env).await;
+    let rest = drain_until_quiet(queue, Duration::from_millis(300)).await;
     if let Some(resumed_from) = &last_checkpoint {
         for m in &rest {
             let (change, position) = change_of(m);
@@ -319,139 +392,78 @@ async fn ten_kill_9s_during_50k_rows_lose_nothing() {
         received.len(),
         expected.len()
     );
-    queue.delete().await;
-    db.drop_database().await;
+    world.clean_up().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rabbitmq_stopping_mid_stream_loses_nothing_and_the_daemon_rides_it_out() {
+/// Writes 60 transactions with a service fault after the first 20: `stop` runs then, and
+/// `restart` (when given) after 20 more, written while the service was away. The daemon runs
+/// throughout and must lose nothing.
+async fn ride_out(prefix: &str, fault: &str, stop: &str, restart: Option<&str>) {
     let _exclusive = SERVER_SETTINGS.write().await;
-    let db = fault_db("faults_broker").await;
-    let queue = Queue::durable(&format!("{}.#", db.name)).await;
-    let config = fault_config(&queue.exchange);
-    let path = config.write();
-    let start = db.position().await;
-    let child = spawn_daemon(&path, &[], &[("BINLOG_RELAY__SOURCE__START", &start)]);
+    let mut world = Scenario::new(prefix).await;
+    let child = world.spawn(&[]);
     let workload = Workload {
         transactions: 60,
         flush_every: Some(7),
         pause: Duration::from_millis(10),
     };
     let mut expected = Expected::default();
-    workload
-        .run(&db, 0..20, &mut expected)
-        .await
-        .expect("write");
-    service("rabbit-stop");
-    // Written while the broker is away: the daemon must pick these up once it is back.
-    workload
-        .run(&db, 20..40, &mut expected)
-        .await
-        .expect("write");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    service("rabbit-start");
-    workload
-        .run(&db, 40..60, &mut expected)
-        .await
-        .expect("write");
+    let write = async |world: &Scenario, range, expected: &mut Expected| {
+        workload
+            .run(&world.db, range, expected)
+            .await
+            .expect("write");
+    };
+    write(&world, 0..20, &mut expected).await;
+    service(stop);
+    if let Some(restart) = restart {
+        write(&world, 20..40, &mut expected).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        service(restart);
+    }
+    // The test's own connections died with the service.
+    world.db.pool = mysql();
+    world.queue = world.queue.reopen().await;
+    let rest = if restart.is_some() { 40..60 } else { 20..60 };
+    write(&world, rest, &mut expected).await;
+    world.rode_it_out(child, &expected, fault).await;
+    world.clean_up().await;
+}
 
-    // The consumer's own connection died with the broker.
-    let queue = queue.reopen().await;
-    let received = collect_all(&queue, &expected, &[], Duration::from_secs(60)).await;
-    let mut child = child;
-    assert!(
-        child.try_wait().expect("daemon status").is_none(),
-        "the daemon exited instead of reconnecting"
-    );
-    signal(&child, "TERM");
-    let done = wait(child, Duration::from_secs(30)).await;
-    assert_eq!(done.code, Some(0), "{}", done.stderr);
-    assert!(
-        done.stderr.contains("connection lost; resuming"),
-        "no reconnect was logged:\n{}",
-        done.stderr
-    );
-    let repeats = check_delivery(&expected, &received, 10);
-    eprintln!(
-        "broker stop/start: {} messages for {} changes, {repeats} repeated",
-        received.len(),
-        expected.len()
-    );
-    queue.delete().await;
-    db.drop_database().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_stopping_mid_stream_loses_nothing_and_the_daemon_rides_it_out() {
+    ride_out(
+        "faults_broker",
+        "broker stop/start",
+        "rabbit-stop",
+        Some("rabbit-start"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_restarting_mid_stream_loses_nothing_and_the_daemon_rides_it_out() {
-    let _exclusive = SERVER_SETTINGS.write().await;
-    let mut db = fault_db("faults_db").await;
-    let queue = Queue::durable(&format!("{}.#", db.name)).await;
-    let config = fault_config(&queue.exchange);
-    let path = config.write();
-    let start = db.position().await;
-    let child = spawn_daemon(&path, &[], &[("BINLOG_RELAY__SOURCE__START", &start)]);
-    let workload = Workload {
-        transactions: 40,
-        flush_every: Some(5),
-        pause: Duration::from_millis(10),
-    };
-    let mut expected = Expected::default();
-    workload
-        .run(&db, 0..20, &mut expected)
-        .await
-        .expect("write");
-    service("mariadb-restart");
-    db.pool = mysql();
-    workload
-        .run(&db, 20..40, &mut expected)
-        .await
-        .expect("write");
-
-    let received = collect_all(&queue, &expected, &[], Duration::from_secs(60)).await;
-    let mut child = child;
-    assert!(
-        child.try_wait().expect("daemon status").is_none(),
-        "the daemon exited instead of reconnecting"
-    );
-    signal(&child, "TERM");
-    let done = wait(child, Duration::from_secs(30)).await;
-    assert_eq!(done.code, Some(0), "{}", done.stderr);
-    assert!(
-        done.stderr.contains("connection lost; resuming"),
-        "no reconnect was logged:\n{}",
-        done.stderr
-    );
-    let repeats = check_delivery(&expected, &received, 10);
-    eprintln!(
-        "MariaDB restart: {} messages for {} changes, {repeats} repeated",
-        received.len(),
-        expected.len()
-    );
-    queue.delete().await;
-    db.drop_database().await;
+    ride_out("faults_db", "MariaDB restart", "mariadb-restart", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_broker_pauses_publishing_and_is_logged() {
     let _exclusive = SERVER_SETTINGS.write().await;
-    let db = fault_db("faults_blocked").await;
-    let queue = Queue::durable(&format!("{}.#", db.name)).await;
-    let config = fault_config(&queue.exchange);
-    let path = config.write();
-    let start = db.position().await;
-    let child = spawn_daemon(&path, &[], &[("BINLOG_RELAY__SOURCE__START", &start)]);
+    let world = Scenario::new("faults_blocked").await;
+    let (db, queue) = (&world.db, &world.queue);
+    let child = world.spawn(&[]);
     let workload = Workload {
         transactions: 4,
         flush_every: None,
         pause: Duration::ZERO,
     };
     let mut expected = Expected::default();
-    workload.run(&db, 0..2, &mut expected).await.expect("write");
-    let first = collect_all(&queue, &expected, &[], Duration::from_secs(30)).await;
+    workload.run(db, 0..2, &mut expected).await.expect("write");
+    let first = collect_all(queue, &expected, &[], Duration::from_secs(30)).await;
     assert_eq!(first.len(), expected.len());
 
     service("rabbit-block");
-    workload.run(&db, 2..4, &mut expected).await.expect("write");
+    workload.run(db, 2..4, &mut expected).await.expect("write");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let during = queue.drain().await;
     service("rabbit-unblock");
@@ -460,7 +472,7 @@ async fn a_blocked_broker_pauses_publishing_and_is_logged() {
         "{} messages got through a blocked connection",
         during.len()
     );
-    let rest = collect_all(&queue, &expected, &first, Duration::from_secs(30)).await;
+    let rest = collect_all(queue, &expected, &first, Duration::from_secs(30)).await;
     let received: Vec<Received> = first.into_iter().chain(rest).collect();
 
     let mut child = child;
@@ -475,18 +487,20 @@ async fn a_blocked_broker_pauses_publishing_and_is_logged() {
         done.stderr
     );
     assert_eq!(check_delivery(&expected, &received, 0), 0);
-    queue.delete().await;
-    db.drop_database().await;
+    world.clean_up().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_that_cannot_finish_ends_at_the_deadline_or_on_a_second_signal() {
     let _exclusive = SERVER_SETTINGS.write().await;
-    let db = fault_db("faults_deadline").await;
-    let queue = Queue::durable(&format!("{}.#", db.name)).await;
-    let config = fault_config(&queue.exchange);
-    let path = config.write();
-    let start = db.position().await;
+    let world = Scenario::new("faults_deadline").await;
+    let Scenario {
+        db,
+        queue,
+        config,
+        path,
+        start,
+    } = &world;
     let env = [
         ("BINLOG_RELAY__SOURCE__START", start.as_str()),
         ("BINLOG_RELAY__SHUTDOWN__DEADLINE_MS", "1500"),
@@ -500,15 +514,15 @@ async fn a_stop_that_cannot_finish_ends_at_the_deadline_or_on_a_second_signal() 
 
     // The broker takes messages but never confirms them while its memory alarm is on.
     service("rabbit-block");
-    let child = spawn_daemon(&path, &[], &env);
-    workload.run(&db, 0..1, &mut expected).await.expect("write");
+    let child = spawn_daemon(path, &[], &env);
+    workload.run(db, 0..1, &mut expected).await.expect("write");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stopping = std::time::Instant::now();
     signal(&child, "TERM");
     let deadline = wait(child, Duration::from_secs(20)).await;
     let took = stopping.elapsed();
 
-    let child = spawn_daemon(&path, &[], &env);
+    let child = spawn_daemon(path, &[], &env);
     tokio::time::sleep(Duration::from_secs(2)).await;
     signal(&child, "TERM");
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -538,14 +552,13 @@ async fn a_stop_that_cannot_finish_ends_at_the_deadline_or_on_a_second_signal() 
                 .expect("file"),
             config.checkpoint()["position"]["offset"]
         ),
-        start
+        *start
     );
     // And the next start sends the transaction.
-    run_to_now(&path, &env).await;
-    let received = collect_all(&queue, &expected, &[], Duration::from_secs(30)).await;
+    run_to_now(path, &env).await;
+    let received = collect_all(queue, &expected, &[], Duration::from_secs(30)).await;
     check_delivery(&expected, &received, 3);
-    queue.delete().await;
-    db.drop_database().await;
+    world.clean_up().await;
 }
 
 /// The source's `@@gtid_binlog_pos`.
@@ -561,40 +574,40 @@ async fn gtid_binlog_pos(db: &TestDb) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_gtid_mode_a_checkpoint_follows_the_source_to_another_server() {
     let _exclusive = SERVER_SETTINGS.write().await;
-    let db = fault_db("faults_gtid").await;
-    let queue = Queue::durable(&format!("{}.#", db.name)).await;
-    let config = fault_config(&queue.exchange);
-    let path = config.write();
-    let start = db.position().await;
+    let world = Scenario::new("faults_gtid").await;
+    let Scenario {
+        db,
+        queue,
+        config,
+        path,
+        start,
+    } = &world;
     let workload = Workload {
         transactions: 10,
         flush_every: Some(3),
         pause: Duration::ZERO,
     };
     let mut expected = Expected::default();
-    workload.run(&db, 0..5, &mut expected).await.expect("write");
-    run_to_now(&path, &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+    workload.run(db, 0..5, &mut expected).await.expect("write");
+    run_to_now(path, &[("BINLOG_RELAY__SOURCE__START", start)]).await;
     // The checkpoint names the same point by GTID as the server does.
     assert_eq!(
         config.checkpoint()["gtid_position"].as_str(),
-        Some(gtid_binlog_pos(&db).await.as_str())
+        Some(gtid_binlog_pos(db).await.as_str())
     );
 
     // "Failover": the source now answers with another server_id, and writes GTIDs of its
     // own, as a promoted replica would.
     exec(&db.pool, &["SET GLOBAL server_id = 102"]).await;
-    workload
-        .run(&db, 5..10, &mut expected)
-        .await
-        .expect("write");
+    workload.run(db, 5..10, &mut expected).await.expect("write");
     let refused = wait(
-        spawn_daemon(&path, &["--stop-at", "now"], &[]),
+        spawn_daemon(path, &["--stop-at", "now"], &[]),
         Duration::from_secs(60),
     )
     .await;
     let followed = wait(
         spawn_daemon(
-            &path,
+            path,
             &["--stop-at", "now"],
             &[("BINLOG_RELAY__SOURCE__GTID_MODE", "true")],
         ),
@@ -602,7 +615,7 @@ async fn with_gtid_mode_a_checkpoint_follows_the_source_to_another_server() {
     )
     .await;
     let after = config.checkpoint();
-    let server_gtid = gtid_binlog_pos(&db).await;
+    let server_gtid = gtid_binlog_pos(db).await;
     exec(&db.pool, &["SET GLOBAL server_id = 101"]).await;
 
     assert_eq!(refused.code, Some(1), "{}", refused.stderr);
@@ -622,11 +635,10 @@ async fn with_gtid_mode_a_checkpoint_follows_the_source_to_another_server() {
     assert_eq!(after["server_id"], 102);
     assert_eq!(after["gtid_position"].as_str(), Some(server_gtid.as_str()));
     // Every row exactly once: nothing before the GTID position was sent again.
-    let received = collect_all(&queue, &expected, &[], Duration::from_secs(30)).await;
+    let received = collect_all(queue, &expected, &[], Duration::from_secs(30)).await;
     assert_eq!(check_delivery(&expected, &received, 0), 0);
     assert_eq!(received.len(), expected.len());
-    queue.delete().await;
-    db.drop_database().await;
+    world.clean_up().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
