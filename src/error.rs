@@ -60,6 +60,10 @@ pub enum Error {
         "source.gtid_mode is on and the source is another server than the checkpoint's, but there is no schema history in checkpoint.dir to carry over; restore the directory, or re-sync the consumers and use `binlog-relay positions set`"
     )]
     NoHistoryToFollow,
+    #[error(
+        "source.gtid_mode follows a failover on MariaDB sources only in this version, and the source is another MySQL server than the checkpoint's. The checkpoint's executed GTID set is `{gtid_set}`: find where the new server's binlog continues after it, re-sync the consumers if needed, and move the checkpoint there with `binlog-relay positions set`"
+    )]
+    FailoverNeedsMariadb { gtid_set: String },
     #[error("internal task failed: {0}")]
     Task(String),
 }

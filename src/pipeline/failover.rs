@@ -25,11 +25,12 @@ pub async fn follow(
     cp: Checkpoint,
     store: &mut impl CheckpointStore,
 ) -> Result<Checkpoint, Error> {
-    let gtid = cp
-        .gtid_position
-        .as_deref()
-        .and_then(GtidPosition::parse)
-        .filter(|_| server.is_mariadb);
+    if !server.is_mariadb {
+        return Err(Error::FailoverNeedsMariadb {
+            gtid_set: cp.gtid_position.clone().unwrap_or_default(),
+        });
+    }
+    let gtid = cp.gtid_position.as_deref().and_then(GtidPosition::parse);
     let Some(gtid) = gtid else {
         // Without a GTID position there is nothing to follow by.
         check_same_server(&cp, server)?;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use mysql_common::binlog::consts::{EventFlags, EventType};
 use mysql_common::binlog::events::{
-    Event, EventData, GtidEvent, QueryEvent, RowsQueryEvent, TableMapEvent, XidEvent,
+    Event, EventData, GtidEvent, PreviousGtidsEvent, QueryEvent, RowsQueryEvent, TableMapEvent,
+    XidEvent,
 };
 use tokio::sync::mpsc;
 use tracing::{debug, info};
@@ -31,6 +32,7 @@ use crate::schema::{self, SchemaProvider};
 use crate::shutdown::ShutdownSignal;
 use crate::source::SourceEvents;
 use crate::source::mariadb::{self, GtidPosition, MariadbGtid};
+use crate::source::mysql_gtid::GtidSet;
 use crate::source::query::statement_text;
 use crate::source::rotate::rotate_target;
 
@@ -65,6 +67,8 @@ pub struct Reader<P> {
     server_uuid: Option<String>,
     /// MariaDB's GTID position after the last transaction read, when known.
     gtid_position: Option<GtidPosition>,
+    /// MySQL's executed GTID set after the last transaction read, when known.
+    gtid_set: Option<GtidSet>,
     /// A TRANSACTION_PAYLOAD event was just read: its decompressed events must follow.
     expect_payload_events: bool,
     /// DDL messages waiting for the end of the statement's transaction.
@@ -96,6 +100,7 @@ impl<P: SchemaProvider> Reader<P> {
             server_id,
             server_uuid: None,
             gtid_position: None,
+            gtid_set: None,
             expect_payload_events: false,
             pending_ddl: Batch::default(),
             stop_at,
@@ -113,6 +118,13 @@ impl<P: SchemaProvider> Reader<P> {
     /// and records it in checkpoints.
     pub fn with_gtid_position(mut self, start: Option<GtidPosition>) -> Self {
         self.gtid_position = start;
+        self
+    }
+
+    /// Follows MySQL's executed GTID set from `start` (the set at the start position) and
+    /// records it in checkpoints.
+    pub fn with_mysql_gtids(mut self, start: Option<GtidSet>) -> Self {
+        self.gtid_set = start;
         self
     }
 
@@ -291,12 +303,28 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT) => {
                 let gtid: GtidEvent = event.read_event().map_err(|e| self.malformed("GTID", e))?;
                 self.gtid = Some(mysql_gtid(&gtid));
+                if let Some(set) = &mut self.gtid_set {
+                    let tag = gtid.tag().map(|t| t.to_string());
+                    set.add(gtid.sid(), tag.as_deref(), gtid.gno());
+                }
                 Ok(None)
             }
             Ok(EventType::XA_PREPARE_LOG_EVENT) => Err(self.malformed(
                 "XA_PREPARE",
                 "XA transactions are not supported yet; binlog-relay stops rather than publish rows that may be rolled back or lose them",
             )),
+            Ok(EventType::PREVIOUS_GTIDS_EVENT) => {
+                // Everything before this binlog file; what was read so far is in it too.
+                if self.gtid_set.is_some() {
+                    let previous: PreviousGtidsEvent<'_> = event
+                        .read_event()
+                        .map_err(|e| self.malformed("PREVIOUS_GTIDS", e))?;
+                    if let Some(set) = &mut self.gtid_set {
+                        set.extend(&GtidSet::from_previous(&previous));
+                    }
+                }
+                Ok(None)
+            }
             Ok(EventType::TRANSACTION_PAYLOAD_EVENT) => {
                 // The source delivers the decompressed events right after this one.
                 self.expect_payload_events = true;
@@ -409,7 +437,11 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.position.clone(),
             gtid: self.gtid.clone(),
             server_id: self.server_id,
-            gtid_position: self.gtid_position.as_ref().map(ToString::to_string),
+            gtid_position: match (&self.gtid_position, &self.gtid_set) {
+                (Some(mariadb), _) => Some(mariadb.to_string()),
+                (None, Some(mysql)) => Some(mysql.to_string()),
+                (None, None) => None,
+            },
             server_uuid: self.server_uuid.clone(),
         }
     }

@@ -76,6 +76,11 @@ pub enum SourceError {
     GtidNotOnServer { wanted: String, server_has: String },
     #[error("cannot find where GTID position {wanted} is in this server's binlog: {message}")]
     GtidUnresolved { wanted: String, message: String },
+    #[error("cannot read the GTIDs before the start position: event at {position}: {message}")]
+    GtidScan {
+        position: BinlogPosition,
+        message: String,
+    },
     #[error("the binlog stream failed: {source}")]
     Stream {
         #[source]
@@ -261,6 +266,15 @@ impl BinlogSource {
             position: position.clone(),
             earliest: earliest_position.to_string(),
         })
+    }
+
+    /// Whether a MySQL server assigns GTIDs (`@@gtid_mode` is ON).
+    pub async fn mysql_gtid_mode_on(&self) -> Result<bool, SourceError> {
+        const Q: &str = "SHOW GLOBAL VARIABLES LIKE 'gtid_mode'";
+        let mut conn = self.conn().await?;
+        Ok(global_variable(&mut conn, Q)
+            .await?
+            .is_some_and(|mode| mode.eq_ignore_ascii_case("ON")))
     }
 
     /// A connection of its own (not from the pool), for a binlog stream.

@@ -9,6 +9,7 @@
 mod connection;
 pub mod file;
 pub mod mariadb;
+pub mod mysql_gtid;
 pub mod query;
 pub mod rotate;
 pub mod scan;

@@ -359,3 +359,66 @@ async fn mariadb_hires_timestamps_decode_with_precision_from_the_schema_history(
         ]
     );
 }
+
+/// MySQL GTID-set tracking, against what mysqlbinlog printed for the same file: after each
+/// transaction the checkpoint's set is the file's Previous-GTIDs plus every GTID up to it.
+#[tokio::test]
+async fn mysql_gtid_sets_follow_mysqlbinlogs_reading_of_the_file() {
+    use binlog_relay::pipeline::reader::Reader;
+    use binlog_relay::position::BinlogPosition;
+    use binlog_relay::schema::PositionalNames;
+    use binlog_relay::source::file::BinlogFileEvents;
+    use binlog_relay::source::mysql_gtid::GtidSet;
+
+    let dump = std::fs::read_to_string(fixture(
+        "zalora-binlog-parser/gtid-fixtures/plaintext-mysql-bin.01.txt",
+    ))
+    .unwrap();
+    let lines: Vec<&str> = dump.lines().collect();
+    let previous_at = lines
+        .iter()
+        .position(|l| l.ends_with("Previous-GTIDs"))
+        .unwrap();
+    let previous = lines[previous_at + 1].trim_start_matches("# ").trim();
+    let gtids: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("SET @@SESSION.GTID_NEXT= '"))
+        .filter_map(|l| l.split_once('\'').map(|(g, _)| g))
+        .filter(|g| *g != "AUTOMATIC")
+        .collect();
+    assert_eq!(previous, "10440e47-3885-11eb-ac5b-0242ac110002:1-5");
+    assert_eq!(gtids.len(), 17);
+
+    let path = fixture("zalora-binlog-parser/gtid-fixtures/mysql-bin.01");
+    let events = BinlogFileEvents::open(&path).unwrap();
+    let start = BinlogPosition::new(events.file_name(), 4);
+    let mut reader = Reader::new(
+        PositionalNames,
+        std::sync::Arc::new(OutputOptions::default()),
+        start,
+        1,
+        None,
+    )
+    .with_mysql_gtids(Some(GtidSet::default()));
+    let mut sets = Vec::new();
+    for event in events {
+        let mut delivery = reader.handle_event(&event.unwrap()).await.unwrap();
+        while let Some(d) = delivery {
+            if d.last {
+                sets.push(d.end.gtid_position.clone().unwrap());
+            }
+            delivery = reader.more().unwrap();
+        }
+    }
+    // One checkpoint per transaction, each naming the set mysqlbinlog's reading implies.
+    assert_eq!(sets.len(), gtids.len());
+    let mut want = GtidSet::parse(previous).unwrap();
+    for (gtid, got) in gtids.iter().zip(&sets) {
+        want.extend(&GtidSet::parse(gtid).unwrap());
+        assert_eq!(got, &want.to_string(), "after {gtid}");
+    }
+    assert_eq!(
+        sets.last().unwrap(),
+        "10440e47-3885-11eb-ac5b-0242ac110002:1-22"
+    );
+}

@@ -189,7 +189,7 @@ async fn the_sweep_covers_every_copied_fixture() {
                 dirs.push(path);
             } else if !matches!(
                 path.extension().and_then(|e| e.to_str()),
-                Some("md" | "sql")
+                Some("md" | "sql" | "txt")
             ) {
                 files.push(
                     path.strip_prefix(&root)
