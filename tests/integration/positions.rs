@@ -107,6 +107,19 @@ async fn a_purged_checkpoint_stops_with_exit_code_3_until_the_position_is_set() 
         String::from_utf8_lossy(&set.stderr)
     );
     run_to_now(&path, &[]).await;
+    // The moved checkpoint carried the GTID position at its new place forward.
+    let server_gtids: String = {
+        use mysql_async::prelude::Queryable;
+        let mut conn = db.pool.get_conn().await.expect("connection");
+        conn.query_first("SELECT @@gtid_binlog_pos")
+            .await
+            .expect("gtid_binlog_pos")
+            .expect("a value")
+    };
+    assert_eq!(
+        config.checkpoint()["gtid_position"].as_str(),
+        Some(server_gtids.as_str())
+    );
     let got = queue.take_at_least(1, Duration::from_secs(10)).await;
     assert_eq!(got.len(), 1);
     assert!(
