@@ -29,8 +29,11 @@ COPY config/binlog-relay.toml /etc/binlog-relay/binlog-relay.toml
 USER binlog-relay
 ENV BINLOG_RELAY__CHECKPOINT__DIR=/var/lib/binlog-relay
 VOLUME ["/var/lib/binlog-relay"]
-# SIGTERM: stop reading, wait for outstanding confirms, write the checkpoint, exit 0.
-# Give it time to drain: `docker stop -t 60` / stop_grace_period: 60s.
+# Transactions larger than transactions.memory_limit_mb wait in an unlinked file in /tmp, the
+# container's writable layer; with a read-only root file system, mount a volume there.
+# SIGTERM: stop reading, wait for outstanding confirms, write the checkpoint, exit 0; after
+# shutdown.deadline_ms (30 s) it exits anyway. Give it time: `docker stop -t 60` /
+# stop_grace_period: 60s.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/binlog-relay"]
 CMD ["run", "--config", "/etc/binlog-relay/binlog-relay.toml"]
