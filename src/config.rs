@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::checkpoint::CheckpointConfig;
 use crate::format::{OutputConfig, TransactionsConfig};
+use crate::http::HttpConfig;
 use crate::pipeline::reconnect::ReconnectConfig;
 use crate::shutdown::ShutdownConfig;
 use crate::sink::SinkConfig;
@@ -49,6 +50,9 @@ pub struct Config {
     /// How long a stop may take.
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    /// The `/metrics`, `/healthz` and `/readyz` endpoint.
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 /// A configuration problem, naming the key when there is one.
@@ -146,6 +150,7 @@ impl Config {
         self.transactions.validate()?;
         self.reconnect.validate()?;
         self.shutdown.validate()?;
+        self.http.validate()?;
         Ok(())
     }
 }

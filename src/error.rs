@@ -46,6 +46,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Spill(#[from] crate::format::SpillError),
+    #[error(transparent)]
+    Http(#[from] crate::http::HttpError),
     #[error("the server closed the binlog stream after {position}")]
     StreamEnded { position: BinlogPosition },
     #[error(

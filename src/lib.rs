@@ -21,6 +21,7 @@ pub mod decode;
 pub mod error;
 pub mod filter;
 pub mod format;
+pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod position;
@@ -28,5 +29,6 @@ pub mod schema;
 pub mod shutdown;
 pub mod sink;
 pub mod source;
+pub mod systemd;
 
 pub use error::Error;

@@ -258,7 +258,19 @@ fn run(config_path: Option<PathBuf>, stop_at: Option<StopAt>) -> ExitCode {
                     eprintln!("binlog-relay: stopped early: {why}; unconfirmed messages will be sent again on the next start");
                     std::process::exit(1);
                 });
-                pipeline::run(&config, stop_at, signal).await
+                if let Ok(Some(address)) = config.http.address() {
+                    let listener = binlog_relay::http::bind(address)
+                        .await
+                        .map_err(binlog_relay::Error::from)?;
+                    tokio::spawn(binlog_relay::http::serve(
+                        listener,
+                        config.http.ready_max_lag_seconds,
+                    ));
+                }
+                tokio::spawn(binlog_relay::systemd::notify());
+                let outcome = pipeline::run(&config, stop_at, signal).await;
+                binlog_relay::systemd::stopping();
+                outcome
             })
         });
     match result {

@@ -1,55 +1,289 @@
-//! Counters an operator watches, kept in one Prometheus registry.
+//! What an operator watches, kept in one Prometheus registry.
 //!
-//! Each stage increments its own counters here as things happen; the registry is what a
-//! `/metrics` endpoint serves. They live in one place so their names and help texts read as
-//! one list, and so a test can check a counter moved.
+//! Each stage increments its own series here as things happen; `http` serves the registry
+//! at `/metrics` and derives readiness from the same numbers. They live in one place so
+//! their names and help texts read as one list (docs/operations.md explains each), and so a
+//! test can check a series moved. Labels are bounded: row and message types, event type
+//! names, the lost side; never a database, table or position.
 
 use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 /// The daemon's metrics.
 pub struct Metrics {
     pub registry: Registry,
+    /// Row changes decoded from rows events, by `type` (insert, update, delete).
+    pub rows_read: IntCounterVec,
+    /// Row changes dropped by filters before formatting.
+    pub rows_filtered: IntCounter,
+    /// Messages handed to the sink, by `type` (insert, update, delete, ddl).
+    pub messages_published: IntCounterVec,
+    /// Messages the sink confirmed.
+    pub messages_confirmed: IntCounter,
+    /// Messages the sink refused, by `reason` (nack, returned, error).
+    pub messages_failed: IntCounterVec,
+    /// Messages published and not yet confirmed.
+    pub in_flight: IntGauge,
+    /// Seconds a publish call took (handing the message to the client library).
+    pub publish_seconds: Histogram,
+    /// Seconds from publishing a message to its confirmation.
+    pub confirm_seconds: Histogram,
+    /// Binlog events read, by `type` (the event type's name).
+    pub events: IntCounterVec,
+    /// Bytes of binlog events read.
+    pub binlog_bytes: IntCounter,
+    /// Transactions (and statements outside transactions) completed.
+    pub transactions: IntCounter,
+    /// How far behind the source the reader is, in seconds: now minus the timestamp of the
+    /// last event read, 0 when the server says it has nothing more (heartbeat).
+    pub lag_seconds: Gauge,
+    /// Bytes of the open transaction's rows waiting in the spill file.
+    pub spill_bytes: IntGauge,
+    /// Transactions that went through the spill file.
+    pub spilled_transactions: IntCounter,
+    /// The checkpoint's binlog file number (the numeric suffix) and offset.
+    pub checkpoint_file_index: IntGauge,
+    pub checkpoint_offset: IntGauge,
+    /// Unix time of the last checkpoint write.
+    pub checkpoint_saved_at: Gauge,
+    /// Seconds since the last checkpoint write (set when scraped).
+    pub checkpoint_age_seconds: Gauge,
+    /// Schema changes followed (DDL statements and table-map resyncs that changed a table).
+    pub schema_changes: IntCounter,
+    /// Schema problems that stopped the stream.
+    pub schema_errors: IntCounter,
     /// Times the broker blocked our connection (`connection.blocked`: a memory or disk alarm).
     pub broker_blocked: IntCounter,
+    /// 1 while the broker has our connection blocked.
+    pub broker_blocked_now: IntGauge,
     /// Times the pipeline restarted from the checkpoint after losing a connection, by what
     /// was lost (`source` or `sink`).
     pub reconnects: IntCounterVec,
+    /// 1 while connected to the source / the sink, and while the binlog stream is open.
+    pub source_connected: IntGauge,
+    pub sink_connected: IntGauge,
+    pub streaming: IntGauge,
 }
+
+/// Latency buckets from 100 µs to 10 s.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0,
+];
 
 impl Metrics {
     fn new() -> Self {
-        // The names and labels below are constants, valid and distinct (the test checks), so
-        // creating and registering them cannot fail at run time.
+        // The names, help texts and labels below are constants, valid and distinct (the
+        // test checks), so creating and registering them cannot fail at run time.
+        const OK: &str = "static metric definition";
         let registry = Registry::new();
-        let broker_blocked = IntCounter::with_opts(Opts::new(
-            "binlog_relay_broker_blocked_total",
-            "Times RabbitMQ blocked publishing (connection.blocked: memory or disk alarm)",
-        ))
-        .expect("static metric definition");
-        let reconnects = IntCounterVec::new(
-            Opts::new(
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::with_opts(Opts::new(name, help)).expect(OK);
+            registry.register(Box::new(c.clone())).expect(OK);
+            c
+        };
+        let counter_vec = |name: &str, help: &str, label: &str| {
+            let c = IntCounterVec::new(Opts::new(name, help), &[label]).expect(OK);
+            registry.register(Box::new(c.clone())).expect(OK);
+            c
+        };
+        let int_gauge = |name: &str, help: &str| {
+            let g = IntGauge::with_opts(Opts::new(name, help)).expect(OK);
+            registry.register(Box::new(g.clone())).expect(OK);
+            g
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = Gauge::with_opts(Opts::new(name, help)).expect(OK);
+            registry.register(Box::new(g.clone())).expect(OK);
+            g
+        };
+        let histogram = |name: &str, help: &str| {
+            let h = Histogram::with_opts(
+                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+            )
+            .expect(OK);
+            registry.register(Box::new(h.clone())).expect(OK);
+            h
+        };
+        let metrics = Self {
+            rows_read: counter_vec(
+                "binlog_relay_rows_read_total",
+                "Row changes decoded from the binlog, by type",
+                "type",
+            ),
+            rows_filtered: counter(
+                "binlog_relay_rows_filtered_total",
+                "Row changes dropped by filters",
+            ),
+            messages_published: counter_vec(
+                "binlog_relay_messages_published_total",
+                "Messages handed to the sink, by type (insert, update, delete, ddl)",
+                "type",
+            ),
+            messages_confirmed: counter(
+                "binlog_relay_messages_confirmed_total",
+                "Messages the sink confirmed",
+            ),
+            messages_failed: counter_vec(
+                "binlog_relay_messages_failed_total",
+                "Messages the sink refused or lost, by reason (nack, returned, error); they are sent again",
+                "reason",
+            ),
+            in_flight: int_gauge(
+                "binlog_relay_in_flight_messages",
+                "Messages published and awaiting confirmation",
+            ),
+            publish_seconds: histogram(
+                "binlog_relay_publish_seconds",
+                "Time to hand one message to the sink",
+            ),
+            confirm_seconds: histogram(
+                "binlog_relay_confirm_seconds",
+                "Time from publishing a message to its confirmation",
+            ),
+            events: counter_vec(
+                "binlog_relay_binlog_events_total",
+                "Binlog events read, by event type",
+                "type",
+            ),
+            binlog_bytes: counter(
+                "binlog_relay_binlog_bytes_total",
+                "Bytes of binlog events read",
+            ),
+            transactions: counter(
+                "binlog_relay_transactions_total",
+                "Transactions (and statements outside transactions) read to their end",
+            ),
+            lag_seconds: gauge(
+                "binlog_relay_lag_seconds",
+                "Seconds between now and the timestamp of the last binlog event read; 0 when caught up",
+            ),
+            spill_bytes: int_gauge(
+                "binlog_relay_spill_bytes",
+                "Bytes of the open transaction's rows waiting in the spill file",
+            ),
+            spilled_transactions: counter(
+                "binlog_relay_spilled_transactions_total",
+                "Transactions larger than transactions.memory_limit_mb, buffered on disk",
+            ),
+            checkpoint_file_index: int_gauge(
+                "binlog_relay_checkpoint_file_index",
+                "Numeric suffix of the checkpoint's binlog file",
+            ),
+            checkpoint_offset: int_gauge(
+                "binlog_relay_checkpoint_offset",
+                "Offset of the checkpoint in its binlog file",
+            ),
+            checkpoint_saved_at: gauge(
+                "binlog_relay_checkpoint_saved_timestamp_seconds",
+                "Unix time of the last checkpoint write",
+            ),
+            checkpoint_age_seconds: gauge(
+                "binlog_relay_checkpoint_age_seconds",
+                "Seconds since the last checkpoint write",
+            ),
+            schema_changes: counter(
+                "binlog_relay_schema_changes_total",
+                "Schema changes followed from the binlog",
+            ),
+            schema_errors: counter(
+                "binlog_relay_schema_errors_total",
+                "Schema problems that stopped the stream (unknown table, unfollowable DDL, ...)",
+            ),
+            broker_blocked: counter(
+                "binlog_relay_broker_blocked_total",
+                "Times RabbitMQ blocked publishing (connection.blocked: memory or disk alarm)",
+            ),
+            broker_blocked_now: int_gauge(
+                "binlog_relay_broker_blocked",
+                "1 while RabbitMQ blocks publishing",
+            ),
+            reconnects: counter_vec(
                 "binlog_relay_reconnects_total",
                 "Restarts from the checkpoint after a lost connection, by the side that was lost",
+                "side",
             ),
-            &["side"],
-        )
-        .expect("static metric definition");
-        for collector in [
-            Box::new(broker_blocked.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(reconnects.clone()),
-        ] {
-            registry
-                .register(collector)
-                .expect("metric names are distinct");
-        }
-        Self {
+            source_connected: int_gauge(
+                "binlog_relay_source_connected",
+                "1 while connected to the source server",
+            ),
+            sink_connected: int_gauge(
+                "binlog_relay_sink_connected",
+                "1 while connected to the sink",
+            ),
+            streaming: int_gauge(
+                "binlog_relay_streaming",
+                "1 while the binlog stream is open",
+            ),
             registry,
-            broker_blocked,
-            reconnects,
+        };
+        // Series that exist from the start read 0 rather than missing, so rates and
+        // alerts work before the first event of a kind.
+        for kind in ["insert", "update", "delete"] {
+            metrics.rows_read.with_label_values(&[kind]);
+            metrics.messages_published.with_label_values(&[kind]);
         }
+        metrics.messages_published.with_label_values(&["ddl"]);
+        for reason in ["nack", "returned", "error"] {
+            metrics.messages_failed.with_label_values(&[reason]);
+        }
+        for side in ["source", "sink"] {
+            metrics.reconnects.with_label_values(&[side]);
+        }
+        #[cfg(target_os = "linux")]
+        {
+            // Process RSS, CPU seconds, open files: process_* series.
+            let process = prometheus::process_collector::ProcessCollector::for_self();
+            let _ = metrics.registry.register(Box::new(process));
+        }
+        metrics
     }
+
+    /// Records a saved checkpoint.
+    pub fn checkpoint_saved(&self, position: &crate::position::BinlogPosition) {
+        let index = position
+            .file
+            .rsplit('.')
+            .next()
+            .and_then(|suffix| suffix.parse::<i64>().ok())
+            .unwrap_or(0);
+        self.checkpoint_file_index.set(index);
+        self.checkpoint_offset
+            .set(i64::try_from(position.offset).unwrap_or(i64::MAX));
+        self.checkpoint_saved_at.set(unix_now());
+    }
+
+    /// The run ended: no connection, no stream.
+    pub fn disconnected(&self) {
+        self.source_connected.set(0);
+        self.sink_connected.set(0);
+        self.streaming.set(0);
+        self.in_flight.set(0);
+    }
+
+    /// The registry in Prometheus' text format, derived gauges brought up to date first.
+    pub fn render(&self) -> String {
+        let saved = self.checkpoint_saved_at.get();
+        if saved > 0.0 {
+            self.checkpoint_age_seconds
+                .set((unix_now() - saved).max(0.0));
+        }
+        let families = self.registry.gather();
+        prometheus::TextEncoder::new()
+            .encode_to_string(&families)
+            .unwrap_or_default()
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// The process's metrics.
@@ -60,22 +294,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_metric_is_registered_once() {
+    fn every_metric_is_registered_once_and_rendered() {
         let m = Metrics::new();
         m.reconnects.with_label_values(&["sink"]).inc();
-        m.broker_blocked.inc();
+        m.rows_read.with_label_values(&["insert"]).inc_by(3);
+        m.checkpoint_saved(&crate::position::BinlogPosition::new(
+            "mariadb-bin.000042",
+            1234,
+        ));
+        let text = m.render();
+        for line in [
+            "binlog_relay_reconnects_total{side=\"sink\"} 1",
+            "binlog_relay_rows_read_total{type=\"insert\"} 3",
+            "binlog_relay_checkpoint_file_index 42",
+            "binlog_relay_checkpoint_offset 1234",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
         let names: Vec<String> = m
             .registry
             .gather()
             .iter()
             .map(|f| f.name().to_owned())
+            .filter(|n| n.starts_with("binlog_relay_"))
             .collect();
-        assert_eq!(
-            names,
-            [
-                "binlog_relay_broker_blocked_total",
-                "binlog_relay_reconnects_total"
-            ]
-        );
+        let mut unique = names.clone();
+        unique.dedup();
+        assert_eq!(names, unique);
+        // Every series but the per-event-type one, which appears with its first event.
+        assert_eq!(names.len(), 25, "{names:?}");
     }
 }

@@ -130,6 +130,7 @@ pub fn push_ddl(batch: &mut Batch, effect: &Effect, meta: &DdlMeta<'_>, options:
     batch.messages.push(Message {
         database: Arc::from(route_db),
         table: Arc::from(route_table),
+        kind: "ddl",
         range: start..end,
     });
 }

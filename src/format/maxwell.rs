@@ -28,6 +28,8 @@ use crate::schema::Table;
 pub struct Message {
     pub database: Arc<str>,
     pub table: Arc<str>,
+    /// `insert`, `update`, `delete` or `ddl`, for metrics.
+    pub kind: &'static str,
     /// The message body's bytes in [`Batch::body`].
     pub range: Range<usize>,
 }
@@ -134,6 +136,7 @@ pub struct RowMeta<'a> {
 struct PendingRow {
     database: Arc<str>,
     table: Arc<str>,
+    kind: RowKind,
     /// `{"database":..,"table":..,[query,]"type":..,"ts":N` in `rendered`.
     head: Range<usize>,
     /// everything after the commit fields, up to the closing `}`, in `rendered`.
@@ -245,6 +248,11 @@ impl TransactionBuffer {
         self.spill.rows()
     }
 
+    /// Bytes of the open transaction in the spill file.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.spill.bytes()
+    }
+
     /// Forgets the open transaction (ROLLBACK).
     pub fn discard(&mut self) {
         self.rendered.clear();
@@ -264,7 +272,7 @@ impl TransactionBuffer {
             let head = self.rendered.get(row.head.clone()).unwrap_or_default();
             let tail = self.rendered.get(row.tail.clone()).unwrap_or_default();
             self.spill
-                .write_row(&row.database, &row.table, head, tail)?;
+                .write_row(&row.database, &row.table, row.kind.as_str(), head, tail)?;
         }
         self.rows.clear();
         self.rendered.clear();
@@ -287,6 +295,7 @@ impl TransactionBuffer {
                 self.rows.push(PendingRow {
                     database: layout.table.database.clone(),
                     table: layout.table.name.clone(),
+                    kind,
                     head: start..head_end,
                     tail: head_end..end,
                 });
@@ -506,7 +515,7 @@ impl TransactionBuffer {
         };
         while d.next < d.total && (messages.is_empty() || body.len() < max_bytes) {
             let start = body.len();
-            let (database, table) = if d.next < d.spilled {
+            let (database, table, kind) = if d.next < d.spilled {
                 self.spilled_head.clear();
                 self.spilled_tail.clear();
                 let names = self
@@ -525,11 +534,12 @@ impl TransactionBuffer {
                 let head = self.rendered.get(row.head.clone()).unwrap_or_default();
                 let tail = self.rendered.get(row.tail.clone()).unwrap_or_default();
                 fields.write(&mut body, head, tail, d.next);
-                (row.database.clone(), row.table.clone())
+                (row.database.clone(), row.table.clone(), row.kind.as_str())
             };
             messages.push(Message {
                 database,
                 table,
+                kind,
                 range: start..body.len(),
             });
             d.next += 1;

@@ -6,8 +6,8 @@
 //! streams them back at the commit. Memory stays bounded whatever the transaction's size.
 //!
 //! The file is anonymous (unlinked at creation), so a crash leaves nothing behind. A row is
-//! a record `table index (u32 LE), head length (u32 LE), tail length (u32 LE), head, tail`;
-//! database and table names are kept once, in memory.
+//! a record `name index (u32 LE), head length (u32 LE), tail length (u32 LE), head, tail`;
+//! database and table names and the change type are kept once, in memory.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -91,8 +91,8 @@ pub struct SpillError {
     pub source: io::Error,
 }
 
-/// A row's database and table.
-pub type TableName = (Arc<str>, Arc<str>);
+/// A row's database, table and change type (`insert`, `update`, `delete`).
+pub type TableName = (Arc<str>, Arc<str>, &'static str);
 
 /// Rows moved out of memory, in order.
 #[derive(Debug)]
@@ -100,6 +100,7 @@ pub struct Spill {
     dir: PathBuf,
     state: State,
     rows: usize,
+    bytes: u64,
     tables: Vec<TableName>,
     index: HashMap<TableName, u32>,
     /// The table of the previous row, which is usually the next row's too.
@@ -119,10 +120,16 @@ impl Spill {
             dir: dir.to_owned(),
             state: State::Empty,
             rows: 0,
+            bytes: 0,
             tables: Vec::new(),
             index: HashMap::new(),
             last: None,
         }
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// Rows written so far.
@@ -150,10 +157,11 @@ impl Spill {
         &mut self,
         database: &Arc<str>,
         table: &Arc<str>,
+        kind: &'static str,
         head: &[u8],
         tail: &[u8],
     ) -> Result<(), SpillError> {
-        let index = self.table_index(database, table);
+        let index = self.table_index(database, table, kind);
         if matches!(self.state, State::Empty) {
             let file = tempfile::tempfile_in(&self.dir).map_err(|e| self.error(e))?;
             tracing::info!(dir = %self.dir.display(), "transaction exceeds transactions.memory_limit_mb; buffering its rows on disk");
@@ -177,21 +185,23 @@ impl Spill {
         })();
         result.map_err(|e| self.error(e))?;
         self.rows += 1;
+        self.bytes += (12 + head.len() + tail.len()) as u64;
         Ok(())
     }
 
-    fn table_index(&mut self, database: &Arc<str>, table: &Arc<str>) -> u32 {
+    fn table_index(&mut self, database: &Arc<str>, table: &Arc<str>, kind: &'static str) -> u32 {
         if let Some(last) = self.last
-            && let Some((d, t)) = self.tables.get(last as usize)
+            && let Some((d, t, k)) = self.tables.get(last as usize)
             && Arc::ptr_eq(d, database)
             && Arc::ptr_eq(t, table)
+            && *k == kind
         {
             return last;
         }
-        let key = (database.clone(), table.clone());
+        let key = (database.clone(), table.clone(), kind);
         let next = u32::try_from(self.tables.len()).unwrap_or(u32::MAX);
         let index = *self.index.entry(key).or_insert_with(|| {
-            self.tables.push((database.clone(), table.clone()));
+            self.tables.push((database.clone(), table.clone(), kind));
             next
         });
         self.last = Some(index);
@@ -218,7 +228,7 @@ impl Spill {
         Ok(())
     }
 
-    /// The next row: its database and table, with its head and tail appended to the given
+    /// The next row: its database, table and change type, with its head and tail appended to the given
     /// buffers. `None` once every row was read (or none was written).
     pub fn read_row(
         &mut self,
@@ -247,7 +257,7 @@ impl Spill {
         *left -= 1;
         let index = result.map_err(|e| self.error(e))?;
         match self.tables.get(index) {
-            Some((d, t)) => Ok(Some((d.clone(), t.clone()))),
+            Some(name) => Ok(Some(name.clone())),
             None => Err(self.error(io::Error::other("spill file names an unknown table"))),
         }
     }
@@ -256,6 +266,7 @@ impl Spill {
     pub fn clear(&mut self) {
         self.state = State::Empty;
         self.rows = 0;
+        self.bytes = 0;
         self.tables.clear();
         self.index.clear();
         self.last = None;
@@ -282,7 +293,7 @@ mod tests {
             let head = format!("h{i}");
             let tail = "t".repeat(i as usize % 7);
             spill
-                .write_row(&db, table, head.as_bytes(), tail.as_bytes())
+                .write_row(&db, table, "insert", head.as_bytes(), tail.as_bytes())
                 .unwrap();
         }
         assert_eq!(spill.rows(), 1000);
@@ -291,7 +302,8 @@ mod tests {
         for i in 0..1000u32 {
             head.clear();
             tail.clear();
-            let (d, t) = spill.read_row(&mut head, &mut tail).unwrap().unwrap();
+            let (d, t, k) = spill.read_row(&mut head, &mut tail).unwrap().unwrap();
+            assert_eq!(k, "insert");
             assert_eq!(&*d, "d");
             assert_eq!(&*t, if i % 3 == 0 { "b" } else { "a" });
             assert_eq!(head, format!("h{i}").into_bytes());
@@ -306,7 +318,7 @@ mod tests {
     fn an_unusable_directory_is_named() {
         let mut spill = Spill::new(Path::new("/nonexistent/spill"));
         let err = spill
-            .write_row(&"d".into(), &"t".into(), b"h", b"t")
+            .write_row(&"d".into(), &"t".into(), "delete", b"h", b"t")
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("/nonexistent/spill"), "{text}");

@@ -20,6 +20,7 @@ use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore};
 use crate::config::Config;
 use crate::error::Error;
 use crate::format::Batch;
+use crate::metrics::METRICS;
 use crate::position::BinlogPosition;
 use crate::schema::history::FileHistoryStore;
 use crate::shutdown::ShutdownSignal;
@@ -92,6 +93,7 @@ pub async fn run(
     loop {
         let began = std::time::Instant::now();
         let result = run_once(config, &mut stop_at, shutdown.clone()).await;
+        METRICS.disconnected();
         let error = match result {
             Err(e) if e.is_transient() && shutdown.is_triggered() => {
                 // Asked to stop while a connection was down: what is confirmed is saved.
@@ -103,10 +105,7 @@ pub async fn run(
             done => return done,
         };
         let side = error.lost_side().unwrap_or("source");
-        crate::metrics::METRICS
-            .reconnects
-            .with_label_values(&[side])
-            .inc();
+        METRICS.reconnects.with_label_values(&[side]).inc();
         let pause = pauses.next(began.elapsed());
         warn!(
             error = %error,
@@ -143,9 +142,11 @@ async fn run_once(
     match config.sink.kind {
         SinkKind::Rabbitmq => {
             let sink = RabbitmqSink::connect(&config.sink.rabbitmq).await?;
+            METRICS.sink_connected.set(1);
             run_with(config, stop_at.clone(), shutdown, sink, store).await
         }
         SinkKind::Stdout => {
+            METRICS.sink_connected.set(1);
             run_with(config, stop_at.clone(), shutdown, StdoutSink::new(), store).await
         }
     }
@@ -165,6 +166,7 @@ where
 {
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
+    METRICS.source_connected.set(1);
     info!(version = %server.version, server_id = server.server_id, "source server checked");
 
     let saved = match store.load()? {
@@ -237,6 +239,7 @@ where
         // transaction must not turn "latest" into a later position on restart. Only now,
         // with the schema history for it on disk: a checkpoint always has its history.
         store.save(&start_checkpoint)?;
+        METRICS.checkpoint_saved(&start_checkpoint.position);
     }
     let stop_at = match stop_at {
         None => None,
@@ -259,6 +262,7 @@ where
     }
 
     let events = source.stream_from(&start, &server).await?;
+    METRICS.streaming.set(1);
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let options = config
         .output

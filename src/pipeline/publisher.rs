@@ -8,7 +8,7 @@
 //! re-sends the rest: nothing is skipped.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tracing::debug;
@@ -16,11 +16,16 @@ use tracing::debug;
 use super::Delivery;
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::error::Error;
+use crate::metrics::METRICS;
 use crate::shutdown::ShutdownSignal;
-use crate::sink::{MessageId, Outgoing, Sink};
+use crate::sink::{MessageId, Outgoing, Sink, SinkError};
+
+/// How long closing the sink may take before it is abandoned.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 enum InFlight<F> {
-    Confirm(F),
+    /// A message's confirmation, and when the message was published.
+    Confirm(F, Instant),
     End(Checkpoint),
 }
 
@@ -78,7 +83,8 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         let Self {
             sink, saved: last, ..
         } = self;
-        sink.close().await;
+        // A connection that is already gone may never answer a polite close.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
         drained?;
         saved?;
         Ok(last)
@@ -93,7 +99,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.settle_ends();
-            let has_confirm = matches!(self.queue.front(), Some(InFlight::Confirm(_)));
+            let has_confirm = matches!(self.queue.front(), Some(InFlight::Confirm(..)));
             let can_take = self.unconfirmed < self.max_in_flight;
             tokio::select! {
                 biased;
@@ -102,8 +108,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                 // 2. The oldest confirmation.
                 result = Self::front_confirm(&mut self.queue), if has_confirm => {
                     result?;
-                    self.queue.pop_front();
-                    self.unconfirmed -= 1;
+                    self.pop_confirmed();
                 }
                 // 3. The next transaction, while the window has room.
                 delivery = input.recv(), if can_take => match delivery {
@@ -112,6 +117,8 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                 },
                 // 4. Periodic checkpoint.
                 _ = tick.tick() => self.save_if_advanced().await?,
+                // 5. The connection died while idle: reconnect now, not at the next message.
+                e = self.sink.broken() => return Err(Error::Sink(e)),
             }
         }
     }
@@ -119,9 +126,38 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
     /// Awaits the confirmation at the front of the queue (never resolves if there is none).
     async fn front_confirm(queue: &mut VecDeque<InFlight<S::Confirm>>) -> Result<(), Error> {
         match queue.front_mut() {
-            Some(InFlight::Confirm(confirm)) => confirm.await.map_err(Error::Sink),
+            Some(InFlight::Confirm(confirm, sent)) => {
+                let result = confirm.await;
+                METRICS
+                    .confirm_seconds
+                    .observe(sent.elapsed().as_secs_f64());
+                match result {
+                    Ok(()) => {
+                        METRICS.messages_confirmed.inc();
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let reason = match e {
+                            SinkError::Nacked => "nack",
+                            SinkError::Returned { .. } => "returned",
+                            _ => "error",
+                        };
+                        METRICS.messages_failed.with_label_values(&[reason]).inc();
+                        Err(Error::Sink(e))
+                    }
+                }
+            }
             _ => std::future::pending().await,
         }
+    }
+
+    /// Takes the settled confirmation off the front of the queue.
+    fn pop_confirmed(&mut self) {
+        self.queue.pop_front();
+        self.unconfirmed -= 1;
+        METRICS
+            .in_flight
+            .set(i64::try_from(self.unconfirmed).unwrap_or(i64::MAX));
     }
 
     /// Moves the confirmed checkpoint past transaction ends at the front of the queue.
@@ -144,9 +180,9 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             while self.unconfirmed >= self.max_in_flight {
                 self.settle_ends();
                 Self::front_confirm(&mut self.queue).await?;
-                self.queue.pop_front();
-                self.unconfirmed -= 1;
+                self.pop_confirmed();
             }
+            let sent = Instant::now();
             let confirm = self
                 .sink
                 .publish(Outgoing {
@@ -161,8 +197,18 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                     },
                 })
                 .await?;
-            self.queue.push_back(InFlight::Confirm(confirm));
+            METRICS
+                .publish_seconds
+                .observe(sent.elapsed().as_secs_f64());
+            METRICS
+                .messages_published
+                .with_label_values(&[message.kind])
+                .inc();
+            self.queue.push_back(InFlight::Confirm(confirm, sent));
             self.unconfirmed += 1;
+            METRICS
+                .in_flight
+                .set(i64::try_from(self.unconfirmed).unwrap_or(i64::MAX));
         }
         if last {
             self.queue.push_back(InFlight::End(end));
@@ -178,8 +224,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                 None => return Ok(()),
                 Some(_) => {
                     Self::front_confirm(&mut self.queue).await?;
-                    self.queue.pop_front();
-                    self.unconfirmed -= 1;
+                    self.pop_confirmed();
                 }
             }
         }
@@ -195,6 +240,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         }
         self.sink.flush().await?;
         self.store.save(cp)?;
+        METRICS.checkpoint_saved(&cp.position);
         debug!(position = %cp.position, "checkpoint saved");
         self.saved = Some(cp.clone());
         Ok(())
@@ -220,6 +266,7 @@ mod tests {
             batch.messages.push(Message {
                 database: "d".into(),
                 table: "t".into(),
+                kind: "insert",
                 range: start..batch.body.len(),
             });
         }

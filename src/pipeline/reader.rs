@@ -15,6 +15,7 @@ use mysql_common::binlog::events::{
     Event, EventData, GtidEvent, PreviousGtidsEvent, QueryEvent, RowsQueryEvent, TableMapEvent,
     XidEvent,
 };
+use prometheus::IntCounter;
 use tokio::sync::mpsc;
 use tracing::{debug, info};
 
@@ -27,6 +28,7 @@ use crate::format::ddl::{DdlMeta, push_ddl};
 use crate::format::{
     Batch, OutputOptions, RowMeta, TableLayout, TransactionBuffer, TransactionsConfig,
 };
+use crate::metrics::METRICS;
 use crate::position::BinlogPosition;
 use crate::schema::{self, SchemaProvider};
 use crate::shutdown::ShutdownSignal;
@@ -76,6 +78,8 @@ pub struct Reader<P> {
     stop_at: Option<BinlogPosition>,
     /// The end of the committed transaction whose deliveries [`Self::more`] is handing out.
     committing: Option<Checkpoint>,
+    /// `binlog_relay_binlog_events_total` by event type code, looked up once each.
+    event_counters: Vec<Option<IntCounter>>,
 }
 
 impl<P: SchemaProvider> Reader<P> {
@@ -105,6 +109,7 @@ impl<P: SchemaProvider> Reader<P> {
             pending_ddl: Batch::default(),
             stop_at,
             committing: None,
+            event_counters: vec![None; 256],
         }
     }
 
@@ -146,6 +151,9 @@ impl<P: SchemaProvider> Reader<P> {
             let event = tokio::select! {
                 biased;
                 _ = shutdown.wait() => break Ok(false),
+                // The publisher stopped (its result says why): stop reading too, even while
+                // the binlog is idle.
+                _ = out.closed() => break Ok(false),
                 event = events.next() => event,
             };
             let event = match event {
@@ -213,6 +221,7 @@ impl<P: SchemaProvider> Reader<P> {
         };
         if chunk.last {
             self.committing = None;
+            METRICS.spill_bytes.set(0);
         }
         Ok(Some(Delivery {
             batch: chunk.batch,
@@ -255,10 +264,22 @@ impl<P: SchemaProvider> Reader<P> {
         // events with no position do not move the position.
         // Positions only grow within a file; an event replayed from a file's header (MariaDB
         // sends its GTID list again on connect) must not move the position back.
+        // A heartbeat names the server's position, not an event of ours.
         let end = u64::from(header.log_pos());
-        if !artificial && end > self.position.offset && type_code != EventType::ROTATE_EVENT as u8 {
+        let heartbeat = type_code == EventType::HEARTBEAT_EVENT as u8 || type_code == HEARTBEAT_V2;
+        if !artificial
+            && !heartbeat
+            && end > self.position.offset
+            && type_code != EventType::ROTATE_EVENT as u8
+        {
             self.position.offset = end;
         }
+        self.observe(
+            type_code,
+            header.event_size(),
+            header.timestamp(),
+            heartbeat,
+        );
 
         match EventType::try_from(type_code) {
             Ok(EventType::ROTATE_EVENT) => {
@@ -375,6 +396,26 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 
+    /// Counts the event and updates the lag: now minus the event's timestamp, or 0 on a
+    /// heartbeat, which the server sends only when it has nothing more to send.
+    fn observe(&mut self, type_code: u8, size: u32, timestamp: u32, heartbeat: bool) {
+        let counter = self.event_counters[usize::from(type_code)].get_or_insert_with(|| {
+            let name = match EventType::try_from(type_code) {
+                Ok(t) => format!("{t:?}"),
+                Err(_) => mariadb::event_name(type_code),
+            };
+            METRICS.events.with_label_values(&[name.as_str()])
+        });
+        counter.inc();
+        METRICS.binlog_bytes.inc_by(u64::from(size));
+        if heartbeat {
+            METRICS.lag_seconds.set(0.0);
+        } else if timestamp > 0 {
+            let lag = crate::metrics::unix_now() - f64::from(timestamp);
+            METRICS.lag_seconds.set(lag.max(0.0));
+        }
+    }
+
     fn begin(&mut self, thread_id: Option<u32>) -> Result<(), Error> {
         if !self.tx.is_empty() {
             // Rows without their commit, and a new transaction starting: the server never
@@ -414,7 +455,9 @@ impl<P: SchemaProvider> Reader<P> {
         self.in_transaction = false;
         self.thread_id = None;
         self.row_query = None;
+        METRICS.transactions.inc();
         if self.tx.spilled() > 0 {
+            METRICS.spilled_transactions.inc();
             info!(
                 rows = self.tx.len(),
                 spilled = self.tx.spilled(),
@@ -496,10 +539,14 @@ impl<P: SchemaProvider> Reader<P> {
         // is stored before anything after it is published. The server gives a changed
         // table a new table id, so cached table maps stay correct, but dropping them keeps
         // the cache from growing with every DDL.
-        let schema_error = |source| Error::Schema {
-            position: self.event_start.clone(),
-            source: Box::new(source),
+        let schema_error = |source| {
+            METRICS.schema_errors.inc();
+            Error::Schema {
+                position: self.event_start.clone(),
+                source: Box::new(source),
+            }
         };
+        let version = self.provider.schema_id();
         let effects = match &statement_text(query) {
             Ok(text) => self
                 .provider
@@ -514,6 +561,7 @@ impl<P: SchemaProvider> Reader<P> {
                 Vec::new()
             }
         };
+        count_schema_changes(version, self.provider.schema_id());
         self.tables.clear();
         if self.options.config.ddl {
             let meta = DdlMeta {
@@ -551,12 +599,17 @@ impl<P: SchemaProvider> Reader<P> {
         {
             return Ok(());
         }
+        let version = self.provider.schema_id();
         let table = schema::resolve(&self.event_start, &tme, &mut self.provider)
             .await
-            .map_err(|source| Error::Schema {
-                position: self.event_start.clone(),
-                source: Box::new(source),
+            .map_err(|source| {
+                METRICS.schema_errors.inc();
+                Error::Schema {
+                    position: self.event_start.clone(),
+                    source: Box::new(source),
+                }
             })?;
+        count_schema_changes(version, self.provider.schema_id());
         let layout = TableLayout::new(Arc::new(table), &self.options);
         self.tables.insert(
             id,
@@ -586,9 +639,7 @@ impl<P: SchemaProvider> Reader<P> {
                 position: self.event_start.clone(),
             })?;
         let table = &*layout.table;
-        if filter::always_dropped(&table.database, &table.name, rows.kind) {
-            return Ok(());
-        }
+        let dropped = filter::always_dropped(&table.database, &table.name, rows.kind);
         let header = event.header();
         let meta = RowMeta {
             ts: header.timestamp(),
@@ -606,15 +657,30 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.event_start.clone(),
             source: Box::new(source),
         };
+        let mut count = 0;
         while rows
             .next_row(&mut cursor, table, &mut before, &mut after)
             .map_err(decode_err)?
         {
-            self.tx
-                .push_row(&layout, rows.kind, &meta, &before, &after)
-                .map_err(decode_err)?;
+            count += 1;
+            if !dropped {
+                self.tx
+                    .push_row(&layout, rows.kind, &meta, &before, &after)
+                    .map_err(decode_err)?;
+            }
+        }
+        METRICS
+            .rows_read
+            .with_label_values(&[rows.kind.as_str()])
+            .inc_by(count);
+        if dropped {
+            METRICS.rows_filtered.inc_by(count);
+            return Ok(());
         }
         self.tx.enforce_limit().map_err(Error::Spill)?;
+        METRICS
+            .spill_bytes
+            .set(i64::try_from(self.tx.spilled_bytes()).unwrap_or(i64::MAX));
         Ok(())
     }
 
@@ -626,6 +692,16 @@ impl<P: SchemaProvider> Reader<P> {
         }
     }
 }
+
+/// Counts the schema versions between two `schema_id`s (none without a schema history).
+fn count_schema_changes(before: Option<u64>, after: Option<u64>) {
+    if let (Some(before), Some(after)) = (before, after) {
+        METRICS.schema_changes.inc_by(after.saturating_sub(before));
+    }
+}
+
+/// MySQL 8.0's HEARTBEAT_LOG_EVENT_V2, which `mysql_common` does not name.
+const HEARTBEAT_V2: u8 = 0x29;
 
 /// A MySQL GTID as the server prints it: `uuid:gno`, or `uuid:tag:gno` for tagged GTIDs.
 fn mysql_gtid(event: &GtidEvent) -> String {

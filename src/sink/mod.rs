@@ -80,6 +80,8 @@ pub enum SinkError {
         #[source]
         source: lapin::Error,
     },
+    #[error("the connection to RabbitMQ was lost: {0}")]
+    Lost(String),
     #[error("RabbitMQ negatively acknowledged a message (nack); it was not stored")]
     Nacked,
     #[error(
@@ -105,6 +107,7 @@ impl SinkError {
                 !answered(source)
             }
             SinkError::Channel { .. }
+            | SinkError::Lost(_)
             | SinkError::Publish { .. }
             | SinkError::Nacked
             | SinkError::Returned { .. } => true,
@@ -129,6 +132,12 @@ pub trait Sink: Send {
 
     /// Closes the connection cleanly.
     fn close(self) -> impl Future<Output = ()> + Send;
+
+    /// Resolves when the connection is lost while idle, so the pipeline reconnects without
+    /// waiting for the next message to fail. Sinks without a connection never resolve.
+    fn broken(&mut self) -> impl Future<Output = SinkError> + Send {
+        std::future::pending()
+    }
 }
 
 /// Which sink `[sink] type` selects.

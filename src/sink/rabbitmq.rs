@@ -223,6 +223,8 @@ pub struct RabbitmqSink {
     message_id: bool,
     /// Logs the broker's flow control for as long as the sink lives.
     watcher: tokio::task::JoinHandle<()>,
+    /// Set when the connection fails.
+    lost: tokio::sync::watch::Receiver<Option<String>>,
     options: BasicPublishOptions,
 }
 
@@ -269,9 +271,11 @@ impl RabbitmqSink {
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(|source| SinkError::Channel { source })?;
-        let watcher = tokio::spawn(watch_flow_control(
+        let (lost_tx, lost) = tokio::sync::watch::channel(None);
+        let watcher = tokio::spawn(watch_connection(
             connection.events_listener(),
             address.clone(),
+            lost_tx,
         ));
         info!(
             broker = %address,
@@ -292,6 +296,7 @@ impl RabbitmqSink {
             properties,
             message_id: config.message_id,
             watcher,
+            lost,
             options: BasicPublishOptions {
                 mandatory: config.mandatory,
                 immediate: false,
@@ -300,12 +305,14 @@ impl RabbitmqSink {
     }
 }
 
-/// Logs and counts the broker's flow control. While RabbitMQ blocks the connection (a
-/// memory or disk alarm), lapin stops writing to the socket, so publishing pauses, confirms
-/// stop arriving, and the bounded pipeline stops reading the binlog: nothing piles up here.
-async fn watch_flow_control(
+/// Logs and counts the broker's flow control, and reports a failed connection. While
+/// RabbitMQ blocks the connection (a memory or disk alarm), lapin stops writing to the
+/// socket, so publishing pauses, confirms stop arriving, and the bounded pipeline stops
+/// reading the binlog: nothing piles up here.
+async fn watch_connection(
     events: impl futures_util::Stream<Item = lapin::Event> + Send + 'static,
     broker: String,
+    lost: tokio::sync::watch::Sender<Option<String>>,
 ) {
     use futures_util::StreamExt;
     let mut events = std::pin::pin!(events);
@@ -313,6 +320,7 @@ async fn watch_flow_control(
         match event {
             lapin::Event::ConnectionBlocked(reason) => {
                 crate::metrics::METRICS.broker_blocked.inc();
+                crate::metrics::METRICS.broker_blocked_now.set(1);
                 warn!(
                     %broker,
                     %reason,
@@ -321,10 +329,16 @@ async fn watch_flow_control(
                 );
             }
             lapin::Event::ConnectionUnblocked => {
+                crate::metrics::METRICS.broker_blocked_now.set(0);
                 info!(%broker, "RabbitMQ unblocked publishing; resuming");
             }
             lapin::Event::SendFlow(false) => {
                 warn!(%broker, "RabbitMQ paused the channel (channel.flow); waiting");
+            }
+            lapin::Event::Error(e) => {
+                crate::metrics::METRICS.sink_connected.set(0);
+                crate::metrics::METRICS.broker_blocked_now.set(0);
+                let _ = lost.send(Some(e.to_string()));
             }
             _ => {}
         }
@@ -400,6 +414,14 @@ impl Sink for RabbitmqSink {
     async fn flush(&mut self) -> Result<(), SinkError> {
         // Confirms already say the broker has every message the publisher counts.
         Ok(())
+    }
+
+    async fn broken(&mut self) -> SinkError {
+        match self.lost.wait_for(Option::is_some).await {
+            Ok(message) => SinkError::Lost(message.clone().unwrap_or_default()),
+            // The watcher is gone: so is the connection it watched.
+            Err(_) => SinkError::Lost("the connection watcher stopped".into()),
+        }
     }
 
     async fn close(self) {

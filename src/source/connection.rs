@@ -10,6 +10,9 @@ use super::SourceConfig;
 use super::mariadb::GtidPosition;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
 
+/// The server sends a heartbeat after this long without events (1 s, in nanoseconds).
+const HEARTBEAT_PERIOD_NS: u64 = 1_000_000_000;
+
 /// How long to wait for the first transaction after a GTID position.
 const GTID_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -302,6 +305,15 @@ impl BinlogSource {
                 .await
                 .map_err(|source| SourceError::Query { query: Q, source })?;
         }
+        // Heartbeats while the binlog is idle tell the reader it is caught up (lag 0) and
+        // show a silent network failure within seconds.
+        let heartbeat = format!("SET @master_heartbeat_period = {HEARTBEAT_PERIOD_NS}");
+        conn.query_drop(&heartbeat)
+            .await
+            .map_err(|source| SourceError::Query {
+                query: "SET @master_heartbeat_period",
+                source,
+            })?;
         let request = BinlogStreamRequest::new(self.replica_server_id)
             .with_filename(position.file.as_bytes())
             .with_pos(position.offset);

@@ -18,6 +18,19 @@ pub const START_ENCRYPTION_EVENT: u8 = 164;
 pub const QUERY_COMPRESSED_EVENT: u8 = 165;
 pub const DELETE_ROWS_COMPRESSED_EVENT: u8 = 171;
 
+/// A name for a MariaDB-only event type, for metrics; other unknown codes are numbered.
+pub fn event_name(code: u8) -> String {
+    match code {
+        ANNOTATE_ROWS_EVENT => "MARIADB_ANNOTATE_ROWS_EVENT".into(),
+        BINLOG_CHECKPOINT_EVENT => "MARIADB_BINLOG_CHECKPOINT_EVENT".into(),
+        GTID_EVENT => "MARIADB_GTID_EVENT".into(),
+        GTID_LIST_EVENT => "MARIADB_GTID_LIST_EVENT".into(),
+        START_ENCRYPTION_EVENT => "MARIADB_START_ENCRYPTION_EVENT".into(),
+        QUERY_COMPRESSED_EVENT..=DELETE_ROWS_COMPRESSED_EVENT => "MARIADB_COMPRESSED_EVENT".into(),
+        other => format!("UNKNOWN_{other}"),
+    }
+}
+
 /// The transaction has no terminating COMMIT/XID (a DDL statement on its own).
 const FL_STANDALONE: u8 = 1;
 

@@ -6,6 +6,7 @@ mod faults;
 mod fixtures;
 mod golden;
 mod large_transaction;
+mod operations;
 mod options;
 mod positions;
 mod restart;

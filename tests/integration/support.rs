@@ -332,6 +332,10 @@ exchange_type = "topic"
 [checkpoint]
 dir = "{dir}"
 interval_ms = 100
+
+[http]
+# Any free port: many daemons run at once. Tests that scrape pick their own.
+listen = "127.0.0.1:0"
 "#,
             port = s.mysql_port,
             server_id = 20_000 + (std::process::id() % 10_000) + next_server_id(),
@@ -350,6 +354,43 @@ interval_ms = 100
             .expect("checkpoint file");
         serde_json::from_str(&text).expect("checkpoint json")
     }
+}
+
+/// A TCP port nothing listens on right now, for a daemon's `http.listen`.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// GETs `path` from a daemon's HTTP endpoint: the status code and the body.
+pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// The value of an unlabelled series (or one written with its labels) in a scrape.
+pub fn metric(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
 }
 
 /// Each daemon registers with its own replica server_id.

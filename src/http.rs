@@ -1,0 +1,171 @@
+//! The operator's HTTP endpoint: `/metrics`, `/healthz` and `/readyz`.
+//!
+//! Prometheus scrapes `/metrics` (the registry in [`crate::metrics`]). An orchestrator asks
+//! `/healthz` whether the process is alive and answering, and `/readyz` whether it is doing
+//! its job: connected to the source and the sink, streaming, not blocked by the broker, and
+//! no further behind the source than `http.ready_max_lag_seconds`. Readiness is read from
+//! the same gauges the metrics show, so the two never disagree.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use crate::config::ConfigError;
+use crate::metrics::METRICS;
+
+/// Prometheus' registry of default ports lists 9187 as free for exporters nearby; any port
+/// will do. Loopback only by default: metrics are not for the whole network.
+const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
+const DEFAULT_READY_MAX_LAG_SECONDS: u64 = 60;
+
+/// `[http]`: the metrics and health endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `host:port` to listen on; empty turns the endpoint off.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// `/readyz` answers 503 while the reader is further behind the source than this.
+    #[serde(default = "default_ready_max_lag_seconds")]
+    pub ready_max_lag_seconds: u64,
+}
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.into()
+}
+fn default_ready_max_lag_seconds() -> u64 {
+    DEFAULT_READY_MAX_LAG_SECONDS
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            ready_max_lag_seconds: DEFAULT_READY_MAX_LAG_SECONDS,
+        }
+    }
+}
+
+impl HttpConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.address().map(|_| ())
+    }
+
+    /// The address to listen on, `None` when the endpoint is off.
+    pub fn address(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        if self.listen.trim().is_empty() {
+            return Ok(None);
+        }
+        self.listen.trim().parse().map(Some).map_err(|e| {
+            ConfigError::key(
+                "http.listen",
+                format!(
+                    "{:?} is not HOST:PORT ({e}); use an IP address and port such as \"127.0.0.1:9187\", or \"\" to turn the endpoint off",
+                    self.listen
+                ),
+            )
+        })
+    }
+}
+
+/// The endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot listen on {address} for /metrics, /healthz and /readyz: {source}; set http.listen to a free address, or to \"\" to turn the endpoint off"
+)]
+pub struct HttpError {
+    pub address: SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Binds the listener (so a taken port fails at start-up, before replication begins).
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, HttpError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| HttpError { address, source })
+}
+
+/// Serves the endpoint until the process exits.
+pub async fn serve(listener: TcpListener, ready_max_lag_seconds: u64) {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route(
+            "/readyz",
+            get(move || async move { readyz(ready_max_lag_seconds) }),
+        );
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+    }
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "the metrics and health endpoint stopped");
+    }
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        METRICS.render(),
+    )
+}
+
+/// The process answers: its runtime is running. Liveness only; see `/readyz` for work.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when every check passes; the body lists each.
+fn readyz(max_lag: u64) -> (StatusCode, String) {
+    let lag = METRICS.lag_seconds.get();
+    let checks = [
+        ("source connected", METRICS.source_connected.get() == 1),
+        ("sink connected", METRICS.sink_connected.get() == 1),
+        ("streaming", METRICS.streaming.get() == 1),
+        ("broker not blocking", METRICS.broker_blocked_now.get() == 0),
+        (
+            "lag within http.ready_max_lag_seconds",
+            lag <= max_lag as f64,
+        ),
+    ];
+    let mut body = String::new();
+    for (name, ok) in &checks {
+        body.push_str(if *ok { "ok   " } else { "FAIL " });
+        body.push_str(name);
+        body.push('\n');
+    }
+    body.push_str(&format!("lag_seconds {lag:.0}\n"));
+    let status = if checks.iter().all(|(_, ok)| *ok) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listen_address_is_checked() {
+        let mut c = HttpConfig::default();
+        assert_eq!(
+            c.address().unwrap(),
+            Some("127.0.0.1:9187".parse().unwrap())
+        );
+        c.listen = String::new();
+        assert_eq!(c.address().unwrap(), None);
+        c.listen = "localhost".into();
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("http.listen") && err.contains("HOST:PORT"),
+            "{err}"
+        );
+    }
+}
