@@ -13,6 +13,7 @@
 #   rabbit-stop | rabbit-start    stop/start the RabbitMQ app (the node stays up)
 #   rabbit-block | rabbit-unblock raise/clear a memory alarm (connection.blocked)
 #   mariadb-restart               stop and start the MariaDB server
+#   nobinlog-up                   start a second MariaDB without a binlog (port 3308)
 #
 # Everything lives under $BINLOG_RELAY_SERVICES_DIR (default /var/tmp/binlog-relay-services).
 set -euo pipefail
@@ -91,6 +92,53 @@ CNF
   log "MariaDB did not come up; its log:"
   tail -n 30 "$MYSQL_DIR/error.log" >&2 || true
   exit 1
+}
+
+# A second, throwaway MariaDB without a binlog, for `binlog-relay check`'s test.
+NOBINLOG_PORT=${BINLOG_RELAY_TEST_NOBINLOG_PORT:-3308}
+NOBINLOG_DIR=$DIR/mariadb-nobinlog
+
+nobinlog_up() {
+  if mariadb --no-defaults -h127.0.0.1 -P"$NOBINLOG_PORT" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+    return 0
+  fi
+  mkdir -p "$NOBINLOG_DIR"
+  cat >"$NOBINLOG_DIR/my.cnf" <<CNF
+[mariadbd]
+datadir=$NOBINLOG_DIR/data
+port=$NOBINLOG_PORT
+bind-address=127.0.0.1
+socket=$NOBINLOG_DIR/mariadb.sock
+pid-file=$NOBINLOG_DIR/mariadb.pid
+log-error=$NOBINLOG_DIR/error.log
+user=root
+server_id=0
+skip-log-bin
+innodb_buffer_pool_size=32M
+skip-name-resolve
+CNF
+  if [ ! -d "$NOBINLOG_DIR/data/mysql" ]; then
+    mariadb-install-db --no-defaults --user=root --datadir="$NOBINLOG_DIR/data" \
+      --auth-root-authentication-method=normal >"$NOBINLOG_DIR/install.log" 2>&1 \
+      || { cat "$NOBINLOG_DIR/install.log" >&2; exit 1; }
+  fi
+  log "starting a MariaDB without binlog on 127.0.0.1:$NOBINLOG_PORT"
+  nohup mariadbd --defaults-file="$NOBINLOG_DIR/my.cnf" >>"$NOBINLOG_DIR/stdout.log" 2>&1 &
+  for _ in $(seq 1 60); do
+    if mariadb --no-defaults -h127.0.0.1 -P"$NOBINLOG_PORT" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  log "the MariaDB without binlog did not come up"
+  tail -n 30 "$NOBINLOG_DIR/error.log" >&2 || true
+  exit 1
+}
+
+nobinlog_down() {
+  if [ -f "$NOBINLOG_DIR/mariadb.pid" ] && kill -0 "$(cat "$NOBINLOG_DIR/mariadb.pid")" 2>/dev/null; then
+    kill "$(cat "$NOBINLOG_DIR/mariadb.pid")"
+  fi
 }
 
 mariadb_down() {
@@ -180,6 +228,7 @@ case "${1:-up}" in
   down)
     rabbit_down
     mariadb_down
+    nobinlog_down
     ;;
   status)
     if mysql_cli -e 'SELECT 1' >/dev/null 2>&1; then echo "mariadb: up on $MYSQL_PORT"; else echo "mariadb: down"; fi
@@ -204,12 +253,16 @@ case "${1:-up}" in
     rabbit_env
     rabbitmqctl -q -n "$RABBIT_NODE" set_vm_memory_high_watermark 0.4 >/dev/null
     ;;
+  nobinlog-up)
+    nobinlog_up
+    echo "BINLOG_RELAY_TEST_NOBINLOG_PORT=$NOBINLOG_PORT"
+    ;;
   mariadb-restart)
     mariadb_down
     mariadb_up
     ;;
   *)
-    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-block|rabbit-unblock|mariadb-restart" >&2
+    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-block|rabbit-unblock|mariadb-restart|nobinlog-up" >&2
     exit 2
     ;;
 esac

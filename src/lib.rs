@@ -15,6 +15,7 @@
 //! [`pipeline`] runs them as a reader task and a publisher task; [`config`] loads and checks
 //! the configuration; [`position`] is the binlog coordinate they all share.
 
+pub mod check;
 pub mod checkpoint;
 pub mod config;
 pub mod decode;

@@ -47,6 +47,12 @@ enum Command {
         #[command(subcommand)]
         action: SchemaAction,
     },
+    /// Check the source server, the broker and the checkpoint directory before starting:
+    /// one line per item, with what to change for each failure. Exits 1 if any fails.
+    Check {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Inspect or move the checkpoint.
     Positions {
         #[command(subcommand)]
@@ -97,9 +103,9 @@ fn parse_stop_at(s: &str) -> Result<StopAt, String> {
         .map_err(|e| format!("expected `now` or FILE:POS: {e}"))
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     // Colour codes only for a terminal: journald, files and pipes get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -113,7 +119,13 @@ fn init_logging(format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    // `check` reports on stdout; the AMQP client's own errors about the probes it makes
+    // (a missing exchange) are noise there.
+    let default_filter = match cli.command {
+        Command::Check { .. } => "warn,lapin=off",
+        _ => "info",
+    };
+    init_logging(cli.log_format, default_filter);
     match cli.command {
         Command::Run { config, stop_at } => run(config, stop_at),
         Command::Schema {
@@ -123,6 +135,7 @@ fn main() -> ExitCode {
                     trust_current,
                 },
         } => recapture(config, trust_current),
+        Command::Check { config } => check(config),
         Command::Positions {
             action: PositionsAction::Show { config },
         } => positions_show(config),
@@ -161,6 +174,37 @@ fn one_shot<T>(
             eprintln!("binlog-relay: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn check(config_path: Option<PathBuf>) -> ExitCode {
+    let config = match load_config(config_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let items = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(binlog_relay::check::run(&config)),
+        Err(e) => {
+            eprintln!("binlog-relay: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for item in &items {
+        println!("{item}");
+    }
+    let failed = items
+        .iter()
+        .filter(|i| i.status == binlog_relay::check::Status::Fail)
+        .count();
+    if failed == 0 {
+        println!("all checks passed");
+        ExitCode::SUCCESS
+    } else {
+        println!("{failed} check(s) failed");
+        ExitCode::FAILURE
     }
 }
 

@@ -1,6 +1,7 @@
 //! The integration tests, one module per concern; `support` holds the shared harness.
 
 mod bad_config;
+mod check;
 mod end_to_end;
 mod faults;
 mod fixtures;

@@ -1,0 +1,615 @@
+//! `binlog-relay check`: is everything set up for replication, before the first start?
+//!
+//! It connects to the source, the broker and the checkpoint directory the configuration
+//! names, and reports one line per item, with what to change for each that fails. Gathering
+//! (network) and judging (the pure [`evaluate`]) are kept apart so the judging is tested
+//! against every kind of bad server without needing one of each.
+
+use std::fmt;
+use std::path::Path;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder};
+
+use crate::checkpoint::{CheckpointStore, FileStore};
+use crate::config::Config;
+use crate::sink::SinkKind;
+
+/// How an item came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Works, with a cost the operator should know.
+    Warn,
+    /// Replication will not work (or will lose data) until it is fixed.
+    Fail,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub status: Status,
+    pub name: &'static str,
+    pub detail: String,
+    /// What to change, for Warn and Fail.
+    pub fix: Option<String>,
+}
+
+impl Item {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status: Status::Ok,
+            name,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+    fn warn(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            status: Status::Warn,
+            name,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+    fn fail(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            status: Status::Fail,
+            name,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+impl fmt::Display for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tag = match self.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        };
+        write!(f, "{tag} {}: {}", self.name, self.detail)?;
+        if let Some(fix) = &self.fix {
+            write!(f, " -> {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What the source server said about itself.
+#[derive(Debug, Clone, Default)]
+pub struct ServerFacts {
+    pub version: String,
+    pub log_bin: bool,
+    pub binlog_format: String,
+    pub binlog_row_image: String,
+    /// `None` where the server has no such variable (MariaDB < 10.5, MySQL < 8.0.1).
+    pub binlog_row_metadata: Option<String>,
+    pub server_id: u32,
+    /// MySQL `@@gtid_mode`; `None` on MariaDB, which always writes GTIDs.
+    pub mysql_gtid_mode: Option<String>,
+    /// Seconds binlogs are kept (0: until purged by hand).
+    pub retention_seconds: Option<u64>,
+    /// `SHOW GRANTS` lines.
+    pub grants: Vec<String>,
+    /// Binlog files the server has, oldest first; `None` when the account may not list
+    /// them (the grants item says why).
+    pub binlog_files: Option<Vec<String>>,
+}
+
+impl ServerFacts {
+    fn is_mariadb(&self) -> bool {
+        self.version.to_ascii_lowercase().contains("mariadb")
+    }
+}
+
+/// Judges the source server's facts against the configuration. `checkpoint_file` is the
+/// binlog file the saved checkpoint points into, if there is one.
+pub fn evaluate(facts: &ServerFacts, config: &Config, checkpoint_file: Option<&str>) -> Vec<Item> {
+    let mut items = Vec::new();
+    let flavour = if facts.is_mariadb() {
+        "MariaDB"
+    } else {
+        "MySQL"
+    };
+    items.push(Item::ok("server", format!("{flavour} {}", facts.version)));
+    items.push(if facts.log_bin {
+        Item::ok("log_bin", "ON")
+    } else {
+        Item::fail(
+            "log_bin",
+            "OFF: the server writes no binlog",
+            "start the server with log_bin (e.g. log_bin=mysql-bin in its config file) and a server_id, then restart it",
+        )
+    });
+    items.push(if facts.binlog_format.eq_ignore_ascii_case("ROW") {
+        Item::ok("binlog_format", "ROW")
+    } else {
+        Item::fail(
+            "binlog_format",
+            format!("{}: row changes are not in the binlog", facts.binlog_format),
+            "SET GLOBAL binlog_format='ROW' and set binlog_format=ROW in the server's config file",
+        )
+    });
+    items.push(if facts.binlog_row_image.eq_ignore_ascii_case("FULL") {
+        Item::ok("binlog_row_image", "FULL")
+    } else {
+        Item::warn(
+            "binlog_row_image",
+            format!(
+                "{}: updates and deletes carry only some columns, so data and old miss the rest",
+                facts.binlog_row_image
+            ),
+            "SET GLOBAL binlog_row_image='FULL' and set it in the server's config file",
+        )
+    });
+    items.push(match &facts.binlog_row_metadata {
+        Some(m) if m.eq_ignore_ascii_case("FULL") => Item::ok(
+            "binlog_row_metadata",
+            "FULL: column names come from the binlog itself",
+        ),
+        other => Item::warn(
+            "binlog_row_metadata",
+            format!(
+                "{}: column names come from the schema history (information_schema plus followed DDL)",
+                other.as_deref().unwrap_or("not supported by this server")
+            ),
+            "where the server supports it, SET GLOBAL binlog_row_metadata='FULL' (MySQL 8.0.1+, MariaDB 10.5+)",
+        ),
+    });
+    items.push(if facts.server_id == 0 {
+        Item::fail(
+            "server_id",
+            "0: the server cannot serve replicas",
+            "set server_id to a unique non-zero number in the server's config and restart it",
+        )
+    } else if facts.server_id == config.source.server_id {
+        Item::fail(
+            "server_id",
+            format!(
+                "{} is also source.server_id: the server would refuse us as a replica",
+                facts.server_id
+            ),
+            "set source.server_id to a number no server or replica uses",
+        )
+    } else {
+        Item::ok(
+            "server_id",
+            format!(
+                "{} (we register as {})",
+                facts.server_id, config.source.server_id
+            ),
+        )
+    });
+    items.push(match (&facts.mysql_gtid_mode, facts.is_mariadb()) {
+        (_, true) => Item::ok(
+            "gtid",
+            "MariaDB GTIDs: checkpoints record the GTID position",
+        ),
+        (Some(mode), false) if mode.eq_ignore_ascii_case("ON") => Item::ok(
+            "gtid",
+            "gtid_mode=ON: checkpoints record the executed GTID set",
+        ),
+        (mode, false) if config.source.gtid_mode => Item::fail(
+            "gtid",
+            format!(
+                "source.gtid_mode is set but the server has gtid_mode={}",
+                mode.as_deref().unwrap_or("unknown")
+            ),
+            "source.gtid_mode follows failovers on MariaDB only; set it to false",
+        ),
+        (mode, false) => Item::ok(
+            "gtid",
+            format!(
+                "gtid_mode={}: checkpoints use file and offset only",
+                mode.as_deref().unwrap_or("unknown")
+            ),
+        ),
+    });
+    items.push(retention(facts, checkpoint_file));
+    items.push(grants(&facts.grants));
+    items
+}
+
+fn retention(facts: &ServerFacts, checkpoint_file: Option<&str>) -> Item {
+    let kept = match facts.retention_seconds {
+        Some(0) | None => "binlogs are kept until purged by hand".to_owned(),
+        Some(s) => format!("binlogs are kept {:.1} days", s as f64 / 86_400.0),
+    };
+    let files = facts.binlog_files.as_deref().unwrap_or_default();
+    match checkpoint_file {
+        Some(_) if facts.binlog_files.is_none() => Item::warn(
+            "binlog retention",
+            format!("cannot list the server's binlog files; {kept}"),
+            "grant REPLICATION CLIENT (BINLOG MONITOR on MariaDB 10.5+) to source.user",
+        ),
+        Some(file) if !files.iter().any(|f| f == file) => Item::fail(
+            "binlog retention",
+            format!(
+                "the checkpoint's file {file} is no longer on the server (it has {}..{}); {kept}",
+                files.first().map_or("none", String::as_str),
+                files.last().map_or("none", String::as_str)
+            ),
+            "re-sync the consumers and move the checkpoint with `binlog-relay positions set` (docs/delivery.md), and keep binlogs longer than your longest outage",
+        ),
+        Some(file) => Item::ok(
+            "binlog retention",
+            format!("the checkpoint's file {file} is on the server; {kept}"),
+        ),
+        None => match facts.retention_seconds {
+            Some(s) if s > 0 && s < 86_400 => Item::warn(
+                "binlog retention",
+                kept,
+                "keep binlogs longer than the longest outage you want to ride out (binlog_expire_logs_seconds / expire_logs_days)",
+            ),
+            _ => Item::ok("binlog retention", format!("no checkpoint yet; {kept}")),
+        },
+    }
+}
+
+/// The privileges replication needs, and the names MariaDB 10.5+ shows for them.
+fn grants(lines: &[String]) -> Item {
+    let global: Vec<String> = lines
+        .iter()
+        .filter(|l| l.contains(" ON *.* "))
+        .map(|l| l.to_ascii_uppercase())
+        .collect();
+    let has = |names: &[&str]| {
+        global
+            .iter()
+            .any(|l| l.contains("ALL PRIVILEGES") || names.iter().any(|n| l.contains(n)))
+    };
+    let mut missing = Vec::new();
+    if !has(&["REPLICATION SLAVE", "REPLICATION REPLICA"]) {
+        missing.push("REPLICATION SLAVE");
+    }
+    if !has(&["REPLICATION CLIENT", "BINLOG MONITOR"]) {
+        missing.push("REPLICATION CLIENT");
+    }
+    if !has(&["SELECT"]) {
+        missing.push("SELECT");
+    }
+    if missing.is_empty() {
+        Item::ok(
+            "grants",
+            "REPLICATION SLAVE, REPLICATION CLIENT and SELECT on *.*",
+        )
+    } else {
+        Item::fail(
+            "grants",
+            format!("missing on *.*: {}", missing.join(", ")),
+            format!(
+                "GRANT {} ON *.* TO the account in source.user",
+                missing.join(", ")
+            ),
+        )
+    }
+}
+
+/// Runs every check the configuration allows. Never fails: a failure is an item.
+pub async fn run(config: &Config) -> Vec<Item> {
+    let checkpoint_file = match FileStore::open(&config.checkpoint.dir).and_then(|s| s.load()) {
+        Ok(cp) => cp.map(|cp| cp.position.file),
+        Err(_) => None,
+    };
+    let mut items = match source_facts(config).await {
+        Ok(facts) => evaluate(&facts, config, checkpoint_file.as_deref()),
+        Err(e) => vec![Item::fail(
+            "source",
+            format!(
+                "cannot connect to {}:{} as {}: {e}",
+                config.source.host, config.source.port, config.source.user
+            ),
+            "check source.host, source.port, source.user and the password, and that the server is running",
+        )],
+    };
+    items.extend(broker(config).await);
+    items.push(checkpoint_dir(&config.checkpoint.dir));
+    items
+}
+
+async fn source_facts(config: &Config) -> Result<ServerFacts, mysql_async::Error> {
+    let opts: Opts = OptsBuilder::default()
+        .ip_or_hostname(config.source.host.clone())
+        .tcp_port(config.source.port)
+        .user(Some(config.source.user.clone()))
+        .pass(Some(config.source.password.expose().to_owned()))
+        .prefer_socket(false)
+        .into();
+    let mut conn = mysql_async::Conn::new(opts).await?;
+    let (version, log_bin, format, server_id, row_image): (String, i64, String, u32, String) = conn
+        .query_first(
+            "SELECT @@version, @@log_bin, @@binlog_format, @@server_id, @@binlog_row_image",
+        )
+        .await?
+        .unwrap_or_default();
+    let variable = async |conn: &mut mysql_async::Conn, name: &str| {
+        conn.query_first::<(String, String), _>(format!("SHOW GLOBAL VARIABLES LIKE '{name}'"))
+            .await
+            .map(|row| row.map(|(_, v)| v))
+    };
+    let binlog_row_metadata = variable(&mut conn, "binlog_row_metadata").await?;
+    let mysql_gtid_mode = if version.to_ascii_lowercase().contains("mariadb") {
+        None
+    } else {
+        variable(&mut conn, "gtid_mode").await?
+    };
+    let seconds = variable(&mut conn, "binlog_expire_logs_seconds")
+        .await?
+        .and_then(|v| v.parse::<u64>().ok());
+    let days = variable(&mut conn, "expire_logs_days")
+        .await?
+        .and_then(|v| v.parse::<f64>().ok());
+    let retention_seconds = match (seconds, days) {
+        (Some(s), _) if s > 0 => Some(s),
+        (_, Some(d)) if d > 0.0 => Some((d * 86_400.0) as u64),
+        (s, _) => s,
+    };
+    let grants: Vec<String> = conn.query("SHOW GRANTS").await?;
+    // Needs REPLICATION CLIENT; without it the grants item already fails.
+    let binlog_files: Option<Vec<String>> = if log_bin != 0 {
+        conn.query_map("SHOW BINARY LOGS", |row: mysql_async::Row| {
+            row.get::<String, _>(0).unwrap_or_default()
+        })
+        .await
+        .ok()
+    } else {
+        Some(Vec::new())
+    };
+    let _ = conn.disconnect().await;
+    Ok(ServerFacts {
+        version,
+        log_bin: log_bin != 0,
+        binlog_format: format,
+        binlog_row_image: row_image,
+        binlog_row_metadata,
+        server_id,
+        mysql_gtid_mode,
+        retention_seconds,
+        grants,
+        binlog_files,
+    })
+}
+
+async fn broker(config: &Config) -> Vec<Item> {
+    use lapin::options::ExchangeDeclareOptions;
+    use lapin::types::FieldTable;
+    if config.sink.kind != SinkKind::Rabbitmq {
+        return vec![Item::ok("broker", "sink.type is stdout: no broker")];
+    }
+    let rabbit = &config.sink.rabbitmq;
+    let address = rabbit.address();
+    let connection = match lapin::Connection::connect(rabbit.uri.expose(), Default::default()).await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![Item::fail(
+                "broker",
+                format!("cannot connect to RabbitMQ at {address}: {e}"),
+                "check sink.rabbitmq.uri (user, password, vhost) and that the broker is running",
+            )];
+        }
+    };
+    let mut items = vec![Item::ok("broker", format!("connected to {address}"))];
+    let exchange = rabbit.exchange.as_str();
+    // Passive first: does it exist? (A failed declaration closes the channel.)
+    let exists = match connection.create_channel().await {
+        Ok(ch) => ch
+            .exchange_declare(
+                exchange.into(),
+                lapin::ExchangeKind::Fanout,
+                ExchangeDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    let declared = match connection.create_channel().await {
+        Ok(ch) if exists => {
+            // Declaring what exists with the same settings changes nothing; with other
+            // settings the broker refuses, which is what this looks for.
+            let result = ch
+                .exchange_declare(
+                    exchange.into(),
+                    rabbit_kind(&rabbit.exchange_type),
+                    ExchangeDeclareOptions {
+                        durable: rabbit.exchange_durable,
+                        auto_delete: rabbit.exchange_auto_delete,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await;
+            Some(result)
+        }
+        _ => None,
+    };
+    items.push(match (exists, declared) {
+        (true, Some(Ok(_))) => Item::ok(
+            "exchange",
+            format!(
+                "`{exchange}` exists as {} (durable={})",
+                rabbit.exchange_type, rabbit.exchange_durable
+            ),
+        ),
+        (true, Some(Err(e))) => Item::fail(
+            "exchange",
+            format!("`{exchange}` exists with other settings: {e}"),
+            "make sink.rabbitmq.exchange_type, exchange_durable and exchange_auto_delete match the existing exchange",
+        ),
+        (false, _) if rabbit.declare_exchange => Item::ok(
+            "exchange",
+            format!("`{exchange}` does not exist yet; it is declared at start-up"),
+        ),
+        _ => Item::fail(
+            "exchange",
+            format!("`{exchange}` does not exist and declare_exchange is false"),
+            "create the exchange, or set sink.rabbitmq.declare_exchange = true",
+        ),
+    });
+    let _ = connection.close(200, "check done".into()).await;
+    items
+}
+
+fn rabbit_kind(name: &str) -> lapin::ExchangeKind {
+    match name {
+        "direct" => lapin::ExchangeKind::Direct,
+        "topic" => lapin::ExchangeKind::Topic,
+        "headers" => lapin::ExchangeKind::Headers,
+        _ => lapin::ExchangeKind::Fanout,
+    }
+}
+
+fn checkpoint_dir(dir: &Path) -> Item {
+    let probe = dir.join(".binlog-relay-check");
+    let result = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b"check"))
+        .and_then(|()| std::fs::remove_file(&probe));
+    match result {
+        Ok(()) => Item::ok("checkpoint.dir", format!("{} is writable", dir.display())),
+        Err(e) => Item::fail(
+            "checkpoint.dir",
+            format!("{}: {e}", dir.display()),
+            "create the directory and give the daemon's user write access, or set checkpoint.dir",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::load_with_env(
+            None,
+            [("BINLOG_RELAY__SOURCE__HOST".to_owned(), "db".to_owned())],
+        )
+        .unwrap()
+    }
+
+    fn good() -> ServerFacts {
+        ServerFacts {
+            version: "10.11.6-MariaDB-log".into(),
+            log_bin: true,
+            binlog_format: "ROW".into(),
+            binlog_row_image: "FULL".into(),
+            binlog_row_metadata: Some("FULL".into()),
+            server_id: 1,
+            mysql_gtid_mode: None,
+            retention_seconds: Some(7 * 86_400),
+            grants: vec![
+                "GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `maxwell`@`%`".into(),
+            ],
+            binlog_files: Some(vec!["bin.000001".into(), "bin.000002".into()]),
+        }
+    }
+
+    fn failing(items: &[Item]) -> Vec<&'static str> {
+        items
+            .iter()
+            .filter(|i| i.status == Status::Fail)
+            .map(|i| i.name)
+            .collect()
+    }
+
+    #[test]
+    fn a_good_server_passes() {
+        let items = evaluate(&good(), &config(), Some("bin.000002"));
+        assert!(failing(&items).is_empty(), "{items:#?}");
+        assert!(items.iter().all(|i| i.status == Status::Ok), "{items:#?}");
+    }
+
+    #[test]
+    fn each_bad_setting_fails_with_its_fix() {
+        let cfg = config();
+        let cases: Vec<(ServerFacts, &str, &str)> = vec![
+            (
+                ServerFacts {
+                    log_bin: false,
+                    ..good()
+                },
+                "log_bin",
+                "log_bin",
+            ),
+            (
+                ServerFacts {
+                    binlog_format: "MIXED".into(),
+                    ..good()
+                },
+                "binlog_format",
+                "binlog_format='ROW'",
+            ),
+            (
+                ServerFacts {
+                    server_id: cfg.source.server_id,
+                    ..good()
+                },
+                "server_id",
+                "source.server_id",
+            ),
+            (
+                ServerFacts {
+                    grants: vec!["GRANT SELECT ON *.* TO `u`@`%`".into()],
+                    ..good()
+                },
+                "grants",
+                "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.*",
+            ),
+        ];
+        for (facts, name, fix) in cases {
+            let items = evaluate(&facts, &cfg, None);
+            assert_eq!(failing(&items), [name]);
+            let item = items.iter().find(|i| i.name == name).unwrap();
+            assert!(
+                item.fix.as_deref().is_some_and(|f| f.contains(fix)),
+                "{item}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_purged_checkpoint_file_fails_and_partial_images_warn() {
+        let items = evaluate(&good(), &config(), Some("bin.000000"));
+        assert_eq!(failing(&items), ["binlog retention"]);
+        let minimal = ServerFacts {
+            binlog_row_image: "MINIMAL".into(),
+            binlog_row_metadata: None,
+            ..good()
+        };
+        let items = evaluate(&minimal, &config(), None);
+        assert!(failing(&items).is_empty());
+        let warned: Vec<_> = items
+            .iter()
+            .filter(|i| i.status == Status::Warn)
+            .map(|i| i.name)
+            .collect();
+        assert_eq!(warned, ["binlog_row_image", "binlog_row_metadata"]);
+    }
+
+    #[test]
+    fn grants_by_any_of_their_names() {
+        assert_eq!(
+            grants(&["GRANT ALL PRIVILEGES ON *.* TO `root`@`%`".into()]).status,
+            Status::Ok
+        );
+        assert_eq!(
+            grants(&[
+                "GRANT SELECT, REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO `m`@`%`".into()
+            ])
+            .status,
+            Status::Ok
+        );
+        // Privileges on one database do not count for *.*.
+        let item = grants(&["GRANT ALL PRIVILEGES ON `shop`.* TO `m`@`%`".into()]);
+        assert_eq!(item.status, Status::Fail);
+        assert!(
+            item.detail
+                .contains("REPLICATION SLAVE, REPLICATION CLIENT, SELECT")
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! `binlog-relay check` against real servers: a good setup, a server without a binlog, a
+//! statement-format binlog, and an account without replication grants. Each failure names
+//! what to change.
+
+use std::time::Duration;
+
+use super::support::*;
+
+async fn check(config: &DaemonConfig, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_binlog-relay"));
+    cmd.arg("check").arg("--config").arg(config.write());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("check finished in time")
+        .expect("run check");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_setup_passes_every_check() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let config = DaemonConfig::new(&unique("x"));
+    let (code, out) = check(&config, &[]).await;
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        "ok   log_bin: ON",
+        "ok   binlog_format: ROW",
+        "ok   grants:",
+        "ok   broker: connected",
+        "ok   checkpoint.dir:",
+        "all checks passed",
+    ] {
+        assert!(out.contains(line), "{line} missing:\n{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_a_binlog_fails_with_the_fix() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+    let up = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("nobinlog-up")
+        .output()
+        .expect("start the MariaDB without binlog");
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let port = String::from_utf8_lossy(&up.stdout)
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let config = DaemonConfig::new(&unique("x"));
+    let (code, out) = check(&config, &[("BINLOG_RELAY__SOURCE__PORT", &port)]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL log_bin: OFF") && out.contains("start the server with log_bin"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_format_binlog_fails_with_the_fix() {
+    let _exclusive = SERVER_SETTINGS.write().await;
+    let pool = mysql();
+    exec(&pool, &["SET GLOBAL binlog_format = 'STATEMENT'"]).await;
+    let config = DaemonConfig::new(&unique("x"));
+    let (code, out) = check(&config, &[]).await;
+    exec(&pool, &["SET GLOBAL binlog_format = 'ROW'"]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL binlog_format: STATEMENT")
+            && out.contains("SET GLOBAL binlog_format='ROW'"),
+        "{out}"
+    );
+    let _ = pool.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_replication_grants_fails_with_the_grant_to_run() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let user = unique("nogrant");
+    let pool = mysql();
+    exec(
+        &pool,
+        &[
+            &format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'pw'"),
+            &format!("GRANT SELECT ON *.* TO '{user}'@'127.0.0.1'"),
+        ],
+    )
+    .await;
+    let config = DaemonConfig::new(&unique("x"));
+    let (code, out) = check(
+        &config,
+        &[
+            ("BINLOG_RELAY__SOURCE__USER", &user),
+            ("BINLOG_RELAY__SOURCE__PASSWORD", "pw"),
+        ],
+    )
+    .await;
+    exec(&pool, &[&format!("DROP USER '{user}'@'127.0.0.1'")]).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FAIL grants: missing on *.*: REPLICATION SLAVE, REPLICATION CLIENT")
+            && out.contains("GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.*"),
+        "{out}"
+    );
+    assert!(!out.contains("pw"), "the password was printed:\n{out}");
+    let _ = pool.disconnect().await;
+}
