@@ -28,6 +28,9 @@ COPY --from=build /src/target/release/binlog-relay /usr/local/bin/binlog-relay
 COPY config/binlog-relay.toml /etc/binlog-relay/binlog-relay.toml
 USER binlog-relay
 ENV BINLOG_RELAY__CHECKPOINT__DIR=/var/lib/binlog-relay
+# /metrics, /healthz and /readyz for Prometheus and the orchestrator's probes.
+ENV BINLOG_RELAY__HTTP__LISTEN=0.0.0.0:9187
+EXPOSE 9187
 VOLUME ["/var/lib/binlog-relay"]
 # Transactions larger than transactions.memory_limit_mb wait in an unlinked file in /tmp, the
 # container's writable layer; with a read-only root file system, mount a volume there.

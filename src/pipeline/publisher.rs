@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, info};
 
 use super::Delivery;
 use crate::checkpoint::{Checkpoint, CheckpointStore};
@@ -19,6 +19,9 @@ use crate::error::Error;
 use crate::metrics::METRICS;
 use crate::shutdown::ShutdownSignal;
 use crate::sink::{MessageId, Outgoing, Sink, SinkError};
+
+/// How often a checkpoint is logged at info level.
+const CHECKPOINT_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How long closing the sink may take before it is abandoned.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +44,8 @@ pub struct Publisher<S: Sink, C> {
     confirmed: Option<Checkpoint>,
     /// What the store holds.
     saved: Option<Checkpoint>,
+    /// When a checkpoint was last logged at info level.
+    last_logged: Option<Instant>,
 }
 
 impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
@@ -61,6 +66,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             unconfirmed: 0,
             confirmed: saved.clone(),
             saved,
+            last_logged: None,
         }
     }
 
@@ -241,7 +247,17 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         self.sink.flush().await?;
         self.store.save(cp)?;
         METRICS.checkpoint_saved(&cp.position);
-        debug!(position = %cp.position, "checkpoint saved");
+        // Saved about once a second: logged once a minute, so the log shows progress
+        // without drowning in it.
+        if self
+            .last_logged
+            .is_none_or(|at| at.elapsed() >= CHECKPOINT_LOG_INTERVAL)
+        {
+            info!(position = %cp.position, gtid = cp.gtid.as_deref().unwrap_or(""), "checkpoint");
+            self.last_logged = Some(Instant::now());
+        } else {
+            debug!(position = %cp.position, "checkpoint saved");
+        }
         self.saved = Some(cp.clone());
         Ok(())
     }

@@ -437,6 +437,13 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
                 );
             }
         }
+        info!(
+            position = %at,
+            tables = touched.tables.len(),
+            databases = touched.databases.len(),
+            statement = %excerpt.chars().take(80).collect::<String>(),
+            "schema change followed"
+        );
         let entry = Entry {
             position: at.clone(),
             origin: Origin::Ddl,

@@ -203,3 +203,47 @@ async fn readyz_follows_the_broker_and_healthz_stays_up() {
     let queue = queue.reopen().await;
     queue.delete().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_hears_ready_once_streaming_and_watchdog_pings() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&socket_path).expect("notify socket");
+    let config = DaemonConfig::new(&unique("x"));
+    let path = config.write();
+    let socket_env = socket_path.display().to_string();
+    let child = spawn_daemon(
+        &path,
+        &[],
+        &[
+            ("NOTIFY_SOCKET", socket_env.as_str()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
+    let mut heard = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = vec![0u8; 4096];
+    while Instant::now() < deadline
+        && !(heard.iter().any(|m: &String| m.contains("READY=1"))
+            && heard.iter().filter(|m| m.contains("WATCHDOG=1")).count() >= 2)
+    {
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(500), socket.recv(&mut buf)).await
+        {
+            heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    signal(&child, "TERM");
+    let done = wait(child, Duration::from_secs(30)).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(
+        heard.iter().any(|m| m.contains("STATUS=streaming")),
+        "{heard:?}"
+    );
+    assert!(heard.iter().any(|m| m.contains("READY=1")), "{heard:?}");
+    assert!(
+        heard.iter().filter(|m| m.contains("WATCHDOG=1")).count() >= 2,
+        "{heard:?}"
+    );
+}
