@@ -47,22 +47,53 @@ mysql_cli() {
   mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uroot "$@"
 }
 
+# start_mariadb NAME DIR PORT: starts a mariadbd with its datadir, socket and logs under
+# DIR, listening on 127.0.0.1:PORT; server-specific settings are read from stdin and
+# appended to its config. Initialises the datadir on first use; waits until it answers.
+start_mariadb() {
+  local name=$1 dir=$2 port=$3
+  mkdir -p "$dir"
+  {
+    cat <<CNF
+[mariadbd]
+datadir=$dir/data
+port=$port
+bind-address=127.0.0.1
+socket=$dir/mariadb.sock
+pid-file=$dir/mariadb.pid
+log-error=$dir/error.log
+user=root
+skip-name-resolve
+CNF
+    cat
+  } >"$dir/my.cnf"
+  if [ ! -d "$dir/data/mysql" ]; then
+    log "initialising $name datadir $dir/data"
+    mariadb-install-db --no-defaults --user=root --datadir="$dir/data" \
+      --auth-root-authentication-method=normal >"$dir/install.log" 2>&1 \
+      || { cat "$dir/install.log" >&2; exit 1; }
+  fi
+  log "starting $name on 127.0.0.1:$port"
+  nohup mariadbd --defaults-file="$dir/my.cnf" >>"$dir/stdout.log" 2>&1 &
+  for _ in $(seq 1 60); do
+    if mariadb --no-defaults -h127.0.0.1 -P"$port" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  log "$name did not come up; its log:"
+  tail -n 30 "$dir/error.log" >&2 || true
+  exit 1
+}
+
 mariadb_up() {
   if mysql_cli -e 'SELECT 1' >/dev/null 2>&1; then
     # A test that changes this setting may have died before restoring it.
     mysql_cli -e "SET GLOBAL binlog_row_metadata='FULL'"
     return 0
   fi
-  mkdir -p "$MYSQL_DIR"
-  cat >"$MYSQL_DIR/my.cnf" <<CNF
-[mariadbd]
-datadir=$MYSQL_DIR/data
-port=$MYSQL_PORT
-bind-address=127.0.0.1
-socket=$MYSQL_DIR/mariadb.sock
-pid-file=$MYSQL_DIR/mariadb.pid
-log-error=$MYSQL_DIR/error.log
-user=root
+  mkdir -p "$MYSQL_DIR/binlog"
+  start_mariadb MariaDB "$MYSQL_DIR" "$MYSQL_PORT" <<CNF
 server_id=101
 log_bin=$MYSQL_DIR/binlog/mariadb-bin
 binlog_format=ROW
@@ -72,26 +103,7 @@ max_binlog_size=64M
 innodb_buffer_pool_size=256M
 innodb_flush_log_at_trx_commit=2
 sync_binlog=0
-skip-name-resolve
 CNF
-  mkdir -p "$MYSQL_DIR/binlog"
-  if [ ! -d "$MYSQL_DIR/data/mysql" ]; then
-    log "initialising MariaDB datadir $MYSQL_DIR/data"
-    mariadb-install-db --no-defaults --user=root --datadir="$MYSQL_DIR/data" \
-      --auth-root-authentication-method=normal >"$MYSQL_DIR/install.log" 2>&1 \
-      || { cat "$MYSQL_DIR/install.log" >&2; exit 1; }
-  fi
-  log "starting MariaDB on 127.0.0.1:$MYSQL_PORT"
-  nohup mariadbd --defaults-file="$MYSQL_DIR/my.cnf" >>"$MYSQL_DIR/stdout.log" 2>&1 &
-  for _ in $(seq 1 60); do
-    if mysql_cli -e 'SELECT 1' >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.5
-  done
-  log "MariaDB did not come up; its log:"
-  tail -n 30 "$MYSQL_DIR/error.log" >&2 || true
-  exit 1
 }
 
 # A second, throwaway MariaDB without a binlog, for `binlog-relay check`'s test.
@@ -102,37 +114,10 @@ nobinlog_up() {
   if mariadb --no-defaults -h127.0.0.1 -P"$NOBINLOG_PORT" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
     return 0
   fi
-  mkdir -p "$NOBINLOG_DIR"
-  cat >"$NOBINLOG_DIR/my.cnf" <<CNF
-[mariadbd]
-datadir=$NOBINLOG_DIR/data
-port=$NOBINLOG_PORT
-bind-address=127.0.0.1
-socket=$NOBINLOG_DIR/mariadb.sock
-pid-file=$NOBINLOG_DIR/mariadb.pid
-log-error=$NOBINLOG_DIR/error.log
-user=root
-server_id=0
+  start_mariadb "MariaDB without binlog" "$NOBINLOG_DIR" "$NOBINLOG_PORT" <<CNF
 skip-log-bin
 innodb_buffer_pool_size=32M
-skip-name-resolve
 CNF
-  if [ ! -d "$NOBINLOG_DIR/data/mysql" ]; then
-    mariadb-install-db --no-defaults --user=root --datadir="$NOBINLOG_DIR/data" \
-      --auth-root-authentication-method=normal >"$NOBINLOG_DIR/install.log" 2>&1 \
-      || { cat "$NOBINLOG_DIR/install.log" >&2; exit 1; }
-  fi
-  log "starting a MariaDB without binlog on 127.0.0.1:$NOBINLOG_PORT"
-  nohup mariadbd --defaults-file="$NOBINLOG_DIR/my.cnf" >>"$NOBINLOG_DIR/stdout.log" 2>&1 &
-  for _ in $(seq 1 60); do
-    if mariadb --no-defaults -h127.0.0.1 -P"$NOBINLOG_PORT" -uroot -e 'SELECT 1' >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 0.5
-  done
-  log "the MariaDB without binlog did not come up"
-  tail -n 30 "$NOBINLOG_DIR/error.log" >&2 || true
-  exit 1
 }
 
 nobinlog_down() {
