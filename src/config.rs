@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::checkpoint::CheckpointConfig;
+use crate::filter::FilterConfig;
 use crate::format::{OutputConfig, TransactionsConfig};
 use crate::http::HttpConfig;
 use crate::pipeline::reconnect::ReconnectConfig;
@@ -38,6 +39,9 @@ pub struct Config {
     /// Where the position of the last delivered transaction is kept.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    /// Which tables and rows are published (Maxwell's `filter`).
+    #[serde(default)]
+    pub filter: FilterConfig,
     /// What each message contains (Maxwell's `output_*` options).
     #[serde(default)]
     pub output: OutputConfig,
@@ -147,6 +151,7 @@ impl Config {
         self.sink.validate()?;
         self.checkpoint.validate()?;
         self.output.validate()?;
+        self.filter.compile()?;
         self.transactions.validate()?;
         self.reconnect.validate()?;
         self.shutdown.validate()?;

@@ -277,6 +277,7 @@ where
     )
     .with_limits(&config.transactions)
     .with_server_uuid(server.server_uuid.clone())
+    .with_filter(std::sync::Arc::new(config.filter.compile()?))
     .with_gtid_position(mariadb_gtids)
     .with_mysql_gtids(mysql_gtids);
     let reader_task = tokio::spawn(reader.run(events, tx, shutdown.clone()));

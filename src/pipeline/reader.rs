@@ -21,9 +21,10 @@ use tracing::{debug, info};
 
 use super::{CHUNK_BYTES, Delivery};
 use crate::checkpoint::Checkpoint;
+use crate::decode::RowKind;
 use crate::decode::{Cell, RowsEvent};
 use crate::error::Error;
-use crate::filter;
+use crate::filter::{self, Filter};
 use crate::format::ddl::{DdlMeta, push_ddl};
 use crate::format::{
     Batch, OutputOptions, RowMeta, TableLayout, TransactionBuffer, TransactionsConfig,
@@ -43,6 +44,17 @@ struct CachedTable {
     /// The TABLE_MAP event's body: a different body for the same id means a new definition.
     raw: Vec<u8>,
     layout: Arc<TableLayout>,
+    /// What the filter says about the table's rows.
+    rows: RowsFilter,
+}
+
+/// The filter's decision for one table, taken once per table map.
+#[derive(Debug, Clone)]
+enum RowsFilter {
+    Publish,
+    Drop,
+    /// Column-value rules apply: judge each row.
+    PerRow,
 }
 
 /// Turns the event stream into deliveries.
@@ -80,6 +92,10 @@ pub struct Reader<P> {
     committing: Option<Checkpoint>,
     /// `binlog_relay_binlog_events_total` by event type code, looked up once each.
     event_counters: Vec<Option<IntCounter>>,
+    /// The operator's filter.
+    filter: Arc<Filter>,
+    /// Table ids of blacklisted tables: their rows are skipped undecoded.
+    blacklisted: std::collections::HashSet<u64>,
 }
 
 impl<P: SchemaProvider> Reader<P> {
@@ -110,7 +126,15 @@ impl<P: SchemaProvider> Reader<P> {
             stop_at,
             committing: None,
             event_counters: vec![None; 256],
+            filter: Arc::new(Filter::default()),
+            blacklisted: Default::default(),
         }
+    }
+
+    /// Applies the operator's filter.
+    pub fn with_filter(mut self, filter: Arc<Filter>) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// Records the source's `@@server_uuid` in checkpoints.
@@ -572,7 +596,8 @@ impl<P: SchemaProvider> Reader<P> {
                 schema_id: self.provider.schema_id(),
             };
             for effect in &effects {
-                if !filter::ddl_dropped(effect) {
+                let (db, table) = filter::ddl_subject(effect);
+                if !filter::ddl_dropped(effect) && self.filter.includes_table(db, table) {
                     push_ddl(&mut self.pending_ddl, effect, &meta, &self.options);
                 }
             }
@@ -599,6 +624,16 @@ impl<P: SchemaProvider> Reader<P> {
         {
             return Ok(());
         }
+        if self
+            .filter
+            .is_blacklisted(&tme.database_name(), &tme.table_name())
+        {
+            // Never looked up: a blacklisted table's schema cannot stop replication.
+            self.tables.remove(&id);
+            self.blacklisted.insert(id);
+            return Ok(());
+        }
+        self.blacklisted.remove(&id);
         let version = self.provider.schema_id();
         let table = schema::resolve(&self.event_start, &tme, &mut self.provider)
             .await
@@ -610,12 +645,27 @@ impl<P: SchemaProvider> Reader<P> {
                 }
             })?;
         count_schema_changes(version, self.provider.schema_id());
+        let has_column = |name: &str| table.columns.iter().any(|c| c.name == name);
+        let rows = if self
+            .filter
+            .has_column_rules_for(&table.database, &table.name, has_column)
+        {
+            RowsFilter::PerRow
+        } else if self
+            .filter
+            .includes_table(&table.database, Some(&table.name))
+        {
+            RowsFilter::Publish
+        } else {
+            RowsFilter::Drop
+        };
         let layout = TableLayout::new(Arc::new(table), &self.options);
         self.tables.insert(
             id,
             CachedTable {
                 raw: event.data().to_vec(),
                 layout: Arc::new(layout),
+                rows,
             },
         );
         Ok(())
@@ -630,16 +680,21 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.event_start.clone(),
             source: Box::new(source),
         })?;
-        let layout = self
+        if self.blacklisted.contains(&rows.table_id) {
+            return Ok(());
+        }
+        let (layout, decision) = self
             .tables
             .get(&rows.table_id)
-            .map(|c| c.layout.clone())
+            .map(|c| (c.layout.clone(), c.rows.clone()))
             .ok_or_else(|| Error::UnknownTable {
                 table_id: rows.table_id,
                 position: self.event_start.clone(),
             })?;
         let table = &*layout.table;
-        let dropped = filter::always_dropped(&table.database, &table.name, rows.kind);
+        let dropped = matches!(decision, RowsFilter::Drop)
+            || filter::always_dropped(&table.database, &table.name, rows.kind);
+        let per_row = matches!(decision, RowsFilter::PerRow);
         let header = event.header();
         let meta = RowMeta {
             ts: header.timestamp(),
@@ -657,24 +712,40 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.event_start.clone(),
             source: Box::new(source),
         };
-        let mut count = 0;
+        let (mut count, mut filtered) = (0, 0);
+        let mut scratch = Vec::new();
         while rows
             .next_row(&mut cursor, table, &mut before, &mut after)
             .map_err(decode_err)?
         {
             count += 1;
-            if !dropped {
+            let keep = !dropped
+                && (!per_row || {
+                    // Maxwell judges a row by its `data`: the before image of a delete.
+                    let image = if rows.kind == RowKind::Delete {
+                        &before
+                    } else {
+                        &after
+                    };
+                    self.filter
+                        .includes_row(&table.database, &table.name, |name| {
+                            column_text(table, image, name, &mut scratch)
+                        })
+                });
+            if keep {
                 self.tx
                     .push_row(&layout, rows.kind, &meta, &before, &after)
                     .map_err(decode_err)?;
+            } else {
+                filtered += 1;
             }
         }
         METRICS
             .rows_read
             .with_label_values(&[rows.kind.as_str()])
             .inc_by(count);
+        METRICS.rows_filtered.inc_by(filtered);
         if dropped {
-            METRICS.rows_filtered.inc_by(count);
             return Ok(());
         }
         self.tx.enforce_limit().map_err(Error::Spill)?;
@@ -690,6 +761,36 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.event_start.clone(),
             message: e.to_string(),
         }
+    }
+}
+
+/// A column's value as the filter compares it: `None` when the image lacks the column,
+/// `Some(None)` for NULL, else its text (a string's characters, a number as rendered).
+fn column_text(
+    table: &schema::Table,
+    image: &[Cell<'_>],
+    name: &str,
+    scratch: &mut Vec<u8>,
+) -> Option<Option<String>> {
+    let index = table.columns.iter().position(|c| c.name == name)?;
+    match image.get(index)? {
+        Cell::Missing => None,
+        Cell::Null => Some(None),
+        Cell::Value(raw) => {
+            scratch.clear();
+            let is_null =
+                crate::format::value::write_value(scratch, &table.columns[index], raw, false)
+                    .ok()?;
+            if is_null {
+                return Some(None);
+            }
+            if scratch.first() == Some(&b'"') {
+                serde_json::from_slice::<String>(scratch).ok().map(Some)
+            } else {
+                Some(Some(String::from_utf8_lossy(scratch).into_owned()))
+            }
+        }
+        Cell::JsonDiff(_) => None,
     }
 }
 

@@ -4,6 +4,7 @@ mod bad_config;
 mod check;
 mod end_to_end;
 mod faults;
+mod filters;
 mod fixtures;
 mod golden;
 mod large_transaction;
