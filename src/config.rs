@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::checkpoint::CheckpointConfig;
 use crate::filter::FilterConfig;
+use crate::format::mask::MaskingConfig;
 use crate::format::{OutputConfig, TransactionsConfig};
 use crate::http::HttpConfig;
 use crate::pipeline::reconnect::ReconnectConfig;
@@ -45,6 +46,9 @@ pub struct Config {
     /// What each message contains (Maxwell's `output_*` options).
     #[serde(default)]
     pub output: OutputConfig,
+    /// Column masks for personal data.
+    #[serde(default)]
+    pub masking: MaskingConfig,
     /// Where an open transaction's rows wait for its commit.
     #[serde(default)]
     pub transactions: TransactionsConfig,
@@ -152,6 +156,7 @@ impl Config {
         self.checkpoint.validate()?;
         self.output.validate()?;
         self.filter.compile()?;
+        self.masking.compile(|name| std::env::var(name).ok())?;
         self.transactions.validate()?;
         self.reconnect.validate()?;
         self.shutdown.validate()?;

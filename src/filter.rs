@@ -54,6 +54,37 @@ pub fn ddl_dropped(effect: &Effect) -> bool {
     ddl_subject(effect).0 == "maxwell"
 }
 
+/// A `db.table` pattern in the filter's syntax (`*`, exact names, quoted names,
+/// `/regex/`), for settings that pick tables without including or excluding them.
+#[derive(Debug, Clone)]
+pub struct TablePattern {
+    database: Pattern,
+    table: Pattern,
+}
+
+impl TablePattern {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut s = Scanner {
+            text: text.trim(),
+            at: 0,
+        };
+        let database = s.pattern()?;
+        let table = if s.eat('.') {
+            s.pattern()?
+        } else {
+            Pattern::Any
+        };
+        if !s.done() {
+            return Err(format!("unexpected `{}`", s.rest()));
+        }
+        Ok(Self { database, table })
+    }
+
+    pub fn matches(&self, database: &str, table: &str) -> bool {
+        self.database.matches(database) && self.table.matches(table)
+    }
+}
+
 /// `[filter]`: which tables and rows are published.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use super::json::{write_int, write_str};
 use super::json_diff::write_patched_json;
+use super::mask::{Mask, Masking};
 use super::options::OutputOptions;
 use super::spill::{Spill, SpillError, TransactionsConfig};
 use super::value::{RenderError, write_value};
@@ -70,6 +71,8 @@ pub struct TableLayout {
     excluded: Vec<bool>,
     /// `["id","other"]`: the primary key's column names (never renamed, as in Maxwell).
     pk_names: Box<[u8]>,
+    /// Each column's mask, when a masking rule applies to the table.
+    masks: Option<Vec<Mask>>,
 }
 
 impl TableLayout {
@@ -85,10 +88,26 @@ impl TableLayout {
                 key.into_boxed_slice()
             })
             .collect();
+        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+        let (masks, missing) = options
+            .masking
+            .masks_for(&table.database, &table.name, &names);
+        if !missing.is_empty() {
+            tracing::warn!(
+                database = %table.database,
+                table = %table.name,
+                columns = %missing.join(", "),
+                "masking rules name columns this table does not have; check the names in [masking]"
+            );
+        }
+        let masks = masks.iter().any(|m| *m != Mask::Keep).then_some(masks);
         let excluded = table
             .columns
             .iter()
-            .map(|c| options.excludes(&c.name))
+            .enumerate()
+            .map(|(i, c)| {
+                options.excludes(&c.name) || masks.as_ref().is_some_and(|m| m[i] == Mask::Drop)
+            })
             .collect();
         let mut pk_names = vec![b'['];
         for (n, &i) in table.primary_key.iter().enumerate() {
@@ -108,6 +127,7 @@ impl TableLayout {
             keys,
             excluded,
             pk_names: pk_names.into_boxed_slice(),
+            masks,
         }
     }
 }
@@ -344,6 +364,10 @@ impl TransactionBuffer {
             &[],
             config.null_zerodates,
         )?;
+        if let Some(masks) = &layout.masks {
+            apply_masks(&mut self.scratch, &mut self.after, masks, &options.masking);
+            apply_masks(&mut self.scratch, &mut self.before, masks, &options.masking);
+        }
 
         let out = &mut self.rendered;
         out.push(b'{');
@@ -351,7 +375,9 @@ impl TransactionBuffer {
         write_str(out, &table.database);
         write_field(out, &names.table, false);
         write_str(out, &table.name);
+        // A masked table's statement text would carry the values in clear.
         if config.row_query
+            && layout.masks.is_none()
             && let Some(query) = meta.query
         {
             write_field(out, &names.query, false);
@@ -676,6 +702,38 @@ fn render_image(
         rendered.push(r);
     }
     Ok(())
+}
+
+/// Replaces the rendered values of masked columns with their masked form (NULL stays null,
+/// columns missing from the image stay missing).
+fn apply_masks(
+    scratch: &mut Vec<u8>,
+    rendered: &mut [Rendered],
+    masks: &[Mask],
+    masking: &Masking,
+) {
+    for (r, mask) in rendered.iter_mut().zip(masks) {
+        let Rendered::Value(range) = r else {
+            continue;
+        };
+        let start = scratch.len();
+        match mask {
+            Mask::Keep => continue,
+            Mask::Drop | Mask::Null => {
+                scratch.extend_from_slice(b"null");
+                *r = Rendered::Null(start..scratch.len());
+            }
+            Mask::Redact(text) => {
+                scratch.extend_from_slice(text);
+                *r = Rendered::Value(start..scratch.len());
+            }
+            Mask::Hash => {
+                let value = scratch.get(range.clone()).unwrap_or_default().to_vec();
+                masking.write_hash(scratch, &value);
+                *r = Rendered::Value(start..scratch.len());
+            }
+        }
+    }
 }
 
 /// Appends `"key":value` for column `i` of a `data`/`old` map, unless the column is excluded,

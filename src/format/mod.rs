@@ -12,6 +12,7 @@ pub mod ddl;
 pub mod geometry;
 pub mod json;
 pub mod json_diff;
+pub mod mask;
 pub mod maxwell;
 pub mod mysql_json;
 pub mod number;

@@ -132,6 +132,8 @@ pub struct OutputOptions {
     exclude: Vec<ColumnPattern>,
     /// Top-level field names after the naming strategy.
     pub names: FieldNames,
+    /// Column masks (`[masking]`).
+    pub masking: std::sync::Arc<super::mask::Masking>,
 }
 
 /// Maxwell's top-level field names, renamed once by the naming strategy.
@@ -163,6 +165,16 @@ impl OutputConfig {
     }
 
     /// Checks the options and builds what the formatter needs.
+    /// Compiles with column masks.
+    pub fn compile_with(
+        &self,
+        masking: super::mask::Masking,
+    ) -> Result<OutputOptions, ConfigError> {
+        let mut options = self.compile()?;
+        options.masking = std::sync::Arc::new(masking);
+        Ok(options)
+    }
+
     pub fn compile(&self) -> Result<OutputOptions, ConfigError> {
         let mut exclude = Vec::with_capacity(self.exclude_columns.len());
         for entry in &self.exclude_columns {
@@ -193,6 +205,7 @@ impl OutputConfig {
             config: self.clone(),
             exclude,
             names,
+            masking: Default::default(),
         })
     }
 }
@@ -210,6 +223,7 @@ impl Default for OutputOptions {
             config: OutputConfig::default(),
             exclude: Vec::new(),
             names: FieldNames::new(NamingStrategy::None),
+            masking: Default::default(),
         }
     }
 }

@@ -264,9 +264,10 @@ where
     let events = source.stream_from(&start, &server).await?;
     METRICS.streaming.set(1);
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let masking = config.masking.compile(|name| std::env::var(name).ok())?;
     let options = config
         .output
-        .compile()
+        .compile_with(masking)
         .map_err(crate::error::Error::Config)?;
     let reader = reader::Reader::new(
         schema,

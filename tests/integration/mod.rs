@@ -8,6 +8,7 @@ mod filters;
 mod fixtures;
 mod golden;
 mod large_transaction;
+mod masking;
 mod operations;
 mod options;
 mod positions;
