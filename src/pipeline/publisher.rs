@@ -195,6 +195,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                     database: &message.database,
                     table: &message.table,
                     body: batch.body_of(message),
+                    kind: message.kind,
                     id: MessageId {
                         server_id: end.server_id,
                         file: &end.position.file,

@@ -26,6 +26,8 @@ pub struct Outgoing<'a> {
     pub table: &'a str,
     /// The JSON body, exactly as it goes on the wire.
     pub body: &'a [u8],
+    /// `insert`, `update`, `delete` or `ddl`.
+    pub kind: &'a str,
     pub id: MessageId<'a>,
 }
 

@@ -1,7 +1,8 @@
 //! The RabbitMQ sink: Maxwell's AMQP publishing, plus publisher confirms.
 //!
 //! What consumers see is exactly Maxwell's (maxwell.md §2): the same exchange declaration,
-//! the routing key from `routing_key_template` with `%db%` and `%table%`, and either no
+//! the routing key from `routing_key_template` with `%db%` and `%table%` (plus `%type%`,
+//! which Maxwell leaves literal, and optional per-table routes to other exchanges), and no
 //! message properties at all or only `delivery_mode=2` when `persistent`. What Maxwell does
 //! not do and we do: the channel is in confirm mode, and a message counts as delivered only
 //! when the broker acks it, so the checkpoint never runs ahead of the broker.
@@ -22,6 +23,7 @@ use tracing::{info, warn};
 
 use super::{Outgoing, Sink, SinkError};
 use crate::config::{ConfigError, Secret};
+use crate::filter::TablePattern;
 
 /// Maxwell's defaults (maxwell.md §2.1), so an unchanged deployment sees the same topology.
 const DEFAULT_URI: &str = "amqp://guest:guest@localhost:5672/%2f";
@@ -51,7 +53,7 @@ pub struct RabbitmqConfig {
     /// Declare the exchange at start-up (Maxwell's `rabbitmq_declare_exchange`).
     #[serde(default = "yes")]
     pub declare_exchange: bool,
-    /// `%db%` and `%table%` are replaced; everything else is literal.
+    /// `%db%`, `%table%` and `%type%` are replaced; everything else is literal.
     #[serde(default = "default_routing_key_template")]
     pub routing_key_template: String,
     /// Send `delivery_mode=2` (Maxwell's `rabbitmq_message_persistent`).
@@ -64,11 +66,24 @@ pub struct RabbitmqConfig {
     /// How many messages may await the broker's confirmation at once.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Tables sent to another exchange than `exchange`: the first matching route wins.
+    /// Route exchanges are declared like the main one.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
     /// Set the AMQP `message_id` property to the message's stable identity
     /// (`server_id:file:offset:index`), so consumers can drop the duplicates a restart can
     /// cause. Off by default: Maxwell sends no such property.
     #[serde(default)]
     pub message_id: bool,
+}
+
+/// `[[sink.rabbitmq.routes]]`: tables matching `tables` go to `exchange`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// `db.table` with `*`, exact names or `/regex/`, as in filters.
+    pub tables: String,
+    pub exchange: String,
 }
 
 fn default_uri() -> Secret {
@@ -103,6 +118,7 @@ impl Default for RabbitmqConfig {
             persistent: false,
             mandatory: false,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            routes: Vec::new(),
             message_id: false,
         }
     }
@@ -122,6 +138,20 @@ impl RabbitmqConfig {
                     self.exchange_type
                 ),
             ));
+        }
+        for (n, route) in self.routes.iter().enumerate() {
+            TablePattern::parse(&route.tables).map_err(|e| {
+                ConfigError::key(
+                    format!("sink.rabbitmq.routes[{n}].tables"),
+                    format!("{:?}: {e}", route.tables),
+                )
+            })?;
+            if route.exchange.is_empty() {
+                return Err(ConfigError::key(
+                    format!("sink.rabbitmq.routes[{n}].exchange"),
+                    "must name an exchange",
+                ));
+            }
         }
         if self.max_in_flight == 0 {
             return Err(ConfigError::key(
@@ -171,6 +201,7 @@ enum Part {
     Literal(String),
     Db,
     Table,
+    Type,
 }
 
 impl RoutingKeyTemplate {
@@ -178,10 +209,14 @@ impl RoutingKeyTemplate {
         let mut parts = Vec::new();
         let mut rest = template;
         while !rest.is_empty() {
-            let next = [("%db%", Part::Db), ("%table%", Part::Table)]
-                .into_iter()
-                .filter_map(|(tag, part)| rest.find(tag).map(|at| (at, tag.len(), part)))
-                .min_by_key(|(at, _, _)| *at);
+            let next = [
+                ("%db%", Part::Db),
+                ("%table%", Part::Table),
+                ("%type%", Part::Type),
+            ]
+            .into_iter()
+            .filter_map(|(tag, part)| rest.find(tag).map(|at| (at, tag.len(), part)))
+            .min_by_key(|(at, _, _)| *at);
             match next {
                 Some((at, len, part)) => {
                     if at > 0 {
@@ -199,13 +234,15 @@ impl RoutingKeyTemplate {
         Self { parts }
     }
 
-    pub fn render(&self, database: &str, table: &str) -> String {
+    /// The key for a message; `kind` is `insert`, `update`, `delete` or `ddl`.
+    pub fn render(&self, database: &str, table: &str, kind: &str) -> String {
         let mut key = String::with_capacity(database.len() + table.len() + 8);
         for part in &self.parts {
             key.push_str(match part {
                 Part::Literal(s) => s,
                 Part::Db => database,
                 Part::Table => table,
+                Part::Type => kind,
             });
         }
         key
@@ -218,6 +255,8 @@ pub struct RabbitmqSink {
     channel: Channel,
     exchange: String,
     template: RoutingKeyTemplate,
+    /// Per-table exchanges, in order.
+    routes: Vec<(TablePattern, String)>,
     properties: BasicProperties,
     /// Add each message's identity as `message_id`.
     message_id: bool,
@@ -248,24 +287,35 @@ impl RabbitmqSink {
             .create_channel()
             .await
             .map_err(|source| SinkError::Channel { source })?;
+        let mut routes = Vec::with_capacity(config.routes.len());
+        for route in &config.routes {
+            // Checked when the configuration was loaded.
+            if let Ok(tables) = TablePattern::parse(&route.tables) {
+                routes.push((tables, route.exchange.clone()));
+            }
+        }
         if config.declare_exchange {
             let options = ExchangeDeclareOptions {
                 durable: config.exchange_durable,
                 auto_delete: config.exchange_auto_delete,
                 ..ExchangeDeclareOptions::default()
             };
-            channel
-                .exchange_declare(
-                    config.exchange.as_str().into(),
-                    config.exchange_kind(),
-                    options,
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(|source| SinkError::DeclareExchange {
-                    exchange: config.exchange.clone(),
-                    source,
-                })?;
+            let exchanges =
+                std::iter::once(&config.exchange).chain(config.routes.iter().map(|r| &r.exchange));
+            for exchange in exchanges {
+                channel
+                    .exchange_declare(
+                        exchange.as_str().into(),
+                        config.exchange_kind(),
+                        options,
+                        FieldTable::default(),
+                    )
+                    .await
+                    .map_err(|source| SinkError::DeclareExchange {
+                        exchange: exchange.clone(),
+                        source,
+                    })?;
+            }
         }
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -293,6 +343,7 @@ impl RabbitmqSink {
             channel,
             exchange: config.exchange.clone(),
             template: RoutingKeyTemplate::new(&config.routing_key_template),
+            routes,
             properties,
             message_id: config.message_id,
             watcher,
@@ -377,7 +428,14 @@ impl Sink for RabbitmqSink {
     type Confirm = RabbitmqConfirm;
 
     async fn publish(&mut self, message: Outgoing<'_>) -> Result<Self::Confirm, SinkError> {
-        let routing_key = self.template.render(message.database, message.table);
+        let routing_key = self
+            .template
+            .render(message.database, message.table, message.kind);
+        let exchange = self
+            .routes
+            .iter()
+            .find(|(tables, _)| tables.matches(message.database, message.table))
+            .map_or(self.exchange.as_str(), |(_, exchange)| exchange.as_str());
         let properties = if self.message_id {
             self.properties
                 .clone()
@@ -388,7 +446,7 @@ impl Sink for RabbitmqSink {
         let inner = self
             .channel
             .basic_publish(
-                self.exchange.as_str().into(),
+                exchange.into(),
                 routing_key.as_str().into(),
                 self.options,
                 message.body,
@@ -399,7 +457,7 @@ impl Sink for RabbitmqSink {
         Ok(RabbitmqConfirm {
             inner,
             exchange: if self.options.mandatory {
-                self.exchange.clone()
+                exchange.to_owned()
             } else {
                 String::new()
             },
@@ -441,15 +499,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routing_keys_substitute_db_and_table_only() {
+    fn routing_keys_substitute_db_table_and_type() {
         let t = RoutingKeyTemplate::new("%db%.%table%");
-        assert_eq!(t.render("tcs", "Placement"), "tcs.Placement");
+        assert_eq!(t.render("tcs", "Placement", "insert"), "tcs.Placement");
         let t = RoutingKeyTemplate::new("db.%db%.%table%.%type%");
-        assert_eq!(t.render("tcs", "Placement"), "db.tcs.Placement.%type%");
+        assert_eq!(
+            t.render("tcs", "Placement", "update"),
+            "db.tcs.Placement.update"
+        );
         let t = RoutingKeyTemplate::new("fixed");
-        assert_eq!(t.render("a", "b"), "fixed");
-        let t = RoutingKeyTemplate::new("%table%%db%%table%");
-        assert_eq!(t.render("d", ""), "d");
+        assert_eq!(t.render("a", "b", "delete"), "fixed");
+        let t = RoutingKeyTemplate::new("%table%%db%%table%%other%");
+        assert_eq!(t.render("d", "", "ddl"), "d%other%");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod operations;
 mod options;
 mod positions;
 mod restart;
+mod routing;
 mod schema_fallback;
 mod schema_history;
 mod support;
