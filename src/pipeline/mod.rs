@@ -27,8 +27,7 @@ use crate::shutdown::ShutdownSignal;
 use crate::sink::rabbitmq::RabbitmqSink;
 use crate::sink::stdout::StdoutSink;
 use crate::sink::{Sink, SinkKind};
-use crate::source::mariadb::GtidPosition;
-use crate::source::mysql_gtid::GtidSet;
+use crate::source::gtid::GtidState;
 use crate::source::{BinlogSource, StartFrom};
 
 /// Deliveries waiting for the publisher. Each holds at most about [`CHUNK_BYTES`] of
@@ -206,26 +205,16 @@ where
     // file and offset, so the checkpoint names its point in a form every server of the
     // topology knows (source.gtid_mode). Taken before the stream opens: finding the MySQL
     // set reads the binlog on a connection registered with the same replica server_id.
-    let saved_gtids = saved.as_ref().and_then(|cp| cp.gtid_position.as_deref());
-    let (mariadb_gtids, mysql_gtids) = if server.is_mariadb {
-        let position = match saved_gtids.and_then(GtidPosition::parse) {
-            Some(p) => Some(p),
-            None => source.gtid_position_at(&start).await?,
-        };
-        (position, None)
-    } else {
-        let set = match saved_gtids.and_then(GtidSet::parse) {
-            Some(set) => Some(set),
-            None => source.mysql_gtids_at(&start, &server).await?,
-        };
-        (None, set)
+    let saved_gtids = saved
+        .as_ref()
+        .and_then(|cp| cp.gtid_position.as_deref())
+        .and_then(|text| GtidState::parse(text, &server));
+    let gtids = match saved_gtids {
+        Some(state) => Some(state),
+        None => source.gtids_at(&start, &server).await?,
     };
     if saved.is_none() {
-        start_checkpoint.gtid_position = match (&mariadb_gtids, &mysql_gtids) {
-            (Some(p), _) => Some(p.to_string()),
-            (None, Some(set)) => Some(set.to_string()),
-            (None, None) => None,
-        };
+        start_checkpoint.gtid_position = gtids.as_ref().map(ToString::to_string);
     }
 
     // Before the stream opens: a first capture reads ahead in the binlog on a connection
@@ -279,8 +268,7 @@ where
     .with_limits(&config.transactions)
     .with_server_uuid(server.server_uuid.clone())
     .with_filter(std::sync::Arc::new(config.filter.compile()?))
-    .with_gtid_position(mariadb_gtids)
-    .with_mysql_gtids(mysql_gtids);
+    .with_gtids(gtids);
     let reader_task = tokio::spawn(reader.run(events, tx, shutdown.clone()));
     let publisher = publisher::Publisher::new(
         sink,

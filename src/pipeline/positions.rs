@@ -84,17 +84,10 @@ pub async fn set(config: &Config, position: &BinlogPosition) -> Result<Checkpoin
         position: position.clone(),
         gtid: None,
         server_id: server.server_id,
-        gtid_position: if server.is_mariadb {
-            source
-                .gtid_position_at(position)
-                .await?
-                .map(|p| p.to_string())
-        } else {
-            source
-                .mysql_gtids_at(position, &server)
-                .await?
-                .map(|set| set.to_string())
-        },
+        gtid_position: source
+            .gtids_at(position, &server)
+            .await?
+            .map(|state| state.to_string()),
         server_uuid: server.server_uuid.clone(),
     };
     store.save(&checkpoint)?;

@@ -34,7 +34,8 @@ use crate::position::BinlogPosition;
 use crate::schema::{self, SchemaProvider};
 use crate::shutdown::ShutdownSignal;
 use crate::source::SourceEvents;
-use crate::source::mariadb::{self, GtidPosition, MariadbGtid};
+use crate::source::gtid::GtidState;
+use crate::source::mariadb::{self, MariadbGtid};
 use crate::source::mysql_gtid::GtidSet;
 use crate::source::query::statement_text;
 use crate::source::rotate::rotate_target;
@@ -79,10 +80,8 @@ pub struct Reader<P> {
     server_id: u32,
     /// `@@server_uuid` of the source (MySQL), recorded in checkpoints.
     server_uuid: Option<String>,
-    /// MariaDB's GTID position after the last transaction read, when known.
-    gtid_position: Option<GtidPosition>,
-    /// MySQL's executed GTID set after the last transaction read, when known.
-    gtid_set: Option<GtidSet>,
+    /// The GTID state after the last transaction read, when the server uses GTIDs.
+    gtids: Option<GtidState>,
     /// A TRANSACTION_PAYLOAD event was just read: its decompressed events must follow.
     expect_payload_events: bool,
     /// DDL messages waiting for the end of the statement's transaction.
@@ -119,8 +118,7 @@ impl<P: SchemaProvider> Reader<P> {
             row_query: None,
             server_id,
             server_uuid: None,
-            gtid_position: None,
-            gtid_set: None,
+            gtids: None,
             expect_payload_events: false,
             pending_ddl: Batch::default(),
             stop_at,
@@ -143,17 +141,10 @@ impl<P: SchemaProvider> Reader<P> {
         self
     }
 
-    /// Follows MariaDB's GTID position from `start` (the position at the start position)
-    /// and records it in checkpoints.
-    pub fn with_gtid_position(mut self, start: Option<GtidPosition>) -> Self {
-        self.gtid_position = start;
-        self
-    }
-
-    /// Follows MySQL's executed GTID set from `start` (the set at the start position) and
-    /// records it in checkpoints.
-    pub fn with_mysql_gtids(mut self, start: Option<GtidSet>) -> Self {
-        self.gtid_set = start;
+    /// Follows the GTID state from `start` (the state at the start position) and records it
+    /// in checkpoints.
+    pub fn with_gtids(mut self, start: Option<GtidState>) -> Self {
+        self.gtids = start;
         self
     }
 
@@ -348,9 +339,9 @@ impl<P: SchemaProvider> Reader<P> {
             Ok(EventType::GTID_EVENT | EventType::GTID_TAGGED_LOG_EVENT) => {
                 let gtid: GtidEvent = event.read_event().map_err(|e| self.malformed("GTID", e))?;
                 self.gtid = Some(mysql_gtid(&gtid));
-                if let Some(set) = &mut self.gtid_set {
+                if let Some(state) = &mut self.gtids {
                     let tag = gtid.tag().map(|t| t.to_string());
-                    set.add(gtid.sid(), tag.as_deref(), gtid.gno());
+                    state.apply_mysql(gtid.sid(), tag.as_deref(), gtid.gno());
                 }
                 Ok(None)
             }
@@ -360,12 +351,12 @@ impl<P: SchemaProvider> Reader<P> {
             )),
             Ok(EventType::PREVIOUS_GTIDS_EVENT) => {
                 // Everything before this binlog file; what was read so far is in it too.
-                if self.gtid_set.is_some() {
+                if matches!(self.gtids, Some(GtidState::Mysql(_))) {
                     let previous: PreviousGtidsEvent<'_> = event
                         .read_event()
                         .map_err(|e| self.malformed("PREVIOUS_GTIDS", e))?;
-                    if let Some(set) = &mut self.gtid_set {
-                        set.extend(&GtidSet::from_previous(&previous));
+                    if let Some(state) = &mut self.gtids {
+                        state.extend_mysql(&GtidSet::from_previous(&previous));
                     }
                 }
                 Ok(None)
@@ -395,8 +386,8 @@ impl<P: SchemaProvider> Reader<P> {
                 let gtid = MariadbGtid::parse(event.data(), header.server_id())
                     .ok_or_else(|| self.malformed("MariaDB GTID", "event body too short"))?;
                 self.gtid = Some(gtid.to_gtid_string());
-                if let Some(position) = &mut self.gtid_position {
-                    position.apply(&gtid);
+                if let Some(state) = &mut self.gtids {
+                    state.apply_mariadb(&gtid);
                 }
                 if !gtid.standalone {
                     // Maxwell has no thread id for transactions MariaDB starts with a GTID.
@@ -504,11 +495,7 @@ impl<P: SchemaProvider> Reader<P> {
             position: self.position.clone(),
             gtid: self.gtid.clone(),
             server_id: self.server_id,
-            gtid_position: match (&self.gtid_position, &self.gtid_set) {
-                (Some(mariadb), _) => Some(mariadb.to_string()),
-                (None, Some(mysql)) => Some(mysql.to_string()),
-                (None, None) => None,
-            },
+            gtid_position: self.gtids.as_ref().map(ToString::to_string),
             server_uuid: self.server_uuid.clone(),
         }
     }

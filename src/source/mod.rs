@@ -8,6 +8,7 @@
 
 mod connection;
 pub mod file;
+pub mod gtid;
 pub mod mariadb;
 pub mod mysql_gtid;
 pub mod query;

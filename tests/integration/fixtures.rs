@@ -368,6 +368,7 @@ async fn mysql_gtid_sets_follow_mysqlbinlogs_reading_of_the_file() {
     use binlog_relay::position::BinlogPosition;
     use binlog_relay::schema::PositionalNames;
     use binlog_relay::source::file::BinlogFileEvents;
+    use binlog_relay::source::gtid::GtidState;
     use binlog_relay::source::mysql_gtid::GtidSet;
 
     let dump = std::fs::read_to_string(fixture(
@@ -399,7 +400,7 @@ async fn mysql_gtid_sets_follow_mysqlbinlogs_reading_of_the_file() {
         1,
         None,
     )
-    .with_mysql_gtids(Some(GtidSet::default()));
+    .with_gtids(Some(GtidState::Mysql(GtidSet::default())));
     let mut sets = Vec::new();
     for event in events {
         let mut delivery = reader.handle_event(&event.unwrap()).await.unwrap();
