@@ -7,13 +7,17 @@
 //! - [`source`]: the replica connection and the binlog event stream.
 //! - [`schema`]: column names and encodings for each table map.
 //! - [`decode`]: rows events into row images and typed values, without allocating per row.
-//! - [`filter`]: which rows are published (Maxwell's fixed exclusions today).
-//! - [`format`]: Maxwell's JSON, byte for byte, and its transaction fields.
+//! - [`filter`]: which tables and rows are published (Maxwell's filter rules).
+//! - [`format`](mod@format): Maxwell's JSON, byte for byte, its transaction fields, column masks, and
+//!   the spill file for large transactions.
 //! - [`sink`]: RabbitMQ (and stdout), each message confirmed.
 //! - [`checkpoint`]: the position of the last fully confirmed transaction.
 //!
-//! [`pipeline`] runs them as a reader task and a publisher task; [`config`] loads and checks
-//! the configuration; [`position`] is the binlog coordinate they all share.
+//! [`pipeline`] runs them as a reader task and a publisher task and reconnects after lost
+//! connections; [`config`] loads and checks the configuration; [`position`] is the binlog
+//! coordinate they all share. Beside the path, for operators: [`metrics`] and [`http`]
+//! (`/metrics`, `/healthz`, `/readyz`), [`systemd`] (readiness and watchdog), [`check`]
+//! (the pre-flight report) and [`shutdown`].
 
 pub mod check;
 pub mod checkpoint;

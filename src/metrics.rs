@@ -17,11 +17,11 @@ use prometheus::{
 pub struct Metrics {
     pub registry: Registry,
     /// Row changes decoded from rows events, by `type` (insert, update, delete).
-    pub rows_read: IntCounterVec,
+    pub rows_read: ByKind,
     /// Row changes dropped by filters before formatting.
     pub rows_filtered: IntCounter,
     /// Messages handed to the sink, by `type` (insert, update, delete, ddl).
-    pub messages_published: IntCounterVec,
+    pub messages_published: ByKind,
     /// Messages the sink confirmed.
     pub messages_confirmed: IntCounter,
     /// Messages the sink refused, by `reason` (nack, returned, error).
@@ -69,6 +69,39 @@ pub struct Metrics {
     pub streaming: IntGauge,
 }
 
+/// One series per change type, looked up once: the per-row and per-message paths increment
+/// them without the label map's lock and hash.
+pub struct ByKind {
+    insert: IntCounter,
+    update: IntCounter,
+    delete: IntCounter,
+    /// Messages only: rows are never DDL.
+    ddl: Option<IntCounter>,
+}
+
+impl ByKind {
+    fn new(vec: &IntCounterVec, with_ddl: bool) -> Self {
+        Self {
+            insert: vec.with_label_values(&["insert"]),
+            update: vec.with_label_values(&["update"]),
+            delete: vec.with_label_values(&["delete"]),
+            ddl: with_ddl.then(|| vec.with_label_values(&["ddl"])),
+        }
+    }
+
+    /// The series for `insert`, `update`, `delete` or `ddl`; `None` for a type it does not
+    /// count.
+    pub fn get(&self, kind: &str) -> Option<&IntCounter> {
+        match kind {
+            "insert" => Some(&self.insert),
+            "update" => Some(&self.update),
+            "delete" => Some(&self.delete),
+            "ddl" => self.ddl.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// Latency buckets from 100 µs to 10 s.
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0,
@@ -109,19 +142,25 @@ impl Metrics {
             h
         };
         let metrics = Self {
-            rows_read: counter_vec(
-                "binlog_relay_rows_read_total",
-                "Row changes decoded from the binlog, by type",
-                "type",
+            rows_read: ByKind::new(
+                &counter_vec(
+                    "binlog_relay_rows_read_total",
+                    "Row changes decoded from the binlog, by type",
+                    "type",
+                ),
+                false,
             ),
             rows_filtered: counter(
                 "binlog_relay_rows_filtered_total",
                 "Row changes dropped by filters",
             ),
-            messages_published: counter_vec(
-                "binlog_relay_messages_published_total",
-                "Messages handed to the sink, by type (insert, update, delete, ddl)",
-                "type",
+            messages_published: ByKind::new(
+                &counter_vec(
+                    "binlog_relay_messages_published_total",
+                    "Messages handed to the sink, by type (insert, update, delete, ddl)",
+                    "type",
+                ),
+                true,
             ),
             messages_confirmed: counter(
                 "binlog_relay_messages_confirmed_total",
@@ -222,11 +261,6 @@ impl Metrics {
         };
         // Series that exist from the start read 0 rather than missing, so rates and
         // alerts work before the first event of a kind.
-        for kind in ["insert", "update", "delete"] {
-            metrics.rows_read.with_label_values(&[kind]);
-            metrics.messages_published.with_label_values(&[kind]);
-        }
-        metrics.messages_published.with_label_values(&["ddl"]);
         for reason in ["nack", "returned", "error"] {
             metrics.messages_failed.with_label_values(&[reason]);
         }
@@ -297,7 +331,9 @@ mod tests {
     fn every_metric_is_registered_once_and_rendered() {
         let m = Metrics::new();
         m.reconnects.with_label_values(&["sink"]).inc();
-        m.rows_read.with_label_values(&["insert"]).inc_by(3);
+        if let Some(c) = m.rows_read.get("insert") {
+            c.inc_by(3);
+        }
         m.checkpoint_saved(&crate::position::BinlogPosition::new(
             "mariadb-bin.000042",
             1234,

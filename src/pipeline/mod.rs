@@ -97,8 +97,7 @@ pub async fn run(
             Err(e) if e.is_transient() && shutdown.is_triggered() => {
                 // Asked to stop while a connection was down: what is confirmed is saved.
                 warn!(error = %e, "stopped while a connection was lost");
-                let saved = FileStore::open(&config.checkpoint.dir)?.load()?;
-                return Ok(Outcome::Stopped(saved));
+                return stopped(config);
             }
             Err(e) if e.is_transient() => e,
             done => return done,
@@ -115,12 +114,15 @@ pub async fn run(
         let mut wait = shutdown.clone();
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = wait.wait() => {
-                let saved = FileStore::open(&config.checkpoint.dir)?.load()?;
-                return Ok(Outcome::Stopped(saved));
-            }
+            _ = wait.wait() => return stopped(config),
         }
     }
+}
+
+/// A stop between runs: the checkpoint the last run saved.
+fn stopped(config: &Config) -> Result<Outcome, Error> {
+    let saved = FileStore::open(&config.checkpoint.dir)?.load()?;
+    Ok(Outcome::Stopped(saved))
 }
 
 /// One run: connects the sink and the source, and runs until either fails or it ends.

@@ -207,10 +207,9 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             METRICS
                 .publish_seconds
                 .observe(sent.elapsed().as_secs_f64());
-            METRICS
-                .messages_published
-                .with_label_values(&[message.kind])
-                .inc();
+            if let Some(published) = METRICS.messages_published.get(message.kind) {
+                published.inc();
+            }
             self.queue.push_back(InFlight::Confirm(confirm, sent));
             self.unconfirmed += 1;
             METRICS

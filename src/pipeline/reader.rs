@@ -180,26 +180,15 @@ impl<P: SchemaProvider> Reader<P> {
                     });
                 }
             };
-            let mut delivery = match self.handle_event(&event).await {
+            let delivery = match self.handle_event(&event).await {
                 Ok(d) => d,
                 Err(e) => break Err(e),
             };
-            // A large transaction comes out in several deliveries; the channel's bound
-            // keeps only a few of them in memory at once.
-            let mut publisher_gone = false;
-            while let Some(d) = delivery {
-                if out.send(d).await.is_err() {
-                    publisher_gone = true;
-                    break;
-                }
-                delivery = match self.more() {
-                    Ok(d) => d,
-                    Err(e) => return self.finish_with(events, Err(e)).await,
-                };
-            }
-            if publisher_gone {
+            match self.forward(delivery, &out).await {
+                Ok(true) => {}
                 // The publisher stopped; its own result says why.
-                break Ok(false);
+                Ok(false) => break Ok(false),
+                Err(e) => break Err(e),
             }
             if !self.in_transaction
                 && self
@@ -210,16 +199,25 @@ impl<P: SchemaProvider> Reader<P> {
                 break Ok(true);
             }
         };
-        self.finish_with(events, result).await
-    }
-
-    async fn finish_with(
-        &mut self,
-        events: SourceEvents,
-        result: Result<bool, Error>,
-    ) -> Result<bool, Error> {
         events.close().await;
         result
+    }
+
+    /// Sends a delivery and, for a large transaction, the rest of its deliveries; the
+    /// channel's bound keeps only a few of them in memory at once. `false` when the
+    /// publisher is gone.
+    async fn forward(
+        &mut self,
+        mut delivery: Option<Delivery>,
+        out: &mpsc::Sender<Delivery>,
+    ) -> Result<bool, Error> {
+        while let Some(d) = delivery {
+            if out.send(d).await.is_err() {
+                return Ok(false);
+            }
+            delivery = self.more()?;
+        }
+        Ok(true)
     }
 
     /// The next delivery of a committed transaction that did not fit in one (see
@@ -727,10 +725,9 @@ impl<P: SchemaProvider> Reader<P> {
                 filtered += 1;
             }
         }
-        METRICS
-            .rows_read
-            .with_label_values(&[rows.kind.as_str()])
-            .inc_by(count);
+        if let Some(read) = METRICS.rows_read.get(rows.kind.as_str()) {
+            read.inc_by(count);
+        }
         METRICS.rows_filtered.inc_by(filtered);
         if dropped {
             return Ok(());

@@ -4,7 +4,7 @@
 //! A capture reads `information_schema` between two `SHOW MASTER STATUS` calls, p1 and p2.
 //! The statements in the binlog from the start position to p2 are then read ahead:
 //! - a schema statement between p1 and p2 means the capture may have caught a table half
-//!   way; it is taken again (up to [`ATTEMPTS`] times);
+//!   way; it is taken again (up to `ATTEMPTS`, 5, times);
 //! - a table touched by a statement between the start and p1 may have looked different at
 //!   the start. It is unknown from the start until the binlog makes it known again (a
 //!   CREATE TABLE the reader follows) or until p1, where the captured definition holds.
