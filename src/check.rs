@@ -9,11 +9,11 @@ use std::fmt;
 use std::path::Path;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder};
 
 use crate::checkpoint::{CheckpointStore, FileStore};
 use crate::config::Config;
 use crate::sink::SinkKind;
+use crate::source::{BinlogSource, SourceError, global_variable};
 
 /// How an item came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,11 +297,8 @@ pub async fn run(config: &Config) -> Vec<Item> {
         Ok(facts) => evaluate(&facts, config, checkpoint_file.as_deref()),
         Err(e) => vec![Item::fail(
             "source",
-            format!(
-                "cannot connect to {}:{} as {}: {e}",
-                config.source.host, config.source.port, config.source.user
-            ),
-            "check source.host, source.port, source.user and the password, and that the server is running",
+            format!("as {}: {e}", config.source.user),
+            "make sure the server is running and the account can log in from this host",
         )],
     };
     items.extend(broker(config).await);
@@ -309,36 +306,33 @@ pub async fn run(config: &Config) -> Vec<Item> {
     items
 }
 
-async fn source_facts(config: &Config) -> Result<ServerFacts, mysql_async::Error> {
-    let opts: Opts = OptsBuilder::default()
-        .ip_or_hostname(config.source.host.clone())
-        .tcp_port(config.source.port)
-        .user(Some(config.source.user.clone()))
-        .pass(Some(config.source.password.expose().to_owned()))
-        .prefer_socket(false)
-        .into();
-    let mut conn = mysql_async::Conn::new(opts).await?;
+async fn source_facts(config: &Config) -> Result<ServerFacts, SourceError> {
+    let source = BinlogSource::new(&config.source);
+    let facts = server_facts(&source).await;
+    source.close().await;
+    facts
+}
+
+async fn server_facts(source: &BinlogSource) -> Result<ServerFacts, SourceError> {
+    const SETTINGS: &str =
+        "SELECT @@version, @@log_bin, @@binlog_format, @@server_id, @@binlog_row_image";
+    let query = |query: &'static str| move |source| SourceError::Query { query, source };
+    let mut conn = source.conn().await?;
     let (version, log_bin, format, server_id, row_image): (String, i64, String, u32, String) = conn
-        .query_first(
-            "SELECT @@version, @@log_bin, @@binlog_format, @@server_id, @@binlog_row_image",
-        )
-        .await?
+        .query_first(SETTINGS)
+        .await
+        .map_err(query(SETTINGS))?
         .unwrap_or_default();
-    let variable = async |conn: &mut mysql_async::Conn, name: &str| {
-        conn.query_first::<(String, String), _>(format!("SHOW GLOBAL VARIABLES LIKE '{name}'"))
-            .await
-            .map(|row| row.map(|(_, v)| v))
-    };
-    let binlog_row_metadata = variable(&mut conn, "binlog_row_metadata").await?;
+    let binlog_row_metadata = global_variable(&mut conn, "binlog_row_metadata").await?;
     let mysql_gtid_mode = if version.to_ascii_lowercase().contains("mariadb") {
         None
     } else {
-        variable(&mut conn, "gtid_mode").await?
+        global_variable(&mut conn, "gtid_mode").await?
     };
-    let seconds = variable(&mut conn, "binlog_expire_logs_seconds")
+    let seconds = global_variable(&mut conn, "binlog_expire_logs_seconds")
         .await?
         .and_then(|v| v.parse::<u64>().ok());
-    let days = variable(&mut conn, "expire_logs_days")
+    let days = global_variable(&mut conn, "expire_logs_days")
         .await?
         .and_then(|v| v.parse::<f64>().ok());
     let retention_seconds = match (seconds, days) {
@@ -346,7 +340,10 @@ async fn source_facts(config: &Config) -> Result<ServerFacts, mysql_async::Error
         (_, Some(d)) if d > 0.0 => Some((d * 86_400.0) as u64),
         (s, _) => s,
     };
-    let grants: Vec<String> = conn.query("SHOW GRANTS").await?;
+    let grants: Vec<String> = conn
+        .query("SHOW GRANTS")
+        .await
+        .map_err(query("SHOW GRANTS"))?;
     // Needs REPLICATION CLIENT; without it the grants item already fails.
     let binlog_files: Option<Vec<String>> = if log_bin != 0 {
         conn.query_map("SHOW BINARY LOGS", |row: mysql_async::Row| {
@@ -357,7 +354,6 @@ async fn source_facts(config: &Config) -> Result<ServerFacts, mysql_async::Error
     } else {
         Some(Vec::new())
     };
-    let _ = conn.disconnect().await;
     Ok(ServerFacts {
         version,
         log_bin: log_bin != 0,

@@ -227,9 +227,11 @@ impl Masking {
         };
         mac.update(value);
         let digest = mac.finalize().into_bytes();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         out.push(b'"');
         for byte in digest {
-            out.extend_from_slice(format!("{byte:02x}").as_bytes());
+            out.push(HEX[usize::from(byte >> 4)]);
+            out.push(HEX[usize::from(byte & 0x0f)]);
         }
         out.push(b'"');
     }

@@ -137,7 +137,8 @@ impl BinlogSource {
         &self.pool
     }
 
-    async fn conn(&self) -> Result<mysql_async::Conn, SourceError> {
+    /// A connection from the metadata pool.
+    pub(crate) async fn conn(&self) -> Result<mysql_async::Conn, SourceError> {
         self.pool
             .get_conn()
             .await
@@ -176,8 +177,7 @@ impl BinlogSource {
         }
         if !row_image.eq_ignore_ascii_case("FULL") {
             // MySQL 8 only.
-            const VALUE_OPTIONS: &str = "SHOW GLOBAL VARIABLES LIKE 'binlog_row_value_options'";
-            if let Some(value) = global_variable(&mut conn, VALUE_OPTIONS).await?
+            if let Some(value) = global_variable(&mut conn, "binlog_row_value_options").await?
                 && value.to_ascii_uppercase().contains("PARTIAL_JSON")
             {
                 warn!(
@@ -189,8 +189,7 @@ impl BinlogSource {
         }
         let is_mariadb = version.to_ascii_lowercase().contains("mariadb");
         // MySQL only.
-        const UUID: &str = "SHOW GLOBAL VARIABLES LIKE 'server_uuid'";
-        let server_uuid = global_variable(&mut conn, UUID).await?;
+        let server_uuid = global_variable(&mut conn, "server_uuid").await?;
         Ok(ServerInfo {
             version,
             is_mariadb,
@@ -273,9 +272,8 @@ impl BinlogSource {
 
     /// Whether a MySQL server assigns GTIDs (`@@gtid_mode` is ON).
     pub async fn mysql_gtid_mode_on(&self) -> Result<bool, SourceError> {
-        const Q: &str = "SHOW GLOBAL VARIABLES LIKE 'gtid_mode'";
         let mut conn = self.conn().await?;
-        Ok(global_variable(&mut conn, Q)
+        Ok(global_variable(&mut conn, "gtid_mode")
             .await?
             .is_some_and(|mode| mode.eq_ignore_ascii_case("ON")))
     }
@@ -440,16 +438,20 @@ impl BinlogSource {
     }
 }
 
-/// The value a `SHOW GLOBAL VARIABLES LIKE '...'` query answers, `None` when the server has
-/// no such variable (it answers with no row).
-async fn global_variable(
+/// The value of global variable `name` (`SHOW GLOBAL VARIABLES LIKE 'name'`), `None` when
+/// the server has no such variable (it answers with no row). `name` is one of ours, never
+/// user input.
+pub(crate) async fn global_variable(
     conn: &mut Conn,
-    query: &'static str,
+    name: &str,
 ) -> Result<Option<String>, SourceError> {
     let row: Option<(String, String)> = conn
-        .query_first(query)
+        .query_first(format!("SHOW GLOBAL VARIABLES LIKE '{name}'"))
         .await
-        .map_err(|source| SourceError::Query { query, source })?;
+        .map_err(|source| SourceError::Query {
+            query: "SHOW GLOBAL VARIABLES",
+            source,
+        })?;
     Ok(row.map(|(_, value)| value))
 }
 

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use crate::config::{ConfigError, Secret};
 use crate::position::BinlogPosition;
 
+pub(crate) use connection::global_variable;
 pub use connection::{BinlogSource, ServerInfo, SourceError, SourceEvents};
 
 /// Default port of MySQL and MariaDB.
