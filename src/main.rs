@@ -10,8 +10,8 @@ use binlog_relay::config::Config;
 use binlog_relay::pipeline::{self, Outcome, StopAt};
 use binlog_relay::position::BinlogPosition;
 use binlog_relay::shutdown::{self, Forced, Shutdown};
-use clap::{Parser, Subcommand, ValueEnum};
-use tracing::{error, info};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tracing::{error, info, warn};
 
 /// Streams MySQL/MariaDB row changes to RabbitMQ as Maxwell-format JSON.
 #[derive(Debug, Parser)]
@@ -34,9 +34,8 @@ enum LogFormat {
 enum Command {
     /// Replicate: read the binlog and publish every row change.
     Run {
-        /// TOML configuration file; BINLOG_RELAY__SECTION__KEY variables override it.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
         /// Exit 0 once everything up to FILE:POS (or the server's position at start-up,
         /// `now`) is published, confirmed and checkpointed.
         #[arg(long, value_parser = parse_stop_at)]
@@ -50,13 +49,44 @@ enum Command {
     /// Check the source server, the broker and the checkpoint directory before starting:
     /// one line per item, with what to change for each failure. Exits 1 if any fails.
     Check {
-        #[arg(long, short)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Inspect or move the checkpoint.
     Positions {
         #[command(subcommand)]
         action: PositionsAction,
+    },
+    /// Work with configuration files.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+/// Where the configuration comes from: our TOML, or a Maxwell `config.properties`.
+#[derive(Debug, Args)]
+struct ConfigArgs {
+    /// TOML configuration file; BINLOG_RELAY__SECTION__KEY variables override it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// A Maxwell config.properties to use as it is (see `config from-maxwell` for what it
+    /// becomes); BINLOG_RELAY__SECTION__KEY variables still override.
+    #[arg(long, conflicts_with = "config")]
+    maxwell_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Print the TOML equivalent of a Maxwell config.properties, each key naming the Maxwell
+    /// option it came from, and the options that have no effect. Exits 2 if an option cannot
+    /// be carried over.
+    FromMaxwell {
+        /// The Maxwell config.properties.
+        file: PathBuf,
+        /// Write passwords into the output instead of ********.
+        #[arg(long)]
+        show_secrets: bool,
     },
 }
 
@@ -64,15 +94,15 @@ enum Command {
 enum PositionsAction {
     /// Print the checkpoint and the binlog files the server still has.
     Show {
-        #[arg(long, short)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Move the checkpoint to FILE:POS (the start of an event, as SHOW BINLOG EVENTS lists
     /// them) and capture the schema for it. Run it with the daemon stopped. Rows between the
     /// old and the new position are not published.
     Set {
-        #[arg(long, short)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
         position: BinlogPosition,
     },
 }
@@ -83,9 +113,8 @@ enum SchemaAction {
     /// checkpoint on. Tables changed since the checkpoint stay unknown up to the capture.
     /// Run it with the daemon stopped.
     Recapture {
-        /// TOML configuration file; BINLOG_RELAY__SECTION__KEY variables override it.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
         /// Take every table as it is now for the whole range from the checkpoint on, even
         /// those a statement changed in between. Only when you know those changes did not
         /// touch columns (see docs/schema.md).
@@ -142,12 +171,15 @@ fn main() -> ExitCode {
         Command::Positions {
             action: PositionsAction::Set { config, position },
         } => positions_set(config, position),
+        Command::Config {
+            action: ConfigAction::FromMaxwell { file, show_secrets },
+        } => from_maxwell(&file, show_secrets),
     }
 }
 
 /// Runs `work` on a small runtime and maps its error to the exit code.
 fn one_shot<T>(
-    config_path: Option<PathBuf>,
+    config_path: ConfigArgs,
     work: impl AsyncFnOnce(Config) -> Result<T, binlog_relay::error::Error>,
     done: impl FnOnce(T),
 ) -> ExitCode {
@@ -177,7 +209,7 @@ fn one_shot<T>(
     }
 }
 
-fn check(config_path: Option<PathBuf>) -> ExitCode {
+fn check(config_path: ConfigArgs) -> ExitCode {
     let config = match load_config(config_path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -208,7 +240,7 @@ fn check(config_path: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn positions_show(config_path: Option<PathBuf>) -> ExitCode {
+fn positions_show(config_path: ConfigArgs) -> ExitCode {
     one_shot(
         config_path,
         async |config| pipeline::positions::show(&config).await,
@@ -243,7 +275,7 @@ fn positions_show(config_path: Option<PathBuf>) -> ExitCode {
     )
 }
 
-fn positions_set(config_path: Option<PathBuf>, position: BinlogPosition) -> ExitCode {
+fn positions_set(config_path: ConfigArgs, position: BinlogPosition) -> ExitCode {
     one_shot(
         config_path,
         async move |config| pipeline::positions::set(&config, &position).await,
@@ -256,15 +288,55 @@ fn positions_set(config_path: Option<PathBuf>, position: BinlogPosition) -> Exit
     )
 }
 
-fn load_config(config_path: Option<PathBuf>) -> Result<Config, ExitCode> {
-    Config::load(config_path.as_deref()).map_err(|e| {
+fn load_config(args: ConfigArgs) -> Result<Config, ExitCode> {
+    let loaded = match &args.maxwell_config {
+        Some(path) => Config::load_maxwell(path).map(|(config, warnings)| {
+            for w in warnings {
+                warn!(option = %w.key, "Maxwell option has no effect: {}", w.message);
+            }
+            config
+        }),
+        None => Config::load(args.config.as_deref()),
+    };
+    loaded.map_err(|e| {
         error!(error = %e, "invalid configuration");
         eprintln!("binlog-relay: {e}");
         ExitCode::from(2)
     })
 }
 
-fn recapture(config_path: Option<PathBuf>, trust_current: bool) -> ExitCode {
+/// `config from-maxwell`: the translation, checked by loading it as `run` would.
+fn from_maxwell(path: &std::path::Path, show_secrets: bool) -> ExitCode {
+    use binlog_relay::config::maxwell;
+    let translated = maxwell::read_file(path).and_then(|mut props| {
+        maxwell::apply_environment(&mut props, &std::env::vars().collect::<Vec<_>>());
+        maxwell::translate(props)
+    });
+    let translation = match translated {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("binlog-relay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The printed TOML must also load: check it the way `run --maxwell-config` would.
+    if let Err(e) = Config::load_maxwell(path) {
+        eprintln!("binlog-relay: {e}");
+        return ExitCode::from(2);
+    }
+    let secrets = if show_secrets {
+        maxwell::Secrets::Shown
+    } else {
+        maxwell::Secrets::Hidden
+    };
+    print!("{}", translation.to_toml(secrets));
+    for w in &translation.warnings {
+        eprintln!("binlog-relay: warning: {w}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn recapture(config_path: ConfigArgs, trust_current: bool) -> ExitCode {
     one_shot(
         config_path,
         async move |config| pipeline::recapture(&config, trust_current).await,
@@ -278,7 +350,7 @@ fn recapture(config_path: Option<PathBuf>, trust_current: bool) -> ExitCode {
     )
 }
 
-fn run(config_path: Option<PathBuf>, stop_at: Option<StopAt>) -> ExitCode {
+fn run(config_path: ConfigArgs, stop_at: Option<StopAt>) -> ExitCode {
     // Validate everything before starting a runtime or connecting anywhere.
     let config = match load_config(config_path) {
         Ok(c) => c,

@@ -9,6 +9,7 @@ mod fixtures;
 mod golden;
 mod large_transaction;
 mod masking;
+mod maxwell_config;
 mod operations;
 mod options;
 mod positions;

@@ -401,8 +401,16 @@ fn next_server_id() -> u32 {
 
 /// Starts the daemon; `env` adds environment variables.
 pub fn spawn_daemon(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let config = config.to_string_lossy();
+    let mut all = vec!["run", "--config", config.as_ref()];
+    all.extend_from_slice(args);
+    spawn_command(&all, env)
+}
+
+/// Runs `binlog-relay ARGS...` with extra environment variables.
+pub fn spawn_command(args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_binlog-relay"));
-    cmd.arg("run").arg("--config").arg(config).args(args);
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }

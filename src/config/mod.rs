@@ -7,6 +7,8 @@
 //! says what to write instead. Unknown keys are errors, not silently ignored: a misspelt key
 //! in a CDC daemon's config usually means data going to the wrong place.
 
+pub mod maxwell;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -70,6 +72,8 @@ pub enum ConfigError {
     File { path: PathBuf, message: String },
     #[error("configuration key `{key}`: {message}")]
     Key { key: String, message: String },
+    #[error("Maxwell option `{key}`: {message}")]
+    Maxwell { key: String, message: String },
     #[error("configuration: {0}")]
     Other(String),
 }
@@ -117,19 +121,66 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
+        if let Some(path) = path
+            && !path.is_file()
+        {
+            return Err(ConfigError::File {
+                path: path.to_owned(),
+                message: "no such file".into(),
+            });
+        }
+        let file = path.map(|p| {
+            config::File::from(p)
+                .format(config::FileFormat::Toml)
+                .required(true)
+        });
+        Self::build(file, env, path)
+    }
+
+    /// Loads a Maxwell `config.properties` (with the environment variables Maxwell reads)
+    /// through its TOML translation ([`maxwell`]); `BINLOG_RELAY__*` variables still
+    /// override. Returns the Maxwell options that were accepted but have no effect, for the
+    /// caller to log.
+    pub fn load_maxwell(path: &Path) -> Result<(Self, Vec<maxwell::Warning>), ConfigError> {
+        Self::load_maxwell_with_env(path, std::env::vars())
+    }
+
+    /// Like [`Config::load_maxwell`] with an explicit environment.
+    pub fn load_maxwell_with_env(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Self, Vec<maxwell::Warning>), ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let mut props = maxwell::read_file(path)?;
+        maxwell::apply_environment(&mut props, &env);
+        let translation = maxwell::translate(props)?;
+        let text = translation.to_toml(maxwell::Secrets::Shown);
+        let file = config::File::from_str(&text, config::FileFormat::Toml);
+        let config = Self::build(Some(file), env, None).map_err(|e| match e {
+            // Name the option the operator wrote, not only ours.
+            ConfigError::Key { key, message } => match translation.origin(&key) {
+                Some(origin) => ConfigError::Maxwell {
+                    key: origin.to_owned(),
+                    message: format!("{message} (binlog-relay's {key})"),
+                },
+                None => ConfigError::Key { key, message },
+            },
+            other => other,
+        })?;
+        Ok((config, translation.warnings))
+    }
+
+    fn build<F>(
+        file: Option<config::File<F, config::FileFormat>>,
+        env: impl IntoIterator<Item = (String, String)>,
+        path: Option<&Path>,
+    ) -> Result<Self, ConfigError>
+    where
+        config::File<F, config::FileFormat>: config::Source + Send + Sync + 'static,
+    {
         let mut builder = config::Config::builder();
-        if let Some(path) = path {
-            if !path.is_file() {
-                return Err(ConfigError::File {
-                    path: path.to_owned(),
-                    message: "no such file".into(),
-                });
-            }
-            builder = builder.add_source(
-                config::File::from(path)
-                    .format(config::FileFormat::Toml)
-                    .required(true),
-            );
+        if let Some(file) = file {
+            builder = builder.add_source(file);
         }
         let env_prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
         let overrides: config::Map<String, String> = env
@@ -322,6 +373,50 @@ mod tests {
     fn secrets_do_not_print() {
         let c = load("[source]\nhost = \"db\"\npassword = \"hunter2\"\n", &[]).unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn maxwell_properties_load_with_our_defaults_and_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.properties");
+        std::fs::write(
+            &path,
+            "host=db\nuser=maxwell\npassword=pw\nproducer=rabbitmq\n\
+             rabbitmq_exchange=tis\nenv_config_prefix=MAXWELL_\nlog_level=info\n",
+        )
+        .unwrap();
+        let env = [
+            ("MAXWELL_RABBITMQ_EXCHANGE_TYPE", "topic"),
+            ("BINLOG_RELAY__SOURCE__PORT", "3307"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let (c, warnings) = Config::load_maxwell_with_env(&path, env).unwrap();
+        assert_eq!(c.source.host, "db");
+        assert_eq!(c.source.port, 3307);
+        assert_eq!(c.source.password.expose(), "pw");
+        assert_eq!(c.sink.kind, SinkKind::Rabbitmq);
+        assert_eq!(c.sink.rabbitmq.exchange, "tis");
+        assert_eq!(c.sink.rabbitmq.exchange_type, "topic");
+        assert_eq!(
+            c.sink.rabbitmq.uri.expose(),
+            "amqp://guest:guest@localhost:5672/%2F"
+        );
+        // Our own defaults where Maxwell has no such option.
+        assert_eq!(c.checkpoint.dir, PathBuf::from("/var/lib/binlog-relay"));
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].key, "log_level");
+
+        // A value our checks refuse names the Maxwell option it came from.
+        std::fs::write(&path, "producer=rabbitmq\nrabbitmq_exchange_type=fan\n").unwrap();
+        let err = Config::load_maxwell_with_env(&path, std::iter::empty()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("Maxwell option `rabbitmq_exchange_type`"),
+            "{err}"
+        );
+        std::fs::write(&path, "output_naming_strategy=kebab\n").unwrap();
+        let err = Config::load_maxwell_with_env(&path, std::iter::empty()).unwrap_err();
+        assert!(err.to_string().contains("output_naming_strategy"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,223 @@
+//! A Maxwell `config.properties` runs unchanged: the same exchange, routing keys and messages
+//! as the TOML `config from-maxwell` prints for it, and as a TOML written by hand.
+
+use std::time::Duration;
+
+use super::support::*;
+
+/// The broker's address as Maxwell's separate rabbitmq_* options.
+fn broker() -> (String, u16, String, String) {
+    let uri: lapin::uri::AMQPUri = services().amqp_uri.parse().expect("test amqp uri");
+    (
+        uri.authority.host,
+        uri.authority.port,
+        uri.authority.userinfo.username,
+        uri.authority.userinfo.password,
+    )
+}
+
+fn refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// Runs `binlog-relay ARGS... --stop-at now` and returns what reached `queue`, as
+/// (routing key, body, delivery mode).
+async fn publish_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    queue: &Queue,
+    expected: usize,
+) -> Vec<(String, String, Option<u8>)> {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--stop-at", "now"]);
+    let done = wait(spawn_command(&all, env), Duration::from_secs(120)).await;
+    assert_eq!(done.code, Some(0), "binlog-relay failed:\n{}", done.stderr);
+    let got = queue.take_at_least(expected, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        queue.drain().await.is_empty(),
+        "more messages than expected"
+    );
+    got.into_iter()
+        .map(|m| {
+            (
+                m.routing_key,
+                m.body,
+                m.properties.delivery_mode().as_ref().copied(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxwell_properties_publish_exactly_what_the_equivalent_toml_does() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "mxconf",
+        &[
+            "CREATE TABLE {db}.person (id INT PRIMARY KEY, name VARCHAR(20), secret VARCHAR(20))",
+            "CREATE TABLE {db}.skipped (id INT PRIMARY KEY)",
+        ],
+    )
+    .await;
+    let name = db.name.clone();
+    let queue = Queue::bind(&format!("{name}.#")).await;
+    let start = db.position().await;
+    db.exec(&[
+        "INSERT INTO {db}.person VALUES (1, 'Ann', 's1'), (2, 'Bob', 's2')",
+        "INSERT INTO {db}.skipped VALUES (1)",
+        "UPDATE {db}.person SET name = 'Anne' WHERE id = 1",
+        "DELETE FROM {db}.person WHERE id = 2",
+    ])
+    .await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (amqp_host, amqp_port, amqp_user, amqp_pass) = broker();
+    let server_id = 30_000 + std::process::id() % 10_000;
+    // A Maxwell file as an operator has it; the exchange type and two options come from
+    // MAXWELL_* variables, which Maxwell reads because of env_config_prefix.
+    let properties = format!(
+        "# Maxwell\n\
+         host=127.0.0.1\n\
+         port={mysql_port}\n\
+         user=root\n\
+         producer=rabbitmq\n\
+         rabbitmq_host={amqp_host}\n\
+         rabbitmq_port={amqp_port}\n\
+         rabbitmq_user={amqp_user}\n\
+         rabbitmq_pass={amqp_pass}\n\
+         rabbitmq_exchange={exchange}\n\
+         rabbitmq_routing_key_template=%db%.%table%\n\
+         rabbitmq_message_persistent=true\n\
+         filter=exclude: {name}.skipped\n\
+         output_binlog_position=true\n\
+         output_primary_keys=true\n\
+         exclude_columns=secret\n\
+         replica_server_id={server_id}\n\
+         client_id=mxconf\n\
+         init_position={start}:0\n\
+         log_level=info\n\
+         env_config_prefix=MAXWELL_\n",
+        mysql_port = services().mysql_port,
+        exchange = queue.exchange,
+    );
+    let props_path = dir.path().join("config.properties");
+    std::fs::write(&props_path, properties).expect("write config.properties");
+    let props = props_path.to_string_lossy().into_owned();
+
+    // The checkpoint goes to a directory of this test's, not /var/lib.
+    let state = |run: &str| dir.path().join(run).to_string_lossy().into_owned();
+    let (state_a, state_b, state_c) = (state("a"), state("b"), state("c"));
+    let env = |state: &str| -> Vec<(String, String)> {
+        vec![
+            ("MAXWELL_RABBITMQ_EXCHANGE_TYPE".into(), "topic".into()),
+            ("MAXWELL_OUTPUT_SERVER_ID".into(), "true".into()),
+            ("BINLOG_RELAY__CHECKPOINT__DIR".into(), state.into()),
+            ("BINLOG_RELAY__HTTP__LISTEN".into(), "127.0.0.1:0".into()),
+        ]
+    };
+
+    // 1. The Maxwell file itself.
+    let env_a = env(&state_a);
+    let from_properties = publish_with(
+        &["run", "--maxwell-config", &props],
+        &refs(&env_a),
+        &queue,
+        4,
+    )
+    .await;
+
+    // 2. The TOML that `config from-maxwell` prints for it (with the same environment).
+    let printed = tokio::process::Command::new(env!("CARGO_BIN_EXE_binlog-relay"))
+        .args(["config", "from-maxwell", &props, "--show-secrets"])
+        .envs(env(&state_b))
+        .output()
+        .await
+        .expect("config from-maxwell");
+    assert!(printed.status.success(), "{printed:?}");
+    let toml = String::from_utf8(printed.stdout).expect("utf-8 toml");
+    let warnings = String::from_utf8_lossy(&printed.stderr);
+    assert!(warnings.contains("log_level"), "{warnings}");
+    assert!(toml.contains("exchange_type = \"topic\""), "{toml}");
+    let toml_path = dir.path().join("translated.toml");
+    std::fs::write(&toml_path, &toml).expect("write toml");
+    let env_b = env(&state_b);
+    let from_translation = publish_with(
+        &["run", "--config", &toml_path.to_string_lossy()],
+        &refs(&env_b),
+        &queue,
+        4,
+    )
+    .await;
+
+    // 3. The same settings written by hand in our own keys.
+    let mut config = DaemonConfig::new(&queue.exchange);
+    config.rabbitmq_extra = format!(
+        "persistent = true\n\
+         [filter]\nrules = \"exclude: {name}.skipped\"\n\
+         [output]\nbinlog_position = true\nprimary_keys = true\nserver_id = true\n\
+         exclude_columns = [\"secret\"]\n"
+    );
+    let toml_c = config.write();
+    let by_hand = publish_with(
+        &["run", "--config", &toml_c.to_string_lossy()],
+        &[
+            ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+            ("BINLOG_RELAY__CHECKPOINT__DIR", state_c.as_str()),
+        ],
+        &queue,
+        4,
+    )
+    .await;
+
+    // What a consumer checks: where the messages went, their keys, and their bodies.
+    let keys: Vec<String> = from_properties
+        .iter()
+        .map(|(k, _, _)| k.replace(&name, "db"))
+        .collect();
+    assert_eq!(
+        keys,
+        ["db.person", "db.person", "db.person", "db.person"],
+        "skipped table filtered out, one key per row"
+    );
+    for (_, body, mode) in &from_properties {
+        assert_eq!(*mode, Some(2), "persistent: {body}");
+        assert!(!body.contains("\"secret\""), "excluded column: {body}");
+        assert!(body.contains("\"position\":\""), "{body}");
+        assert!(body.contains("\"primary_key\":"), "{body}");
+        assert!(body.contains("\"server_id\":"), "MAXWELL_ variable: {body}");
+    }
+    assert_eq!(from_properties, from_translation);
+    assert_eq!(from_properties, by_hand);
+    // Each run checkpointed in the directory it was given.
+    for state in [&state_a, &state_b, &state_c] {
+        assert!(
+            std::path::Path::new(state).join("position.json").is_file(),
+            "no checkpoint in {state}"
+        );
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_maxwell_option_stops_the_start_and_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.properties");
+    std::fs::write(
+        &path,
+        "host=127.0.0.1\nproducer=rabbitmq\nrabbitmq_pass=hunter2\nencrypt=all\nsecret_key=k\n",
+    )
+    .expect("write");
+    let done = wait(
+        spawn_command(&["run", "--maxwell-config", &path.to_string_lossy()], &[]),
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(done.code, Some(2), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("Maxwell option `encrypt`"),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("hunter2"), "{}", done.stderr);
+}
