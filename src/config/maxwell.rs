@@ -106,6 +106,8 @@ struct Entry {
     hidden: Option<toml::Value>,
     /// The Maxwell option(s) behind it, or why it is set without one.
     from: String,
+    /// How it carries the option over, where that is not plain.
+    note: Option<String>,
 }
 
 /// A Maxwell configuration as TOML, with the warnings its translation gave.
@@ -158,6 +160,7 @@ impl Translation {
             value,
             hidden,
             from,
+            note: None,
         };
         match self.sections.iter_mut().find(|(name, _)| *name == section) {
             Some((_, entries)) => {
@@ -165,6 +168,15 @@ impl Translation {
                 entries.push(entry);
             }
             None => self.sections.push((section, vec![entry])),
+        }
+    }
+
+    /// Explains an entry already set.
+    fn note(&mut self, section: &str, key: &str, note: &str) {
+        if let Some((_, entries)) = self.sections.iter_mut().find(|(name, _)| *name == section)
+            && let Some(entry) = entries.iter_mut().find(|e| e.key == key)
+        {
+            entry.note = Some(note.to_owned());
         }
     }
 
@@ -212,7 +224,10 @@ impl Translation {
                     (Some(hidden), Secrets::Hidden) => hidden,
                     _ => &e.value,
                 };
-                let _ = writeln!(out, "{} = {value} # {}", e.key, e.from);
+                let _ = match &e.note {
+                    Some(note) => writeln!(out, "{} = {value} # {}: {note}", e.key, e.from),
+                    None => writeln!(out, "{} = {value} # {}", e.key, e.from),
+                };
             }
         }
         out
@@ -410,12 +425,8 @@ fn sink(o: &mut Options, t: &mut Translation) -> Result<String, ConfigError> {
     match producer.as_str() {
         "rabbitmq" => t.set("sink", "type", "rabbitmq", "producer"),
         "stdout" => {
-            t.set(
-                "sink",
-                "type",
-                "stdout",
-                "producer (Maxwell's default is stdout)",
-            );
+            t.set("sink", "type", "stdout", "producer");
+            t.note("sink", "type", "Maxwell's default is stdout");
             return Ok(producer);
         }
         other => {
@@ -703,6 +714,7 @@ fn identity(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
              source.start, the position to start from when there is no checkpoint yet",
         );
     }
+    let mut client_id = String::from("maxwell");
     if let Some(id) = o.take("client_id") {
         if id.is_empty()
             || id.starts_with('.')
@@ -721,8 +733,40 @@ fn identity(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
             "checkpoint",
             "dir",
             format!("{STATE_ROOT}/{id}"),
-            "client_id: one checkpoint directory per client, as Maxwell keeps one position per client_id",
+            "client_id",
         );
+        t.note(
+            "checkpoint",
+            "dir",
+            "one checkpoint directory per client, as Maxwell keeps one position per client_id",
+        );
+        client_id = id;
+    }
+    let database = o
+        .take("schema_database")
+        .unwrap_or_else(|| "maxwell".into());
+    if t.origin("source.start").is_none() {
+        if t.origin("source.host") == Some("replication_host") {
+            t.warn(
+                "schema_database",
+                "is on `host`, not on replication_host where binlog-relay reads: set \
+                 source.start to Maxwell's last position (SELECT binlog_file, binlog_position \
+                 FROM positions) so that nothing between the two runs is skipped",
+            );
+        } else {
+            t.set(
+                "source",
+                "start",
+                format!("maxwell:{client_id}@{database}"),
+                "client_id, schema_database",
+            );
+            t.note(
+                "source",
+                "start",
+                "with no checkpoint yet, continue where Maxwell stopped (its positions table); \
+                 the current position if Maxwell never ran on this server",
+            );
+        }
     }
     for (key, why) in [
         (
@@ -770,7 +814,12 @@ fn http(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
             "http",
             "listen",
             listen,
-            "metrics_type=http, http_bind_address, http_port: /metrics serves Prometheus text, /healthz and /readyz health",
+            "metrics_type, http_bind_address, http_port",
+        );
+        t.note(
+            "http",
+            "listen",
+            "/metrics serves Prometheus text, /healthz and /readyz health",
         );
     } else if address.is_some() || port.is_some() {
         t.warn(
@@ -852,10 +901,6 @@ fn judge_leftover(
     }
     let why = match key {
         "log_level" => "is not read from the configuration: set RUST_LOG (e.g. RUST_LOG=debug)",
-        "schema_database" => {
-            "is not used: binlog-relay keeps its checkpoint and schema history in checkpoint.dir, \
-             not in a database"
-        }
         "bootstrapper" => {
             if value.trim() == "none" {
                 return Ok(());
@@ -1101,6 +1146,32 @@ mod tests {
     }
 
     #[test]
+    fn without_init_position_the_start_is_where_maxwell_stopped() {
+        let start = |pairs: &[(&str, &str)]| {
+            let toml = toml_of(pairs);
+            value(&toml, "source", "start").map(|v| v.as_str().unwrap_or("").to_owned())
+        };
+        assert_eq!(start(&[]).as_deref(), Some("maxwell:maxwell@maxwell"));
+        assert_eq!(
+            start(&[("client_id", "esr"), ("schema_database", "mx_state")]).as_deref(),
+            Some("maxwell:esr@mx_state")
+        );
+        assert_eq!(
+            start(&[("init_position", "bin.000002:120")]).as_deref(),
+            Some("bin.000002:120")
+        );
+        // Maxwell's state is on `host`, which binlog-relay does not read: say so.
+        let t = translate(props(&[
+            ("host", "store"),
+            ("replication_host", "replica"),
+            ("replication_user", "r"),
+        ]))
+        .unwrap();
+        assert!(value(&t.to_toml(Secrets::Shown), "source", "start").is_none());
+        assert!(t.warnings.iter().any(|w| w.key == "schema_database"));
+    }
+
+    #[test]
     fn separate_replication_server() {
         let t = translate(props(&[
             ("host", "store"),
@@ -1172,7 +1243,6 @@ mod tests {
         let keys: Vec<&str> = t.warnings.iter().map(|w| w.key.as_str()).collect();
         for key in [
             "log_level",
-            "schema_database",
             "kafka.bootstrap.servers",
             "kafka_topic",
             "producer_partition_by",

@@ -190,6 +190,19 @@ where
                 StartFrom::Latest => source.current_position().await?,
                 StartFrom::Earliest => source.earliest_position().await?,
                 StartFrom::At(p) => p.clone(),
+                StartFrom::Maxwell(store) => {
+                    match source.maxwell_position(store, server.server_id).await? {
+                        Some(p) => {
+                            source.check_available(&p).await?;
+                            info!(position = %p, client_id = %store.client_id, "continuing where Maxwell stopped");
+                            p
+                        }
+                        None => {
+                            info!(database = %store.database, "no Maxwell state on the source server; starting at its current position");
+                            source.current_position().await?
+                        }
+                    }
+                }
             };
             // Saved once the schema for it is captured, below.
             start_checkpoint = Checkpoint {

@@ -84,6 +84,10 @@ pub enum SourceError {
         position: BinlogPosition,
         message: String,
     },
+    #[error(
+        "cannot start from Maxwell's position in {table}: {message}. Reading it needs SELECT on that table for source.user"
+    )]
+    MaxwellPosition { table: String, message: String },
     #[error("the binlog stream failed: {source}")]
     Stream {
         #[source]

@@ -10,6 +10,7 @@ mod connection;
 pub mod file;
 pub mod gtid;
 pub mod mariadb;
+mod maxwell_store;
 pub mod mysql_gtid;
 pub mod query;
 pub mod rotate;
@@ -104,7 +105,20 @@ pub enum StartFrom {
     Earliest,
     /// An explicit position.
     At(BinlogPosition),
+    /// Where Maxwell stopped, from its `positions` table on the source server; the current
+    /// position if the server has no Maxwell state at all.
+    Maxwell(MaxwellStore),
 }
+
+/// Maxwell's state: its `schema_database` and `client_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxwellStore {
+    pub database: String,
+    pub client_id: String,
+}
+
+/// Maxwell's default `schema_database` and `client_id`.
+const MAXWELL_DEFAULT: &str = "maxwell";
 
 impl FromStr for StartFrom {
     type Err = String;
@@ -113,8 +127,31 @@ impl FromStr for StartFrom {
         match s {
             "latest" => Ok(Self::Latest),
             "earliest" => Ok(Self::Earliest),
+            "maxwell" => Ok(Self::Maxwell(MaxwellStore {
+                database: MAXWELL_DEFAULT.into(),
+                client_id: MAXWELL_DEFAULT.into(),
+            })),
+            other if other.starts_with("maxwell:") => {
+                let rest = &other["maxwell:".len()..];
+                let (client_id, database) = rest.split_once('@').unwrap_or((rest, MAXWELL_DEFAULT));
+                let database_ok = !database.is_empty()
+                    && database
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$'));
+                if client_id.is_empty() || !database_ok {
+                    return Err(format!(
+                        "source.start {other:?}: write \"maxwell\", \"maxwell:CLIENT_ID\" or \"maxwell:CLIENT_ID@SCHEMA_DATABASE\" (letters, digits, _ and $ in the database name)"
+                    ));
+                }
+                Ok(Self::Maxwell(MaxwellStore {
+                    database: database.into(),
+                    client_id: client_id.into(),
+                }))
+            }
             other => other.parse().map(Self::At).map_err(|e| {
-                format!("source.start must be \"latest\", \"earliest\" or FILE:POS: {e}")
+                format!(
+                    "source.start must be \"latest\", \"earliest\", FILE:POS or \"maxwell[:CLIENT_ID[@DATABASE]]\": {e}"
+                )
             }),
         }
     }
@@ -133,6 +170,46 @@ impl fmt::Display for StartFrom {
             Self::Latest => f.write_str("latest"),
             Self::Earliest => f.write_str("earliest"),
             Self::At(p) => p.fmt(f),
+            Self::Maxwell(store) => write!(f, "maxwell:{}@{}", store.client_id, store.database),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_positions_parse_and_print_back() {
+        for text in [
+            "latest",
+            "earliest",
+            "bin.000003:120",
+            "maxwell:esr@mx_state",
+        ] {
+            let start: StartFrom = text.parse().unwrap();
+            assert_eq!(start.to_string(), text);
+        }
+        assert_eq!(
+            "maxwell".parse::<StartFrom>().unwrap(),
+            StartFrom::Maxwell(MaxwellStore {
+                database: "maxwell".into(),
+                client_id: "maxwell".into(),
+            })
+        );
+        assert_eq!(
+            "maxwell:esr".parse::<StartFrom>().unwrap().to_string(),
+            "maxwell:esr@maxwell"
+        );
+        for bad in [
+            "maxwell:",
+            "maxwell:esr@",
+            "maxwell:esr@my`db",
+            "bin.1",
+            "soon",
+        ] {
+            let err = bad.parse::<StartFrom>().unwrap_err();
+            assert!(err.contains("source.start"), "{bad}: {err}");
         }
     }
 }

@@ -221,3 +221,135 @@ async fn an_unsupported_maxwell_option_stops_the_start_and_names_it() {
     );
     assert!(!done.stderr.contains("hunter2"), "{}", done.stderr);
 }
+
+/// A Maxwell file naming the test services, the exchange and Maxwell's state database.
+fn maxwell_file(dir: &std::path::Path, exchange: &str, extra: &str) -> String {
+    let (amqp_host, amqp_port, amqp_user, amqp_pass) = broker();
+    let path = dir.join("config.properties");
+    std::fs::write(
+        &path,
+        format!(
+            "host=127.0.0.1\nport={}\nuser=root\nproducer=rabbitmq\n\
+             rabbitmq_host={amqp_host}\nrabbitmq_port={amqp_port}\n\
+             rabbitmq_user={amqp_user}\nrabbitmq_pass={amqp_pass}\n\
+             rabbitmq_exchange={exchange}\nrabbitmq_exchange_type=topic\n\
+             replica_server_id={}\n{extra}",
+            services().mysql_port,
+            40_000 + std::process::id() % 10_000,
+        ),
+    )
+    .expect("write config.properties");
+    path.to_string_lossy().into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_continues_where_maxwell_stopped() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create("mxpos", &["CREATE TABLE {db}.t (id INT PRIMARY KEY)"]).await;
+    // Maxwell's state database, with its positions table as Maxwell creates it.
+    let state_db = format!("{}_state", db.name);
+    exec(
+        &db.pool,
+        &[
+            &format!("CREATE DATABASE {state_db}"),
+            &format!(
+                "CREATE TABLE {state_db}.positions (server_id INT UNSIGNED NOT NULL, \
+                 binlog_file VARCHAR(255), binlog_position INT UNSIGNED, \
+                 gtid_set VARCHAR(4096), client_id VARCHAR(255) NOT NULL DEFAULT 'maxwell', \
+                 heartbeat_at BIGINT NULL, last_heartbeat_read BIGINT NULL, \
+                 PRIMARY KEY (server_id, client_id))"
+            ),
+        ],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    // Maxwell published this row, then stopped with its position after it.
+    db.exec(&["INSERT INTO {db}.t VALUES (1)"]).await;
+    let stopped = db.position().await;
+    let (file, offset) = stopped.rsplit_once(':').expect("FILE:POS");
+    exec(
+        &db.pool,
+        &[&format!(
+            "INSERT INTO {state_db}.positions (server_id, binlog_file, binlog_position, client_id) \
+             SELECT @@server_id, '{file}', {offset}, 'esr'"
+        )],
+    )
+    .await;
+    // Written while neither ran: these must not be lost.
+    db.exec(&[
+        "INSERT INTO {db}.t VALUES (2)",
+        "INSERT INTO {db}.t VALUES (3)",
+    ])
+    .await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state").to_string_lossy().into_owned();
+    let env = [
+        ("BINLOG_RELAY__CHECKPOINT__DIR", state.as_str()),
+        ("BINLOG_RELAY__HTTP__LISTEN", "127.0.0.1:0"),
+    ];
+    let props = maxwell_file(
+        dir.path(),
+        &queue.exchange,
+        &format!("client_id=esr\nschema_database={state_db}\n"),
+    );
+    let got = publish_with(&["run", "--maxwell-config", &props], &env, &queue, 2).await;
+    let ids: Vec<u64> = got
+        .iter()
+        .filter_map(|(_, body, _)| {
+            let v: serde_json::Value = serde_json::from_str(body).ok()?;
+            v["data"]["id"].as_u64()
+        })
+        .collect();
+    assert_eq!(ids, [2, 3], "rows after Maxwell's position, and only those");
+
+    // A client_id Maxwell never used here is an error, not a silent start from now.
+    let other_state = dir.path().join("other").to_string_lossy().into_owned();
+    let props = maxwell_file(
+        dir.path(),
+        &queue.exchange,
+        &format!("client_id=nobody\nschema_database={state_db}\n"),
+    );
+    let done = wait(
+        spawn_command(
+            &["run", "--maxwell-config", &props, "--stop-at", "now"],
+            &[
+                ("BINLOG_RELAY__CHECKPOINT__DIR", other_state.as_str()),
+                ("BINLOG_RELAY__HTTP__LISTEN", "127.0.0.1:0"),
+            ],
+        ),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_ne!(done.code, Some(0), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("no row for client_id \"nobody\""),
+        "{}",
+        done.stderr
+    );
+
+    // No Maxwell state on the server at all: start from the current position.
+    let fresh_state = dir.path().join("fresh").to_string_lossy().into_owned();
+    let props = maxwell_file(
+        dir.path(),
+        &queue.exchange,
+        &format!("schema_database={state_db}_absent\n"),
+    );
+    let done = wait(
+        spawn_command(
+            &["run", "--maxwell-config", &props, "--stop-at", "now"],
+            &[
+                ("BINLOG_RELAY__CHECKPOINT__DIR", fresh_state.as_str()),
+                ("BINLOG_RELAY__HTTP__LISTEN", "127.0.0.1:0"),
+            ],
+        ),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(done.stderr.contains("no Maxwell state"), "{}", done.stderr);
+    assert!(queue.drain().await.is_empty());
+
+    exec(&db.pool, &[&format!("DROP DATABASE {state_db}")]).await;
+    db.drop_database().await;
+}
