@@ -242,6 +242,22 @@ fn maxwell_file(dir: &std::path::Path, exchange: &str, extra: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// Runs a Maxwell file to the server's current position with its checkpoint in `state`.
+async fn run_to_now_in(props: &str, state: &std::path::Path) -> Finished {
+    let state = state.to_string_lossy();
+    wait(
+        spawn_command(
+            &["run", "--maxwell-config", props, "--stop-at", "now"],
+            &[
+                ("BINLOG_RELAY__CHECKPOINT__DIR", state.as_ref()),
+                ("BINLOG_RELAY__HTTP__LISTEN", "127.0.0.1:0"),
+            ],
+        ),
+        Duration::from_secs(60),
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_start_continues_where_maxwell_stopped() {
     let _guard = SERVER_SETTINGS.read().await;
@@ -304,23 +320,12 @@ async fn a_first_start_continues_where_maxwell_stopped() {
     assert_eq!(ids, [2, 3], "rows after Maxwell's position, and only those");
 
     // A client_id Maxwell never used here is an error, not a silent start from now.
-    let other_state = dir.path().join("other").to_string_lossy().into_owned();
     let props = maxwell_file(
         dir.path(),
         &queue.exchange,
         &format!("client_id=nobody\nschema_database={state_db}\n"),
     );
-    let done = wait(
-        spawn_command(
-            &["run", "--maxwell-config", &props, "--stop-at", "now"],
-            &[
-                ("BINLOG_RELAY__CHECKPOINT__DIR", other_state.as_str()),
-                ("BINLOG_RELAY__HTTP__LISTEN", "127.0.0.1:0"),
-            ],
-        ),
-        Duration::from_secs(60),
-    )
-    .await;
+    let done = run_to_now_in(&props, &dir.path().join("other")).await;
     assert_ne!(done.code, Some(0), "{}", done.stderr);
     assert!(
         done.stderr.contains("no row for client_id \"nobody\""),
@@ -329,23 +334,12 @@ async fn a_first_start_continues_where_maxwell_stopped() {
     );
 
     // No Maxwell state on the server at all: start from the current position.
-    let fresh_state = dir.path().join("fresh").to_string_lossy().into_owned();
     let props = maxwell_file(
         dir.path(),
         &queue.exchange,
         &format!("schema_database={state_db}_absent\n"),
     );
-    let done = wait(
-        spawn_command(
-            &["run", "--maxwell-config", &props, "--stop-at", "now"],
-            &[
-                ("BINLOG_RELAY__CHECKPOINT__DIR", fresh_state.as_str()),
-                ("BINLOG_RELAY__HTTP__LISTEN", "127.0.0.1:0"),
-            ],
-        ),
-        Duration::from_secs(60),
-    )
-    .await;
+    let done = run_to_now_in(&props, &dir.path().join("fresh")).await;
     assert_eq!(done.code, Some(0), "{}", done.stderr);
     assert!(done.stderr.contains("no Maxwell state"), "{}", done.stderr);
     assert!(queue.drain().await.is_empty());
