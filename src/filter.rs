@@ -13,8 +13,9 @@
 //!   name, a bare name matches exactly, `/regex/` matches anywhere in the name, and names may
 //!   be quoted with `` ` ``, `'` or `"`. A rule with `.column=value` applies to rows whose
 //!   column has that value (`null` matches SQL NULL and the strings `null`/`NULL`, `*`
-//!   matches anything). `blacklist` tables are never even looked up in the schema, so a
-//!   table whose definition cannot be followed cannot stop replication.
+//!   matches anything). `blacklist` tables are never even looked up in the schema, nor
+//!   tracked by its history (`schema::history::TrackedSchema::untrack`), so a table whose
+//!   definition cannot be followed cannot stop replication or make other tables unknown.
 //!
 //! Dropped rows are never buffered, so `xoffset` and `commit` count only what is published.
 

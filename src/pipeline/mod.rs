@@ -234,10 +234,15 @@ where
 
     // Before the stream opens: a first capture reads ahead in the binlog on a connection
     // that registers with the same replica server_id, and the server allows one at a time.
-    let schema = schema_start::open(&source, &server, &start, saved.is_some(), || {
+    let mut schema = schema_start::open(&source, &server, &start, saved.is_some(), || {
         FileHistoryStore::new(&config.checkpoint.dir)
     })
     .await?;
+    let filter = std::sync::Arc::new(config.filter.compile()?);
+    let blacklist = filter.clone();
+    schema.untrack(Box::new(move |db, table| {
+        blacklist.is_blacklisted(db, table)
+    }));
     if saved.is_none() {
         // Record the starting point at once, as Maxwell does: a crash before the first
         // transaction must not turn "latest" into a later position on restart. Only now,
@@ -282,7 +287,7 @@ where
     )
     .with_limits(&config.transactions)
     .with_server_uuid(server.server_uuid.clone())
-    .with_filter(std::sync::Arc::new(config.filter.compile()?))
+    .with_filter(filter)
     .with_gtids(gtids);
     let reader_task = tokio::spawn(reader.run(events, tx, shutdown.clone()));
     let publisher = publisher::Publisher::new(

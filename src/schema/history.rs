@@ -18,7 +18,7 @@ mod file;
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use file::FileHistoryStore;
 
@@ -195,7 +195,13 @@ pub struct TrackedSchema<S> {
     store: S,
     /// 1 for the base catalog, one more for every entry applied since.
     version: u64,
+    /// Tables not to track (Maxwell's `blacklist`): statements about them alone are not
+    /// recorded, and one that cannot be followed marks no other table unknown.
+    untracked: Option<Untracked>,
 }
+
+/// Says whether `database`.`table` is left untracked.
+pub type Untracked = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 impl<S: HistoryStore> TrackedSchema<S> {
     /// Starts a new history at `start`: `base` is the catalog valid there, and `later`
@@ -211,6 +217,7 @@ impl<S: HistoryStore> TrackedSchema<S> {
             pending: later,
             store,
             version: 1,
+            untracked: None,
         })
     }
 
@@ -265,7 +272,26 @@ impl<S: HistoryStore> TrackedSchema<S> {
             pending,
             store,
             version,
+            untracked: None,
         }))
+    }
+
+    /// Leaves the tables `untracked` names out of the history from now on.
+    pub fn untrack(&mut self, untracked: Untracked) {
+        self.untracked = Some(untracked);
+    }
+
+    /// Whether every table `touched` names is untracked (false when it names none).
+    fn only_untracked(&self, touched: &Touched) -> bool {
+        let Some(untracked) = &self.untracked else {
+            return false;
+        };
+        !touched.tables.is_empty()
+            && touched.databases.is_empty()
+            && touched
+                .tables
+                .iter()
+                .all(|(db, table)| untracked(db, table))
     }
 
     /// The catalog as of the last position passed.
@@ -412,6 +438,15 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
             return Ok(Vec::new());
         }
         let excerpt: String = sql.chars().take(200).collect();
+        if self.only_untracked(&touched) {
+            // Blacklisted tables are never looked up, so their definitions need not be
+            // kept, and a statement about them that cannot be followed harms nothing.
+            for (db, table) in &touched.tables {
+                self.catalog.remove_table(db, table);
+            }
+            debug!(position = %at, statement = %excerpt.chars().take(80).collect::<String>(), "schema change to blacklisted tables only: not tracked");
+            return Ok(Vec::new());
+        }
         if let Some(e) = failure {
             // Nothing is reported for a statement that was not understood.
             touched.effects.clear();

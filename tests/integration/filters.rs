@@ -102,6 +102,16 @@ async fn filtered_rows_never_reach_the_sink_and_transactions_stay_whole() {
         ],
         "{got:#?}"
     );
+    // The blacklisted table's ALTER is not in the schema history; the others are.
+    let history = std::fs::read_to_string(config.checkpoint_dir().join("schema-history.jsonl"))
+        .expect("schema history");
+    let altered = |table: &str| {
+        history
+            .lines()
+            .any(|l| l.contains(&format!("ALTER TABLE {name}.{table} ")))
+    };
+    assert!(altered("keep") && altered("drop_me"), "{history}");
+    assert!(!altered("secret"), "{history}");
     db.drop_database().await;
 }
 

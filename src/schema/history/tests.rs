@@ -102,6 +102,39 @@ async fn statements_it_cannot_follow_make_tables_unknown_not_wrong() {
 }
 
 #[tokio::test]
+async fn blacklisted_tables_are_not_tracked() {
+    let mut s = start();
+    s.untrack(Box::new(|db, table| {
+        db == "app" && table.starts_with("junk")
+    }));
+    // A statement about a blacklisted table alone: not recorded, and one that cannot be
+    // followed leaves the other tables known.
+    s.statement(&at(100), "app", "CREATE TABLE junk1 (id INT)")
+        .await
+        .unwrap();
+    s.statement(&at(110), "app", "ALTER TABLE junk1 FROBNICATE")
+        .await
+        .unwrap();
+    assert!(s.store.history.as_ref().unwrap().entries.is_empty());
+    assert!(s.catalog().table("app", "junk1").is_none());
+    assert_eq!(names(&mut s, 120, "t").await, ["id", "a"]);
+    // The same failure on a tracked table is recorded and makes it unknown.
+    s.statement(&at(130), "app", "ALTER TABLE t FROBNICATE")
+        .await
+        .unwrap();
+    assert_eq!(s.store.history.as_ref().unwrap().entries.len(), 1);
+    assert!(s.columns(&at(140), "app", "t").await.is_err());
+    // A statement touching a tracked table too is tracked as a whole.
+    s.statement(&at(150), "app", "CREATE TABLE t2 (x INT)")
+        .await
+        .unwrap();
+    s.statement(&at(160), "app", "RENAME TABLE t2 TO junk2")
+        .await
+        .unwrap();
+    assert_eq!(s.store.history.as_ref().unwrap().entries.len(), 3);
+}
+
+#[tokio::test]
 async fn captures_wait_for_their_position_and_survive_restarts() {
     let mut catalog = Catalog::new("utf8mb4");
     catalog.put_table(
