@@ -61,6 +61,14 @@ pub fn ddl_dropped(effect: &Effect) -> bool {
 pub struct TablePattern {
     database: Pattern,
     table: Pattern,
+    /// As written, for messages.
+    text: String,
+}
+
+impl std::fmt::Display for TablePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl TablePattern {
@@ -78,7 +86,11 @@ impl TablePattern {
         if !s.done() {
             return Err(format!("unexpected `{}`", s.rest()));
         }
-        Ok(Self { database, table })
+        Ok(Self {
+            database,
+            table,
+            text: text.trim().to_owned(),
+        })
     }
 
     pub fn matches(&self, database: &str, table: &str) -> bool {

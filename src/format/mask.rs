@@ -214,6 +214,42 @@ impl Masking {
         (masks, missing)
     }
 
+    /// Checks the rules against the tables known at start-up (`tables` yields each table's
+    /// database, name and column names): one line per rule that matches no table, and per
+    /// masked column that none of its tables has, for the operator to fix a misspelling
+    /// before personal data goes out under the wrong name.
+    pub fn unmatched<'a>(
+        &self,
+        tables: impl Iterator<Item = (&'a str, &'a str, Vec<&'a str>)> + Clone,
+    ) -> Vec<String> {
+        let mut report = Vec::new();
+        for (pattern, rule) in &self.rules {
+            let matching: Vec<Vec<&str>> = tables
+                .clone()
+                .filter(|(db, table, _)| pattern.matches(db, table))
+                .map(|(_, _, columns)| columns)
+                .collect();
+            if matching.is_empty() {
+                report.push(format!(
+                    "masking rule for tables {pattern} matches no table"
+                ));
+                continue;
+            }
+            for (name, _) in rule {
+                if !matching
+                    .iter()
+                    .any(|columns| columns.contains(&name.as_str()))
+                {
+                    report.push(format!(
+                        "masking rule for tables {pattern} names column {name:?}, which none of its {} table(s) has",
+                        matching.len()
+                    ));
+                }
+            }
+        }
+        report
+    }
+
     /// Appends `"<hex HMAC-SHA256 of value>"`.
     pub fn write_hash(&self, out: &mut Vec<u8>, value: &[u8]) {
         let Some(key) = &self.key else {
@@ -247,6 +283,37 @@ mod tests {
             rules,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn rules_are_checked_against_the_tables_at_start_up() {
+        let m = config(vec![
+            MaskRuleConfig {
+                tables: "tis./^pers/".into(),
+                hash: vec!["nhs_number".into(), "nhs_numbr".into()],
+                ..Default::default()
+            },
+            MaskRuleConfig {
+                tables: "tis.gone".into(),
+                drop: vec!["x".into()],
+                ..Default::default()
+            },
+        ])
+        .compile(env)
+        .unwrap();
+        let tables = [
+            ("tis", "person", vec!["id", "nhs_number"]),
+            ("tis", "personal", vec!["id"]),
+            ("tis", "post", vec!["nhs_numbr"]),
+        ];
+        let report = m.unmatched(tables.iter().map(|(d, t, c)| (*d, *t, c.clone())));
+        assert_eq!(
+            report,
+            [
+                "masking rule for tables tis./^pers/ names column \"nhs_numbr\", which none of its 2 table(s) has",
+                "masking rule for tables tis.gone matches no table",
+            ]
+        );
     }
 
     fn env(name: &str) -> Option<String> {

@@ -274,6 +274,11 @@ where
     METRICS.streaming.set(1);
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let masking = config.masking.compile(|name| std::env::var(name).ok())?;
+    if !masking.is_empty() {
+        for problem in masking.unmatched(known_tables(schema.catalog())) {
+            warn!("{problem}; check the names in [masking]");
+        }
+    }
     let options = config
         .output
         .compile_with(masking)
@@ -430,4 +435,23 @@ mod tests {
             "{err}"
         );
     }
+}
+
+/// Each known table's database, name and column names, for start-up checks.
+fn known_tables(
+    catalog: &crate::schema::catalog::Catalog,
+) -> impl Iterator<Item = (&str, &str, Vec<&str>)> + Clone {
+    catalog.databases.iter().flat_map(|(db, database)| {
+        database
+            .tables
+            .iter()
+            .filter_map(move |(name, entry)| match entry {
+                crate::schema::catalog::TableEntry::Known(def) => Some((
+                    db.as_str(),
+                    name.as_str(),
+                    def.columns.iter().map(|c| c.name.as_str()).collect(),
+                )),
+                crate::schema::catalog::TableEntry::Unknown { .. } => None,
+            })
+    })
 }

@@ -22,7 +22,7 @@ fn expected_hash(json_value: &str) -> String {
         .collect()
 }
 
-async fn run_masked(db: &TestDb, start: &str) -> Vec<serde_json::Value> {
+async fn run_masked(db: &TestDb, start: &str) -> (Vec<serde_json::Value>, String) {
     let queue = Queue::bind(&format!("{}.#", db.name)).await;
     let mut config = DaemonConfig::new(&queue.exchange);
     config.rabbitmq_extra = format!(
@@ -40,10 +40,15 @@ hash = ["nhs", "email"]
 redact = ["name"]
 null = ["dob"]
 drop = ["notes"]
+
+# A misspelt column: a warning at start-up, and nothing else changes.
+[[masking.rules]]
+tables = "{db}.person"
+null = ["grade_typo"]
 "#,
         db = db.name
     );
-    run_to_now(
+    let done = run_to_now(
         &config.write(),
         &[
             ("BINLOG_RELAY__SOURCE__START", start),
@@ -51,12 +56,13 @@ drop = ["notes"]
         ],
     )
     .await;
-    queue
+    let messages = queue
         .take_at_least(3, Duration::from_secs(10))
         .await
         .iter()
         .map(|m| serde_json::from_str(&m.body).expect("json"))
-        .collect()
+        .collect();
+    (messages, done.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,8 +86,12 @@ async fn masked_columns_never_appear_in_clear_and_hashes_are_stable() {
     ])
     .await;
 
-    let first = run_masked(&db, &start).await;
-    let second = run_masked(&db, &start).await;
+    let (first, log) = run_masked(&db, &start).await;
+    let (second, _) = run_masked(&db, &start).await;
+    assert!(
+        log.contains("names column \"grade_typo\", which none of its 1 table(s) has"),
+        "{log}"
+    );
     assert_eq!(first.len(), 3);
     let clear = [
         "9434765919",
