@@ -388,6 +388,25 @@ pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recapture
     })
 }
 
+/// Each known table's database, name and column names, for start-up checks.
+fn known_tables(
+    catalog: &crate::schema::catalog::Catalog,
+) -> impl Iterator<Item = (&str, &str, Vec<&str>)> + Clone {
+    catalog.databases.iter().flat_map(|(db, database)| {
+        database
+            .tables
+            .iter()
+            .filter_map(move |(name, entry)| match entry {
+                crate::schema::catalog::TableEntry::Known(def) => Some((
+                    db.as_str(),
+                    name.as_str(),
+                    def.columns.iter().map(|c| c.name.as_str()).collect(),
+                )),
+                crate::schema::catalog::TableEntry::Unknown { .. } => None,
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,23 +454,4 @@ mod tests {
             "{err}"
         );
     }
-}
-
-/// Each known table's database, name and column names, for start-up checks.
-fn known_tables(
-    catalog: &crate::schema::catalog::Catalog,
-) -> impl Iterator<Item = (&str, &str, Vec<&str>)> + Clone {
-    catalog.databases.iter().flat_map(|(db, database)| {
-        database
-            .tables
-            .iter()
-            .filter_map(move |(name, entry)| match entry {
-                crate::schema::catalog::TableEntry::Known(def) => Some((
-                    db.as_str(),
-                    name.as_str(),
-                    def.columns.iter().map(|c| c.name.as_str()).collect(),
-                )),
-                crate::schema::catalog::TableEntry::Unknown { .. } => None,
-            })
-    })
 }
