@@ -369,8 +369,6 @@ async fn server_facts(source: &BinlogSource) -> Result<ServerFacts, SourceError>
 }
 
 async fn broker(config: &Config) -> Vec<Item> {
-    use lapin::options::ExchangeDeclareOptions;
-    use lapin::types::FieldTable;
     if config.sink.kind != SinkKind::Rabbitmq {
         return vec![Item::ok("broker", "sink.type is stdout: no broker")];
     }
@@ -388,7 +386,28 @@ async fn broker(config: &Config) -> Vec<Item> {
         }
     };
     let mut items = vec![Item::ok("broker", format!("connected to {address}"))];
-    let exchange = rabbit.exchange.as_str();
+    // The main exchange and every route's, declared alike.
+    let mut exchanges = vec![rabbit.exchange.as_str()];
+    for route in &rabbit.routes {
+        if !exchanges.contains(&route.exchange.as_str()) {
+            exchanges.push(route.exchange.as_str());
+        }
+    }
+    for exchange in exchanges {
+        items.push(probe_exchange(&connection, rabbit, exchange).await);
+    }
+    let _ = connection.close(200, "check done".into()).await;
+    items
+}
+
+/// Whether `exchange` exists with the configured settings, or will be declared.
+async fn probe_exchange(
+    connection: &lapin::Connection,
+    rabbit: &crate::sink::RabbitmqConfig,
+    exchange: &str,
+) -> Item {
+    use lapin::options::ExchangeDeclareOptions;
+    use lapin::types::FieldTable;
     // Passive first: does it exist? (A failed declaration closes the channel.)
     let exists = match connection.create_channel().await {
         Ok(ch) => ch
@@ -425,7 +444,7 @@ async fn broker(config: &Config) -> Vec<Item> {
         }
         _ => None,
     };
-    items.push(match (exists, declared) {
+    match (exists, declared) {
         (true, Some(Ok(_))) => Item::ok(
             "exchange",
             format!(
@@ -447,9 +466,7 @@ async fn broker(config: &Config) -> Vec<Item> {
             format!("`{exchange}` does not exist and declare_exchange is false"),
             "create the exchange, or set sink.rabbitmq.declare_exchange = true",
         ),
-    });
-    let _ = connection.close(200, "check done".into()).await;
-    items
+    }
 }
 
 fn rabbit_kind(name: &str) -> lapin::ExchangeKind {

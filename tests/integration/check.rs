@@ -117,3 +117,32 @@ async fn an_account_without_replication_grants_fails_with_the_grant_to_run() {
     assert!(!out.contains("pw"), "the password was printed:\n{out}");
     let _ = pool.disconnect().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_exchange_with_other_settings_fails_with_the_fix() {
+    let _guard = SERVER_SETTINGS.read().await;
+    // An existing topic exchange, routed to by a config that declares fanout exchanges.
+    let existing = Queue::bind("#").await;
+    let mut config = DaemonConfig::new(&unique("x"));
+    config.rabbitmq_extra = format!(
+        "[[sink.rabbitmq.routes]]\ntables = \"tis.*\"\nexchange = \"{}\"\n",
+        existing.exchange
+    );
+    let (code, out) = check(
+        &config,
+        &[("BINLOG_RELAY__SINK__RABBITMQ__EXCHANGE_TYPE", "fanout")],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "FAIL exchange: `{}` exists with other settings",
+            existing.exchange
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("does not exist yet; it is declared at start-up"),
+        "{out}"
+    );
+}
