@@ -6,6 +6,8 @@
 #   stdout        decode + encode + write to /dev/null
 #   rabbitmq      publisher confirms, transient messages, one bound durable queue
 #   rabbitmq-p    the same with persistent messages (delivery_mode=2)
+#   stdout+mask   stdout with a filter rule and masks on every row: two columns hashed
+#                 (HMAC-SHA256), one redacted, one nulled (the price of [filter] and [masking])
 #
 # usage: scripts/measure-insert.sh [ROWS]     (default 100000)
 set -euo pipefail
@@ -32,8 +34,8 @@ t1=$(date +%s.%N)
 stop=$(binlog_now)
 printf 'wrote %d rows in %.1f s (binlog %s .. %s)\n' "$ROWS" "$(calc "$t1 - $t0")" "$start" "$stop"
 
-run() { # name sink persistent
-  local name=$1 sink=$2 persistent=$3
+run() { # name sink persistent [extra TOML]
+  local name=$1 sink=$2 persistent=$3 extra=${4:-}
   rm -rf "$work/state"
   cat >"$work/c.toml" <<TOML
 [source]
@@ -51,8 +53,9 @@ exchange_type = "topic"
 persistent = $persistent
 [checkpoint]
 dir = "$work/state"
+$extra
 TOML
-  /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+  BENCH_MASK_KEY=0123456789abcdef0123456789abcdef /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
     target/release/binlog-relay run --config "$work/c.toml" --stop-at "$stop" >/dev/null 2>"$work/log" \
     || { cat "$work/log"; exit 1; }
   read -r wall user sys rss <"$work/time"
@@ -62,6 +65,15 @@ TOML
 
 printf '%-12s %10s %17s\n' sink wall throughput
 run stdout stdout false
+run stdout+mask stdout false '[filter]
+rules = "exclude: bench.other, exclude: *./^tmp_/"
+[masking]
+hash_key_env = "BENCH_MASK_KEY"
+[[masking.rules]]
+tables = "bench.wide"
+hash = ["name", "a"]
+redact = ["note"]
+null = ["created"]'
 target/release/examples/consume --uri "$BINLOG_RELAY_TEST_AMQP_URI" --exchange bench \
   --binding 'bench.#' --queue bench_measure --count 0 2>/dev/null
 rabbitmqctl_ purge_queue bench_measure >/dev/null

@@ -728,8 +728,8 @@ fn apply_masks(
                 *r = Rendered::Value(start..scratch.len());
             }
             Mask::Hash => {
-                let value = scratch.get(range.clone()).unwrap_or_default().to_vec();
-                masking.write_hash(scratch, &value);
+                let hash = masking.hash(scratch.get(range.clone()).unwrap_or_default());
+                scratch.extend_from_slice(&hash);
                 *r = Rendered::Value(start..scratch.len());
             }
         }
