@@ -191,7 +191,10 @@ impl MaskingConfig {
         // Any key length is accepted by HMAC; `new_from_slice` cannot fail for it.
         let key = match key {
             Some(k) => Some(Hmac::<Sha256>::new_from_slice(&k).map_err(|_| {
-                ConfigError::key("masking.hash_key_file", "the hash key cannot key HMAC-SHA256")
+                ConfigError::key(
+                    "masking.hash_key_file",
+                    "the hash key cannot key HMAC-SHA256",
+                )
             })?),
             None => None,
         };
