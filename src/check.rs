@@ -374,14 +374,13 @@ async fn broker(config: &Config) -> Vec<Item> {
     }
     let rabbit = &config.sink.rabbitmq;
     let address = rabbit.address();
-    let connection = match lapin::Connection::connect(rabbit.uri.expose(), Default::default()).await
-    {
+    let connection = match crate::sink::rabbitmq::connect_broker(rabbit).await {
         Ok(c) => c,
         Err(e) => {
             return vec![Item::fail(
                 "broker",
-                format!("cannot connect to RabbitMQ at {address}: {e}"),
-                "check sink.rabbitmq.uri (user, password, vhost) and that the broker is running",
+                e.to_string(),
+                "check sink.rabbitmq.uri (user, password, vhost), sink.rabbitmq.tls and that the broker is running",
             )];
         }
     };

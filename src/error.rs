@@ -127,3 +127,22 @@ fn mysql_transient(e: &mysql_async::Error) -> bool {
         _ => false,
     }
 }
+
+/// The TLS failure behind an error, if any: a certificate the peer or we rejected, a
+/// handshake that failed. Found by walking the error's sources, where the clients put the
+/// rustls error, sometimes inside an I/O error.
+pub(crate) fn tls_cause(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls.to_string());
+        }
+        next = e.source();
+    }
+    None
+}

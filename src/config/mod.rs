@@ -195,9 +195,38 @@ impl Config {
                 .source(Some(overrides)),
         );
         let raw = builder.build().map_err(|e| classify(e, path))?;
-        let config: Config = raw.try_deserialize().map_err(|e| classify(e, path))?;
+        let mut config: Config = raw.try_deserialize().map_err(|e| classify(e, path))?;
+        config.read_secret_files()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Replaces passwords with the contents of their `*_file` keys. A trailing newline is
+    /// not part of the secret. Setting both a secret and its file is an error: which one
+    /// wins would be a guess.
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.source.password_file {
+            if !self.source.password.expose().is_empty() {
+                return Err(ConfigError::key(
+                    "source.password_file",
+                    "set source.password or source.password_file, not both",
+                ));
+            }
+            self.source.password = Secret::new(read_secret("source.password_file", path)?);
+        }
+        let rabbit = &mut self.sink.rabbitmq;
+        if let Some(path) = &rabbit.password_file {
+            let password = read_secret("sink.rabbitmq.password_file", path)?;
+            let mut uri: lapin::uri::AMQPUri = rabbit.uri.expose().parse().map_err(|_| {
+                ConfigError::key(
+                    "sink.rabbitmq.uri",
+                    "not an AMQP URI; expected amqp://USER@HOST:PORT/VHOST with password_file",
+                )
+            })?;
+            uri.authority.userinfo.password = password;
+            rabbit.uri = Secret::new(uri.to_string());
+        }
+        Ok(())
     }
 
     /// Checks values that deserialised but make no sense together or on their own.
@@ -214,6 +243,22 @@ impl Config {
         self.http.validate()?;
         Ok(())
     }
+}
+
+/// A secret from a file, without the trailing newline editors and `echo` add. The error
+/// names the file, never its contents.
+fn read_secret(key: &str, path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::key(key, format!("cannot read {}: {e}", path.display())))?;
+    let secret = text.strip_suffix('\n').unwrap_or(&text);
+    let secret = secret.strip_suffix('\r').unwrap_or(secret);
+    if secret.is_empty() {
+        return Err(ConfigError::key(
+            key,
+            format!("{} is empty", path.display()),
+        ));
+    }
+    Ok(secret.to_owned())
 }
 
 /// Turns a `config` crate error into one that names the key where it can.
@@ -417,6 +462,85 @@ mod tests {
         std::fs::write(&path, "output_naming_strategy=kebab\n").unwrap();
         let err = Config::load_maxwell_with_env(&path, std::iter::empty()).unwrap_err();
         assert!(err.to_string().contains("output_naming_strategy"), "{err}");
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("db-password");
+        let mq = dir.path().join("mq-password");
+        std::fs::write(&db, "s3cret-db\n").unwrap();
+        std::fs::write(&mq, "s3cret/mq\n").unwrap();
+        let toml = format!(
+            "[source]\nhost = \"db\"\npassword_file = \"{}\"\n\
+             [sink.rabbitmq]\nuri = \"amqps://relay@mq:5671/%2f\"\npassword_file = \"{}\"\n",
+            db.display(),
+            mq.display()
+        );
+        let c = load(&toml, &[]).unwrap();
+        assert_eq!(c.source.password.expose(), "s3cret-db");
+        assert_eq!(
+            c.sink.rabbitmq.uri.expose(),
+            "amqps://relay:s3cret%2Fmq@mq:5671/%2F"
+        );
+        // Both a password and its file: refused. A missing file is named, its contents never.
+        let err = load(
+            &format!(
+                "[source]\nhost = \"db\"\npassword = \"x\"\npassword_file = \"{}\"\n",
+                db.display()
+            ),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        let err = load(
+            "[source]\nhost = \"db\"\npassword_file = \"/nonexistent/pw\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/pw"), "{err}");
+        // Through the environment, as a systemd unit sets it.
+        let c = load(
+            "[source]\nhost = \"db\"\n",
+            &[("BINLOG_RELAY__SOURCE__PASSWORD_FILE", db.to_str().unwrap())],
+        )
+        .unwrap();
+        assert_eq!(c.source.password.expose(), "s3cret-db");
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn tls_settings_load_and_are_checked() {
+        let c = load(
+            "[source]\nhost = \"db\"\n[source.tls]\nmode = \"verify-identity\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            c.source.tls.mode,
+            crate::source::tls::TlsMode::VerifyIdentity
+        );
+        let c = load("[source]\nhost = \"db\"\n", &[]).unwrap();
+        assert_eq!(c.source.tls.mode, crate::source::tls::TlsMode::Preferred);
+        let err = load(
+            "[source]\nhost = \"db\"\n[source.tls]\nmode = \"verify-full\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("verify-full"), "{err}");
+        // Broker certificates with a plain amqp:// URI would not be used: refused.
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "x").unwrap();
+        let err = load(
+            &format!(
+                "[source]\nhost = \"db\"\n[sink.rabbitmq.tls]\nca_file = \"{}\"\n",
+                ca.display()
+            ),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("amqps://"), "{err}");
     }
 
     #[test]

@@ -65,6 +65,16 @@ pub enum SinkError {
         source: lapin::Error,
     },
     #[error(
+        "TLS to RabbitMQ at {address} failed: {message}. Check sink.rabbitmq.tls.ca_file (the CA that signed the broker's certificate), that the certificate names the URI's host, and that the port speaks TLS"
+    )]
+    Tls { address: String, message: String },
+    #[error("cannot read {key} ({}): {message}", path.display())]
+    TlsFile {
+        key: &'static str,
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error(
         "RabbitMQ refused to declare exchange `{exchange}` ({source}); if it exists with another type or durability, make sink.rabbitmq.exchange_type/exchange_durable match it or set declare_exchange = false"
     )]
     DeclareExchange {
@@ -113,7 +123,7 @@ impl SinkError {
             | SinkError::Publish { .. }
             | SinkError::Nacked
             | SinkError::Returned { .. } => true,
-            SinkError::Stdout(_) => false,
+            SinkError::Stdout(_) | SinkError::Tls { .. } | SinkError::TlsFile { .. } => false,
         }
     }
 }

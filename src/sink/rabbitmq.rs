@@ -8,10 +8,12 @@
 //! when the broker acks it, so the checkpoint never runs ahead of the broker.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::FieldTable;
 use lapin::uri::AMQPUri;
 use lapin::{
@@ -75,6 +77,88 @@ pub struct RabbitmqConfig {
     /// cause. Off by default: Maxwell sends no such property.
     #[serde(default)]
     pub message_id: bool,
+    /// A file holding the broker password (a systemd credential, a mounted secret), used
+    /// instead of the one in `uri`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// `[sink.rabbitmq.tls]`: the CA and client certificate for an `amqps://` URI.
+    #[serde(default)]
+    pub tls: RabbitmqTlsConfig,
+}
+
+/// `[sink.rabbitmq.tls]`. TLS itself is chosen by the URI's scheme, `amqps://`, and the
+/// broker's certificate is always verified, name included.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RabbitmqTlsConfig {
+    /// PEM file of the CA(s) that signed the broker's certificate, trusted besides the
+    /// system's.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate chain and PKCS#8 private key, for brokers that verify clients.
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+}
+
+impl RabbitmqTlsConfig {
+    fn is_set(&self) -> bool {
+        self.ca_file.is_some() || self.client_cert_file.is_some() || self.client_key_file.is_some()
+    }
+
+    /// The files read into lapin's TLS settings.
+    fn load(&self) -> Result<OwnedTLSConfig, SinkError> {
+        let read = |key: &'static str, path: &PathBuf| {
+            std::fs::read(path).map_err(|e| SinkError::TlsFile {
+                key,
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        };
+        let cert_chain = match &self.ca_file {
+            Some(path) => Some(
+                String::from_utf8(read("sink.rabbitmq.tls.ca_file", path)?).map_err(|_| {
+                    SinkError::TlsFile {
+                        key: "sink.rabbitmq.tls.ca_file",
+                        path: path.clone(),
+                        message: "not a PEM file".into(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        let identity = match (&self.client_cert_file, &self.client_key_file) {
+            (Some(cert), Some(key)) => Some(OwnedIdentity::PKCS8 {
+                pem: read("sink.rabbitmq.tls.client_cert_file", cert)?,
+                key: read("sink.rabbitmq.tls.client_key_file", key)?,
+            }),
+            _ => None,
+        };
+        Ok(OwnedTLSConfig {
+            identity,
+            cert_chain,
+        })
+    }
+}
+
+/// Opens a connection to the broker with the configured TLS settings.
+pub(crate) async fn connect_broker(config: &RabbitmqConfig) -> Result<Connection, SinkError> {
+    let tls = config.tls.load()?;
+    let address = config.address();
+    let runtime = lapin::runtime::default_runtime().map_err(|source| SinkError::Connect {
+        address: address.clone(),
+        source,
+    })?;
+    Connection::connect_with_config(
+        config.uri.expose(),
+        ConnectionProperties::default(),
+        tls,
+        runtime,
+    )
+    .await
+    .map_err(|source| match crate::error::tls_cause(&source) {
+        // A certificate problem is for the operator to fix, not to retry.
+        Some(message) => SinkError::Tls { address, message },
+        None => SinkError::Connect { address, source },
+    })
 }
 
 /// `[[sink.rabbitmq.routes]]`: tables matching `tables` go to `exchange`.
@@ -120,13 +204,27 @@ impl Default for RabbitmqConfig {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             routes: Vec::new(),
             message_id: false,
+            password_file: None,
+            tls: RabbitmqTlsConfig::default(),
         }
     }
 }
 
 impl RabbitmqConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.parsed_uri()?;
+        let uri = self.parsed_uri()?;
+        if self.tls.is_set() && uri.scheme != lapin::uri::AMQPScheme::AMQPS {
+            return Err(ConfigError::key(
+                "sink.rabbitmq.tls",
+                "certificates are set but sink.rabbitmq.uri is amqp://: use amqps:// so the connection is encrypted",
+            ));
+        }
+        if self.tls.client_cert_file.is_some() != self.tls.client_key_file.is_some() {
+            return Err(ConfigError::key(
+                "sink.rabbitmq.tls.client_cert_file",
+                "client_cert_file and client_key_file go together",
+            ));
+        }
         if !matches!(
             self.exchange_type.as_str(),
             "fanout" | "direct" | "topic" | "headers"
@@ -163,10 +261,11 @@ impl RabbitmqConfig {
     }
 
     fn parsed_uri(&self) -> Result<AMQPUri, ConfigError> {
-        self.uri.expose().parse::<AMQPUri>().map_err(|e| {
+        // The parser's message may quote the URI, password and all: leave it out.
+        self.uri.expose().parse::<AMQPUri>().map_err(|_| {
             ConfigError::key(
                 "sink.rabbitmq.uri",
-                format!("not an AMQP URI ({e}); expected amqp://USER:PASSWORD@HOST:PORT/VHOST"),
+                "not an AMQP URI; expected amqp://USER:PASSWORD@HOST:PORT/VHOST (or amqps://)",
             )
         })
     }
@@ -277,12 +376,7 @@ impl RabbitmqSink {
     /// Connects, optionally declares the exchange, and turns on publisher confirms.
     pub async fn connect(config: &RabbitmqConfig) -> Result<Self, SinkError> {
         let address = config.address();
-        let connection = Connection::connect(config.uri.expose(), ConnectionProperties::default())
-            .await
-            .map_err(|source| SinkError::Connect {
-                address: address.clone(),
-                source,
-            })?;
+        let connection = connect_broker(config).await?;
         let channel = connection
             .create_channel()
             .await

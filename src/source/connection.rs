@@ -6,8 +6,11 @@ use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder, Po
 use mysql_common::binlog::events::Event;
 use tracing::{info, warn};
 
+use std::sync::{Arc, OnceLock};
+
 use super::SourceConfig;
 use super::mariadb::GtidPosition;
+use super::tls::TlsMode;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
 
 /// The server sends a heartbeat after this long without events (1 s, in nanoseconds).
@@ -38,6 +41,18 @@ pub enum SourceError {
         #[source]
         source: mysql_async::Error,
     },
+    #[error(
+        "TLS to MySQL/MariaDB at {address} failed (source.tls.mode = \"{mode}\"): {message}. Check source.tls.ca_file (the CA that signed the server's certificate) and, with verify-identity, that the certificate names source.host"
+    )]
+    Tls {
+        address: String,
+        mode: &'static str,
+        message: String,
+    },
+    #[error(
+        "the source server at {address} offers no TLS, and source.tls.mode = \"{mode}\" refuses plain text: give the server a certificate (ssl_cert, ssl_key) or choose another mode"
+    )]
+    NoTls { address: String, mode: &'static str },
     #[error("query `{query}` failed on the source server: {source}")]
     Query {
         query: &'static str,
@@ -115,41 +130,107 @@ pub struct ServerInfo {
 pub struct BinlogSource {
     opts: Opts,
     pool: Pool,
+    /// With `source.tls.mode = "preferred"`: the plain-text connection settings, taken once
+    /// the server turns out to offer no TLS.
+    plain: Option<Arc<OnceLock<(Opts, Pool)>>>,
+    tls_mode: TlsMode,
     address: String,
     replica_server_id: u32,
 }
 
 impl BinlogSource {
     pub fn new(config: &SourceConfig) -> Self {
-        let opts: Opts = OptsBuilder::default()
+        let builder = OptsBuilder::default()
             .ip_or_hostname(config.host.clone())
             .tcp_port(config.port)
             .user(Some(config.user.clone()))
             .pass(Some(config.password.expose().to_owned()))
-            .prefer_socket(false)
-            .into();
+            .prefer_socket(false);
+        let opts: Opts = builder.clone().ssl_opts(config.tls.ssl_opts()).into();
         Self {
             pool: Pool::new(opts.clone()),
             opts,
+            plain: (config.tls.mode == TlsMode::Preferred).then(Default::default),
+            tls_mode: config.tls.mode,
             address: format!("{}:{}", config.host, config.port),
             replica_server_id: config.server_id,
         }
     }
 
+    /// The settings in use: the configured ones, or plain text once `preferred` found the
+    /// server without TLS.
+    fn active(&self) -> (&Opts, &Pool) {
+        match self.plain.as_ref().and_then(|p| p.get()) {
+            Some((opts, pool)) => (opts, pool),
+            None => (&self.opts, &self.pool),
+        }
+    }
+
     /// A pool for queries beside the stream (schema lookups, positions).
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.active().1
+    }
+
+    /// Connects with `connect`; with `preferred` TLS, a server that offers none is used in
+    /// plain text from then on, with a warning.
+    async fn with_fallback<T, F, Fut>(&self, connect: F) -> Result<T, SourceError>
+    where
+        F: Fn(Opts, Pool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, mysql_async::Error>>,
+    {
+        let (opts, pool) = self.active();
+        let first = connect(opts.clone(), pool.clone()).await;
+        let source = match first {
+            Ok(value) => return Ok(value),
+            Err(source) => source,
+        };
+        let no_tls = matches!(
+            source,
+            mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
+        );
+        match &self.plain {
+            Some(plain) if no_tls && plain.get().is_none() => {
+                warn!(address = %self.address, "the source server offers no TLS; connecting in plain text (source.tls.mode = \"preferred\"; set \"required\" or a verifying mode to refuse this)");
+                let opts: Opts = OptsBuilder::from_opts(self.opts.clone())
+                    .ssl_opts(None)
+                    .into();
+                let (opts, pool) = plain.get_or_init(|| (opts.clone(), Pool::new(opts)));
+                connect(opts.clone(), pool.clone())
+                    .await
+                    .map_err(|source| self.connect_error(source))
+            }
+            _ => Err(self.connect_error(source)),
+        }
+    }
+
+    /// Names TLS failures as such: they need a certificate or mode fixed, not a retry.
+    fn connect_error(&self, source: mysql_async::Error) -> SourceError {
+        let address = self.address.clone();
+        let mode = self.tls_mode.as_str();
+        if matches!(
+            source,
+            mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
+        ) {
+            return SourceError::NoTls { address, mode };
+        }
+        let tls_message = match &source {
+            mysql_async::Error::Io(mysql_async::IoError::Tls(e)) => Some(e.to_string()),
+            other => crate::error::tls_cause(other),
+        };
+        match tls_message {
+            Some(message) => SourceError::Tls {
+                address,
+                mode,
+                message,
+            },
+            None => SourceError::Connect { address, source },
+        }
     }
 
     /// A connection from the metadata pool.
     pub(crate) async fn conn(&self) -> Result<mysql_async::Conn, SourceError> {
-        self.pool
-            .get_conn()
+        self.with_fallback(|_, pool| async move { pool.get_conn().await })
             .await
-            .map_err(|source| SourceError::Connect {
-                address: self.address.clone(),
-                source,
-            })
     }
 
     /// Checks that the server writes a ROW binlog we can read, and says what it is.
@@ -284,12 +365,7 @@ impl BinlogSource {
 
     /// A connection of its own (not from the pool), for a binlog stream.
     async fn replica_conn(&self) -> Result<Conn, SourceError> {
-        Conn::new(self.opts.clone())
-            .await
-            .map_err(|source| SourceError::Connect {
-                address: self.address.clone(),
-                source,
-            })
+        self.with_fallback(|opts, _| Conn::new(opts)).await
     }
 
     /// Registers as a replica and requests the binlog from `position`.

@@ -15,6 +15,7 @@ pub mod mysql_gtid;
 pub mod query;
 pub mod rotate;
 pub mod scan;
+pub mod tls;
 
 use std::fmt;
 use std::str::FromStr;
@@ -46,6 +47,10 @@ pub struct SourceConfig {
     pub user: String,
     #[serde(default)]
     pub password: Secret,
+    /// A file holding the password (a systemd credential, a mounted secret), instead of
+    /// `password`.
+    #[serde(default)]
+    pub password_file: Option<std::path::PathBuf>,
     /// The server id we register with; must differ from every other replica's and the
     /// server's own.
     #[serde(default = "default_server_id")]
@@ -58,6 +63,9 @@ pub struct SourceConfig {
     /// in that server's binlog instead of refusing to start.
     #[serde(default)]
     pub gtid_mode: bool,
+    /// `[source.tls]`: encryption and verification of the connection.
+    #[serde(default)]
+    pub tls: tls::SourceTlsConfig,
 }
 
 fn default_port() -> u16 {
@@ -90,7 +98,7 @@ impl SourceConfig {
                 "must be non-zero: the server refuses replicas with server_id 0",
             ));
         }
-        Ok(())
+        self.tls.validate()
     }
 }
 
