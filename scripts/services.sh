@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Makes the services binlog-relay's tests and demo need available on this machine:
-#   - a project-owned MariaDB with a ROW binlog, in its own datadir, on its own port;
-#   - a project-owned RabbitMQ node on its own port, which fault tests may stop and start.
+#   - a project-owned MariaDB with a ROW binlog, in its own datadir, on its own port, which
+#     also accepts TLS with a test CA's certificate;
+#   - a project-owned RabbitMQ node on its own port, which fault tests may stop and start,
+#     with a TLS listener on the next port.
+# Test certificates (a CA, a server certificate for DNS:localhost only, a client
+# certificate, and a second CA that signed nothing) are generated once with openssl.
 # Installs MariaDB and RabbitMQ from the distribution's packages when they are missing.
 #
 # usage: scripts/services.sh up|down|status|env|<a fault command below>
@@ -13,7 +17,8 @@
 #   rabbit-stop | rabbit-start    stop/start the RabbitMQ app (the node stays up)
 #   rabbit-block | rabbit-unblock raise/clear a memory alarm (connection.blocked)
 #   mariadb-restart               stop and start the MariaDB server
-#   nobinlog-up                   start a second MariaDB without a binlog (port 3308)
+#   nobinlog-up                   start a second MariaDB without a binlog or TLS (port 3308)
+#   rabbit-add-user USER PASSWORD a broker account with full rights on the default vhost
 #
 # Everything lives under $BINLOG_RELAY_SERVICES_DIR (default /var/tmp/binlog-relay-services).
 set -euo pipefail
@@ -23,8 +28,10 @@ MYSQL_PORT=${BINLOG_RELAY_TEST_MYSQL_PORT:-3307}
 AMQP_PORT=${BINLOG_RELAY_TEST_AMQP_PORT:-5673}
 AMQP_DIST_PORT=$((AMQP_PORT + 20000))
 RABBIT_NODE=binlog-relay-test@localhost
+AMQPS_PORT=$((AMQP_PORT + 1))
 MYSQL_DIR=$DIR/mariadb
 RABBIT_DIR=$DIR/rabbitmq
+TLS_DIR=$DIR/tls
 
 log() { printf 'services: %s\n' "$*" >&2; }
 
@@ -41,6 +48,33 @@ install_packages() {
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
+}
+
+# Test certificates. The server certificate names DNS:localhost and nothing else, so a
+# client that dials 127.0.0.1 with verify-identity must refuse it: the wrong-name case.
+tls_certs() {
+  [ -f "$TLS_DIR/client.pem" ] && return 0
+  command -v openssl >/dev/null 2>&1 || { as_root apt-get update -qq && as_root apt-get install -y -qq openssl >/dev/null; }
+  log "generating test certificates in $TLS_DIR"
+  mkdir -p "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=binlog-relay test CA" \
+      -keyout ca.key -out ca.pem
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=binlog-relay other CA" \
+      -keyout other-ca.key -out other-ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
+    printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=binlog-relay client" -keyout client.key \
+      -out client.csr
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile client.ext -out client.pem
+    # Test-only keys; the RabbitMQ node runs as its own user and must read them.
+    chmod 644 ./*.pem ./*.key
+  ) >"$DIR/tls.log" 2>&1 || { cat "$DIR/tls.log" >&2; exit 1; }
 }
 
 mysql_cli() {
@@ -87,6 +121,12 @@ CNF
 }
 
 mariadb_up() {
+  tls_certs
+  # A server started before TLS was part of the setup: restart it with its certificate.
+  if mysql_cli -e 'SELECT 1' >/dev/null 2>&1 \
+    && [ "$(mysql_cli -N -e 'SELECT @@have_ssl' 2>/dev/null)" != YES ]; then
+    mariadb_down
+  fi
   if mysql_cli -e 'SELECT 1' >/dev/null 2>&1; then
     # A test that changes this setting may have died before restoring it.
     mysql_cli -e "SET GLOBAL binlog_row_metadata='FULL'"
@@ -103,6 +143,9 @@ max_binlog_size=64M
 innodb_buffer_pool_size=256M
 innodb_flush_log_at_trx_commit=2
 sync_binlog=0
+ssl_ca=$TLS_DIR/ca.pem
+ssl_cert=$TLS_DIR/server.pem
+ssl_key=$TLS_DIR/server.key
 CNF
 }
 
@@ -155,8 +198,18 @@ amqp_port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$AMQP_PORT") 2>/dev/null
 }
 
+amqps_port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$AMQPS_PORT") 2>/dev/null
+}
+
 rabbit_up() {
   rabbit_env
+  tls_certs
+  # A node started before TLS was part of the setup: restart it with its TLS listener.
+  if amqp_port_open && ! amqps_port_open; then
+    rabbit_down
+    for _ in $(seq 1 60); do amqp_port_open || break; sleep 0.5; done
+  fi
   if amqp_port_open; then
     # A fault test that raised the memory alarm may have died before clearing it.
     rabbitmqctl -q -n "$RABBIT_NODE" set_vm_memory_high_watermark 0.4 >/dev/null 2>&1 || true
@@ -164,7 +217,15 @@ rabbit_up() {
   fi
   mkdir -p "$RABBIT_DIR/mnesia" "$RABBIT_DIR/log"
   [ -f "$RABBIT_DIR/enabled_plugins" ] || echo '[].' >"$RABBIT_DIR/enabled_plugins"
-  printf 'listeners.tcp.local = 127.0.0.1:%s\n' "$AMQP_PORT" >"$RABBIT_DIR/rabbitmq.conf"
+  cat >"$RABBIT_DIR/rabbitmq.conf" <<CONF
+listeners.tcp.local = 127.0.0.1:$AMQP_PORT
+listeners.ssl.local = 127.0.0.1:$AMQPS_PORT
+ssl_options.cacertfile = $TLS_DIR/ca.pem
+ssl_options.certfile = $TLS_DIR/server.pem
+ssl_options.keyfile = $TLS_DIR/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+CONF
   if id rabbitmq >/dev/null 2>&1; then
     chown -R rabbitmq:rabbitmq "$RABBIT_DIR"
   fi
@@ -177,7 +238,7 @@ rabbit_up() {
     nohup rabbitmq-server >>"$RABBIT_DIR/stdout.log" 2>&1 &
   fi
   for _ in $(seq 1 120); do
-    if amqp_port_open; then
+    if amqp_port_open && amqps_port_open; then
       return 0
     fi
     sleep 0.5
@@ -200,6 +261,8 @@ print_env() {
 BINLOG_RELAY_TEST_MYSQL_URL=mysql://root@127.0.0.1:$MYSQL_PORT
 BINLOG_RELAY_TEST_AMQP_URI=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
 BINLOG_RELAY_TEST_RABBIT_NODE=$RABBIT_NODE
+BINLOG_RELAY_TEST_AMQPS_PORT=$AMQPS_PORT
+BINLOG_RELAY_TEST_TLS_DIR=$TLS_DIR
 ENV
 }
 
@@ -238,6 +301,13 @@ case "${1:-up}" in
     rabbit_env
     rabbitmqctl -q -n "$RABBIT_NODE" set_vm_memory_high_watermark 0.4 >/dev/null
     ;;
+  rabbit-add-user)
+    # rabbit-add-user USER PASSWORD: a broker account with full rights on the default vhost.
+    rabbit_env
+    rabbitmqctl -q -n "$RABBIT_NODE" delete_user "$2" >/dev/null 2>&1 || true
+    rabbitmqctl -q -n "$RABBIT_NODE" add_user "$2" "$3" >/dev/null
+    rabbitmqctl -q -n "$RABBIT_NODE" set_permissions -p / "$2" '.*' '.*' '.*' >/dev/null
+    ;;
   nobinlog-up)
     nobinlog_up
     echo "BINLOG_RELAY_TEST_NOBINLOG_PORT=$NOBINLOG_PORT"
@@ -247,7 +317,7 @@ case "${1:-up}" in
     mariadb_up
     ;;
   *)
-    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-block|rabbit-unblock|mariadb-restart|nobinlog-up" >&2
+    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-block|rabbit-unblock|rabbit-add-user|mariadb-restart|nobinlog-up" >&2
     exit 2
     ;;
 esac

@@ -147,6 +147,9 @@ impl BinlogSource {
             .pass(Some(config.password.expose().to_owned()))
             .prefer_socket(false);
         let opts: Opts = builder.clone().ssl_opts(config.tls.ssl_opts()).into();
+        if let Some(caveat) = config.tls.caveat() {
+            warn!("{caveat}");
+        }
         Self {
             pool: Pool::new(opts.clone()),
             opts,

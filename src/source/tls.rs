@@ -101,6 +101,13 @@ impl SourceTlsConfig {
         Ok(())
     }
 
+    /// What the operator should know about the mode at start-up, if anything.
+    pub fn caveat(&self) -> Option<&'static str> {
+        (self.mode == TlsMode::VerifyCa).then_some(
+            "source.tls.mode = \"verify-ca\" also checks the server's name with this build: mysql_async 0.37.1 rejects every name mismatch (blackbeam/mysql_async#404, fixed upstream but not yet released); use a certificate that names source.host",
+        )
+    }
+
     /// The client's TLS settings for this mode; `None` for `disabled`.
     pub fn ssl_opts(&self) -> Option<SslOpts> {
         let mut opts = match self.mode {

@@ -17,5 +17,7 @@ mod restart;
 mod routing;
 mod schema_fallback;
 mod schema_history;
+mod secrets;
 mod support;
+mod tls;
 mod types;

@@ -25,6 +25,11 @@ pub struct Services {
     pub mysql_url: String,
     pub mysql_port: u16,
     pub amqp_uri: String,
+    /// The broker's TLS listener.
+    pub amqps_port: u16,
+    /// Test certificates: ca.pem, other-ca.pem, server.pem (DNS:localhost only), client.pem
+    /// and client.key.
+    pub tls_dir: PathBuf,
 }
 
 /// Starts (if needed) the project's MariaDB and RabbitMQ, once per test process.
@@ -54,6 +59,10 @@ pub fn services() -> &'static Services {
             mysql_url,
             mysql_port,
             amqp_uri: vars["BINLOG_RELAY_TEST_AMQP_URI"].clone(),
+            amqps_port: vars["BINLOG_RELAY_TEST_AMQPS_PORT"]
+                .parse()
+                .expect("amqps port"),
+            tls_dir: PathBuf::from(&vars["BINLOG_RELAY_TEST_TLS_DIR"]),
         }
     })
 }
@@ -154,10 +163,16 @@ pub struct Queue {
 
 /// Runs a fault command of `scripts/services.sh` (rabbit-stop, mariadb-restart, ...).
 pub fn service(command: &str) {
+    service_with(command, &[]);
+}
+
+/// Runs a command of `scripts/services.sh` with arguments.
+pub fn service_with(command: &str, args: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
     let status = std::process::Command::new("bash")
         .arg(&script)
         .arg(command)
+        .args(args)
         .stdout(Stdio::null())
         .status()
         .expect("run scripts/services.sh");
