@@ -123,7 +123,9 @@ async fn a_wrong_ca_or_a_wrong_name_is_refused_with_a_clear_error() {
     let file = |name: &str| tls.join(name).to_string_lossy().into_owned();
     let amqps_port = services().amqps_port;
     let config = DaemonConfig::new(&unique("x"));
-    let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+    // (case, variables changed, what the error must say)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "database, another CA",
             vec![("BINLOG_RELAY__SOURCE__TLS__CA_FILE", file("other-ca.pem"))],
