@@ -85,6 +85,36 @@ pub struct HttpError {
 }
 
 /// Binds the listener (so a taken port fails at start-up, before replication begins).
+/// Asks a running daemon's endpoint for `path` and returns the HTTP status. This is the
+/// `binlog-relay health` command a container's `HEALTHCHECK` runs, so the image needs no
+/// shell or curl. One fixed request to our own server: a plain HTTP/1.0 GET.
+pub async fn probe(address: &str, path: &str, timeout: std::time::Duration) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+        let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("cannot send the request: {e}"))?;
+        let mut response = Vec::new();
+        stream
+            .read_to_end(&mut response)
+            .await
+            .map_err(|e| format!("cannot read the answer: {e}"))?;
+        let text = String::from_utf8_lossy(&response);
+        text.split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .ok_or_else(|| format!("not an HTTP answer from {address}"))
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| format!("no answer from {address} within {timeout:?}"))?
+}
+
 pub async fn bind(address: SocketAddr) -> Result<TcpListener, HttpError> {
     TcpListener::bind(address)
         .await

@@ -57,6 +57,19 @@ enum Command {
         #[command(subcommand)]
         action: PositionsAction,
     },
+    /// Ask a running daemon's HTTP endpoint whether it is alive (/healthz) or ready
+    /// (/readyz): exit 0 on 200, 1 otherwise. For container HEALTHCHECKs; needs no shell.
+    Health {
+        /// The daemon's http.listen address.
+        #[arg(long, default_value = "127.0.0.1:9187")]
+        address: String,
+        /// /healthz (alive and answering) or /readyz (streaming, connected, caught up).
+        #[arg(long, default_value = "/healthz")]
+        path: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -174,6 +187,11 @@ fn main() -> ExitCode {
         Command::Config {
             action: ConfigAction::FromMaxwell { file, show_secrets },
         } => from_maxwell(&file, show_secrets),
+        Command::Health {
+            address,
+            path,
+            timeout,
+        } => health(&address, &path, timeout),
     }
 }
 
@@ -303,6 +321,35 @@ fn load_config(args: ConfigArgs) -> Result<Config, ExitCode> {
         eprintln!("binlog-relay: {e}");
         ExitCode::from(2)
     })
+}
+
+/// `health`: one probe of a running daemon.
+fn health(address: &str, path: &str, timeout: u64) -> ExitCode {
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .and_then(|rt| {
+            rt.block_on(binlog_relay::http::probe(
+                address,
+                path,
+                std::time::Duration::from_secs(timeout),
+            ))
+        });
+    match answer {
+        Ok(200) => {
+            println!("{path} on {address}: 200");
+            ExitCode::SUCCESS
+        }
+        Ok(code) => {
+            println!("{path} on {address}: {code}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            println!("{path}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `config from-maxwell`: the translation, checked by loading it as `run` would.

@@ -115,6 +115,8 @@ pub async fn on_signals(shutdown: Shutdown, deadline: Duration) -> Forced {
         deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
         "stopping: finishing outstanding confirms (a second signal exits at once)"
     );
+    // systemd learns at once that the stop has begun, not only when it ends.
+    crate::systemd::stopping();
     shutdown.trigger();
     tokio::select! {
         _ = signals.next() => Forced::SecondSignal,

@@ -205,7 +205,7 @@ async fn readyz_follows_the_broker_and_healthz_stays_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn systemd_hears_ready_once_streaming_and_watchdog_pings() {
+async fn systemd_hears_ready_watchdog_pings_and_stopping() {
     let _guard = SERVER_SETTINGS.read().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let socket_path = dir.path().join("notify.sock");
@@ -235,8 +235,18 @@ async fn systemd_hears_ready_once_streaming_and_watchdog_pings() {
         }
     }
     signal(&child, "TERM");
+    // STOPPING=1 as the stop begins.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !heard.iter().any(|m| m.contains("STOPPING=1")) {
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(500), socket.recv(&mut buf)).await
+        {
+            heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
     let done = wait(child, Duration::from_secs(30)).await;
     assert_eq!(done.code, Some(0), "{}", done.stderr);
+    assert!(heard.iter().any(|m| m.contains("STOPPING=1")), "{heard:?}");
     assert!(
         heard.iter().any(|m| m.contains("STATUS=streaming")),
         "{heard:?}"
