@@ -39,7 +39,8 @@ build=$(grep -o 'cargo build --release[^&]*--bin binlog-relay' Dockerfile | tail
 log "building as the Dockerfile does: $build"
 $build --quiet
 
-# 3. The runtime, as the image runs it.
+# 3. The runtime, as the image runs it. Running as another uid takes root.
+[ "$(id -u)" = 0 ] || { log "step 3 runs the binary as the image's uid, which needs root"; exit 1; }
 uid=$(grep -o -- '--uid [0-9]*' Dockerfile | awk '{print $2}')
 [ -n "$uid" ] || { log "no --uid in the Dockerfile"; exit 1; }
 mkdir -p "$work/bin" "$work/state"

@@ -96,6 +96,8 @@ pub struct ServerFacts {
     /// Binlog files the server has, oldest first; `None` when the account may not list
     /// them (the grants item says why).
     pub binlog_files: Option<Vec<String>>,
+    /// The TLS version of the check's own connection (`Ssl_version`); empty in plain text.
+    pub tls_version: String,
 }
 
 impl ServerFacts {
@@ -114,6 +116,20 @@ pub fn evaluate(facts: &ServerFacts, config: &Config, checkpoint_file: Option<&s
         "MySQL"
     };
     items.push(Item::ok("server", format!("{flavour} {}", facts.version)));
+    let mode = config.source.tls.mode.as_str();
+    items.push(if facts.tls_version.is_empty() {
+        if config.source.tls.mode == crate::source::tls::TlsMode::Disabled {
+            Item::ok("tls", "off (source.tls.mode = \"disabled\")")
+        } else {
+            Item::warn(
+                "tls",
+                format!("plain text: the server offers no TLS (source.tls.mode = \"{mode}\")"),
+                "give the server a certificate (ssl_cert, ssl_key) and set source.tls.mode = \"verify-identity\" with source.tls.ca_file",
+            )
+        }
+    } else {
+        Item::ok("tls", format!("{} (source.tls.mode = \"{mode}\")", facts.tls_version))
+    });
     items.push(if facts.log_bin {
         Item::ok("log_bin", "ON")
     } else {
@@ -354,7 +370,12 @@ async fn server_facts(source: &BinlogSource) -> Result<ServerFacts, SourceError>
     } else {
         Some(Vec::new())
     };
+    let tls_version: Option<(String, String)> = conn
+        .query_first("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        .await
+        .map_err(query("SHOW SESSION STATUS LIKE 'Ssl_version'"))?;
     Ok(ServerFacts {
+        tls_version: tls_version.map(|(_, v)| v).unwrap_or_default(),
         version,
         log_bin: log_bin != 0,
         binlog_format: format,
@@ -518,6 +539,7 @@ mod tests {
                 "GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `maxwell`@`%`".into(),
             ],
             binlog_files: Some(vec!["bin.000001".into(), "bin.000002".into()]),
+            tls_version: "TLSv1.3".into(),
         }
     }
 

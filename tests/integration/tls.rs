@@ -276,3 +276,37 @@ async fn a_plain_text_server_is_refused_in_a_verifying_mode() {
         done.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_the_tls_in_use() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let config = DaemonConfig::new(&unique("x"));
+    let path = config.write();
+    let path = path.to_string_lossy();
+    let check = |env: Vec<(String, String)>| {
+        let path = path.clone().into_owned();
+        async move {
+            let child = spawn_command(&["check", "--config", &path], &refs(&env));
+            let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("check finished")
+                .expect("check output");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let out = check(tls_env()).await;
+    assert!(
+        out.contains("ok   tls: TLSv1.") && out.contains("verify-identity"),
+        "{out}"
+    );
+    assert!(out.contains("ok   broker: connected"), "{out}");
+    let out = check(with(
+        tls_env(),
+        &[
+            ("BINLOG_RELAY__SOURCE__TLS__MODE", "disabled".into()),
+            ("BINLOG_RELAY__SOURCE__TLS__CA_FILE", String::new()),
+        ],
+    ))
+    .await;
+    assert!(out.contains("ok   tls: off"), "{out}");
+}
