@@ -8,6 +8,10 @@
 #   rabbitmq-p    the same with persistent messages (delivery_mode=2)
 #   stdout+mask   stdout with a filter rule and masks on every row: two columns hashed
 #                 (HMAC-SHA256), one redacted, one nulled (the price of [filter] and [masking])
+#   stdout-tls    stdout, reading the binlog over TLS with verify-identity
+#   rabbitmq-tls  rabbitmq (transient), with TLS on both connections (amqps://)
+# All other runs connect in plain text (source.tls.mode = "disabled"), to compare with the
+# figures taken before TLS existed.
 #
 # usage: scripts/measure-insert.sh [ROWS]     (default 100000)
 set -euo pipefail
@@ -34,8 +38,13 @@ t1=$(date +%s.%N)
 stop=$(binlog_now)
 printf 'wrote %d rows in %.1f s (binlog %s .. %s)\n' "$ROWS" "$(calc "$t1 - $t0")" "$start" "$stop"
 
+tls_dir=$BINLOG_RELAY_TEST_TLS_DIR
+plain='[source.tls]
+mode = "disabled"'
+# Variables for one run, e.g. to reach the servers by TLS.
+run_env=()
 run() { # name sink persistent [extra TOML]
-  local name=$1 sink=$2 persistent=$3 extra=${4:-}
+  local name=$1 sink=$2 persistent=$3 extra=${4:-$plain}
   rm -rf "$work/state"
   cat >"$work/c.toml" <<TOML
 [source]
@@ -55,7 +64,7 @@ persistent = $persistent
 dir = "$work/state"
 $extra
 TOML
-  BENCH_MASK_KEY=0123456789abcdef0123456789abcdef /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
+  env "${run_env[@]}" BENCH_MASK_KEY=0123456789abcdef0123456789abcdef /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
     target/release/binlog-relay run --config "$work/c.toml" --stop-at "$stop" >/dev/null 2>"$work/log" \
     || { cat "$work/log"; exit 1; }
   read -r wall user sys rss <"$work/time"
@@ -73,7 +82,13 @@ hash_key_env = "BENCH_MASK_KEY"
 tables = "bench.wide"
 hash = ["name", "a"]
 redact = ["note"]
-null = ["created"]'
+null = ["created"]
+'"$plain"
+run_env=(BINLOG_RELAY__SOURCE__HOST=localhost)
+run stdout-tls stdout false '[source.tls]
+mode = "verify-identity"
+ca_file = "'"$tls_dir/ca.pem"'"'
+run_env=()
 target/release/examples/consume --uri "$BINLOG_RELAY_TEST_AMQP_URI" --exchange bench \
   --binding 'bench.#' --queue bench_measure --count 0 2>/dev/null
 rabbitmqctl_ purge_queue bench_measure >/dev/null
@@ -82,6 +97,16 @@ got=$(rabbitmqctl_ list_queues name messages | awk '$1=="bench_measure"{print $2
 rabbitmqctl_ purge_queue bench_measure >/dev/null
 run rabbitmq-p rabbitmq true
 got_p=$(rabbitmqctl_ list_queues name messages | awk '$1=="bench_measure"{print $2}')
+rabbitmqctl_ purge_queue bench_measure >/dev/null
+run_env=(BINLOG_RELAY__SOURCE__HOST=localhost
+  "BINLOG_RELAY__SINK__RABBITMQ__URI=amqps://guest:guest@localhost:$BINLOG_RELAY_TEST_AMQPS_PORT/%2f")
+run rabbitmq-tls rabbitmq false '[source.tls]
+mode = "verify-identity"
+ca_file = "'"$tls_dir/ca.pem"'"
+[sink.rabbitmq.tls]
+ca_file = "'"$tls_dir/ca.pem"'"'
+run_env=()
+got_t=$(rabbitmqctl_ list_queues name messages | awk '$1=="bench_measure"{print $2}')
 rabbitmqctl_ delete_queue bench_measure >/dev/null
-echo "messages in the bound queue: transient $got, persistent $got_p (expected $ROWS each)"
+echo "messages in the bound queue: transient $got, persistent $got_p, tls $got_t (expected $ROWS each)"
 mysql -e "DROP DATABASE bench"
