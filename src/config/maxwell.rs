@@ -373,17 +373,38 @@ fn source(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
         );
     }
 
-    for key in ["ssl", "replication_ssl"] {
-        if let Some(mode) = o.take(key)
-            && !mode.trim().eq_ignore_ascii_case("disabled")
-        {
-            return Err(refuse(
+    // `replication_ssl` overrides `ssl` for the binlog connection, as in Maxwell.
+    let ssl = o.take("ssl");
+    let replication_ssl = o.take("replication_ssl");
+    let (key, mode) = match (replication_ssl, ssl) {
+        (Some(mode), _) => ("replication_ssl", Some(mode)),
+        (None, Some(mode)) => ("ssl", Some(mode)),
+        (None, None) => ("ssl", None),
+    };
+    if let Some(mode) = mode {
+        let ours = match mode.trim().to_ascii_uppercase().as_str() {
+            "DISABLED" => "disabled",
+            "PREFERRED" => "preferred",
+            "REQUIRED" => "required",
+            "VERIFY_CA" => "verify-ca",
+            "VERIFY_IDENTITY" => "verify-identity",
+            _ => {
+                return Err(refuse(
+                    key,
+                    format!(
+                        "{mode:?} is not DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY"
+                    ),
+                ));
+            }
+        };
+        t.set("source.tls", "mode", ours, key);
+        if ours.starts_with("verify") {
+            t.warn(
                 key,
-                format!(
-                    "{mode:?}: TLS to the database is not supported by this version; remove the \
-                     option (or set DISABLED) only if a plain connection is acceptable"
-                ),
-            ));
+                "verifies against the JVM trust store in Maxwell; binlog-relay trusts the \
+                 public roots unless source.tls.ca_file names the CA that signed the \
+                 server's certificate: set it",
+            );
         }
     }
     for key in ["jdbc_options", "replication_jdbc_options"] {
@@ -391,7 +412,8 @@ fn source(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
             if options.to_ascii_lowercase().contains("ssl") {
                 return Err(refuse(
                     key,
-                    "asks for TLS, which this version does not support for the database",
+                    "asks for TLS through JDBC options, which binlog-relay does not read: use \
+                     ssl=REQUIRED or VERIFY_IDENTITY (source.tls.mode) instead",
                 ));
             }
             t.warn(
@@ -1172,6 +1194,22 @@ mod tests {
     }
 
     #[test]
+    fn ssl_modes_become_source_tls_modes() {
+        let mode = |pairs: &[(&str, &str)]| {
+            value(&toml_of(pairs), "source.tls", "mode")
+                .map(|v| v.as_str().unwrap_or("").to_owned())
+        };
+        assert_eq!(mode(&[]), None);
+        assert_eq!(mode(&[("ssl", "REQUIRED")]).as_deref(), Some("required"));
+        assert_eq!(
+            mode(&[("ssl", "DISABLED"), ("replication_ssl", "verify_identity")]).as_deref(),
+            Some("verify-identity")
+        );
+        let t = translate(props(&[("ssl", "VERIFY_CA")])).unwrap();
+        assert!(t.warnings.iter().any(|w| w.message.contains("ca_file")));
+    }
+
+    #[test]
     fn separate_replication_server() {
         let t = translate(props(&[
             ("host", "store"),
@@ -1203,8 +1241,7 @@ mod tests {
             ("producer", "kafka"),
             ("encrypt", "data"),
             ("javascript", "/etc/filter.js"),
-            ("ssl", "VERIFY_IDENTITY"),
-            ("replication_ssl", "REQUIRED"),
+            ("ssl", "VERIFY_EVERYTHING"),
             ("schema_host", "s"),
             ("ha", "true"),
             ("master_recovery", "true"),
