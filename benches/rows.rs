@@ -1,7 +1,10 @@
-//! Decode + encode cost per row: a 10-column mixed row image read from its bytes and
-//! rendered as a Maxwell message, the work the reader does for every row.
+//! Decode + encode cost per row, so regressions show up per component:
+//! - `rows/...`: a 10-column mixed row image read from its bytes (decode), rendered as a
+//!   Maxwell message from already decoded cells (encode), and both, the work the reader does
+//!   for every row;
+//! - `types/...`: the same for a one-column row of each common column type.
 //!
-//! `cargo bench --bench rows`
+//! `cargo bench --bench rows` (add a filter such as `types/decimal` to run one).
 
 use std::hint::black_box;
 
@@ -85,29 +88,56 @@ fn row_bytes() -> Vec<u8> {
     b
 }
 
-fn decode_and_encode(c: &mut Criterion) {
-    let options = Arc::new(OutputOptions::default());
-    let layout = TableLayout::new(Arc::new(table()), &options);
-    let table = &*layout.table;
-    let row = row_bytes();
-    let position = BinlogPosition::new("mariadb-bin.000001", 4);
-    let meta = RowMeta {
+fn meta(position: &BinlogPosition) -> RowMeta<'_> {
+    RowMeta {
         ts: 1_700_000_000,
-        position: &position,
+        position,
         server_id: 1,
         thread_id: None,
         gtid: None,
         query: None,
         schema_id: None,
-    };
-    let mut group = c.benchmark_group("rows");
+    }
+}
+
+/// Benches decode, encode and both for 1000 rows of `table`, each the image `row`.
+fn bench_rows(c: &mut Criterion, group_name: &str, label: &str, table: Table, row: &[u8]) {
+    let options = Arc::new(OutputOptions::default());
+    let layout = TableLayout::new(Arc::new(table), &options);
+    let table = &*layout.table;
+    let position = BinlogPosition::new("mariadb-bin.000001", 4);
+    let meta = meta(&position);
+    let mut group = c.benchmark_group(group_name);
     group.throughput(Throughput::Elements(1000));
-    group.bench_function("decode+encode 1000 wide inserts", |bench| {
-        let mut tx = TransactionBuffer::new(options.clone());
-        let mut cells: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
+    let mut cells: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
+    group.bench_function(format!("{label}/decode"), |bench| {
         bench.iter(|| {
             for _ in 0..1000 {
-                let mut cursor = &row[..];
+                let mut cursor = row;
+                cells.clear();
+                read_image(table, None, &mut cursor, &mut cells).expect("valid row");
+                black_box(&cells);
+            }
+        })
+    });
+    let mut decoded: Vec<Cell<'_>> = Vec::with_capacity(table.columns.len());
+    let mut cursor = row;
+    read_image(table, None, &mut cursor, &mut decoded).expect("valid row");
+    group.bench_function(format!("{label}/encode"), |bench| {
+        let mut tx = TransactionBuffer::new(options.clone());
+        bench.iter(|| {
+            for _ in 0..1000 {
+                tx.push_row(&layout, RowKind::Insert, &meta, &[], &decoded)
+                    .expect("renders");
+            }
+            black_box(tx.finish(Some(42)).expect("in memory"));
+        })
+    });
+    group.bench_function(format!("{label}/decode+encode"), |bench| {
+        let mut tx = TransactionBuffer::new(options.clone());
+        bench.iter(|| {
+            for _ in 0..1000 {
+                let mut cursor = row;
                 cells.clear();
                 read_image(table, None, &mut cursor, &mut cells).expect("valid row");
                 tx.push_row(&layout, RowKind::Insert, &meta, &[], &cells)
@@ -119,5 +149,115 @@ fn decode_and_encode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode_and_encode);
+fn wide_row(c: &mut Criterion) {
+    bench_rows(c, "rows", "wide 10-column insert", table(), &row_bytes());
+}
+
+/// A one-column table of `ty` and the image of one row holding `value` (its binlog bytes).
+fn one_column(ty: ColumnType, unsigned: bool, charset: Charset, value: &[u8]) -> (Table, Vec<u8>) {
+    let table = Table {
+        database: "bench".into(),
+        name: "one".into(),
+        columns: vec![Column {
+            name: "c".into(),
+            ty,
+            unsigned,
+            charset,
+            labels: None,
+        }],
+        primary_key: vec![],
+    };
+    let mut row = vec![0u8]; // null bitmap: not null
+    row.extend_from_slice(value);
+    (table, row)
+}
+
+fn per_type(c: &mut Criterion) {
+    let ym: u64 = 2024 * 13 + 1;
+    let datetime = 0x80_0000_0000u64 + (((ym << 5) | 2) << 17) + ((3 << 12) | (4 << 6) | 5);
+    let mut datetime6 = datetime.to_be_bytes()[3..].to_vec();
+    datetime6.extend(&123_456u32.to_be_bytes()[1..]);
+    let mut timestamp3 = 1_704_164_645u32.to_be_bytes().to_vec();
+    timestamp3.extend(1230u16.to_be_bytes());
+    let mut varchar = vec![24u8];
+    varchar.extend("Ada Lovelace, née Byron".as_bytes());
+    let mut text = 200u16.to_le_bytes().to_vec();
+    text.extend([b't'; 200]);
+    let mut binary = 16u16.to_le_bytes().to_vec();
+    binary.extend([0xDE, 0xAD, 0xBE, 0xEF].repeat(4));
+    let cases: Vec<(&str, ColumnType, bool, Charset, Vec<u8>)> = vec![
+        (
+            "int",
+            ColumnType::Long,
+            false,
+            Charset::Binary,
+            12345i32.to_le_bytes().to_vec(),
+        ),
+        (
+            "bigint unsigned",
+            ColumnType::LongLong,
+            true,
+            Charset::Binary,
+            u64::MAX.to_le_bytes().to_vec(),
+        ),
+        (
+            "decimal(12,2)",
+            ColumnType::NewDecimal {
+                precision: 12,
+                scale: 2,
+            },
+            false,
+            Charset::Binary,
+            vec![0x80, 0x00, 0x00, 0x06, 0xE3, 0x39],
+        ),
+        (
+            "double",
+            ColumnType::Double,
+            false,
+            Charset::Binary,
+            4115.25f64.to_le_bytes().to_vec(),
+        ),
+        (
+            "datetime(6)",
+            ColumnType::DateTime2 { fsp: 6 },
+            false,
+            Charset::Binary,
+            datetime6,
+        ),
+        (
+            "timestamp(3)",
+            ColumnType::Timestamp2 { fsp: 3 },
+            false,
+            Charset::Binary,
+            timestamp3,
+        ),
+        (
+            "varchar utf8",
+            ColumnType::VarString { prefix: 1 },
+            false,
+            Charset::Utf8,
+            varchar,
+        ),
+        (
+            "text 200 bytes",
+            ColumnType::Blob { prefix: 2 },
+            false,
+            Charset::Utf8,
+            text,
+        ),
+        (
+            "blob (base64)",
+            ColumnType::Blob { prefix: 2 },
+            false,
+            Charset::Binary,
+            binary,
+        ),
+    ];
+    for (label, ty, unsigned, charset, value) in cases {
+        let (table, row) = one_column(ty, unsigned, charset, &value);
+        bench_rows(c, "types", label, table, &row);
+    }
+}
+
+criterion_group!(benches, wide_row, per_type);
 criterion_main!(benches);
