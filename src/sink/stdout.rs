@@ -8,6 +8,11 @@ use tokio::io::{AsyncWriteExt, BufWriter, Stdout};
 
 use super::{Outgoing, Sink, SinkError};
 
+/// Output buffered before a write: tokio's stdout writes on its blocking thread pool, so
+/// each write is a hand-off between threads; 1 MiB makes them rare (measured:
+/// docs/performance.md, issue 9).
+const BUFFER: usize = 1 << 20;
+
 /// Writes messages to standard output, one per line.
 pub struct StdoutSink {
     out: BufWriter<Stdout>,
@@ -16,7 +21,7 @@ pub struct StdoutSink {
 impl StdoutSink {
     pub fn new() -> Self {
         Self {
-            out: BufWriter::new(tokio::io::stdout()),
+            out: BufWriter::with_capacity(BUFFER, tokio::io::stdout()),
         }
     }
 }
