@@ -341,32 +341,42 @@ impl TransactionBuffer {
         let config = &options.config;
         let names = &options.names;
 
-        // Render the images first: `data`, `old` and `primary_key` are assembled from them.
-        self.scratch.clear();
         let (data_cells, old_cells) = match kind {
             RowKind::Delete => (before, &[][..]),
             RowKind::Insert => (after, &[][..]),
             RowKind::Update => (after, before),
         };
-        render_image(
-            &mut self.scratch,
-            &mut self.after,
-            table,
-            data_cells,
-            old_cells,
-            config.null_zerodates,
-        )?;
-        render_image(
-            &mut self.scratch,
-            &mut self.before,
-            table,
-            old_cells,
-            &[],
-            config.null_zerodates,
-        )?;
-        if let Some(masks) = &layout.masks {
-            apply_masks(&mut self.scratch, &mut self.after, masks, &options.masking);
-            apply_masks(&mut self.scratch, &mut self.before, masks, &options.masking);
+        // An insert or delete with nothing to compare, mask or pick keys from is written
+        // straight into the message; the rest is rendered first, and `data`, `old` and
+        // `primary_key` assembled from the rendered values.
+        let direct = kind != RowKind::Update
+            && layout.masks.is_none()
+            && !config.primary_keys
+            && !data_cells.iter().any(|c| matches!(c, Cell::JsonDiff(_)));
+        self.scratch.clear();
+        self.after.clear();
+        self.before.clear();
+        if !direct {
+            render_image(
+                &mut self.scratch,
+                &mut self.after,
+                table,
+                data_cells,
+                old_cells,
+                config.null_zerodates,
+            )?;
+            render_image(
+                &mut self.scratch,
+                &mut self.before,
+                table,
+                old_cells,
+                &[],
+                config.null_zerodates,
+            )?;
+            if let Some(masks) = &layout.masks {
+                apply_masks(&mut self.scratch, &mut self.after, masks, &options.masking);
+                apply_masks(&mut self.scratch, &mut self.before, masks, &options.masking);
+            }
         }
 
         let out = &mut self.rendered;
@@ -452,6 +462,11 @@ impl TransactionBuffer {
         }
 
         write_field(out, &names.data, false);
+        if direct {
+            write_data_direct(out, layout, data_cells, config)?;
+            out.push(b'}');
+            return Ok((head_end, out.len()));
+        }
         out.push(b'{');
         let mut first = true;
         for i in 0..table.columns.len() {
@@ -734,6 +749,50 @@ fn apply_masks(
             }
         }
     }
+}
+
+/// Appends the `data` map of an insert or delete, rendering each value straight into the
+/// message: the same entries [`write_entry`] writes from rendered values, without the copy.
+fn write_data_direct(
+    out: &mut Vec<u8>,
+    layout: &TableLayout,
+    cells: &[Cell<'_>],
+    config: &crate::format::OutputConfig,
+) -> Result<(), DecodeError> {
+    let table = &*layout.table;
+    out.push(b'{');
+    let mut first = true;
+    for (i, (column, cell)) in table.columns.iter().zip(cells).enumerate() {
+        if layout.excluded.get(i).copied().unwrap_or(true) || matches!(cell, Cell::Missing) {
+            continue;
+        }
+        if matches!(cell, Cell::Null) && !config.nulls {
+            continue;
+        }
+        let mark = out.len();
+        if !first {
+            out.push(b',');
+        }
+        if let Some(key) = layout.keys.get(i) {
+            out.extend_from_slice(key);
+        }
+        let is_null = match cell {
+            Cell::Value(raw) => write_value(out, column, raw, config.null_zerodates)
+                .map_err(|e| render_error(table, i, e))?,
+            _ => {
+                out.extend_from_slice(b"null");
+                true
+            }
+        };
+        if is_null && !config.nulls {
+            // A zero date written as null, with nulls left out.
+            out.truncate(mark);
+            continue;
+        }
+        first = false;
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// Appends `"key":value` for column `i` of a `data`/`old` map, unless the column is excluded,
@@ -1021,6 +1080,43 @@ mod tests {
         // The buffer is empty and usable again.
         assert!(spilling.is_empty());
         assert!(spilling.next_chunk(1).unwrap().is_none());
+    }
+
+    #[test]
+    fn inserts_and_deletes_written_directly_match_the_rendered_path() {
+        // `primary_key` makes a row take the rendered path; without it inserts and deletes
+        // are written straight into the message. Both must give the same `data`.
+        let strip_pk = |body: &str| {
+            let start = body.find(",\"primary_key\":").expect("primary_key");
+            let end = start + body[start..].find(']').expect("]") + 1;
+            format!("{}{}", &body[..start], &body[end..])
+        };
+        let rows = [
+            (RowKind::Insert, vec![], vec![ONE, HI, Cell::Null]),
+            (RowKind::Delete, vec![ONE, Cell::Null, X], vec![]),
+            (RowKind::Insert, vec![], vec![ONE, Cell::Missing, X]),
+            (RowKind::Delete, vec![ONE, HI, Cell::Missing], vec![]),
+        ];
+        for nulls in [true, false] {
+            for exclude in [
+                vec![],
+                vec!["pass_word".to_string()],
+                vec!["/^id$/".to_string()],
+            ] {
+                let config = |primary_keys| OutputConfig {
+                    nulls,
+                    primary_keys,
+                    exclude_columns: exclude.clone(),
+                    ..OutputConfig::default()
+                };
+                let direct = run(config(false), &rows, Some(3));
+                let rendered: Vec<String> = run(config(true), &rows, Some(3))
+                    .iter()
+                    .map(|b| strip_pk(b))
+                    .collect();
+                assert_eq!(direct, rendered, "nulls={nulls} exclude={exclude:?}");
+            }
+        }
     }
 
     const ONE: Cell<'static> = Cell::Value(&[1, 0, 0, 0]);
