@@ -84,7 +84,6 @@ pub struct HttpError {
     pub source: std::io::Error,
 }
 
-/// Binds the listener (so a taken port fails at start-up, before replication begins).
 /// Asks a running daemon's endpoint for `path` and returns the HTTP status. This is the
 /// `binlog-relay health` command a container's `HEALTHCHECK` runs, so the image needs no
 /// shell or curl. One fixed request to our own server: a plain HTTP/1.0 GET.
@@ -115,6 +114,7 @@ pub async fn probe(address: &str, path: &str, timeout: std::time::Duration) -> R
         .map_err(|_| format!("no answer from {address} within {timeout:?}"))?
 }
 
+/// Binds the listener (so a taken port fails at start-up, before replication begins).
 pub async fn bind(address: SocketAddr) -> Result<TcpListener, HttpError> {
     TcpListener::bind(address)
         .await

@@ -308,8 +308,8 @@ fn positions_set(config_path: ConfigArgs, position: BinlogPosition) -> ExitCode 
 
 fn load_config(args: ConfigArgs) -> Result<Config, ExitCode> {
     let loaded = match &args.maxwell_config {
-        Some(path) => Config::load_maxwell(path).map(|(config, warnings)| {
-            for w in warnings {
+        Some(path) => Config::load_maxwell(path).map(|(config, translation)| {
+            for w in translation.warnings {
                 warn!(option = %w.key, "Maxwell option has no effect: {}", w.message);
             }
             config
@@ -352,29 +352,20 @@ fn health(address: &str, path: &str, timeout: u64) -> ExitCode {
     }
 }
 
-/// `config from-maxwell`: the translation, checked by loading it as `run` would.
+/// `config from-maxwell`: the translation, printed only once it loads as `run` would load it.
 fn from_maxwell(path: &std::path::Path, show_secrets: bool) -> ExitCode {
-    use binlog_relay::config::maxwell;
-    let translated = maxwell::read_file(path).and_then(|mut props| {
-        maxwell::apply_environment(&mut props, &std::env::vars().collect::<Vec<_>>());
-        maxwell::translate(props)
-    });
-    let translation = match translated {
-        Ok(t) => t,
+    use binlog_relay::config::maxwell::Secrets;
+    let translation = match Config::load_maxwell(path) {
+        Ok((_, translation)) => translation,
         Err(e) => {
             eprintln!("binlog-relay: {e}");
             return ExitCode::from(2);
         }
     };
-    // The printed TOML must also load: check it the way `run --maxwell-config` would.
-    if let Err(e) = Config::load_maxwell(path) {
-        eprintln!("binlog-relay: {e}");
-        return ExitCode::from(2);
-    }
     let secrets = if show_secrets {
-        maxwell::Secrets::Shown
+        Secrets::Shown
     } else {
-        maxwell::Secrets::Hidden
+        Secrets::Hidden
     };
     print!("{}", translation.to_toml(secrets));
     for w in &translation.warnings {

@@ -462,19 +462,18 @@ fn sink(o: &mut Options, t: &mut Translation) -> Result<String, ConfigError> {
         }
     }
 
-    // The same options twice: once as they are, once with the password masked for display.
-    let masked = rabbitmq_uri(
-        &mut Options {
-            left: o.left.clone(),
-        },
-        &mut Translation::default(),
-        Some(HIDDEN),
-    )?;
-    let uri = rabbitmq_uri(o, t, None)?;
+    let uri = rabbitmq_uri(o, t)?;
+    // For display: the URI writer percent-encodes a password, and the mask is to be read
+    // as it is, so a placeholder is swapped for it afterwards.
+    let mut shown = uri.clone();
+    shown.authority.userinfo.password = "MASK".into();
+    let masked = shown
+        .to_string()
+        .replacen(":MASK@", &format!(":{HIDDEN}@"), 1);
     t.set_secret(
         "sink.rabbitmq",
         "uri",
-        uri,
+        uri.to_string(),
         masked,
         "rabbitmq_uri, rabbitmq_host, rabbitmq_port, rabbitmq_user, rabbitmq_pass, \
          rabbitmq_virtual_host, rabbitmq_use_ssl",
@@ -551,13 +550,8 @@ fn from_or_default(key: &str, given: bool) -> String {
 /// The broker URI as Maxwell's producer builds its connection: `rabbitmq_uri` first, then
 /// `rabbitmq_host` and `rabbitmq_port` over it when set, then user, password and virtual
 /// host, which always apply (their defaults `guest`, `guest` and `/` replace those in the
-/// URI, a Maxwell quirk kept so that the same broker account is used). `mask` replaces the
-/// password.
-fn rabbitmq_uri(
-    o: &mut Options,
-    t: &mut Translation,
-    mask: Option<&str>,
-) -> Result<String, ConfigError> {
+/// URI, a Maxwell quirk kept so that the same broker account is used).
+fn rabbitmq_uri(o: &mut Options, t: &mut Translation) -> Result<AMQPUri, ConfigError> {
     let given = o.take("rabbitmq_uri");
     let mut uri = match &given {
         // The URI may hold a password, and the parser's messages may quote it: say only
@@ -607,18 +601,9 @@ fn rabbitmq_uri(
         }
     }
     uri.authority.userinfo.username = user.unwrap_or_else(|| "guest".into());
+    uri.authority.userinfo.password = pass.unwrap_or_else(|| "guest".into());
     uri.vhost = vhost.unwrap_or_else(|| "/".into());
-    Ok(match mask {
-        // The URI writer percent-encodes a password; the mask is to be read as it is.
-        Some(m) => {
-            uri.authority.userinfo.password = "MASK".into();
-            uri.to_string().replacen(":MASK@", &format!(":{m}@"), 1)
-        }
-        None => {
-            uri.authority.userinfo.password = pass.unwrap_or_else(|| "guest".into());
-            uri.to_string()
-        }
-    })
+    Ok(uri)
 }
 
 /// `filter`, the `output_*` options and `exclude_columns`.

@@ -139,9 +139,10 @@ impl Config {
 
     /// Loads a Maxwell `config.properties` (with the environment variables Maxwell reads)
     /// through its TOML translation ([`maxwell`]); `BINLOG_RELAY__*` variables still
-    /// override. Returns the Maxwell options that were accepted but have no effect, for the
-    /// caller to log.
-    pub fn load_maxwell(path: &Path) -> Result<(Self, Vec<maxwell::Warning>), ConfigError> {
+    /// override. Returns the translation too: its warnings name the Maxwell options that
+    /// were accepted but have no effect, for the caller to log, and `config from-maxwell`
+    /// prints it.
+    pub fn load_maxwell(path: &Path) -> Result<(Self, maxwell::Translation), ConfigError> {
         Self::load_maxwell_with_env(path, std::env::vars())
     }
 
@@ -149,7 +150,7 @@ impl Config {
     pub fn load_maxwell_with_env(
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<(Self, Vec<maxwell::Warning>), ConfigError> {
+    ) -> Result<(Self, maxwell::Translation), ConfigError> {
         let env: Vec<(String, String)> = env.into_iter().collect();
         let mut props = maxwell::read_file(path)?;
         maxwell::apply_environment(&mut props, &env);
@@ -167,7 +168,7 @@ impl Config {
             },
             other => other,
         })?;
-        Ok((config, translation.warnings))
+        Ok((config, translation))
     }
 
     fn build<F>(
@@ -243,6 +244,17 @@ impl Config {
         self.http.validate()?;
         Ok(())
     }
+}
+
+/// Checks at load time that a file a setting names can be opened, so a typo is a
+/// configuration error naming the key rather than a failure at the first connection.
+pub(crate) fn readable_file(key: &str, path: Option<&Path>) -> Result<(), ConfigError> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| ConfigError::key(key, format!("cannot read {}: {e}", path.display())))
 }
 
 /// A secret from a file, without the trailing newline editors and `echo` add. The error
@@ -435,7 +447,8 @@ mod tests {
             ("BINLOG_RELAY__SOURCE__PORT", "3307"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()));
-        let (c, warnings) = Config::load_maxwell_with_env(&path, env).unwrap();
+        let (c, translation) = Config::load_maxwell_with_env(&path, env).unwrap();
+        let warnings = translation.warnings;
         assert_eq!(c.source.host, "db");
         assert_eq!(c.source.port, 3307);
         assert_eq!(c.source.password.expose(), "pw");
@@ -541,6 +554,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("amqps://"), "{err}");
+        // A certificate file that cannot be read is named at load, not at the connection.
+        let err = load(
+            "[source]\nhost = \"db\"\n[sink.rabbitmq]\nuri = \"amqps://u:p@mq/%2f\"\n\
+             [sink.rabbitmq.tls]\nca_file = \"/nonexistent/ca.pem\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("sink.rabbitmq.tls.ca_file")
+                && err.to_string().contains("/nonexistent/ca.pem"),
+            "{err}"
+        );
     }
 
     #[test]

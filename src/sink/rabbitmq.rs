@@ -225,6 +225,15 @@ impl RabbitmqConfig {
                 "client_cert_file and client_key_file go together",
             ));
         }
+        crate::config::readable_file("sink.rabbitmq.tls.ca_file", self.tls.ca_file.as_deref())?;
+        crate::config::readable_file(
+            "sink.rabbitmq.tls.client_cert_file",
+            self.tls.client_cert_file.as_deref(),
+        )?;
+        crate::config::readable_file(
+            "sink.rabbitmq.tls.client_key_file",
+            self.tls.client_key_file.as_deref(),
+        )?;
         if !matches!(
             self.exchange_type.as_str(),
             "fanout" | "direct" | "topic" | "headers"

@@ -140,15 +140,18 @@ pub struct BinlogSource {
 
 impl BinlogSource {
     pub fn new(config: &SourceConfig) -> Self {
-        let builder = OptsBuilder::default()
+        let opts: Opts = OptsBuilder::default()
             .ip_or_hostname(config.host.clone())
             .tcp_port(config.port)
             .user(Some(config.user.clone()))
             .pass(Some(config.password.expose().to_owned()))
-            .prefer_socket(false);
-        let opts: Opts = builder.clone().ssl_opts(config.tls.ssl_opts()).into();
+            .prefer_socket(false)
+            .ssl_opts(config.tls.ssl_opts())
+            .into();
+        // A source is made for every run and reconnection: say it once per process.
+        static CAVEAT: std::sync::Once = std::sync::Once::new();
         if let Some(caveat) = config.tls.caveat() {
-            warn!("{caveat}");
+            CAVEAT.call_once(|| warn!("{caveat}"));
         }
         Self {
             pool: Pool::new(opts.clone()),

@@ -84,21 +84,15 @@ impl SourceTlsConfig {
             }
             _ => {}
         }
-        for (key, path) in [
-            ("source.tls.ca_file", &self.ca_file),
-            ("source.tls.client_cert_file", &self.client_cert_file),
-            ("source.tls.client_key_file", &self.client_key_file),
-        ] {
-            if let Some(path) = path
-                && let Err(e) = std::fs::metadata(path)
-            {
-                return Err(ConfigError::key(
-                    key,
-                    format!("cannot read {}: {e}", path.display()),
-                ));
-            }
-        }
-        Ok(())
+        crate::config::readable_file("source.tls.ca_file", self.ca_file.as_deref())?;
+        crate::config::readable_file(
+            "source.tls.client_cert_file",
+            self.client_cert_file.as_deref(),
+        )?;
+        crate::config::readable_file(
+            "source.tls.client_key_file",
+            self.client_key_file.as_deref(),
+        )
     }
 
     /// What the operator should know about the mode at start-up, if anything.
