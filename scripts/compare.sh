@@ -35,7 +35,11 @@ trap '[ -n "$daemon" ] && kill "$daemon" 2>/dev/null; rm -rf "$work"' EXIT
 venv=$services_dir/pyvenv
 if [ ! -x "$venv/bin/python" ]; then
   echo "installing python-mysql-replication into $venv" >&2
-  python3 -m venv "$venv"
+  # Debian ships venv support as its own package.
+  python3 -m venv "$venv" 2>/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  }
   "$venv/bin/pip" install -q 'mysql-replication>=1.0,<2' >&2
 fi
 
