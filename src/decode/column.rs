@@ -287,6 +287,25 @@ fn read_len(data: &[u8], width: u8) -> Option<usize> {
 }
 
 /// Strips the length prefix of a string/blob value whose total length `value_len` returned.
+/// Like [`payload`], but `None` unless the length prefix accounts for exactly the bytes
+/// of `value`: what a renderer uses on a value that may not have come from a row image.
+pub fn exact_payload(ty: ColumnType, value: &[u8]) -> Option<&[u8]> {
+    let prefix = match ty {
+        ColumnType::VarString { prefix }
+        | ColumnType::FixedString { prefix }
+        | ColumnType::Blob { prefix }
+        | ColumnType::Json { prefix }
+        | ColumnType::Geometry { prefix } => prefix as usize,
+        _ => return Some(value),
+    };
+    let (len, rest) = value.split_at_checked(prefix)?;
+    let len = len
+        .iter()
+        .rev()
+        .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+    (rest.len() == len).then_some(rest)
+}
+
 pub fn payload(ty: ColumnType, value: &[u8]) -> &[u8] {
     let prefix = match ty {
         ColumnType::VarString { prefix }

@@ -1,6 +1,7 @@
 //! Typed views of single values in a row image.
 
-use super::{ColumnType, payload};
+use super::ColumnType;
+use super::column::exact_payload;
 
 /// A TIME value, which may be negative and may exceed 24 hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,7 +205,7 @@ pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<
             }
         }
         ColumnType::VarString { .. } | ColumnType::FixedString { .. } | ColumnType::Blob { .. } => {
-            Value::Text(payload(ty, raw))
+            Value::Text(exact_payload(ty, raw)?)
         }
         ColumnType::Bit { .. } => {
             if raw.len() > 8 {
@@ -220,8 +221,8 @@ pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<
             1..=8 => Value::Set(le_uint(raw.get(..size as usize)?)),
             _ => return None,
         },
-        ColumnType::Json { .. } => Value::Json(payload(ty, raw)),
-        ColumnType::Geometry { .. } => Value::Geometry(payload(ty, raw)),
+        ColumnType::Json { .. } => Value::Json(exact_payload(ty, raw)?),
+        ColumnType::Geometry { .. } => Value::Geometry(exact_payload(ty, raw)?),
         ColumnType::Unsupported { .. } => {
             return None;
         }

@@ -20,20 +20,22 @@ pub fn write_str_raw_unicode(out: &mut Vec<u8>, s: &str) {
 }
 
 fn write_escaped(out: &mut Vec<u8>, s: &str, escape_supplementary: bool) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     // Bytes before `start` are written; text is copied in runs between escapes.
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        // Most text needs no escape at all: skip it eight bytes at a time.
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !may_need_escape(u64::from_le_bytes(word), escape_supplementary) {
-                i += 8;
-                continue;
-            }
+        // Most text needs no escape at all: skip it eight bytes at a time. A last run
+        // shorter than eight is padded with spaces, which never need escaping.
+        let rest = bytes.len() - i;
+        let mut word = [b' '; 8];
+        let take = rest.min(8);
+        word[..take].copy_from_slice(&bytes[i..i + take]);
+        if !may_need_escape(u64::from_le_bytes(word), escape_supplementary) {
+            i += take;
+            continue;
         }
         let b = bytes[i];
         if b >= 0xF0 && escape_supplementary {

@@ -66,6 +66,8 @@ impl Batch {
 #[derive(Debug)]
 pub struct TableLayout {
     pub table: Arc<Table>,
+    /// `{"database":"..","table":".."`: every message's opening, escaped once.
+    head: Box<[u8]>,
     /// `"name":` for each column.
     keys: Vec<Box<[u8]>>,
     excluded: Vec<bool>,
@@ -122,8 +124,14 @@ impl TableLayout {
             write_str(&mut pk_names, name);
         }
         pk_names.push(b']');
+        let mut head = vec![b'{'];
+        write_field(&mut head, &options.names.database, true);
+        write_str(&mut head, &table.database);
+        write_field(&mut head, &options.names.table, false);
+        write_str(&mut head, &table.name);
         Self {
             table,
+            head: head.into_boxed_slice(),
             keys,
             excluded,
             pk_names: pk_names.into_boxed_slice(),
@@ -181,6 +189,11 @@ pub struct TransactionBuffer {
     scratch: Vec<u8>,
     before: Vec<Rendered>,
     after: Vec<Rendered>,
+    /// `,"type":"insert","ts":` for inserts, updates and deletes, in [`RowKind`] order.
+    type_ts: [Vec<u8>; 3],
+    /// `,"data":` and `,"old":`.
+    data_key: Vec<u8>,
+    old_key: Vec<u8>,
     /// `,"xid":`, `,"xoffset":`, `,"commit":true` with the naming strategy applied.
     xid_key: Vec<u8>,
     xoffset_key: Vec<u8>,
@@ -236,7 +249,16 @@ impl TransactionBuffer {
         };
         let mut commit_field = field(&options.names.commit);
         commit_field.extend_from_slice(b"true");
+        let type_ts = [RowKind::Insert, RowKind::Update, RowKind::Delete].map(|kind| {
+            let mut f = field(&options.names.kind);
+            write_str(&mut f, kind.as_str());
+            f.extend_from_slice(&field(&options.names.ts));
+            f
+        });
         Self {
+            type_ts,
+            data_key: field(&options.names.data),
+            old_key: field(&options.names.old),
             xid_key: field(&options.names.xid),
             xoffset_key: field(&options.names.xoffset),
             commit_field,
@@ -380,11 +402,7 @@ impl TransactionBuffer {
         }
 
         let out = &mut self.rendered;
-        out.push(b'{');
-        write_field(out, &names.database, true);
-        write_str(out, &table.database);
-        write_field(out, &names.table, false);
-        write_str(out, &table.name);
+        out.extend_from_slice(&layout.head);
         // A masked table's statement text would carry the values in clear.
         if config.row_query
             && layout.masks.is_none()
@@ -393,9 +411,7 @@ impl TransactionBuffer {
             write_field(out, &names.query, false);
             write_str(out, truncate_utf16(query, config.row_query_max_length));
         }
-        write_field(out, &names.kind, false);
-        write_str(out, kind.as_str());
-        write_field(out, &names.ts, false);
+        out.extend_from_slice(&self.type_ts[kind_index(kind)]);
         write_int(out, meta.ts);
         let head_end = out.len();
 
@@ -461,7 +477,7 @@ impl TransactionBuffer {
             out.extend_from_slice(&layout.pk_names);
         }
 
-        write_field(out, &names.data, false);
+        out.extend_from_slice(&self.data_key);
         if direct {
             write_data_direct(out, layout, data_cells, config)?;
             out.push(b'}');
@@ -503,7 +519,7 @@ impl TransactionBuffer {
                 (kinds_differ || bt != at).then_some(b)
             };
             if (0..table.columns.len()).any(|i| changed(i).is_some()) {
-                write_field(out, &names.old, false);
+                out.extend_from_slice(&self.old_key);
                 out.push(b'{');
                 let mut first = true;
                 for i in 0..table.columns.len() {
@@ -643,6 +659,15 @@ impl CommitFields<'_> {
             }
         }
         body.extend_from_slice(tail);
+    }
+}
+
+/// Where `kind`'s `type`/`ts` fields sit in [`TransactionBuffer::type_ts`].
+fn kind_index(kind: RowKind) -> usize {
+    match kind {
+        RowKind::Insert => 0,
+        RowKind::Update => 1,
+        RowKind::Delete => 2,
     }
 }
 

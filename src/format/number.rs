@@ -2,117 +2,165 @@
 //! gives: `Double.toString`/`Float.toString` for FLOAT and DOUBLE, `BigDecimal.toString`
 //! for DECIMAL.
 
-use std::io::Write;
-
 /// Appends a double the way Java's `Double.toString` does: the shortest digits that read
 /// back to the same value, plain between 10^-3 and 10^7 (`5.0`, `0.001`), otherwise
 /// computerised scientific notation (`1.0E7`, `1.0E-4`).
 pub fn write_f64(out: &mut Vec<u8>, v: f64) {
-    write_shortest(out, v);
+    if let Some(special) = non_finite(v) {
+        out.extend_from_slice(special);
+        return;
+    }
+    let mut buffer = zmij::Buffer::new();
+    write_java_layout(out, buffer.format_finite(v), v.abs());
 }
 
 /// Appends a float the way Java's `Float.toString` does (shortest digits for `f32`).
 pub fn write_f32(out: &mut Vec<u8>, v: f32) {
-    write_shortest(out, v);
-}
-
-/// Formats with Rust's shortest round-trip `{:e}` into a stack buffer, then re-lays it out.
-/// NaN and the infinities (which MySQL does not store, but bytes can say) come out as
-/// Jackson writes them: the quoted strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
-fn write_shortest(out: &mut Vec<u8>, v: impl std::fmt::LowerExp + Into<f64> + Copy) {
-    let wide: f64 = v.into();
-    if wide.is_nan() {
-        out.extend_from_slice(b"\"NaN\"");
+    if let Some(special) = non_finite(f64::from(v)) {
+        out.extend_from_slice(special);
         return;
     }
-    if wide.is_infinite() {
-        out.extend_from_slice(if wide > 0.0 {
+    let mut buffer = zmij::Buffer::new();
+    write_java_layout(out, buffer.format_finite(v), f64::from(v.abs()));
+}
+
+/// Writes zmij's shortest text of a finite number in Java's layout. Between 10^-3 and 10^7
+/// (and for zero) Java prints plain decimals with at least one fraction digit, which is what
+/// zmij prints there too when it does not use an exponent; anything else is re-laid out.
+fn write_java_layout(out: &mut Vec<u8>, text: &str, magnitude: f64) {
+    let plain = magnitude == 0.0 || (1e-3..1e7).contains(&magnitude);
+    if plain && text.contains('.') && !text.contains('e') {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        Digits::parse(text.as_bytes()).write_java(out);
+    }
+}
+
+/// NaN and the infinities (which MySQL does not store, but bytes can say) come out as
+/// Jackson writes them: the quoted strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
+fn non_finite(v: f64) -> Option<&'static [u8]> {
+    if v.is_nan() {
+        Some(b"\"NaN\"")
+    } else if v.is_infinite() {
+        Some(if v > 0.0 {
             b"\"Infinity\""
         } else {
             b"\"-Infinity\""
-        });
-        return;
+        })
+    } else {
+        None
     }
-    let mut sci = [0u8; 40];
-    let len = {
-        let mut cursor = std::io::Cursor::new(&mut sci[..]);
-        let _ = write!(cursor, "{v:e}");
-        cursor.position() as usize
-    };
-    write_java_style(out, &sci[..len]);
 }
 
 /// The shortest round-trip digits of `v`: sign, digits (no leading zeros, at least one),
 /// and the decimal exponent of the first digit (`123.4` → `("1234", 2)`).
 pub fn shortest_digits(v: f64) -> (bool, Vec<u8>, i64) {
-    let text = format!("{v:e}");
-    let (negative, text) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.as_str()),
-    };
-    let (mantissa, exp) = text.split_once('e').unwrap_or((text, "0"));
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    let digits = if digits.is_empty() {
-        vec![b'0']
-    } else {
-        digits
-    };
-    (negative, digits, exp.parse().unwrap_or(0))
+    let mut buffer = zmij::Buffer::new();
+    let d = Digits::parse(buffer.format(v).as_bytes());
+    (d.negative, d.digits().to_vec(), i64::from(d.exponent))
 }
 
-/// Rewrites Rust's shortest scientific form (`-1.2345e6`) in Java's layout.
-fn write_java_style(out: &mut Vec<u8>, sci: &[u8]) {
-    let (negative, sci) = match sci.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, sci),
-    };
-    let e_at = sci.iter().position(|&b| b == b'e').unwrap_or(sci.len());
-    let (mantissa, exp) = sci.split_at(e_at);
-    let exp: i32 = std::str::from_utf8(exp.get(1..).unwrap_or_default())
-        .ok()
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for &b in mantissa.iter().filter(|b| b.is_ascii_digit()) {
-        if n < digits.len() {
-            digits[n] = b;
-            n += 1;
-        }
-    }
-    let digits = &digits[..n.max(1)];
-    if negative {
-        out.push(b'-');
-    }
-    if digits == b"0" {
-        out.extend_from_slice(b"0.0");
-        return;
-    }
-    if (-3..7).contains(&exp) {
-        if exp >= 0 {
-            let int_len = exp as usize + 1;
-            for i in 0..int_len {
-                out.push(*digits.get(i).unwrap_or(&b'0'));
+/// A finite number's significant digits and the decimal exponent of the first one, read
+/// from the shortest round-trip text zmij prints (`-1234.5`, `1e-7`, `1.5e+16`).
+struct Digits {
+    negative: bool,
+    buf: [u8; 40],
+    len: usize,
+    exponent: i32,
+}
+
+impl Digits {
+    fn parse(text: &[u8]) -> Self {
+        let (negative, text) = match text.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            _ => (false, text),
+        };
+        let e_at = text
+            .iter()
+            .position(|&b| b == b'e' || b == b'E')
+            .unwrap_or(text.len());
+        let (mantissa, exp) = text.split_at(e_at);
+        let exp = exp.get(1..).unwrap_or_default();
+        let exp = exp.strip_prefix(b"+").unwrap_or(exp);
+        let exp: i32 = std::str::from_utf8(exp)
+            .ok()
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(0);
+        let point = mantissa
+            .iter()
+            .position(|&b| b == b'.')
+            .unwrap_or(mantissa.len());
+        let mut d = Digits {
+            negative,
+            buf: [0; 40],
+            len: 0,
+            exponent: 0,
+        };
+        // Index (among all the mantissa's digits) of the first significant one.
+        let mut first = None;
+        for (n, &b) in mantissa.iter().filter(|b| b.is_ascii_digit()).enumerate() {
+            if first.is_none() && b != b'0' {
+                first = Some(n);
             }
+            if first.is_some() && d.len < d.buf.len() {
+                d.buf[d.len] = b;
+                d.len += 1;
+            }
+        }
+        while d.len > 1 && d.buf[d.len - 1] == b'0' {
+            d.len -= 1;
+        }
+        match first {
+            Some(first) => d.exponent = exp + point as i32 - 1 - first as i32,
+            None => {
+                d.buf[0] = b'0';
+                d.len = 1;
+            }
+        }
+        d
+    }
+
+    fn digits(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Writes the number in Java's `Double.toString` layout.
+    fn write_java(&self, out: &mut Vec<u8>) {
+        let digits = self.digits();
+        let exp = self.exponent;
+        if self.negative {
+            out.push(b'-');
+        }
+        if digits == b"0" {
+            out.extend_from_slice(b"0.0");
+            return;
+        }
+        if (-3..7).contains(&exp) {
+            if exp >= 0 {
+                let int_len = exp as usize + 1;
+                for i in 0..int_len {
+                    out.push(*digits.get(i).unwrap_or(&b'0'));
+                }
+                out.push(b'.');
+                match digits.get(int_len..) {
+                    Some(frac) if !frac.is_empty() => out.extend_from_slice(frac),
+                    _ => out.push(b'0'),
+                }
+            } else {
+                out.extend_from_slice(b"0.");
+                out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+                out.extend_from_slice(digits);
+            }
+        } else {
+            out.push(digits[0]);
             out.push(b'.');
-            match digits.get(int_len..) {
+            match digits.get(1..) {
                 Some(frac) if !frac.is_empty() => out.extend_from_slice(frac),
                 _ => out.push(b'0'),
             }
-        } else {
-            out.extend_from_slice(b"0.");
-            out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
-            out.extend_from_slice(digits);
+            out.push(b'E');
+            out.extend_from_slice(itoa::Buffer::new().format(exp).as_bytes());
         }
-    } else {
-        out.push(digits[0]);
-        out.push(b'.');
-        match digits.get(1..) {
-            Some(frac) if !frac.is_empty() => out.extend_from_slice(frac),
-            _ => out.push(b'0'),
-        }
-        out.push(b'E');
-        out.extend_from_slice(itoa::Buffer::new().format(exp).as_bytes());
     }
 }
 
@@ -267,6 +315,74 @@ mod tests {
         assert_eq!(f64s(f64::NAN), "\"NaN\"");
         assert_eq!(f64s(f64::INFINITY), "\"Infinity\"");
         assert_eq!(f32s(f32::NEG_INFINITY), "\"-Infinity\"");
+    }
+
+    /// Significant digits of a number in Java's layout (`-1.2345E6` → 5).
+    fn significant_digits(text: &str) -> usize {
+        let mantissa = text.split('E').next().unwrap_or_default();
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let trimmed = digits.trim_start_matches('0').trim_end_matches('0');
+        trimmed.len().max(1)
+    }
+
+    #[test]
+    fn doubles_and_floats_round_trip_in_the_fewest_digits() {
+        let mut rng = fastrand::Rng::with_seed(9);
+        let mut values = vec![0.0, -0.0, 1.0, 0.1, 1e7, 9_999_999.0, 1e-3, 9.99e-4, 1e-4];
+        values.extend([
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            5e-324,
+            123_456_789.0,
+            1e22,
+            1e23,
+        ]);
+        values.extend((0..200_000).map(|_| f64::from_bits(rng.u64(..))));
+        values.extend((0..50_000).map(|_| rng.i64(-1_000_000..1_000_000) as f64 / 1000.0));
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            let text = f64s(v);
+            let mut general = Vec::new();
+            Digits::parse(zmij::Buffer::new().format_finite(v).as_bytes()).write_java(&mut general);
+            assert_eq!(text.as_bytes(), general, "double {v:e}: plain shortcut");
+            let back: f64 = text.parse().unwrap();
+            assert_eq!(
+                back.to_bits(),
+                v.to_bits(),
+                "double {v:e} printed as {text}"
+            );
+            // The standard library's `{:e}` is also shortest: same number of digits.
+            let std_digits = significant_digits(&format!("{v:e}").replace('e', "E"));
+            assert_eq!(
+                significant_digits(&text),
+                std_digits,
+                "double {v:e}: {text}"
+            );
+            let f = v as f32;
+            if f.is_finite() {
+                let text = f32s(f);
+                let back: f32 = text.parse().unwrap();
+                assert_eq!(back.to_bits(), f.to_bits(), "float {f:e} printed as {text}");
+                let std_digits = significant_digits(&format!("{f:e}").replace('e', "E"));
+                assert_eq!(significant_digits(&text), std_digits, "float {f:e}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn ties_between_shortest_candidates_go_to_the_even_digit_as_in_java() {
+        // The float 1115887.25 exactly: 1115887.2 and 1115887.3 both read back to it, and
+        // JDK 17 prints the first.
+        let tie = f32::from_bits(0x4988_377a);
+        assert_eq!(f64::from(tie), 1_115_887.25);
+        assert_eq!(f32s(tie), "1115887.2");
+    }
+
+    #[test]
+    fn shortest_digits_split_sign_digits_and_exponent() {
+        assert_eq!(shortest_digits(123.4), (false, b"1234".to_vec(), 2));
+        assert_eq!(shortest_digits(-0.00125), (true, b"125".to_vec(), -3));
+        assert_eq!(shortest_digits(1e300), (false, b"1".to_vec(), 300));
+        assert_eq!(shortest_digits(0.0), (false, b"0".to_vec(), 0));
     }
 
     #[test]

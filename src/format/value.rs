@@ -20,6 +20,10 @@ pub enum RenderError {
 
 /// Appends the JSON for one non-null binlog value of `column`. Returns `true` when what it
 /// wrote is `null` (an ENUM's invalid value, a zero date under `null_zerodates`).
+///
+/// `raw` is one value as [`crate::decode::read_image`] cut it from the row image, so its
+/// length already matches the column's type; bytes too short for the type are still
+/// refused ([`RenderError::BadValue`]), never read past.
 pub fn write_value(
     out: &mut Vec<u8>,
     column: &Column,
@@ -28,9 +32,6 @@ pub fn write_value(
 ) -> Result<bool, RenderError> {
     if !is_rendered(column) {
         return Err(RenderError::UnsupportedType);
-    }
-    if column.ty.value_len(raw) != Some(raw.len()) {
-        return Err(RenderError::BadValue);
     }
     let value = decode_value(column.ty, column.unsigned, raw).ok_or(RenderError::BadValue)?;
     match value {
@@ -179,6 +180,11 @@ fn is_rendered(column: &Column) -> bool {
 }
 
 fn write_padded(out: &mut Vec<u8>, v: u32, width: usize) {
+    // Dates and clocks are mostly two digits: no general integer formatting for those.
+    if width == 2 && v < 100 {
+        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+        return;
+    }
     let mut buf = itoa::Buffer::new();
     let s = buf.format(v);
     out.extend(std::iter::repeat_n(b'0', width.saturating_sub(s.len())));

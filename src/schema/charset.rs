@@ -123,7 +123,11 @@ impl Charset {
     /// Invalid sequences become U+FFFD, as Java's decoders do.
     pub fn decode<'a>(&self, bytes: &'a [u8]) -> Option<Cow<'a, str>> {
         match self {
-            Self::Utf8 => Some(String::from_utf8_lossy(bytes)),
+            // Valid text (nearly all of it) is checked by the fast validator and borrowed.
+            Self::Utf8 => Some(match std::str::from_utf8(bytes) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => String::from_utf8_lossy(bytes),
+            }),
             Self::Encoded(encoding) if *encoding == encoding_rs::WINDOWS_1252 => {
                 Some(decode_java_windows_1252(bytes))
             }
