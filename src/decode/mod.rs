@@ -297,8 +297,17 @@ fn read_image_with<'a>(
 ) -> Result<(), DecodeError> {
     let columns = &table.columns;
     let mut json_index = 0usize;
-    let is_present = |i: usize| present.is_none_or(|bits| bits.get(i).is_some_and(|b| *b));
-    let present_count = (0..columns.len()).filter(|&i| is_present(i)).count();
+    // Full row images (the usual case) skip the per-column bitmap lookups.
+    let all_present =
+        present.is_none_or(|bits| bits.get(..columns.len()).is_some_and(|b| b.all()));
+    let is_present = |i: usize| {
+        all_present || present.is_some_and(|bits| bits.get(i).is_some_and(|b| *b))
+    };
+    let present_count = if all_present {
+        columns.len()
+    } else {
+        (0..columns.len()).filter(|&i| is_present(i)).count()
+    };
     let bitmap_len = present_count.div_ceil(8);
     let truncated = |i| {
         DecodeError::for_column(table, i, |database, table, column, ty| {

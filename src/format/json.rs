@@ -29,10 +29,21 @@ fn write_escaped(out: &mut Vec<u8>, s: &str, escape_supplementary: bool) {
     while i < bytes.len() {
         // Most text needs no escape at all: skip it eight bytes at a time. A last run
         // shorter than eight is padded with spaces, which never need escaping.
-        let rest = bytes.len() - i;
-        let mut word = [b' '; 8];
-        let take = rest.min(8);
-        word[..take].copy_from_slice(&bytes[i..i + take]);
+        let (word, take) = match bytes.get(i..i + 8) {
+            Some(chunk) => {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                (word, 8)
+            }
+            None => {
+                let mut word = [b' '; 8];
+                let tail = &bytes[i..];
+                for (w, &b) in word.iter_mut().zip(tail) {
+                    *w = b;
+                }
+                (word, tail.len())
+            }
+        };
         if !may_need_escape(u64::from_le_bytes(word), escape_supplementary) {
             i += take;
             continue;

@@ -179,16 +179,32 @@ fn is_rendered(column: &Column) -> bool {
     !matches!(column.ty, T::Unsupported { .. })
 }
 
+/// `v` in decimal, left-padded with zeros to `width` digits (wider values in full).
 fn write_padded(out: &mut Vec<u8>, v: u32, width: usize) {
-    // Dates and clocks are mostly two digits: no general integer formatting for those.
-    if width == 2 && v < 100 {
-        out.extend_from_slice(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
-        return;
+    match width {
+        1 if v < 10 => out.extend_from_slice(&fixed_digits::<1>(v)),
+        2 if v < 100 => out.extend_from_slice(&fixed_digits::<2>(v)),
+        3 if v < 1_000 => out.extend_from_slice(&fixed_digits::<3>(v)),
+        4 if v < 10_000 => out.extend_from_slice(&fixed_digits::<4>(v)),
+        5 if v < 100_000 => out.extend_from_slice(&fixed_digits::<5>(v)),
+        6 if v < 1_000_000 => out.extend_from_slice(&fixed_digits::<6>(v)),
+        _ => {
+            let mut buf = itoa::Buffer::new();
+            let s = buf.format(v);
+            out.extend(std::iter::repeat_n(b'0', width.saturating_sub(s.len())));
+            out.extend_from_slice(s.as_bytes());
+        }
     }
-    let mut buf = itoa::Buffer::new();
-    let s = buf.format(v);
-    out.extend(std::iter::repeat_n(b'0', width.saturating_sub(s.len())));
-    out.extend_from_slice(s.as_bytes());
+}
+
+/// The last `W` decimal digits of `v`, zero-padded: a fixed-size copy for date parts.
+fn fixed_digits<const W: usize>(mut v: u32) -> [u8; W] {
+    let mut digits = [b'0'; W];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    digits
 }
 
 fn write_date(out: &mut Vec<u8>, year: u16, month: u8, day: u8) {
@@ -264,6 +280,21 @@ mod tests {
         assert_eq!(render(&c, &[0b101]).unwrap(), r#"["foo","baz"]"#);
         assert_eq!(render(&c, &[0]).unwrap(), "[]");
         assert_eq!(render(&c, &[0b1000]), Err(RenderError::BadValue));
+    }
+
+    #[test]
+    fn padded_numbers_match_zero_padded_formatting() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        for width in 1..=8 {
+            for v in [0, 1, 9, 10, 99, 100, 999_999, 1_000_000, u32::MAX]
+                .into_iter()
+                .chain((0..2_000).map(|_| rng.u32(..10_000_000)))
+            {
+                let mut out = Vec::new();
+                write_padded(&mut out, v, width);
+                assert_eq!(out, format!("{v:0width$}").into_bytes(), "{v} in {width}");
+            }
+        }
     }
 
     fn render(column: &Column, raw: &[u8]) -> Result<String, RenderError> {
