@@ -298,11 +298,9 @@ fn read_image_with<'a>(
     let columns = &table.columns;
     let mut json_index = 0usize;
     // Full row images (the usual case) skip the per-column bitmap lookups.
-    let all_present =
-        present.is_none_or(|bits| bits.get(..columns.len()).is_some_and(|b| b.all()));
-    let is_present = |i: usize| {
-        all_present || present.is_some_and(|bits| bits.get(i).is_some_and(|b| *b))
-    };
+    let all_present = present.is_none_or(|bits| bits.get(..columns.len()).is_some_and(|b| b.all()));
+    let is_present =
+        |i: usize| all_present || present.is_some_and(|bits| bits.get(i).is_some_and(|b| *b));
     let present_count = if all_present {
         columns.len()
     } else {

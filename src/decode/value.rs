@@ -68,6 +68,7 @@ pub enum Value<'a> {
 /// Decodes the bytes of one non-null value (as measured by `ColumnType::value_len`).
 /// `None` means the bytes are not a valid value of the type, or the type is not one this
 /// version reads.
+#[inline(always)]
 pub fn decode_value(ty: ColumnType, unsigned: bool, raw: &[u8]) -> Option<Value<'_>> {
     let v = match ty {
         ColumnType::Tiny => int(raw, 1, unsigned)?,

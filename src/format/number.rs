@@ -229,21 +229,20 @@ fn write_decimal_as(out: &mut Vec<u8>, bin: &[u8], precision: u8, scale: u8, pla
         if v >= 10u32.pow(width as u32) {
             return false;
         }
-        let mut buf = [b'0'; DIG_PER_WORD];
-        let mut x = v;
-        for slot in buf[..width].iter_mut().rev() {
-            *slot = b'0' + (x % 10) as u8;
-            x /= 10;
+        // Leading zeros are dropped; after the first digit, each group has its full width.
+        if n == 0 && v == 0 {
+            continue;
         }
-        for &d in &buf[..width] {
-            if n == 0 && d == b'0' {
-                continue;
-            }
-            if let Some(slot) = digits.get_mut(n) {
-                *slot = d;
-                n += 1;
-            }
-        }
+        let mut buf = itoa::Buffer::new();
+        let text = buf.format(v).as_bytes();
+        let pad = if n == 0 { 0 } else { width - text.len() };
+        let Some(slots) = digits.get_mut(n..n + pad + text.len()) else {
+            return false;
+        };
+        let (zeros, rest) = slots.split_at_mut(pad);
+        zeros.fill(b'0');
+        rest.copy_from_slice(text);
+        n += pad + text.len();
     }
     let is_zero = n == 0;
     let unscaled: &[u8] = if is_zero { b"0" } else { &digits[..n] };
@@ -431,6 +430,51 @@ mod tests {
         assert_eq!(dec("-0.5"), "-0.5");
         assert_eq!(dec("42"), "42");
         assert_eq!(dec("0.05"), "0.05");
+    }
+
+    #[test]
+    fn random_decimals_keep_every_digit() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..20_000 {
+            let int_len = rng.usize(0..=35);
+            let scale = rng.usize(0..=30);
+            let digit = |rng: &mut fastrand::Rng| char::from(b'0' + rng.u8(0..10));
+            let int: String = (0..int_len).map(|_| digit(&mut rng)).collect();
+            let frac: String = (0..scale).map(|_| digit(&mut rng)).collect();
+            let negative = rng.bool();
+            let int_shown = match int.trim_start_matches('0') {
+                "" => "0",
+                digits => digits,
+            };
+            let is_zero = int_shown == "0" && frac.bytes().all(|b| b == b'0');
+            let sign = if negative && !is_zero { "-" } else { "" };
+            let expected = if scale == 0 {
+                format!("{sign}{int_shown}")
+            } else {
+                format!("{sign}{int_shown}.{frac}")
+            };
+            let int = if int.is_empty() { "0".to_string() } else { int };
+            let text = if scale == 0 {
+                format!("{}{int}", if negative { "-" } else { "" })
+            } else {
+                format!("{}{int}.{frac}", if negative { "-" } else { "" })
+            };
+            let d = Decimal::parse_str_bytes(text.as_bytes()).unwrap();
+            let mut bin = Vec::new();
+            d.write_bin(&mut bin).unwrap();
+            let precision = (scale.max(1)..=65)
+                .rev()
+                .find(|&p| mysql_common::binlog::decimal::decimal_bin_size(p, scale) == bin.len())
+                .unwrap();
+            let mut out = Vec::new();
+            assert!(write_decimal_plain(
+                &mut out,
+                &bin,
+                precision as u8,
+                scale as u8
+            ));
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{text}");
+        }
     }
 
     #[test]

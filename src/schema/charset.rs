@@ -149,6 +149,12 @@ impl Charset {
 /// windows-1252 as Java decodes it: the five bytes the code page leaves undefined (0x81,
 /// 0x8D, 0x8F, 0x90, 0x9D) become U+FFFD, where the WHATWG decoder maps them to C1 controls.
 fn decode_java_windows_1252(bytes: &[u8]) -> Cow<'_, str> {
+    // ASCII (most latin1 text) reads the same in every ASCII-compatible charset.
+    if bytes.is_ascii()
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        return Cow::Borrowed(text);
+    }
     let decoded = encoding_rs::WINDOWS_1252
         .decode_without_bom_handling(bytes)
         .0;
