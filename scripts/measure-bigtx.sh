@@ -3,7 +3,7 @@
 # transaction on the project MariaDB, then runs the release binary over exactly that
 # binlog range (--stop-at now, stdout sink to /dev/null) twice:
 #   in-memory   transactions.memory_limit_mb = 8192: every row waits in memory
-#   spill       transactions.memory_limit_mb = 64 (the default): rows past 64 MiB wait in
+#   spill       transactions.memory_limit_mb = 16 (the default): rows past 16 MiB wait in
 #               a temporary file under /var/tmp and stream back at the commit
 # reporting wall time, rows/s, CPU seconds and peak RSS for each.
 #
@@ -60,5 +60,5 @@ TOML
 }
 
 run in-memory 8192
-run spill 64
+run spill 16
 mysql -e "DROP DATABASE bench_bigtx"
