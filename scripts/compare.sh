@@ -44,23 +44,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 # The workload.
-mysql -e "DROP DATABASE IF EXISTS cmp; CREATE DATABASE cmp;
-  CREATE TABLE cmp.mixed (id INT PRIMARY KEY, ti TINYINT, si SMALLINT, mi MEDIUMINT,
-    bi BIGINT, ub BIGINT UNSIGNED, f FLOAT, d DOUBLE, dec1 DECIMAL(10,2), dec2 DECIMAL(20,6),
-    dt DATETIME, dt6 DATETIME(6), ts3 TIMESTAMP(3) NULL, dd DATE, tm2 TIME(2), yr YEAR,
-    vc VARCHAR(64) CHARACTER SET utf8mb4, vl VARCHAR(64) CHARACTER SET latin1, ch CHAR(8),
-    tx TEXT, vb VARBINARY(32), bl BLOB, js JSON, en ENUM('a','b','c'), st SET('x','y','z'),
-    bt BIT(12))"
+mixed_table cmp
 start=$(binlog_now)
-for ((i = 0; i < ROWS; i += 500)); do
-  echo "INSERT INTO cmp.mixed SELECT seq, seq % 128, seq % 32768, seq % 8388608,
-    seq * 1000003, seq * 7, seq / 3, seq / 7, seq / 100, seq / 1000000,
-    '2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123',
-    '2024-01-02', '12:34:56.78', 2024, CONCAT('name-', seq, '-é'), CONCAT('latin-', seq),
-    'chr', REPEAT('t', 100), UNHEX('DEADBEEF'), REPEAT('b', 50),
-    JSON_OBJECT('k', seq, 'a', JSON_ARRAY(1, 2, 3)), 'b', 'x,z', b'101010101010'
-    FROM seq_$((i + 1))_to_$((i + 500));"
-done | mysql cmp
+mixed_inserts cmp "$ROWS"
 mysql -e "UPDATE cmp.mixed SET d = d + 1, vc = CONCAT(vc, 'u') WHERE id % 6 = 0;
   DELETE FROM cmp.mixed WHERE id % 20 = 1"
 stop=$(binlog_now)

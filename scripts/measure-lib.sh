@@ -3,6 +3,8 @@
 #   mysql ARGS...        the project MariaDB's client
 #   calc EXPR            awk arithmetic, two decimals
 #   wide_table DB        (re)creates DB with the 10-column table `wide` the load tests use
+#   mixed_table DB       (re)creates DB with the 26-column mixed-type table `mixed`
+#   mixed_inserts DB N   inserts rows 1..N into DB.mixed, in transactions of 500
 #   binlog_now           the server's current FILE:POS
 # and installs GNU time (/usr/bin/time) for peak-RSS figures when it is missing.
 eval "$(scripts/services.sh up | sed 's/^/export /')"
@@ -16,6 +18,30 @@ wide_table() {
     CREATE TABLE $1.wide (id INT PRIMARY KEY, a BIGINT, b INT UNSIGNED, name VARCHAR(64),
       price DECIMAL(12,2), ratio DOUBLE, created DATETIME(6), updated TIMESTAMP(3) NULL,
       note TEXT, flag TINYINT)"
+}
+
+# The workload of ../shared/reference/measurements.md: every common column type.
+mixed_table() {
+  mysql -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1;
+    CREATE TABLE $1.mixed (id INT PRIMARY KEY, ti TINYINT, si SMALLINT, mi MEDIUMINT,
+      bi BIGINT, ub BIGINT UNSIGNED, f FLOAT, d DOUBLE, dec1 DECIMAL(10,2), dec2 DECIMAL(20,6),
+      dt DATETIME, dt6 DATETIME(6), ts3 TIMESTAMP(3) NULL, dd DATE, tm2 TIME(2), yr YEAR,
+      vc VARCHAR(64) CHARACTER SET utf8mb4, vl VARCHAR(64) CHARACTER SET latin1, ch CHAR(8),
+      tx TEXT, vb VARBINARY(32), bl BLOB, js JSON, en ENUM('a','b','c'), st SET('x','y','z'),
+      bt BIT(12))"
+}
+
+mixed_inserts() {
+  local i
+  for ((i = 0; i < $2; i += 500)); do
+    echo "INSERT INTO $1.mixed SELECT seq, seq % 128, seq % 32768, seq % 8388608,
+      seq * 1000003, seq * 7, seq / 3, seq / 7, seq / 100, seq / 1000000,
+      '2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123',
+      '2024-01-02', '12:34:56.78', 2024, CONCAT('name-', seq, '-é'), CONCAT('latin-', seq),
+      'chr', REPEAT('t', 100), UNHEX('DEADBEEF'), REPEAT('b', 50),
+      JSON_OBJECT('k', seq, 'a', JSON_ARRAY(1, 2, 3)), 'b', 'x,z', b'101010101010'
+      FROM seq_$((i + 1))_to_$((i + 500 < $2 ? i + 500 : $2));"
+  done | mysql "$1"
 }
 
 binlog_now() {
