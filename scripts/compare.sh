@@ -51,7 +51,7 @@ mysql -e "UPDATE cmp.mixed SET d = d + 1, vc = CONCAT(vc, 'u') WHERE id % 6 = 0;
   DELETE FROM cmp.mixed WHERE id % 20 = 1"
 stop=$(binlog_now)
 changes=$(mysql -N -e "SELECT $ROWS + (SELECT COUNT(*) FROM cmp.mixed WHERE id % 6 = 0)
-  + $ROWS DIV 20")
+  + ($ROWS + 19) DIV 20")
 # The range's size: whole files between, the first from the start offset, the last to the stop.
 bytes=$(mysql -N -e "SHOW BINARY LOGS" | awk -v s="${start%%:*}" -v sp="${start##*:}" \
   -v e="${stop%%:*}" -v ep="${stop##*:}" '$1 >= s && $1 <= e {

@@ -61,6 +61,10 @@ TOML
   fi
   printf '%-10s %7.2f s %9.0f rows/s   cpu %6.2f s   peak rss %4d MiB   messages %s\n' \
     "$1" "$wall" "$(calc "$ROWS / $wall")" "$(calc "$user + $sys")" $((rss / 1024)) "$arrived"
+  if [ "${arrived%% *}" != "$ROWS" ]; then
+    echo "expected $ROWS messages from the $1 run" >&2
+    exit 1
+  fi
 }
 
 run stdout stdout

@@ -286,7 +286,6 @@ fn read_len(data: &[u8], width: u8) -> Option<usize> {
     )
 }
 
-/// Strips the length prefix of a string/blob value whose total length `value_len` returned.
 /// Like [`payload`], but `None` unless the length prefix accounts for exactly the bytes
 /// of `value`: what a renderer uses on a value that may not have come from a row image.
 pub fn exact_payload(ty: ColumnType, value: &[u8]) -> Option<&[u8]> {
@@ -306,6 +305,7 @@ pub fn exact_payload(ty: ColumnType, value: &[u8]) -> Option<&[u8]> {
     (rest.len() == len).then_some(rest)
 }
 
+/// Strips the length prefix of a string/blob value whose total length `value_len` returned.
 pub fn payload(ty: ColumnType, value: &[u8]) -> &[u8] {
     let prefix = match ty {
         ColumnType::VarString { prefix }

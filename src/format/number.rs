@@ -356,15 +356,26 @@ mod tests {
                 std_digits,
                 "double {v:e}: {text}"
             );
-            let f = v as f32;
-            if f.is_finite() {
-                let text = f32s(f);
-                let back: f32 = text.parse().unwrap();
-                assert_eq!(back.to_bits(), f.to_bits(), "float {f:e} printed as {text}");
-                let std_digits = significant_digits(&format!("{f:e}").replace('e', "E"));
-                assert_eq!(significant_digits(&text), std_digits, "float {f:e}: {text}");
-            }
+            check_f32(v as f32);
         }
+        // Floats from their own bits too: `v as f32` of random doubles is mostly 0 or inf.
+        for _ in 0..200_000 {
+            check_f32(f32::from_bits(rng.u32(..)));
+        }
+    }
+
+    fn check_f32(f: f32) {
+        if !f.is_finite() {
+            return;
+        }
+        let text = f32s(f);
+        let mut general = Vec::new();
+        Digits::parse(zmij::Buffer::new().format_finite(f).as_bytes()).write_java(&mut general);
+        assert_eq!(text.as_bytes(), general, "float {f:e}: plain shortcut");
+        let back: f32 = text.parse().unwrap();
+        assert_eq!(back.to_bits(), f.to_bits(), "float {f:e} printed as {text}");
+        let std_digits = significant_digits(&format!("{f:e}").replace('e', "E"));
+        assert_eq!(significant_digits(&text), std_digits, "float {f:e}: {text}");
     }
 
     #[test]

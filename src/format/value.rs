@@ -22,8 +22,9 @@ pub enum RenderError {
 /// wrote is `null` (an ENUM's invalid value, a zero date under `null_zerodates`).
 ///
 /// `raw` is one value as [`crate::decode::read_image`] cut it from the row image, so its
-/// length already matches the column's type; bytes too short for the type are still
-/// refused ([`RenderError::BadValue`]), never read past.
+/// length already matches the column's type and is not checked again here. Whatever the
+/// bytes, nothing is read past the slice, and a string whose length prefix disagrees with
+/// the slice is [`RenderError::BadValue`].
 pub fn write_value(
     out: &mut Vec<u8>,
     column: &Column,
