@@ -68,27 +68,7 @@ measure() { # name command... ; appends "name|wall|user+sys|rss_kib" to results
 }
 
 config() { # sink persistent
-  cat >"$work/c.toml" <<TOML
-[source]
-host = "127.0.0.1"
-port = $MYSQL_PORT
-user = "root"
-server_id = 7401
-start = "$start"
-[source.tls]
-mode = "disabled"
-[sink]
-type = "$1"
-[sink.rabbitmq]
-uri = "$BINLOG_RELAY_TEST_AMQP_URI"
-exchange = "cmp"
-exchange_type = "topic"
-persistent = $2
-[checkpoint]
-dir = "$work/state"
-[http]
-listen = ""
-TOML
+  relay_config "$work/c.toml" "$start" "$1" cmp "$2"
   rm -rf "$work/state"
 }
 

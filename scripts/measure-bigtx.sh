@@ -32,22 +32,11 @@ printf 'wrote one %d-row transaction in %.1f s (binlog %s .. %s)\n' "$ROWS" "$(c
 
 run() { # name memory_limit_mb
   local name=$1 limit=$2
+  local extra
+  extra=$(printf '[source.tls]\nmode = "disabled"\n[transactions]\nmemory_limit_mb = %s\nspill_dir = "%s"' \
+    "$limit" "$work")
+  relay_config "$work/c.toml" "$start" stdout bench false "$extra"
   rm -rf "$work/state"
-  cat >"$work/c.toml" <<TOML
-[source]
-host = "127.0.0.1"
-port = $MYSQL_PORT
-user = "root"
-server_id = 7102
-start = "$start"
-[sink]
-type = "stdout"
-[checkpoint]
-dir = "$work/state"
-[transactions]
-memory_limit_mb = $limit
-spill_dir = "$work"
-TOML
   /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
     target/release/binlog-relay run --config "$work/c.toml" --stop-at "$stop" 2>"$work/log" \
     | wc -l >"$work/lines" || { cat "$work/log"; exit 1; }

@@ -45,25 +45,8 @@ mode = "disabled"'
 run_env=()
 run() { # name sink persistent [extra TOML]
   local name=$1 sink=$2 persistent=$3 extra=${4:-$plain}
+  relay_config "$work/c.toml" "$start" "$sink" bench "$persistent" "$extra"
   rm -rf "$work/state"
-  cat >"$work/c.toml" <<TOML
-[source]
-host = "127.0.0.1"
-port = $MYSQL_PORT
-user = "root"
-server_id = 7101
-start = "$start"
-[sink]
-type = "$sink"
-[sink.rabbitmq]
-uri = "$BINLOG_RELAY_TEST_AMQP_URI"
-exchange = "bench"
-exchange_type = "topic"
-persistent = $persistent
-[checkpoint]
-dir = "$work/state"
-$extra
-TOML
   env "${run_env[@]}" BENCH_MASK_KEY=0123456789abcdef0123456789abcdef /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
     target/release/binlog-relay run --config "$work/c.toml" --stop-at "$stop" >/dev/null 2>"$work/log" \
     || { cat "$work/log"; exit 1; }

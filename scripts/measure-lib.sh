@@ -6,6 +6,9 @@
 #   mixed_table DB       (re)creates DB with the 26-column mixed-type table `mixed`
 #   mixed_inserts DB N   inserts rows 1..N into DB.mixed, in transactions of 500
 #   binlog_now           the server's current FILE:POS
+#   relay_config FILE START SINK EXCHANGE PERSISTENT [EXTRA]
+#                        writes a daemon config to FILE: from START, plain text (unless EXTRA
+#                        says otherwise), state in FILE's directory/state, no HTTP listener
 # and installs GNU time (/usr/bin/time) for peak-RSS figures when it is missing.
 eval "$(scripts/services.sh up | sed 's/^/export /')"
 MYSQL_PORT=${BINLOG_RELAY_TEST_MYSQL_URL##*:}
@@ -46,4 +49,29 @@ mixed_inserts() {
 
 binlog_now() {
   mysql -N -e "SHOW MASTER STATUS" | awk '{print $1":"$2}'
+}
+
+relay_config() {
+  local plain='[source.tls]
+mode = "disabled"'
+  cat >"$1" <<TOML
+[source]
+host = "127.0.0.1"
+port = $MYSQL_PORT
+user = "root"
+server_id = 7401
+start = "$2"
+[sink]
+type = "$3"
+[sink.rabbitmq]
+uri = "$BINLOG_RELAY_TEST_AMQP_URI"
+exchange = "$4"
+exchange_type = "topic"
+persistent = $5
+[checkpoint]
+dir = "$(dirname "$1")/state"
+[http]
+listen = ""
+${6:-$plain}
+TOML
 }

@@ -27,27 +27,8 @@ stop=$(binlog_now)
 echo "wrote $ROWS rows in transactions of 500 (binlog $start .. $stop)"
 
 run() { # name sink
-  cat >"$work/c.toml" <<TOML
-[source]
-host = "127.0.0.1"
-port = $MYSQL_PORT
-user = "root"
-server_id = 7403
-start = "$start"
-[source.tls]
-mode = "disabled"
-[sink]
-type = "$2"
-[sink.rabbitmq]
-uri = "$BINLOG_RELAY_TEST_AMQP_URI"
-exchange = "bench_stream"
-exchange_type = "topic"
-persistent = true
-[checkpoint]
-dir = "$work/state-$1"
-[http]
-listen = ""
-TOML
+  relay_config "$work/c.toml" "$start" "$2" bench_stream true
+  rm -rf "$work/state"
   /usr/bin/time -f '%e %U %S %M' -o "$work/time" target/release/binlog-relay run \
     --config "$work/c.toml" --stop-at "$stop" 2>"$work/err" | wc -l >"$work/lines" \
     || { cat "$work/err" >&2; exit 1; }

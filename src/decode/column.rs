@@ -286,17 +286,25 @@ fn read_len(data: &[u8], width: u8) -> Option<usize> {
     )
 }
 
-/// Like [`payload`], but `None` unless the length prefix accounts for exactly the bytes
-/// of `value`: what a renderer uses on a value that may not have come from a row image.
-pub fn exact_payload(ty: ColumnType, value: &[u8]) -> Option<&[u8]> {
-    let prefix = match ty {
+/// Bytes of the length prefix in front of a value of `ty`: 0 for fixed-width types.
+fn prefix_len(ty: ColumnType) -> usize {
+    match ty {
         ColumnType::VarString { prefix }
         | ColumnType::FixedString { prefix }
         | ColumnType::Blob { prefix }
         | ColumnType::Json { prefix }
         | ColumnType::Geometry { prefix } => prefix as usize,
-        _ => return Some(value),
-    };
+        _ => 0,
+    }
+}
+
+/// Like [`payload`], but `None` unless the length prefix accounts for exactly the bytes
+/// of `value`: what a renderer uses on a value that may not have come from a row image.
+pub fn exact_payload(ty: ColumnType, value: &[u8]) -> Option<&[u8]> {
+    let prefix = prefix_len(ty);
+    if prefix == 0 {
+        return Some(value);
+    }
     let (len, rest) = value.split_at_checked(prefix)?;
     let len = len
         .iter()
@@ -307,20 +315,36 @@ pub fn exact_payload(ty: ColumnType, value: &[u8]) -> Option<&[u8]> {
 
 /// Strips the length prefix of a string/blob value whose total length `value_len` returned.
 pub fn payload(ty: ColumnType, value: &[u8]) -> &[u8] {
-    let prefix = match ty {
-        ColumnType::VarString { prefix }
-        | ColumnType::FixedString { prefix }
-        | ColumnType::Blob { prefix }
-        | ColumnType::Json { prefix }
-        | ColumnType::Geometry { prefix } => prefix as usize,
-        _ => 0,
-    };
-    value.get(prefix..).unwrap_or_default()
+    value.get(prefix_len(ty)..).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_payload_needs_the_prefix_to_match_the_bytes() {
+        let v = ColumnType::VarString { prefix: 1 };
+        assert_eq!(exact_payload(v, &[2, b'a', b'b']), Some(&b"ab"[..]));
+        assert_eq!(
+            exact_payload(v, &[5, b'x']),
+            None,
+            "prefix longer than the bytes"
+        );
+        assert_eq!(
+            exact_payload(v, &[0, b'x']),
+            None,
+            "bytes beyond the prefix's length"
+        );
+        assert_eq!(exact_payload(v, &[]), None);
+        let b = ColumnType::Blob { prefix: 2 };
+        assert_eq!(exact_payload(b, &[1, 0, 7]), Some(&[7u8][..]));
+        assert_eq!(payload(b, &[1, 0, 7]), &[7u8][..]);
+        assert_eq!(
+            exact_payload(ColumnType::Long, &[1, 2, 3, 4]),
+            Some(&[1u8, 2, 3, 4][..])
+        );
+    }
 
     #[test]
     fn string_lengths_follow_their_prefix() {

@@ -21,8 +21,8 @@ use crate::config::ConfigError;
 
 /// Far above a typical transaction (a 10,000-row one of a 26-column table stays in
 /// memory), low enough that the daemon stays well under 64 MiB beside the database; the
-/// spill path cost no measurable time on a 50,000-row transaction and 16% on a 1M-row one
-/// (docs/performance.md).
+/// spill path cost no measurable time on a 50,000-row transaction and 1–16% on a 1M-row
+/// one (docs/performance.md).
 const DEFAULT_MEMORY_LIMIT_MB: u64 = 16;
 /// Write and read buffer of the spill file.
 const IO_BUFFER: usize = 1 << 20;
