@@ -21,7 +21,6 @@ cd "$(dirname "$0")/.."
 ROWS=${1:-100000}
 
 source scripts/measure-lib.sh
-rabbitmqctl_() { rabbitmqctl -q -n "$BINLOG_RELAY_TEST_RABBIT_NODE" "$@"; }
 services_dir=${BINLOG_RELAY_SERVICES_DIR:-/var/tmp/binlog-relay-services}
 
 cargo build --release --quiet --bin binlog-relay --example consume --example bare_publish \

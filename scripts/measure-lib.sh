@@ -2,6 +2,7 @@
 # services, and defines:
 #   mysql ARGS...        the project MariaDB's client
 #   calc EXPR            awk arithmetic, two decimals
+#   rabbitmqctl_ ARGS... rabbitmqctl against the project RabbitMQ node
 #   wide_table DB        (re)creates DB with the 10-column table `wide` the load tests use
 #   mixed_table DB       (re)creates DB with the 26-column mixed-type table `mixed`
 #   mixed_inserts DB N   inserts rows 1..N into DB.mixed, in transactions of 500
@@ -14,6 +15,7 @@ eval "$(scripts/services.sh up | sed 's/^/export /')"
 MYSQL_PORT=${BINLOG_RELAY_TEST_MYSQL_URL##*:}
 mysql() { mariadb --no-defaults -h127.0.0.1 -P"$MYSQL_PORT" -uroot "$@"; }
 calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+rabbitmqctl_() { rabbitmqctl -q -n "$BINLOG_RELAY_TEST_RABBIT_NODE" "$@"; }
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 
 wide_table() {

@@ -13,7 +13,6 @@ cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 
 source scripts/measure-lib.sh
-rabbitmqctl_() { rabbitmqctl -q -n "$BINLOG_RELAY_TEST_RABBIT_NODE" "$@"; }
 
 cargo build --release --quiet --bin binlog-relay --example consume
 
