@@ -257,6 +257,31 @@ pub(crate) fn readable_file(key: &str, path: Option<&Path>) -> Result<(), Config
         .map_err(|e| ConfigError::key(key, format!("cannot read {}: {e}", path.display())))
 }
 
+/// The certificate files of a `[*.tls]` section: the client certificate and key come as a
+/// pair, and every file given can be read. `section` is the key prefix, as
+/// `source.tls`.
+pub(crate) fn check_tls_files(
+    section: &str,
+    ca_file: Option<&Path>,
+    client_cert_file: Option<&Path>,
+    client_key_file: Option<&Path>,
+) -> Result<(), ConfigError> {
+    if client_cert_file.is_some() != client_key_file.is_some() {
+        return Err(ConfigError::key(
+            format!("{section}.client_cert_file"),
+            "client_cert_file and client_key_file go together",
+        ));
+    }
+    for (name, path) in [
+        ("ca_file", ca_file),
+        ("client_cert_file", client_cert_file),
+        ("client_key_file", client_key_file),
+    ] {
+        readable_file(&format!("{section}.{name}"), path)?;
+    }
+    Ok(())
+}
+
 /// A secret from a file, without the trailing newline editors and `echo` add. The error
 /// names the file, never its contents.
 fn read_secret(key: &str, path: &Path) -> Result<String, ConfigError> {

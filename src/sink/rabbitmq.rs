@@ -219,19 +219,10 @@ impl RabbitmqConfig {
                 "certificates are set but sink.rabbitmq.uri is amqp://: use amqps:// so the connection is encrypted",
             ));
         }
-        if self.tls.client_cert_file.is_some() != self.tls.client_key_file.is_some() {
-            return Err(ConfigError::key(
-                "sink.rabbitmq.tls.client_cert_file",
-                "client_cert_file and client_key_file go together",
-            ));
-        }
-        crate::config::readable_file("sink.rabbitmq.tls.ca_file", self.tls.ca_file.as_deref())?;
-        crate::config::readable_file(
-            "sink.rabbitmq.tls.client_cert_file",
+        crate::config::check_tls_files(
+            "sink.rabbitmq.tls",
+            self.tls.ca_file.as_deref(),
             self.tls.client_cert_file.as_deref(),
-        )?;
-        crate::config::readable_file(
-            "sink.rabbitmq.tls.client_key_file",
             self.tls.client_key_file.as_deref(),
         )?;
         if !matches!(

@@ -190,10 +190,7 @@ impl BinlogSource {
             Ok(value) => return Ok(value),
             Err(source) => source,
         };
-        let no_tls = matches!(
-            source,
-            mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
-        );
+        let no_tls = offers_no_tls(&source);
         match &self.plain {
             Some(plain) if no_tls && plain.get().is_none() => {
                 warn!(address = %self.address, "the source server offers no TLS; connecting in plain text (source.tls.mode = \"preferred\"; set \"required\" or a verifying mode to refuse this)");
@@ -213,10 +210,7 @@ impl BinlogSource {
     fn connect_error(&self, source: mysql_async::Error) -> SourceError {
         let address = self.address.clone();
         let mode = self.tls_mode.as_str();
-        if matches!(
-            source,
-            mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
-        ) {
+        if offers_no_tls(&source) {
             return SourceError::NoTls { address, mode };
         }
         let tls_message = match &source {
@@ -569,4 +563,12 @@ impl SourceEvents {
     pub async fn close(self) {
         let _ = self.stream.close().await;
     }
+}
+
+/// The server answered a TLS request with a handshake that has no TLS in it.
+fn offers_no_tls(e: &mysql_async::Error) -> bool {
+    matches!(
+        e,
+        mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
+    )
 }

@@ -69,30 +69,19 @@ impl SourceTlsConfig {
                 ),
             ));
         }
-        match (&self.client_cert_file, &self.client_key_file) {
-            (Some(_), None) | (None, Some(_)) => {
-                return Err(ConfigError::key(
-                    "source.tls.client_cert_file",
-                    "client_cert_file and client_key_file go together",
-                ));
-            }
-            (Some(_), Some(_)) if self.mode == TlsMode::Disabled => {
-                return Err(ConfigError::key(
-                    "source.tls.client_cert_file",
-                    "a client certificate needs TLS, but mode = \"disabled\"",
-                ));
-            }
-            _ => {}
-        }
-        crate::config::readable_file("source.tls.ca_file", self.ca_file.as_deref())?;
-        crate::config::readable_file(
-            "source.tls.client_cert_file",
+        crate::config::check_tls_files(
+            "source.tls",
+            self.ca_file.as_deref(),
             self.client_cert_file.as_deref(),
-        )?;
-        crate::config::readable_file(
-            "source.tls.client_key_file",
             self.client_key_file.as_deref(),
-        )
+        )?;
+        if self.client_cert_file.is_some() && self.mode == TlsMode::Disabled {
+            return Err(ConfigError::key(
+                "source.tls.client_cert_file",
+                "a client certificate needs TLS, but mode = \"disabled\"",
+            ));
+        }
+        Ok(())
     }
 
     /// What the operator should know about the mode at start-up, if anything.
