@@ -129,9 +129,13 @@ async fn no_secret_appears_in_any_output() {
     let mut env_wrong_mq = env.to_vec();
     env_wrong_mq.retain(|(k, _)| *k != "BINLOG_RELAY__SINK__RABBITMQ__URI");
     env_wrong_mq.push(("BINLOG_RELAY__SINK__RABBITMQ__URI", &wrong_mq));
-    for (what, env) in [
-        ("wrong db password", env_wrong_db),
-        ("wrong mq password", env_wrong_mq),
+    for (what, env, refusal) in [
+        ("wrong db password", env_wrong_db, "Access denied"),
+        (
+            "wrong mq password",
+            env_wrong_mq,
+            "cannot connect to RabbitMQ",
+        ),
     ] {
         let mut child = spawn_command(&["run", "--config", &path_text, "--stop-at", "now"], &env);
         // A refused password stops the daemon; give it a moment either way.
@@ -139,12 +143,14 @@ async fn no_secret_appears_in_any_output() {
         if status.is_err() {
             signal(&child, "KILL");
         }
-        record(&mut output, what, &finish(child).await);
+        let out = finish(child).await;
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success() && text.contains(refusal),
+            "{what}: expected a failed start saying {refusal:?}:\n{text}"
+        );
+        record(&mut output, what, &out);
     }
-    assert!(
-        output.contains("Access denied"),
-        "the wrong-password runs ran:\n{output}"
-    );
 
     // A Maxwell file with the same secrets, translated without --show-secrets.
     let props = config.dir.path().join("config.properties");

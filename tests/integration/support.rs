@@ -30,6 +30,8 @@ pub struct Services {
     /// Test certificates: ca.pem, other-ca.pem, server.pem (DNS:localhost only), client.pem
     /// and client.key.
     pub tls_dir: PathBuf,
+    /// The project RabbitMQ node's name, for `rabbitmqctl -n`.
+    pub rabbit_node: String,
 }
 
 /// Starts (if needed) the project's MariaDB and RabbitMQ, once per test process.
@@ -63,6 +65,7 @@ pub fn services() -> &'static Services {
                 .parse()
                 .expect("amqps port"),
             tls_dir: PathBuf::from(&vars["BINLOG_RELAY_TEST_TLS_DIR"]),
+            rabbit_node: vars["BINLOG_RELAY_TEST_RABBIT_NODE"].clone(),
         }
     })
 }
@@ -440,6 +443,21 @@ pub fn spawn_command(args: &[&str], env: &[(&str, &str)]) -> Child {
 pub struct Finished {
     pub code: Option<i32>,
     pub stderr: String,
+}
+
+/// `rabbitmqctl -q ARGS` against the project node; its standard output.
+pub fn rabbitmqctl(args: &[&str]) -> String {
+    let out = std::process::Command::new("rabbitmqctl")
+        .args(["-q", "-n", &services().rabbit_node])
+        .args(args)
+        .output()
+        .expect("run rabbitmqctl");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Waits for the daemon to exit on its own.
