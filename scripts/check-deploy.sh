@@ -45,6 +45,9 @@ uid=$(grep -o -- '--uid [0-9]*' Dockerfile | awk '{print $2}')
 [ -n "$uid" ] || { log "no --uid in the Dockerfile"; exit 1; }
 mkdir -p "$work/bin" "$work/state"
 cp target/release/binlog-relay "$work/bin/binlog-relay"
+# The config too: the clone may sit where uid 10001 cannot read (under /root, say).
+cp config/binlog-relay.toml "$work/binlog-relay.toml"
+chmod 644 "$work/binlog-relay.toml"
 chmod 755 "$work" "$work/bin"
 chown "$uid:$uid" "$work/state"
 # ENV lines, then the CMD and HEALTHCHECK arrays (JSON form, as the Dockerfile writes them).
@@ -53,7 +56,7 @@ json_array() { python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[
 mapfile -t cmd < <(json_array "$(sed -n 's/^CMD //p' Dockerfile)")
 mapfile -t health < <(json_array "$(sed -n 's/^HEALTHCHECK .*CMD //p' Dockerfile)")
 # The image's paths, mapped onto this machine: the binary, and the config file it copies in.
-cmd=("${cmd[@]//\/etc\/binlog-relay\/binlog-relay.toml/$PWD/config/binlog-relay.toml}")
+cmd=("${cmd[@]//\/etc\/binlog-relay\/binlog-relay.toml/$work/binlog-relay.toml}")
 health=("${health[@]//\/usr\/local\/bin\/binlog-relay/$work/bin/binlog-relay}")
 port=${BINLOG_RELAY_TEST_MYSQL_URL##*:}
 # The image's environment and user, then the services of this machine.

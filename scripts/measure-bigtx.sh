@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures one large transaction: inserts ROWS rows into a 10-column table in a single
 # transaction on the project MariaDB, then runs the release binary over exactly that
-# binlog range (--stop-at now, stdout sink to /dev/null) twice:
+# binlog range (--stop-at the position after it, stdout sink, lines counted) twice:
 #   in-memory   transactions.memory_limit_mb = 8192: every row waits in memory
 #   spill       transactions.memory_limit_mb = 16 (the default): rows past 16 MiB wait in
 #               a temporary file under /var/tmp and stream back at the commit

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Measures binlog-relay catching up on a 100k-row insert: writes ROWS rows (transactions of
 # 1000) into a 10-column table on the project MariaDB, then runs the release binary over
-# exactly that binlog range (--stop-at now) into three sinks, reporting rows/s, CPU seconds
-# and peak RSS for each:
+# exactly that binlog range (--stop-at the position after the writes) six times, reporting
+# rows/s, CPU seconds and peak RSS for each (plain text unless the run says TLS):
 #   stdout        decode + encode + write to /dev/null
 #   rabbitmq      publisher confirms, transient messages, one bound durable queue
 #   rabbitmq-p    the same with persistent messages (delivery_mode=2)

@@ -26,6 +26,8 @@ host = "127.0.0.1"
 port = $MYSQL_PORT
 user = "root"
 server_id = 4242
+[source.tls]
+mode = "disabled"
 [sink]
 type = "stdout"
 [checkpoint]
