@@ -7,15 +7,9 @@ use std::time::Duration;
 use super::support::*;
 
 async fn check(config: &DaemonConfig, env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_binlog-relay"));
-    cmd.arg("check").arg("--config").arg(config.write());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
-        .await
-        .expect("check finished in time")
-        .expect("run check");
+    let path = config.write();
+    let child = spawn_command(&["check", "--config", &path.to_string_lossy()], env);
+    let out = output_within(child, Duration::from_secs(60)).await;
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -42,23 +36,7 @@ async fn a_good_setup_passes_every_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_a_binlog_fails_with_the_fix() {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
-    let up = std::process::Command::new("bash")
-        .arg(&script)
-        .arg("nobinlog-up")
-        .output()
-        .expect("start the MariaDB without binlog");
-    assert!(
-        up.status.success(),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let port = String::from_utf8_lossy(&up.stdout)
-        .trim()
-        .rsplit('=')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let port = nobinlog_up().to_string();
     let config = DaemonConfig::new(&unique("x"));
     let (code, out) = check(&config, &[("BINLOG_RELAY__SOURCE__PORT", &port)]).await;
     assert_eq!(code, Some(1), "{out}");

@@ -39,10 +39,7 @@ async fn no_secret_appears_in_any_output() {
     let mut config = DaemonConfig::new(&queue.exchange);
     let password_file = config.dir.path().join("db-password");
     std::fs::write(&password_file, format!("{db_password}\n")).expect("password file");
-    let (host, port) = {
-        let uri: lapin::uri::AMQPUri = services().amqp_uri.parse().expect("amqp uri");
-        (uri.authority.host, uri.authority.port)
-    };
+    let (host, port) = services().amqp_authority();
     let mq_uri = format!("amqp://{mq_user}:{mq_password}@{host}:{port}/%2f");
     config.rabbitmq_extra = format!(
         "[masking]\nhash_key_env = \"TEST_HASH_KEY\"\n\
@@ -73,12 +70,7 @@ async fn no_secret_appears_in_any_output() {
         output.push_str(&String::from_utf8_lossy(&out.stdout));
         output.push_str(&String::from_utf8_lossy(&out.stderr));
     };
-    let finish = |child: tokio::process::Child| async move {
-        tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
-            .await
-            .expect("finished in time")
-            .expect("output")
-    };
+    let finish = |child: tokio::process::Child| output_within(child, Duration::from_secs(90));
 
     // A full run, at debug level, to the current position.
     let out = finish(spawn_command(

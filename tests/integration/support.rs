@@ -70,6 +70,56 @@ pub fn services() -> &'static Services {
     })
 }
 
+impl Services {
+    /// The path of one of the test certificates (see `tls_dir`), as a string for settings.
+    pub fn tls_file(&self, name: &str) -> String {
+        self.tls_dir.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Host and port of the broker's plain-text listener.
+    pub fn amqp_authority(&self) -> (String, u16) {
+        let uri: lapin::uri::AMQPUri = self.amqp_uri.parse().expect("amqp uri");
+        (uri.authority.host, uri.authority.port)
+    }
+}
+
+/// Starts (if needed) the second MariaDB, without binlog or TLS, and returns its port.
+pub fn nobinlog_up() -> u16 {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+    let up = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("nobinlog-up")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("start the MariaDB without binlog");
+    assert!(
+        up.status.success(),
+        "scripts/services.sh nobinlog-up failed"
+    );
+    String::from_utf8_lossy(&up.stdout)
+        .trim()
+        .rsplit('=')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("BINLOG_RELAY_TEST_NOBINLOG_PORT=PORT from nobinlog-up")
+}
+
+/// `env` with `changes` set over it; an empty value removes the variable.
+pub fn with(mut env: Vec<(String, String)>, changes: &[(&str, String)]) -> Vec<(String, String)> {
+    for (key, value) in changes {
+        env.retain(|(k, _)| k != key);
+        if !value.is_empty() {
+            env.push((key.to_string(), value.clone()));
+        }
+    }
+    env
+}
+
+/// Borrowed pairs of an owned environment, as the spawn helpers take them.
+pub fn refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 /// A name no other test (or earlier run) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -460,12 +510,17 @@ pub fn rabbitmqctl(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Waits for the daemon to exit on its own.
-pub async fn wait(child: Child, timeout: Duration) -> Finished {
-    let out = tokio::time::timeout(timeout, child.wait_with_output())
+/// Waits for a child to exit on its own and collects what it printed.
+pub async fn output_within(child: Child, timeout: Duration) -> std::process::Output {
+    tokio::time::timeout(timeout, child.wait_with_output())
         .await
         .expect("binlog-relay did not exit in time")
-        .expect("wait for binlog-relay");
+        .expect("wait for binlog-relay")
+}
+
+/// Waits for the daemon to exit on its own.
+pub async fn wait(child: Child, timeout: Duration) -> Finished {
+    let out = output_within(child, timeout).await;
     Finished {
         code: out.status.code(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),

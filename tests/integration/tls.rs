@@ -8,8 +8,7 @@ use super::support::*;
 
 /// Environment for a daemon that reaches both servers by TLS, verifying their names.
 fn tls_env() -> Vec<(String, String)> {
-    let s = services();
-    let file = |name: &str| s.tls_dir.join(name).to_string_lossy().into_owned();
+    let file = |name: &str| services().tls_file(name);
     vec![
         ("BINLOG_RELAY__SOURCE__HOST".into(), "localhost".into()),
         (
@@ -19,28 +18,16 @@ fn tls_env() -> Vec<(String, String)> {
         ("BINLOG_RELAY__SOURCE__TLS__CA_FILE".into(), file("ca.pem")),
         (
             "BINLOG_RELAY__SINK__RABBITMQ__URI".into(),
-            format!("amqps://guest:guest@localhost:{}/%2f", s.amqps_port),
+            format!(
+                "amqps://guest:guest@localhost:{}/%2f",
+                services().amqps_port
+            ),
         ),
         (
             "BINLOG_RELAY__SINK__RABBITMQ__TLS__CA_FILE".into(),
             file("ca.pem"),
         ),
     ]
-}
-
-/// `env` with `changes` set over it; an empty value removes the variable.
-fn with(mut env: Vec<(String, String)>, changes: &[(&str, String)]) -> Vec<(String, String)> {
-    for (key, value) in changes {
-        env.retain(|(k, _)| k != key);
-        if !value.is_empty() {
-            env.push((key.to_string(), value.clone()));
-        }
-    }
-    env
-}
-
-fn refs(env: &[(String, String)]) -> Vec<(&str, &str)> {
-    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// Runs the daemon to the server's current position and returns how it ended.
@@ -67,8 +54,7 @@ async fn streams_over_tls_verifying_both_servers_with_a_client_certificate() {
     let start = db.position().await;
     db.exec(&["INSERT INTO {db}.t VALUES (1), (2)"]).await;
 
-    let tls = &services().tls_dir;
-    let file = |name: &str| tls.join(name).to_string_lossy().into_owned();
+    let file = |name: &str| services().tls_file(name);
     let config = DaemonConfig::new(&queue.exchange);
     let env = with(
         tls_env(),
@@ -130,8 +116,7 @@ async fn streams_over_tls_verifying_both_servers_with_a_client_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_ca_or_a_wrong_name_is_refused_with_a_clear_error() {
     let _guard = SERVER_SETTINGS.read().await;
-    let tls = &services().tls_dir;
-    let file = |name: &str| tls.join(name).to_string_lossy().into_owned();
+    let file = |name: &str| services().tls_file(name);
     let amqps_port = services().amqps_port;
     let config = DaemonConfig::new(&unique("x"));
     // (case, variables changed, what the error must say)
@@ -204,7 +189,7 @@ async fn a_wrong_ca_or_a_wrong_name_is_refused_with_a_clear_error() {
 async fn a_plain_text_server_is_refused_in_a_verifying_mode() {
     let _guard = SERVER_SETTINGS.read().await;
     // A second MariaDB with neither binlog nor TLS.
-    service("nobinlog-up");
+    let port = nobinlog_up().to_string();
     let config = DaemonConfig::new(&unique("x"));
     for mode in ["required", "verify-ca", "verify-identity"] {
         let done = run(
@@ -212,7 +197,7 @@ async fn a_plain_text_server_is_refused_in_a_verifying_mode() {
             &with(
                 tls_env(),
                 &[
-                    ("BINLOG_RELAY__SOURCE__PORT", "3308".into()),
+                    ("BINLOG_RELAY__SOURCE__PORT", port.clone()),
                     ("BINLOG_RELAY__SOURCE__TLS__MODE", mode.into()),
                     // `required` encrypts without verifying, so it takes no CA.
                     (
@@ -220,11 +205,7 @@ async fn a_plain_text_server_is_refused_in_a_verifying_mode() {
                         if mode == "required" {
                             String::new()
                         } else {
-                            services()
-                                .tls_dir
-                                .join("ca.pem")
-                                .to_string_lossy()
-                                .into_owned()
+                            services().tls_file("ca.pem")
                         },
                     ),
                 ],
@@ -246,7 +227,7 @@ async fn a_plain_text_server_is_refused_in_a_verifying_mode() {
         &with(
             tls_env(),
             &[
-                ("BINLOG_RELAY__SOURCE__PORT", "3308".into()),
+                ("BINLOG_RELAY__SOURCE__PORT", port.clone()),
                 ("BINLOG_RELAY__SOURCE__TLS__MODE", "preferred".into()),
                 ("BINLOG_RELAY__SOURCE__TLS__CA_FILE", String::new()),
             ],
@@ -262,13 +243,7 @@ async fn a_plain_text_server_is_refused_in_a_verifying_mode() {
     assert!(done.stderr.contains("log_bin=OFF"), "{}", done.stderr);
 
     // An amqps:// URI pointed at the broker's plain-text port fails the handshake.
-    let plain_port = services()
-        .amqp_uri
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.split('/').next())
-        .expect("amqp port")
-        .to_owned();
+    let (_, plain_port) = services().amqp_authority();
     let done = run(
         &config,
         &with(
@@ -298,10 +273,7 @@ async fn check_reports_the_tls_in_use() {
         let path = path.clone().into_owned();
         async move {
             let child = spawn_command(&["check", "--config", &path], &refs(&env));
-            let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-                .await
-                .expect("check finished")
-                .expect("check output");
+            let out = output_within(child, Duration::from_secs(60)).await;
             String::from_utf8_lossy(&out.stdout).into_owned()
         }
     };
