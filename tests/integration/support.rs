@@ -38,15 +38,7 @@ pub struct Services {
 pub fn services() -> &'static Services {
     static SERVICES: OnceLock<Services> = OnceLock::new();
     SERVICES.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("up")
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/services.sh up");
-        assert!(out.status.success(), "scripts/services.sh up failed");
-        let vars: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        let vars: HashMap<String, String> = services_sh(&["up"])
             .lines()
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -83,20 +75,23 @@ impl Services {
     }
 }
 
-/// Starts (if needed) the second MariaDB, without binlog or TLS, and returns its port.
-pub fn nobinlog_up() -> u16 {
+/// Runs `scripts/services.sh ARGS`, its messages passed through; what it printed on
+/// standard output.
+fn services_sh(args: &[&str]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
-    let up = std::process::Command::new("bash")
+    let out = std::process::Command::new("bash")
         .arg(&script)
-        .arg("nobinlog-up")
+        .args(args)
         .stderr(Stdio::inherit())
         .output()
-        .expect("start the MariaDB without binlog");
-    assert!(
-        up.status.success(),
-        "scripts/services.sh nobinlog-up failed"
-    );
-    String::from_utf8_lossy(&up.stdout)
+        .expect("run scripts/services.sh");
+    assert!(out.status.success(), "scripts/services.sh {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Starts (if needed) the second MariaDB, without binlog or TLS, and returns its port.
+pub fn nobinlog_up() -> u16 {
+    services_sh(&["nobinlog-up"])
         .trim()
         .rsplit('=')
         .next()
@@ -221,15 +216,9 @@ pub fn service(command: &str) {
 
 /// Runs a command of `scripts/services.sh` with arguments.
 pub fn service_with(command: &str, args: &[&str]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
-    let status = std::process::Command::new("bash")
-        .arg(&script)
-        .arg(command)
-        .args(args)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run scripts/services.sh");
-    assert!(status.success(), "scripts/services.sh {command} failed");
+    let mut all = vec![command];
+    all.extend_from_slice(args);
+    services_sh(&all);
 }
 
 /// One message as a consumer sees it.
