@@ -554,10 +554,22 @@ async fn a_stop_that_cannot_finish_ends_at_the_deadline_or_on_a_second_signal() 
         ),
         *start
     );
-    // And the next start sends the transaction.
+    // The two stopped runs' publishes sat unread in the blocked broker's sockets; once it
+    // unblocks, it may route them, interleaved with each other. Let that settle and set it
+    // aside: the claim here is about the next start alone.
+    let settle_until = std::time::Instant::now() + Duration::from_secs(15);
+    let mut quiet_since = std::time::Instant::now();
+    while std::time::Instant::now() < settle_until && quiet_since.elapsed() < Duration::from_secs(2)
+    {
+        if !queue.drain().await.is_empty() {
+            quiet_since = std::time::Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // And the next start sends the whole transaction, once, in order.
     run_to_now(path, &env).await;
     let received = collect_all(queue, &expected, &[], Duration::from_secs(30)).await;
-    check_delivery(&expected, &received, 3);
+    check_delivery(&expected, &received, 1);
     world.clean_up().await;
 }
 
