@@ -8,10 +8,10 @@
 
 use std::hint::black_box;
 
-use binlog_relay::decode::{Cell, ColumnType, RowKind, read_image};
+use binlog_relay::decode::{Cell, RowKind, read_image};
 use binlog_relay::format::{OutputOptions, RowMeta, TableLayout, TransactionBuffer};
 use binlog_relay::position::BinlogPosition;
-use binlog_relay::schema::{Charset, Column, Table};
+use binlog_relay::table::{Charset, Column, ColumnType, Table};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
 

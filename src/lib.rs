@@ -35,5 +35,6 @@ pub mod shutdown;
 pub mod sink;
 pub mod source;
 pub mod systemd;
+pub mod table;
 
 pub use error::Error;

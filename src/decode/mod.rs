@@ -12,10 +12,10 @@ mod value;
 use bitvec::slice::BitSlice;
 use mysql_common::binlog::events::RowsEventData;
 
-pub use column::{ColumnType, payload};
+pub use column::{exact_payload, payload, value_len};
 pub use value::{Time, Value, decode_value};
 
-use crate::schema::Table;
+use crate::table::{ColumnType, Table};
 
 /// Which change a rows event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,75 +65,88 @@ pub enum DecodeError {
         event: usize,
         table_map: usize,
     },
-    #[error(
-        "row image for `{database}`.`{table}` ends inside column `{column}` ({ty}): the event is truncated or does not match its table map"
-    )]
-    Truncated {
-        database: String,
-        table: String,
-        column: String,
-        ty: String,
-    },
-    #[error(
-        "column `{column}` of `{database}`.`{table}` has type {ty}, which this version of binlog-relay cannot read; no row of this table can be published until it can. Stop writing to the column, or filter the table out"
-    )]
-    Unsupported {
-        database: String,
-        table: String,
-        column: String,
-        ty: String,
-    },
-    #[error("column `{column}` of `{database}`.`{table}` holds a value that is not valid {ty}")]
-    BadValue {
-        database: String,
-        table: String,
-        column: String,
-        ty: String,
-    },
-    #[error(
-        "column `{column}` of `{database}`.`{table}` is an {ty} whose labels neither the binlog nor information_schema gave; enable binlog_row_metadata=FULL on the server"
-    )]
-    NoLabels {
-        database: String,
-        table: String,
-        column: String,
-        ty: String,
-    },
-    #[error(
-        "column `{column}` of `{database}`.`{table}` has a partial JSON update but the before image does not hold the column's document, so the new document cannot be rebuilt. Set binlog_row_image=FULL (or binlog_row_value_options='') on the server"
-    )]
-    PartialJsonWithoutBefore {
-        database: String,
-        table: String,
-        column: String,
-        ty: String,
-    },
-    #[error("partial JSON update of column `{column}` of `{database}`.`{table}`: {reason}")]
-    BadJsonDiff {
-        database: String,
-        table: String,
-        column: String,
-        reason: String,
-    },
+    /// One column's value could not be read or rendered.
+    #[error(transparent)]
+    Column(Box<ColumnError>),
+}
+
+/// A problem with one column's value, naming the table, the column and its type.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.problem.describe(&self.database, &self.table, &self.column, &self.ty))]
+pub struct ColumnError {
+    pub database: String,
+    pub table: String,
+    pub column: String,
+    /// The column's type as error messages name it.
+    pub ty: String,
+    pub problem: ColumnProblem,
+}
+
+/// What was wrong with a column's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnProblem {
+    /// The row image ends inside the value.
+    Truncated,
+    /// The type (or its charset) is not read by this version.
+    Unsupported,
+    /// The bytes are not a valid value of the type.
+    BadValue,
+    /// An ENUM or SET value whose labels nobody gave.
+    NoLabels,
+    /// A partial JSON update whose before image lacks the document.
+    PartialJsonWithoutBefore,
+    /// A partial JSON update that does not apply to its document.
+    BadJsonDiff { reason: String },
+}
+
+impl ColumnProblem {
+    fn describe(&self, database: &str, table: &str, column: &str, ty: &str) -> String {
+        match self {
+            Self::Truncated => format!(
+                "row image for `{database}`.`{table}` ends inside column `{column}` ({ty}): the event is truncated or does not match its table map"
+            ),
+            Self::Unsupported => format!(
+                "column `{column}` of `{database}`.`{table}` has type {ty}, which this version of binlog-relay cannot read; no row of this table can be published until it can. Stop writing to the column, or filter the table out"
+            ),
+            Self::BadValue => format!(
+                "column `{column}` of `{database}`.`{table}` holds a value that is not valid {ty}"
+            ),
+            Self::NoLabels => format!(
+                "column `{column}` of `{database}`.`{table}` is an {ty} whose labels neither the binlog nor information_schema gave; enable binlog_row_metadata=FULL on the server"
+            ),
+            Self::PartialJsonWithoutBefore => format!(
+                "column `{column}` of `{database}`.`{table}` has a partial JSON update but the before image does not hold the column's document, so the new document cannot be rebuilt. Set binlog_row_image=FULL (or binlog_row_value_options='') on the server"
+            ),
+            Self::BadJsonDiff { reason } => format!(
+                "partial JSON update of column `{column}` of `{database}`.`{table}`: {reason}"
+            ),
+        }
+    }
 }
 
 impl DecodeError {
-    pub(crate) fn for_column(
-        table: &Table,
-        index: usize,
-        make: impl FnOnce(String, String, String, String) -> Self,
-    ) -> Self {
+    /// `problem` with column `index` of `table`.
+    pub fn column(table: &Table, index: usize, problem: ColumnProblem) -> Self {
         let (column, ty) = table
             .columns
             .get(index)
             .map(|c| (c.name.clone(), c.ty.name()))
             .unwrap_or_else(|| (format!("#{index}"), "unknown".into()));
-        make(
-            table.database.to_string(),
-            table.name.to_string(),
+        Self::Column(Box::new(ColumnError {
+            database: table.database.to_string(),
+            table: table.name.to_string(),
             column,
             ty,
-        )
+            problem,
+        }))
+    }
+
+    /// The column problem behind this error, if it is one.
+    pub fn problem(&self) -> Option<&ColumnProblem> {
+        match self {
+            Self::Column(e) => Some(&e.problem),
+            Self::ColumnCount { .. } => None,
+        }
     }
 }
 
@@ -230,14 +243,7 @@ fn read_value_options<'a>(
     cursor: &mut &'a [u8],
 ) -> Result<Option<&'a BitSlice<u8>>, DecodeError> {
     let truncated = || {
-        DecodeError::for_column(table, 0, |database, table, column, ty| {
-            DecodeError::Truncated {
-                database,
-                table,
-                column,
-                ty,
-            }
-        })
+        DecodeError::column(table, 0, ColumnProblem::Truncated)
     };
     let options = read_lenenc(cursor).ok_or_else(truncated)?;
     if options & PARTIAL_JSON_UPDATES == 0 {
@@ -308,14 +314,7 @@ fn read_image_with<'a>(
     };
     let bitmap_len = present_count.div_ceil(8);
     let truncated = |i| {
-        DecodeError::for_column(table, i, |database, table, column, ty| {
-            DecodeError::Truncated {
-                database,
-                table,
-                column,
-                ty,
-            }
-        })
+        DecodeError::column(table, i, ColumnProblem::Truncated)
     };
     let Some((nulls, mut rest)) = cursor.split_at_checked(bitmap_len) else {
         return Err(truncated(0));
@@ -340,18 +339,9 @@ fn read_image_with<'a>(
             continue;
         }
         if let ColumnType::Unsupported { .. } = column.ty {
-            return Err(DecodeError::for_column(
-                table,
-                i,
-                |database, table, column, ty| DecodeError::Unsupported {
-                    database,
-                    table,
-                    column,
-                    ty,
-                },
-            ));
+            return Err(DecodeError::column(table, i, ColumnProblem::Unsupported));
         }
-        let len = column.ty.value_len(rest).ok_or_else(|| truncated(i))?;
+        let len = value_len(column.ty, rest).ok_or_else(|| truncated(i))?;
         let (value, tail) = rest.split_at(len);
         out.push(if is_diff {
             Cell::JsonDiff(value)
@@ -367,7 +357,7 @@ fn read_image_with<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Charset, Column};
+    use crate::table::{Charset, Column};
 
     fn table(types: &[ColumnType]) -> Table {
         Table {
@@ -415,14 +405,14 @@ mod tests {
         let err = read_image(&t, None, &mut cursor, &mut Vec::new()).unwrap_err();
         assert!(err.to_string().contains("`c1`"), "{err}");
         let err = read_image(&t, None, &mut &[][..], &mut Vec::new()).unwrap_err();
-        assert!(matches!(err, DecodeError::Truncated { .. }));
+        assert_eq!(err.problem(), Some(&ColumnProblem::Truncated));
     }
 
     #[test]
     fn unsupported_types_are_errors_not_guesses() {
         let t = table(&[ColumnType::Unsupported { wire_type: 242 }]);
         let err = read_image(&t, None, &mut &[0u8, 1, 2][..], &mut Vec::new()).unwrap_err();
-        assert!(matches!(err, DecodeError::Unsupported { .. }), "{err}");
+        assert_eq!(err.problem(), Some(&ColumnProblem::Unsupported), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Typed views of single values in a row image.
 
-use super::ColumnType;
+use crate::table::ColumnType;
 use super::column::exact_payload;
 
 /// A TIME value, which may be negative and may exceed 24 hours.
@@ -449,9 +449,9 @@ mod tests {
                 micros: 450_000
             }
         );
-        assert_eq!(ColumnType::TimeHires { fsp: 2 }.value_len(&[0; 4]), Some(4));
+        assert_eq!(crate::decode::value_len(ColumnType::TimeHires { fsp: 2 }, &[0; 4]), Some(4));
         assert_eq!(
-            ColumnType::DateTimeHires { fsp: 6 }.value_len(&[0; 8]),
+            crate::decode::value_len(ColumnType::DateTimeHires { fsp: 6 }, &[0; 8]),
             Some(8)
         );
         assert_eq!(

@@ -20,9 +20,9 @@ use super::mask::{Mask, Masking};
 use super::options::OutputOptions;
 use super::spill::{Spill, SpillError, TransactionsConfig};
 use super::value::{RenderError, write_value};
-use crate::decode::{Cell, DecodeError, RowKind, payload};
+use crate::decode::{Cell, ColumnProblem, DecodeError, RowKind, payload};
 use crate::position::BinlogPosition;
-use crate::schema::Table;
+use crate::table::Table;
 
 /// One message of a [`Batch`]: where its body lies and what to route it by.
 #[derive(Debug, Clone)]
@@ -710,15 +710,10 @@ fn render_image(
             }
             Cell::JsonDiff(diffs) => {
                 let Some(Cell::Value(before)) = base.get(i) else {
-                    return Err(DecodeError::for_column(
+                    return Err(DecodeError::column(
                         table,
                         i,
-                        |database, table, column, ty| DecodeError::PartialJsonWithoutBefore {
-                            database,
-                            table,
-                            column,
-                            ty,
-                        },
+                        ColumnProblem::PartialJsonWithoutBefore,
                     ));
                 };
                 write_patched_json(
@@ -727,14 +722,13 @@ fn render_image(
                     payload(column.ty, diffs),
                 )
                 .map_err(|e| {
-                    DecodeError::for_column(table, i, |database, table, column, _| {
-                        DecodeError::BadJsonDiff {
-                            database,
-                            table,
-                            column,
+                    DecodeError::column(
+                        table,
+                        i,
+                        ColumnProblem::BadJsonDiff {
                             reason: e.to_string(),
-                        }
-                    })
+                        },
+                    )
                 })?;
                 Rendered::Value(start..scratch.len())
             }
@@ -899,43 +893,30 @@ fn truncate_utf16(s: &str, max: usize) -> &str {
 }
 
 fn render_error(table: &Table, index: usize, e: RenderError) -> DecodeError {
-    DecodeError::for_column(table, index, |database, table_name, column, ty| match e {
-        RenderError::BadValue => DecodeError::BadValue {
-            database,
-            table: table_name,
-            column,
-            ty,
-        },
-        RenderError::UnsupportedType => DecodeError::Unsupported {
-            database,
-            table: table_name,
-            column,
-            ty,
-        },
-        RenderError::UnsupportedCharset => DecodeError::Unsupported {
-            database,
-            table: table_name,
-            column,
-            ty: format!(
-                "{ty} in charset {:?}",
-                table.columns.get(index).map(|c| &c.charset)
-            ),
-        },
-        RenderError::NoLabels => DecodeError::NoLabels {
-            database,
-            table: table_name,
-            column,
-            ty,
-        },
-    })
+    let problem = match e {
+        RenderError::BadValue => ColumnProblem::BadValue,
+        RenderError::UnsupportedType | RenderError::UnsupportedCharset => {
+            ColumnProblem::Unsupported
+        }
+        RenderError::NoLabels => ColumnProblem::NoLabels,
+    };
+    let mut error = DecodeError::column(table, index, problem);
+    if let (RenderError::UnsupportedCharset, DecodeError::Column(column)) = (e, &mut error) {
+        column.ty = format!(
+            "{} in charset {:?}",
+            column.ty,
+            table.columns.get(index).map(|c| &c.charset)
+        );
+    }
+    error
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::ColumnType;
+    use crate::table::ColumnType;
     use crate::format::options::{NamingStrategy, OutputConfig};
-    use crate::schema::{Charset, Column};
+    use crate::table::{Charset, Column};
 
     fn table() -> Arc<Table> {
         let col = |name: &str, ty| Column {

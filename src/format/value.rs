@@ -3,7 +3,7 @@
 use super::json::{write_base64, write_int, write_str};
 use super::number::{write_decimal, write_f32, write_f64};
 use crate::decode::{Time, Value, decode_value};
-use crate::schema::{Charset, Column};
+use crate::table::{Charset, Column};
 
 /// Why a value could not be rendered; the caller adds table and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +176,7 @@ pub fn write_value(
 
 /// Whether this version renders values of the column's type.
 fn is_rendered(column: &Column) -> bool {
-    use crate::decode::ColumnType as T;
+    use crate::table::ColumnType as T;
     !matches!(column.ty, T::Unsupported { .. })
 }
 
@@ -245,7 +245,7 @@ fn write_time(out: &mut Vec<u8>, t: Time, fsp: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::ColumnType;
+    use crate::table::ColumnType;
 
     fn col(ty: ColumnType, charset: Charset) -> Column {
         Column {

@@ -751,7 +751,7 @@ impl<P: SchemaProvider> Reader<P> {
 /// A column's value as the filter compares it: `None` when the image lacks the column,
 /// `Some(None)` for NULL, else its text (a string's characters, a number as rendered).
 fn column_text(
-    table: &schema::Table,
+    table: &crate::table::Table,
     image: &[Cell<'_>],
     name: &str,
     scratch: &mut Vec<u8>,

@@ -25,7 +25,7 @@ pub use file::FileHistoryStore;
 use super::catalog::{Catalog, ColumnDef, TableDef, TableEntry};
 use super::ddl::{self, Touched};
 use super::{Charset, ColumnInfo, SchemaError, SchemaProvider, Table};
-use crate::decode::ColumnType;
+use crate::table::ColumnType;
 use crate::position::BinlogPosition;
 
 /// Why the history could not be read or written.

@@ -178,7 +178,7 @@ fn parse_labels(column_type: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::Charset;
+    use crate::table::Charset;
 
     fn def(data_type: &str, column_type: &str, charset: Option<&str>) -> ColumnDef {
         column_def(

@@ -8,50 +8,23 @@
 //! ([`ddl`]), with every change stored by position so a restart decodes with the schema of
 //! its time. [`StaticSchema`] and [`PositionalNames`] serve replays of binlog files.
 //!
-//! [`Table`] is the resolved result the decoder and formatter share: one per TABLE_MAP,
-//! cached by the reader while the table map stays the same.
+//! The result is a [`Table`] (the leaf module `table`), which the decoder and the formatter
+//! share: one per TABLE_MAP, cached by the reader while the table map stays the same.
 
 pub mod catalog;
-mod charset;
 pub mod ddl;
 pub mod history;
 mod information_schema;
 mod memory;
 
-use std::sync::Arc;
 
 use mysql_common::binlog::events::{OptionalMetaExtractor, OptionalMetadataField, TableMapEvent};
 
-pub use charset::Charset;
 pub use information_schema::capture;
 pub use memory::{PositionalNames, StaticSchema};
 
-use crate::decode::ColumnType;
 use crate::position::BinlogPosition;
-
-/// A table as the binlog describes it, with names and encodings filled in.
-#[derive(Debug)]
-pub struct Table {
-    pub database: Arc<str>,
-    pub name: Arc<str>,
-    pub columns: Vec<Column>,
-    /// Column indexes of the primary key, in key order; empty when there is none (or the
-    /// server did not say).
-    pub primary_key: Vec<usize>,
-}
-
-/// One column of a [`Table`].
-#[derive(Debug, Clone)]
-pub struct Column {
-    pub name: String,
-    pub ty: ColumnType,
-    /// Numeric columns only: whether the column is UNSIGNED.
-    pub unsigned: bool,
-    /// Character columns only: how its bytes are encoded.
-    pub charset: Charset,
-    /// ENUM and SET columns only: the labels in definition order.
-    pub labels: Option<Arc<[String]>>,
-}
+use crate::table::{Charset, Column, ColumnType, Table};
 
 /// What a [`SchemaProvider`] knows about a column, for binlogs without full metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use mysql_common::binlog::consts::StatusVarKey;
 use mysql_common::binlog::events::{QueryEvent, StatusVarVal};
 use mysql_common::constants::SqlMode;
 
-use crate::schema::Charset;
+use crate::table::Charset;
 
 /// The statement's text for the schema reader, or, when its bytes are not valid in the
 /// session's charset, `Err` with a lossy rendering for messages.

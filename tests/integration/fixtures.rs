@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use binlog_relay::format::{OutputConfig, OutputOptions};
 use binlog_relay::pipeline::replay::{ReplayError, replay_file};
-use binlog_relay::schema::{Charset, ColumnInfo, SchemaProvider, StaticSchema};
+use binlog_relay::schema::{ColumnInfo, SchemaProvider, StaticSchema};
+use binlog_relay::table::Charset;
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3,8 +3,8 @@
 //! unknown rather than guessed.
 
 use super::*;
-use crate::decode::ColumnType;
-use crate::schema::{Charset, Column};
+use crate::table::ColumnType;
+use crate::table::{Charset, Column};
 
 fn at(offset: u64) -> BinlogPosition {
     BinlogPosition::new("bin.000001", offset)
