@@ -2,7 +2,7 @@
 //! the pipeline as a whole. Messages say what happened, where in the binlog, and what to do.
 
 use crate::checkpoint::CheckpointError;
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 use crate::decode::DecodeError;
 use crate::position::BinlogPosition;
 use crate::schema::SchemaError;
@@ -80,25 +80,18 @@ impl Error {
 
     /// `source` or `sink` for a transient error (see [`Error::is_transient`]), else `None`.
     pub fn lost_side(&self) -> Option<&'static str> {
-        use crate::source::SourceError as S;
         match self {
-            Error::Source(S::Connect { source, .. })
-            | Error::Source(S::Query { source, .. })
-            | Error::Source(S::Stream { source }) => mysql_transient(source).then_some("source"),
+            Error::Source(e) => e.is_transient().then_some("source"),
             Error::StreamEnded { .. } => Some("source"),
-            Error::Schema { source, .. } => match &**source {
-                crate::schema::SchemaError::Capture { source, .. } => {
-                    mysql_transient(source).then_some("source")
-                }
-                _ => None,
-            },
+            Error::Schema { source, .. } => source.is_transient().then_some("source"),
             Error::Sink(e) => e.is_transient().then_some("sink"),
             _ => None,
         }
     }
 
     /// The process exit code for this error: 2 for configuration problems the operator must
-    /// fix before starting again, 1 for everything else.
+    /// fix before starting again, 3 when the binlog file the checkpoint points into was
+    /// purged from the server, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) => 2,
@@ -106,43 +99,4 @@ impl Error {
             _ => 1,
         }
     }
-}
-
-/// Server error codes that mean "you may not", not "not now": retrying cannot help.
-const MYSQL_REFUSALS: [u16; 6] = [
-    1044, // ER_DBACCESS_DENIED_ERROR
-    1045, // ER_ACCESS_DENIED_ERROR
-    1227, // ER_SPECIFIC_ACCESS_DENIED_ERROR (e.g. no REPLICATION SLAVE)
-    1236, // ER_MASTER_FATAL_ERROR_READING_BINLOG (purged or bad position)
-    1698, // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
-    3118, // ER_ACCOUNT_HAS_BEEN_LOCKED
-];
-
-/// Network failures, dropped connections and server-side interruptions (shutdown, killed
-/// connection, too many connections) heal; refusals and bad URLs do not.
-fn mysql_transient(e: &mysql_async::Error) -> bool {
-    match e {
-        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
-        mysql_async::Error::Server(s) => !MYSQL_REFUSALS.contains(&s.code),
-        _ => false,
-    }
-}
-
-/// The TLS failure behind an error, if any: a certificate the peer or we rejected, a
-/// handshake that failed. Found by walking the error's sources, where the clients put the
-/// rustls error, sometimes inside an I/O error.
-pub(crate) fn tls_cause(err: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut next = Some(err);
-    while let Some(e) = next {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
-        {
-            return Some(tls.to_string());
-        }
-        next = e.source();
-    }
-    None
 }

@@ -108,9 +108,9 @@ pub struct FilterConfig {
 }
 
 impl FilterConfig {
-    pub fn compile(&self) -> Result<Filter, crate::config::ConfigError> {
+    pub fn compile(&self) -> Result<Filter, crate::section::ConfigError> {
         Filter::parse(&self.rules)
-            .map_err(|e| crate::config::ConfigError::key("filter.rules", e.to_string()))
+            .map_err(|e| crate::section::ConfigError::key("filter.rules", e.to_string()))
     }
 }
 

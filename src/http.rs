@@ -15,7 +15,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 use crate::metrics::METRICS;
 
 /// Prometheus' registry of default ports lists 9187 as free for exporters nearby; any port

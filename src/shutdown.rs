@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 /// The sending side.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 use crate::position::BinlogPosition;
 
 /// Where systemd's `StateDirectory=binlog-relay` and the container's volume put state.

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use super::json::write_str;
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 use crate::filter::TablePattern;
 
 const DEFAULT_REDACT_TEXT: &str = "[redacted]";

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 /// `[output]` as written in the configuration.
 #[derive(Debug, Clone, Deserialize)]

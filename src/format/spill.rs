@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 /// Far above a typical transaction (a 10,000-row one of a 26-column table stays in
 /// memory), low enough that the daemon stays well under 64 MiB beside the database; the

@@ -9,7 +9,6 @@ pub mod failover;
 pub mod positions;
 pub mod publisher;
 pub mod reader;
-pub mod reconnect;
 pub mod replay;
 pub mod schema_start;
 
@@ -88,7 +87,7 @@ pub async fn run(
     shutdown: ShutdownSignal,
 ) -> Result<Outcome, Error> {
     let mut stop_at = stop_at;
-    let mut pauses = reconnect::Pauses::new(&config.reconnect);
+    let mut pauses = crate::reconnect::Pauses::new(&config.reconnect);
     loop {
         let began = std::time::Instant::now();
         let result = run_once(config, &mut stop_at, shutdown.clone()).await;

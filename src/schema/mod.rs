@@ -87,6 +87,17 @@ pub enum SchemaError {
     Unstable { attempts: usize },
 }
 
+impl SchemaError {
+    /// Whether retrying later may succeed: reading `information_schema` failed on a lost
+    /// connection. Everything else needs the operator.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Capture { source, .. } => crate::net::mysql_error_heals(source),
+            _ => false,
+        }
+    }
+}
+
 /// Where column names come from when the binlog does not carry them.
 pub trait SchemaProvider: Send {
     /// The columns of `database`.`table` in table order as of the event at `at`; `None`

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 pub use rabbitmq::RabbitmqConfig;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 /// One message to publish.
 #[derive(Debug, Clone, Copy)]

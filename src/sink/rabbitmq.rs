@@ -24,7 +24,7 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::{Outgoing, Sink, SinkError};
-use crate::config::{ConfigError, Secret};
+use crate::section::{ConfigError, Secret};
 use crate::filter::TablePattern;
 
 /// Maxwell's defaults (maxwell.md §2.1), so an unchanged deployment sees the same topology.
@@ -154,7 +154,7 @@ pub(crate) async fn connect_broker(config: &RabbitmqConfig) -> Result<Connection
         runtime,
     )
     .await
-    .map_err(|source| match crate::error::tls_cause(&source) {
+    .map_err(|source| match crate::net::tls_cause(&source) {
         // A certificate problem is for the operator to fix, not to retry.
         Some(message) => SinkError::Tls { address, message },
         None => SinkError::Connect { address, source },
@@ -219,7 +219,7 @@ impl RabbitmqConfig {
                 "certificates are set but sink.rabbitmq.uri is amqp://: use amqps:// so the connection is encrypted",
             ));
         }
-        crate::config::check_tls_files(
+        crate::section::check_tls_files(
             "sink.rabbitmq.tls",
             self.tls.ca_file.as_deref(),
             self.tls.client_cert_file.as_deref(),

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 use std::sync::{Arc, OnceLock};
 
 use super::SourceConfig;
+use super::error::SourceError;
 use super::mariadb::GtidPosition;
 use super::tls::TlsMode;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
@@ -21,94 +22,6 @@ const GTID_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// The server's error code for "the binlog file or position you asked for is gone".
 const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
-
-/// What went wrong talking to the source server. Each message says what to change.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error(
-        "reading the statements between {from} and {to} ahead of the schema capture stopped in {reached}: the server sent nothing for 30 s. Check that the binlog files in that range are still on the server"
-    )]
-    ScanIncomplete {
-        from: String,
-        to: String,
-        reached: String,
-    },
-    #[error(
-        "cannot connect to MySQL/MariaDB at {address}: {source}; check source.host, source.port, source.user and the password"
-    )]
-    Connect {
-        address: String,
-        #[source]
-        source: mysql_async::Error,
-    },
-    #[error(
-        "TLS to MySQL/MariaDB at {address} failed (source.tls.mode = \"{mode}\"): {message}. Check source.tls.ca_file (the CA that signed the server's certificate) and, with verify-identity, that the certificate names source.host"
-    )]
-    Tls {
-        address: String,
-        mode: &'static str,
-        message: String,
-    },
-    #[error(
-        "the source server at {address} offers no TLS, and source.tls.mode = \"{mode}\" refuses plain text: give the server a certificate (ssl_cert, ssl_key) or choose another mode"
-    )]
-    NoTls { address: String, mode: &'static str },
-    #[error("query `{query}` failed on the source server: {source}")]
-    Query {
-        query: &'static str,
-        #[source]
-        source: mysql_async::Error,
-    },
-    #[error(
-        "the source server does not write a binlog (log_bin=OFF): start it with log_bin, binlog_format=ROW and a server_id"
-    )]
-    BinlogDisabled,
-    #[error(
-        "the source server logs binlog_format={0}; binlog-relay needs binlog_format=ROW (SET GLOBAL binlog_format='ROW' and make it permanent in the server's config)"
-    )]
-    NotRowFormat(String),
-    #[error(
-        "source.server_id {0} is the source server's own server_id; pick a number no server or replica in this topology uses"
-    )]
-    ServerIdClash(u32),
-    #[error("the source server lists no binlog files; is log_bin enabled?")]
-    NoBinlogFiles,
-    #[error(
-        "the binlog file {file} that the checkpoint points into ({position}) is no longer on the server, which now starts at {earliest}: the changes in between are gone from the binlog. Either re-sync the consumers from the database and move the checkpoint on with `binlog-relay positions set --config F FILE:POS` (see `binlog-relay positions show`), or restore the binlog files"
-    )]
-    BinlogPurged {
-        file: String,
-        position: BinlogPosition,
-        earliest: String,
-    },
-    #[error(
-        "the server cannot send the binlog from {position}: {message}. If that file was purged, restart from a position the server still has (source.start = \"earliest\" with a fresh checkpoint) and re-sync consumers"
-    )]
-    PositionUnavailable {
-        position: BinlogPosition,
-        message: String,
-    },
-    #[error(
-        "this server's binlog does not hold the transactions after GTID position {wanted} (the server is at {server_has}): it is behind, or does not replicate from the server the checkpoint was taken on. Point source.host at a server that has them, or re-sync the consumers and use `binlog-relay positions set`"
-    )]
-    GtidNotOnServer { wanted: String, server_has: String },
-    #[error("cannot find where GTID position {wanted} is in this server's binlog: {message}")]
-    GtidUnresolved { wanted: String, message: String },
-    #[error("cannot read the GTIDs before the start position: event at {position}: {message}")]
-    GtidScan {
-        position: BinlogPosition,
-        message: String,
-    },
-    #[error(
-        "cannot start from Maxwell's position in {table}: {message}. Reading it needs SELECT on that table for source.user"
-    )]
-    MaxwellPosition { table: String, message: String },
-    #[error("the binlog stream failed: {source}")]
-    Stream {
-        #[source]
-        source: mysql_async::Error,
-    },
-}
 
 /// Facts about the source server that later stages need.
 #[derive(Debug, Clone)]
@@ -215,7 +128,7 @@ impl BinlogSource {
         }
         let tls_message = match &source {
             mysql_async::Error::Io(mysql_async::IoError::Tls(e)) => Some(e.to_string()),
-            other => crate::error::tls_cause(other),
+            other => crate::net::tls_cause(other),
         };
         match tls_message {
             Some(message) => SourceError::Tls {

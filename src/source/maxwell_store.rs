@@ -9,7 +9,7 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::connection::SourceError;
+use super::SourceError;
 use super::{BinlogSource, MaxwellStore};
 use crate::position::BinlogPosition;
 

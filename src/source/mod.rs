@@ -7,6 +7,7 @@
 //! reports as unknown, are parsed in [`mariadb`].
 
 mod connection;
+mod error;
 pub mod file;
 pub mod gtid;
 pub mod mariadb;
@@ -22,11 +23,12 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, Secret};
+use crate::section::{ConfigError, Secret};
 use crate::position::BinlogPosition;
 
 pub(crate) use connection::global_variable;
-pub use connection::{BinlogSource, ServerInfo, SourceError, SourceEvents};
+pub use connection::{BinlogSource, ServerInfo, SourceEvents};
+pub use error::SourceError;
 
 /// Default port of MySQL and MariaDB.
 const DEFAULT_PORT: u16 = 3306;

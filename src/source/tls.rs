@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use mysql_async::{ClientIdentity, SslOpts};
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 /// How the connection to the database is protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -69,7 +69,7 @@ impl SourceTlsConfig {
                 ),
             ));
         }
-        crate::config::check_tls_files(
+        crate::section::check_tls_files(
             "source.tls",
             self.ca_file.as_deref(),
             self.client_cert_file.as_deref(),

@@ -1,7 +1,7 @@
 //! Riding out lost connections: how long to pause before resuming from the checkpoint.
 //!
 //! When the broker or the database goes away, the pipeline stops as it would on any error
-//! (in-flight confirms settle, the confirmed checkpoint is saved), then [`super::run`] pauses
+//! (in-flight confirms settle, the confirmed checkpoint is saved), then `pipeline::run` pauses
 //! and starts over from the checkpoint: the unconfirmed tail is sent again, nothing is
 //! skipped. Pauses double each time, plus up to as much again at random, so a fleet of daemons does not hit a
 //! recovering broker in step, and start small again once a run has stayed up for a while.
@@ -11,7 +11,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::section::ConfigError;
 
 const DEFAULT_INITIAL_DELAY_MS: u64 = 500;
 const DEFAULT_MAX_DELAY_MS: u64 = 30_000;
