@@ -1,12 +1,14 @@
-//! Replays a binlog file through the reader and prints the Maxwell messages, one per line.
-//! Tables whose binlog carries no column names get positional names (`@1`, `@2`, ...), as
-//! `mysqlbinlog -v` shows them.
+//! Replays a binlog file through the pipeline and prints the Maxwell messages, one per line
+//! (the stdout sink). Tables whose binlog carries no column names get positional names
+//! (`@1`, `@2`, ...), as `mysqlbinlog -v` shows them.
 //!
 //! `cargo run --example replay -- tests/fixtures/binlog/rust_mysql_common/mariadb-bin.000001`
 
 use binlog_relay::format::OutputOptions;
 use binlog_relay::pipeline::replay::replay_file;
+use binlog_relay::position::FIRST_EVENT_OFFSET;
 use binlog_relay::schema::PositionalNames;
+use binlog_relay::sink::stdout::StdoutSink;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
@@ -15,9 +17,10 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("usage: replay BINLOG_FILE"))?;
     replay_file(
         std::path::Path::new(&path),
+        FIRST_EVENT_OFFSET,
         PositionalNames,
         OutputOptions::default(),
-        |body| println!("{}", String::from_utf8_lossy(body)),
+        StdoutSink::new(),
     )
     .await?;
     Ok(())

@@ -2,10 +2,10 @@
 //! the pipeline as a whole. Messages say what happened, where in the binlog, and what to do.
 
 use crate::checkpoint::CheckpointError;
-use crate::section::ConfigError;
 use crate::decode::DecodeError;
 use crate::position::BinlogPosition;
 use crate::schema::SchemaError;
+use crate::section::ConfigError;
 use crate::sink::SinkError;
 use crate::source::SourceError;
 

@@ -15,8 +15,8 @@ use axum::routing::get;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
-use crate::section::ConfigError;
 use crate::metrics::METRICS;
+use crate::section::ConfigError;
 
 /// Prometheus' registry of default ports lists 9187 as free for exporters nearby; any port
 /// will do. Loopback only by default: metrics are not for the whole network.

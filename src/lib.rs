@@ -19,8 +19,8 @@
 //! (`/metrics`, `/healthz`, `/readyz`), [`systemd`] (readiness and watchdog), [`check`]
 //! (the pre-flight report) and [`shutdown`].
 
-pub mod check;
 pub mod checkpoint;
+pub mod command;
 pub mod config;
 pub mod decode;
 pub mod error;

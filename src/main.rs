@@ -1,17 +1,14 @@
-//! The `binlog-relay` command: parses the command line, sets up logging, loads and checks the
-//! configuration, runs the pipeline, and turns the result into an exit code. Everything else
-//! lives in the library.
+//! The `binlog-relay` command: parses the command line, sets up logging, and hands over to
+//! the subcommand (`binlog_relay::command`), which loads the configuration, does the work
+//! and picks the exit code.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use binlog_relay::config::Config;
-use binlog_relay::pipeline::{self, Outcome, StopAt};
+use binlog_relay::command::{self, ConfigFile};
+use binlog_relay::pipeline::StopAt;
 use binlog_relay::position::BinlogPosition;
-use binlog_relay::shutdown::{self, Forced, Shutdown};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use tracing::{error, info, warn};
 
 /// Streams MySQL/MariaDB row changes to RabbitMQ as Maxwell-format JSON.
 #[derive(Debug, Parser)]
@@ -87,6 +84,15 @@ struct ConfigArgs {
     /// becomes); BINLOG_RELAY__SECTION__KEY variables still override.
     #[arg(long, conflicts_with = "config")]
     maxwell_config: Option<PathBuf>,
+}
+
+impl From<ConfigArgs> for ConfigFile {
+    fn from(args: ConfigArgs) -> Self {
+        Self {
+            toml: args.config,
+            maxwell: args.maxwell_config,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,284 +175,28 @@ fn main() -> ExitCode {
     };
     init_logging(cli.log_format, default_filter);
     match cli.command {
-        Command::Run { config, stop_at } => run(config, stop_at),
+        Command::Run { config, stop_at } => command::run::command(&config.into(), stop_at),
         Command::Schema {
             action:
                 SchemaAction::Recapture {
                     config,
                     trust_current,
                 },
-        } => recapture(config, trust_current),
-        Command::Check { config } => check(config),
+        } => command::recapture::command(&config.into(), trust_current),
+        Command::Check { config } => command::check::command(&config.into()),
         Command::Positions {
             action: PositionsAction::Show { config },
-        } => positions_show(config),
+        } => command::positions::show_command(&config.into()),
         Command::Positions {
             action: PositionsAction::Set { config, position },
-        } => positions_set(config, position),
+        } => command::positions::set_command(&config.into(), position),
         Command::Config {
             action: ConfigAction::FromMaxwell { file, show_secrets },
-        } => from_maxwell(&file, show_secrets),
+        } => command::from_maxwell::command(&file, show_secrets),
         Command::Health {
             address,
             path,
             timeout,
-        } => health(&address, &path, timeout),
-    }
-}
-
-/// Runs `work` on a small runtime and maps its error to the exit code.
-fn one_shot<T>(
-    config_path: ConfigArgs,
-    work: impl AsyncFnOnce(Config) -> Result<T, binlog_relay::error::Error>,
-    done: impl FnOnce(T),
-) -> ExitCode {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let result = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .map(|rt| rt.block_on(work(config)));
-    match result {
-        Ok(Ok(value)) => {
-            done(value);
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            error!(error = %e, "failed");
-            eprintln!("binlog-relay: {e}");
-            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
-        }
-        Err(e) => {
-            eprintln!("binlog-relay: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn check(config_path: ConfigArgs) -> ExitCode {
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let items = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(binlog_relay::check::run(&config)),
-        Err(e) => {
-            eprintln!("binlog-relay: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    for item in &items {
-        println!("{item}");
-    }
-    let failed = items
-        .iter()
-        .filter(|i| i.status == binlog_relay::check::Status::Fail)
-        .count();
-    if failed == 0 {
-        println!("all checks passed");
-        ExitCode::SUCCESS
-    } else {
-        println!("{failed} check(s) failed");
-        ExitCode::FAILURE
-    }
-}
-
-fn positions_show(config_path: ConfigArgs) -> ExitCode {
-    one_shot(
-        config_path,
-        async |config| pipeline::positions::show(&config).await,
-        |p| {
-            match &p.checkpoint {
-                Some(cp) => {
-                    let available = if p.checkpoint_available() == Some(true) {
-                        "on the server"
-                    } else {
-                        "NOT on the server any more (purged?)"
-                    };
-                    println!("checkpoint: {} ({available})", cp.position);
-                    if let Some(gtid) = &cp.gtid {
-                        println!("checkpoint gtid: {gtid}");
-                    }
-                    if let Some(gtid) = &cp.gtid_position {
-                        println!("checkpoint gtid position: {gtid}");
-                    }
-                    println!("checkpoint server_id: {}", cp.server_id);
-                    if let Some(uuid) = &cp.server_uuid {
-                        println!("checkpoint server_uuid: {uuid}");
-                    }
-                }
-                None => println!("checkpoint: none"),
-            }
-            println!("server server_id: {}", p.server_id);
-            println!("server position now: {}", p.current);
-            for (file, size) in &p.files {
-                println!("binlog file: {file} ({size} bytes)");
-            }
-        },
-    )
-}
-
-fn positions_set(config_path: ConfigArgs, position: BinlogPosition) -> ExitCode {
-    one_shot(
-        config_path,
-        async move |config| pipeline::positions::set(&config, &position).await,
-        |cp| {
-            println!(
-                "checkpoint set to {} on server_id {}",
-                cp.position, cp.server_id
-            )
-        },
-    )
-}
-
-fn load_config(args: ConfigArgs) -> Result<Config, ExitCode> {
-    let loaded = match &args.maxwell_config {
-        Some(path) => Config::load_maxwell(path).map(|(config, translation)| {
-            for w in translation.warnings {
-                warn!(option = %w.key, "Maxwell option has no effect: {}", w.message);
-            }
-            config
-        }),
-        None => Config::load(args.config.as_deref()),
-    };
-    loaded.map_err(|e| {
-        error!(error = %e, "invalid configuration");
-        eprintln!("binlog-relay: {e}");
-        ExitCode::from(2)
-    })
-}
-
-/// `health`: one probe of a running daemon.
-fn health(address: &str, path: &str, timeout: u64) -> ExitCode {
-    let answer = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-        .and_then(|rt| {
-            rt.block_on(binlog_relay::http::probe(
-                address,
-                path,
-                std::time::Duration::from_secs(timeout),
-            ))
-        });
-    match answer {
-        Ok(200) => {
-            println!("{path} on {address}: 200");
-            ExitCode::SUCCESS
-        }
-        Ok(code) => {
-            println!("{path} on {address}: {code}");
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            println!("{path}: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// `config from-maxwell`: the translation, printed only once it loads as `run` would load it.
-fn from_maxwell(path: &std::path::Path, show_secrets: bool) -> ExitCode {
-    use binlog_relay::config::maxwell::Secrets;
-    let translation = match Config::load_maxwell(path) {
-        Ok((_, translation)) => translation,
-        Err(e) => {
-            eprintln!("binlog-relay: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let secrets = if show_secrets {
-        Secrets::Shown
-    } else {
-        Secrets::Hidden
-    };
-    print!("{}", translation.to_toml(secrets));
-    for w in &translation.warnings {
-        eprintln!("binlog-relay: warning: {w}");
-    }
-    ExitCode::SUCCESS
-}
-
-fn recapture(config_path: ConfigArgs, trust_current: bool) -> ExitCode {
-    one_shot(
-        config_path,
-        async move |config| pipeline::recapture(&config, trust_current).await,
-        |done| {
-            info!(position = %done.position, tables = done.tables, unknown = done.unknown, "schema recaptured");
-            println!(
-                "schema recaptured for {}: {} tables, {} of them changed since and unknown until the capture point",
-                done.position, done.tables, done.unknown
-            );
-        },
-    )
-}
-
-fn run(config_path: ConfigArgs, stop_at: Option<StopAt>) -> ExitCode {
-    // Validate everything before starting a runtime or connecting anywhere.
-    let config = match load_config(config_path) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .map(|rt| {
-            rt.block_on(async {
-                let (trigger, signal) = Shutdown::new();
-                let deadline = config.shutdown.deadline();
-                tokio::spawn(async move {
-                    let forced = shutdown::on_signals(trigger, deadline).await;
-                    let why = match forced {
-                        Forced::SecondSignal => "a second signal arrived",
-                        Forced::Deadline => "the shutdown deadline passed",
-                    };
-                    error!(reason = why, "exiting before outstanding confirms settled; the checkpoint holds only confirmed work, so the rest is sent again on the next start");
-                    eprintln!("binlog-relay: stopped early: {why}; unconfirmed messages will be sent again on the next start");
-                    std::process::exit(1);
-                });
-                if let Ok(Some(address)) = config.http.address() {
-                    let listener = binlog_relay::http::bind(address)
-                        .await
-                        .map_err(binlog_relay::Error::from)?;
-                    tokio::spawn(binlog_relay::http::serve(
-                        listener,
-                        config.http.ready_max_lag_seconds,
-                    ));
-                }
-                tokio::spawn(binlog_relay::systemd::notify());
-                let outcome = pipeline::run(&config, stop_at, signal).await;
-                binlog_relay::systemd::stopping();
-                outcome
-            })
-        });
-    match result {
-        Ok(Ok(Outcome::ReachedStop(cp))) => {
-            info!(position = %cp.position, "stopped at the requested position");
-            ExitCode::SUCCESS
-        }
-        Ok(Ok(Outcome::Stopped(cp))) => {
-            match cp {
-                Some(cp) => info!(position = %cp.position, "stopped; checkpoint saved"),
-                None => info!("stopped before any transaction was confirmed"),
-            }
-            ExitCode::SUCCESS
-        }
-        Ok(Err(e)) => {
-            error!(error = %e, "stopping on error");
-            eprintln!("binlog-relay: {e}");
-            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
-        }
-        Err(e) => {
-            eprintln!("binlog-relay: {e:#}");
-            ExitCode::FAILURE
-        }
+        } => command::health::command(&address, &path, std::time::Duration::from_secs(timeout)),
     }
 }

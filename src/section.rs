@@ -106,4 +106,3 @@ pub(crate) fn read_secret(key: &str, path: &Path) -> Result<String, ConfigError>
     }
     Ok(secret.to_owned())
 }
-

@@ -1,7 +1,15 @@
-//! Integration tests: the `binlog-relay` binary against a real MariaDB (ROW binlog) and a
-//! real RabbitMQ, both started by `scripts/services.sh` on first use.
+//! The integration tests, built into one binary.
 //!
-//! All tests build into this one binary, so they share the services and the lock that keeps
-//! tests which change server-wide settings apart from the others.
+//! - `offline` runs anywhere with a plain `cargo test`: fixture binlogs replayed through the
+//!   pipeline, the pipeline with in-memory sinks and stores, bad configuration refused at
+//!   start-up. No server is needed and nothing is installed.
+//! - `live` runs the `binlog-relay` binary against the project's MariaDB and RabbitMQ. It is
+//!   built with `--features live-tests`, which `scripts/test.sh` turns on after
+//!   `scripts/services.sh up`; tests share the services and the lock that keeps tests which
+//!   change server-wide settings apart from the others.
 
-mod integration;
+mod offline;
+mod process;
+
+#[cfg(feature = "live-tests")]
+mod live;

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 pub use file::FileStore;
 pub use memory::MemoryStore;
 
-use crate::section::ConfigError;
 use crate::position::BinlogPosition;
+use crate::section::ConfigError;
 
 /// Where systemd's `StateDirectory=binlog-relay` and the container's volume put state.
 const DEFAULT_DIR: &str = "/var/lib/binlog-relay";
@@ -70,18 +70,46 @@ impl CheckpointConfig {
 pub struct Checkpoint {
     /// Where to resume: just after the last fully confirmed transaction.
     pub position: BinlogPosition,
-    /// MariaDB GTID (`domain-server-seq`) of that transaction, when the server sent one.
+    /// The GTID of that transaction, when the server sent one: MariaDB's
+    /// `domain-server-seq`, or MySQL's `uuid[:tag]:gno`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gtid: Option<String>,
     /// `@@server_id` of the source server the position belongs to.
     pub server_id: u32,
-    /// MariaDB GTID position (the last GTID of every domain, `0-101-42,1-102-7`) at
-    /// `position`: the same point named so that every server of the topology knows it.
+    /// The same point named so that every server of the topology knows it: MariaDB's GTID
+    /// position (the last GTID of every domain, `0-101-42,1-102-7`) or MySQL's executed GTID
+    /// set (`3e11fa47-...:1-57`) at `position`; absent when the server uses no GTIDs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gtid_position: Option<String>,
     /// `@@server_uuid` of that server (MySQL; MariaDB has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_uuid: Option<String>,
+}
+
+impl Checkpoint {
+    /// A checkpoint at `position` of the server with `server_id` (and `server_uuid`, on
+    /// MySQL), with no GTIDs; the `with_*` methods add them.
+    pub fn new(position: BinlogPosition, server_id: u32, server_uuid: Option<String>) -> Self {
+        Self {
+            position,
+            gtid: None,
+            server_id,
+            gtid_position: None,
+            server_uuid,
+        }
+    }
+
+    /// The GTID of the transaction that ends at the position.
+    pub fn with_gtid(mut self, gtid: Option<String>) -> Self {
+        self.gtid = gtid;
+        self
+    }
+
+    /// The GTID position (MariaDB) or executed set (MySQL) at the position.
+    pub fn with_gtid_position(mut self, gtid_position: Option<String>) -> Self {
+        self.gtid_position = gtid_position;
+        self
+    }
 }
 
 /// Why the checkpoint could not be read or written.

@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::checkpoint::CheckpointConfig;
-use crate::section::{ConfigError, Secret, read_secret};
 use crate::filter::FilterConfig;
 use crate::format::mask::MaskingConfig;
 use crate::format::{OutputConfig, TransactionsConfig};
 use crate::http::HttpConfig;
 use crate::reconnect::ReconnectConfig;
+use crate::section::{ConfigError, Secret, read_secret};
 use crate::shutdown::ShutdownConfig;
 use crate::sink::SinkConfig;
 use crate::source::SourceConfig;

@@ -30,9 +30,9 @@ pub fn value_len(ty: ColumnType, data: &[u8]) -> Option<usize> {
         ColumnType::VarString { prefix } | ColumnType::FixedString { prefix } => {
             prefix as usize + read_len(data, prefix)?
         }
-        ColumnType::Blob { prefix } | ColumnType::Json { prefix } | ColumnType::Geometry { prefix } => {
-            prefix as usize + read_len(data, prefix)?
-        }
+        ColumnType::Blob { prefix }
+        | ColumnType::Json { prefix }
+        | ColumnType::Geometry { prefix } => prefix as usize + read_len(data, prefix)?,
         ColumnType::Enum { size } | ColumnType::Set { size } => size as usize,
         ColumnType::Bit { bytes } => bytes as usize,
         ColumnType::Unsupported { .. } => return None,
@@ -135,11 +135,16 @@ mod tests {
         assert_eq!(value_len(ColumnType::Blob { prefix: 9 }, &[0; 16]), None);
     }
 
-
     #[test]
     fn temporal_and_decimal_sizes() {
-        assert_eq!(value_len(ColumnType::DateTime2 { fsp: 0 }, &[0; 5]), Some(5));
-        assert_eq!(value_len(ColumnType::DateTime2 { fsp: 3 }, &[0; 8]), Some(7));
+        assert_eq!(
+            value_len(ColumnType::DateTime2 { fsp: 0 }, &[0; 5]),
+            Some(5)
+        );
+        assert_eq!(
+            value_len(ColumnType::DateTime2 { fsp: 3 }, &[0; 8]),
+            Some(7)
+        );
         assert_eq!(
             value_len(ColumnType::Timestamp2 { fsp: 6 }, &[0; 7]),
             Some(7)

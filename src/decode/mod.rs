@@ -242,9 +242,7 @@ fn read_value_options<'a>(
     table: &Table,
     cursor: &mut &'a [u8],
 ) -> Result<Option<&'a BitSlice<u8>>, DecodeError> {
-    let truncated = || {
-        DecodeError::column(table, 0, ColumnProblem::Truncated)
-    };
+    let truncated = || DecodeError::column(table, 0, ColumnProblem::Truncated);
     let options = read_lenenc(cursor).ok_or_else(truncated)?;
     if options & PARTIAL_JSON_UPDATES == 0 {
         return Ok(None);
@@ -313,9 +311,7 @@ fn read_image_with<'a>(
         (0..columns.len()).filter(|&i| is_present(i)).count()
     };
     let bitmap_len = present_count.div_ceil(8);
-    let truncated = |i| {
-        DecodeError::column(table, i, ColumnProblem::Truncated)
-    };
+    let truncated = |i| DecodeError::column(table, i, ColumnProblem::Truncated);
     let Some((nulls, mut rest)) = cursor.split_at_checked(bitmap_len) else {
         return Err(truncated(0));
     };

@@ -1,7 +1,7 @@
 //! Typed views of single values in a row image.
 
-use crate::table::ColumnType;
 use super::column::exact_payload;
+use crate::table::ColumnType;
 
 /// A TIME value, which may be negative and may exceed 24 hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -449,7 +449,10 @@ mod tests {
                 micros: 450_000
             }
         );
-        assert_eq!(crate::decode::value_len(ColumnType::TimeHires { fsp: 2 }, &[0; 4]), Some(4));
+        assert_eq!(
+            crate::decode::value_len(ColumnType::TimeHires { fsp: 2 }, &[0; 4]),
+            Some(4)
+        );
         assert_eq!(
             crate::decode::value_len(ColumnType::DateTimeHires { fsp: 6 }, &[0; 8]),
             Some(8)

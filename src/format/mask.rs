@@ -21,8 +21,8 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use super::json::write_str;
-use crate::section::ConfigError;
 use crate::filter::TablePattern;
+use crate::section::ConfigError;
 
 const DEFAULT_REDACT_TEXT: &str = "[redacted]";
 

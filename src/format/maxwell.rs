@@ -914,8 +914,8 @@ fn render_error(table: &Table, index: usize, e: RenderError) -> DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::ColumnType;
     use crate::format::options::{NamingStrategy, OutputConfig};
+    use crate::table::ColumnType;
     use crate::table::{Charset, Column};
 
     fn table() -> Arc<Table> {

@@ -8,22 +8,22 @@
 
 use tracing::warn;
 
-use super::check_same_server;
+use super::startup::check_same_server;
 use crate::checkpoint::{Checkpoint, CheckpointStore};
-use crate::config::Config;
 use crate::error::Error;
 use crate::schema::SchemaError;
-use crate::schema::history::{Base, FileHistoryStore, TrackedSchema};
-use crate::source::mariadb::GtidPosition;
+use crate::schema::history::{Base, HistoryStore, TrackedSchema};
+use crate::source::gtid::GtidPosition;
 use crate::source::{BinlogSource, ServerInfo};
 
 /// Moves `cp`, taken on another server, to the same point on `server`, or says why not.
-pub async fn follow(
-    config: &Config,
+/// `history` makes handles on the schema history store.
+pub async fn follow<H: HistoryStore>(
     source: &BinlogSource,
     server: &ServerInfo,
     cp: Checkpoint,
     store: &mut impl CheckpointStore,
+    mut history: impl FnMut() -> H,
 ) -> Result<Checkpoint, Error> {
     if !server.is_mariadb {
         return Err(Error::FailoverNeedsMariadb {
@@ -41,8 +41,7 @@ pub async fn follow(
         position: cp.position.clone(),
         source: Box::new(SchemaError::History(Box::new(e))),
     };
-    let dir = &config.checkpoint.dir;
-    let before = TrackedSchema::resume(FileHistoryStore::new(dir), &cp.position, cp.server_id)
+    let before = TrackedSchema::resume(history(), &cp.position, cp.server_id)
         .map_err(schema_error)?
         .ok_or(Error::NoHistoryToFollow)?;
     let base = Base {
@@ -50,14 +49,10 @@ pub async fn follow(
         server_id: server.server_id,
         catalog: before.catalog().clone(),
     };
-    TrackedSchema::create(FileHistoryStore::new(dir), base, Vec::new()).map_err(schema_error)?;
-    let moved = Checkpoint {
-        position,
-        gtid: cp.gtid.clone(),
-        gtid_position: Some(gtid.to_string()),
-        server_id: server.server_id,
-        server_uuid: server.server_uuid.clone(),
-    };
+    TrackedSchema::create(history(), base, Vec::new()).map_err(schema_error)?;
+    let moved = Checkpoint::new(position, server.server_id, server.server_uuid.clone())
+        .with_gtid(cp.gtid.clone())
+        .with_gtid_position(Some(gtid.to_string()));
     store.save(&moved)?;
     warn!(
         gtid_position = %gtid,

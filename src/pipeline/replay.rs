@@ -1,62 +1,53 @@
-//! Replaying a binlog file through the reader: the same decoding and formatting as the live
-//! stream, for fixture tests and for looking at captured binlogs offline.
+//! Replaying a binlog file through the streaming path: the same reader, publisher and
+//! checkpoint logic as the live stream, into any sink. For fixture tests and for looking
+//! at captured binlogs offline (`examples/replay.rs`).
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::Outcome;
+use super::publisher::Publisher;
 use super::reader::Reader;
+use crate::checkpoint::MemoryStore;
 use crate::error::Error;
 use crate::format::OutputOptions;
-use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
+use crate::position::BinlogPosition;
 use crate::schema::SchemaProvider;
-use crate::source::file::{BinlogFileEvents, FileError};
+use crate::shutdown::Shutdown;
+use crate::sink::Sink;
+use crate::source::SourceError;
+use crate::source::file::BinlogFileEvents;
 
-/// Why a replay stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
-    #[error(transparent)]
-    File(#[from] FileError),
-    #[error(transparent)]
-    Reader(#[from] Error),
-}
+/// Messages awaiting confirmation at once during a replay.
+const MAX_IN_FLIGHT: usize = 1000;
 
-/// Reads the file at `path` from its first event and calls `on_message` with each message
-/// body, in order. Returns how many messages there were.
-pub async fn replay_file(
-    path: &Path,
-    provider: impl SchemaProvider,
-    options: OutputOptions,
-    on_message: impl FnMut(&[u8]),
-) -> Result<usize, ReplayError> {
-    replay_file_from(path, FIRST_EVENT_OFFSET, provider, options, on_message).await
-}
-
-/// [`replay_file`] from the event at byte `offset` on (an event boundary).
-pub async fn replay_file_from(
+/// Reads the file at `path` from the event at byte `offset` (an event boundary; 4 for the
+/// whole file) and publishes every message to `sink`, in order. Ends with
+/// [`Outcome::Ended`] and the checkpoint after the last whole transaction once the file is
+/// read, or with the first error.
+pub async fn replay_file<P, S>(
     path: &Path,
     offset: u64,
-    provider: impl SchemaProvider,
+    provider: P,
     options: OutputOptions,
-    mut on_message: impl FnMut(&[u8]),
-) -> Result<usize, ReplayError> {
-    let events = BinlogFileEvents::open(path)?;
+    sink: S,
+) -> Result<Outcome, Error>
+where
+    P: SchemaProvider + 'static,
+    S: Sink + 'static,
+{
+    let events = BinlogFileEvents::open_at(path, offset).map_err(SourceError::from)?;
     let start = BinlogPosition::new(events.file_name(), offset);
-    let mut reader = Reader::new(provider, Arc::new(options), start, 0, None);
-    let mut messages = 0;
-    for event in events {
-        let event = event?;
-        let end = u64::from(event.header().log_pos());
-        if end != 0 && end <= offset {
-            continue;
-        }
-        let mut delivery = reader.handle_event(&event).await?;
-        while let Some(d) = delivery {
-            for m in &d.batch.messages {
-                on_message(d.batch.body_of(m));
-                messages += 1;
-            }
-            delivery = reader.more()?;
-        }
-    }
-    Ok(messages)
+    let reader = Reader::new(provider, Arc::new(options), start, 0, None);
+    let publisher = Publisher::new(
+        sink,
+        MemoryStore::new(),
+        None,
+        MAX_IN_FLIGHT,
+        Duration::from_secs(1),
+    );
+    // Held until the replay ends: a dropped trigger reads as a shutdown.
+    let (_trigger, signal) = Shutdown::new();
+    super::stream::stream(events, reader, publisher, signal).await
 }

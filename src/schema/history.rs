@@ -25,8 +25,8 @@ pub use file::FileHistoryStore;
 use super::catalog::{Catalog, ColumnDef, TableDef, TableEntry};
 use super::ddl::{self, Touched};
 use super::{Charset, ColumnInfo, SchemaError, SchemaProvider, Table};
-use crate::table::ColumnType;
 use crate::position::BinlogPosition;
+use crate::table::ColumnType;
 
 /// Why the history could not be read or written.
 #[derive(Debug, thiserror::Error)]

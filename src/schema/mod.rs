@@ -17,7 +17,6 @@ pub mod history;
 mod information_schema;
 mod memory;
 
-
 use mysql_common::binlog::events::{OptionalMetaExtractor, OptionalMetadataField, TableMapEvent};
 
 pub use information_schema::capture;

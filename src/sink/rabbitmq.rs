@@ -24,8 +24,8 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use super::{Outgoing, Sink, SinkError};
-use crate::section::{ConfigError, Secret};
 use crate::filter::TablePattern;
+use crate::section::{ConfigError, Secret};
 
 /// Maxwell's defaults (maxwell.md §2.1), so an unchanged deployment sees the same topology.
 const DEFAULT_URI: &str = "amqp://guest:guest@localhost:5672/%2f";

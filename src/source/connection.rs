@@ -10,15 +10,11 @@ use std::sync::{Arc, OnceLock};
 
 use super::SourceConfig;
 use super::error::SourceError;
-use super::mariadb::GtidPosition;
 use super::tls::TlsMode;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
 
 /// The server sends a heartbeat after this long without events (1 s, in nanoseconds).
 const HEARTBEAT_PERIOD_NS: u64 = 1_000_000_000;
-
-/// How long to wait for the first transaction after a GTID position.
-const GTID_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The server's error code for "the binlog file or position you asked for is gone".
 const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
@@ -48,7 +44,7 @@ pub struct BinlogSource {
     plain: Option<Arc<OnceLock<(Opts, Pool)>>>,
     tls_mode: TlsMode,
     address: String,
-    replica_server_id: u32,
+    pub(super) replica_server_id: u32,
 }
 
 impl BinlogSource {
@@ -268,16 +264,8 @@ impl BinlogSource {
         })
     }
 
-    /// Whether a MySQL server assigns GTIDs (`@@gtid_mode` is ON).
-    pub async fn mysql_gtid_mode_on(&self) -> Result<bool, SourceError> {
-        let mut conn = self.conn().await?;
-        Ok(global_variable(&mut conn, "gtid_mode")
-            .await?
-            .is_some_and(|mode| mode.eq_ignore_ascii_case("ON")))
-    }
-
     /// A connection of its own (not from the pool), for a binlog stream.
-    async fn replica_conn(&self) -> Result<Conn, SourceError> {
+    pub(super) async fn replica_conn(&self) -> Result<Conn, SourceError> {
         self.with_fallback(|opts, _| Conn::new(opts)).await
     }
 
@@ -319,112 +307,6 @@ impl BinlogSource {
         })
     }
 
-    /// MariaDB's GTID position at a binlog position (`BINLOG_GTID_POS`), `None` when the
-    /// server cannot tell (not MariaDB, or a position it does not have).
-    pub async fn gtid_position_at(
-        &self,
-        position: &BinlogPosition,
-    ) -> Result<Option<GtidPosition>, SourceError> {
-        const Q: &str = "SELECT BINLOG_GTID_POS(?, ?)";
-        let mut conn = self.conn().await?;
-        let text: Option<Option<String>> = conn
-            .exec_first(Q, (position.file.as_str(), position.offset))
-            .await
-            .map_err(|source| SourceError::Query { query: Q, source })?;
-        Ok(text.flatten().as_deref().and_then(GtidPosition::parse))
-    }
-
-    async fn gtid_binlog_pos(&self, conn: &mut Conn) -> Result<GtidPosition, SourceError> {
-        const Q: &str = "SELECT @@gtid_binlog_pos";
-        let text: Option<String> = conn
-            .query_first(Q)
-            .await
-            .map_err(|source| SourceError::Query { query: Q, source })?;
-        Ok(text
-            .as_deref()
-            .and_then(GtidPosition::parse)
-            .unwrap_or_default())
-    }
-
-    /// Where, in this MariaDB server's binlog, the transactions after GTID position
-    /// `wanted` begin: the file and offset to stream from to continue exactly there. This
-    /// is how a checkpoint taken on one server of a replication topology carries over to
-    /// another after a failover.
-    pub async fn position_of_gtid(
-        &self,
-        wanted: &GtidPosition,
-    ) -> Result<BinlogPosition, SourceError> {
-        let mut conn = self.conn().await?;
-        let before = self.gtid_binlog_pos(&mut conn).await?;
-        if !before.contains(wanted) {
-            return Err(SourceError::GtidNotOnServer {
-                wanted: wanted.to_string(),
-                server_has: before.to_string(),
-            });
-        }
-        // Nothing after `wanted` yet: the answer is the end of the binlog, if no
-        // transaction committed while we looked.
-        if wanted.contains(&before) {
-            let now = self.current_position().await?;
-            if self.gtid_binlog_pos(&mut conn).await? == before {
-                return Ok(now);
-            }
-        }
-        drop(conn);
-        // Ask the server to stream from `wanted`, as a GTID replica would, and take the
-        // start of the first transaction it sends.
-        let unresolved = |message: String| SourceError::GtidUnresolved {
-            wanted: wanted.to_string(),
-            message,
-        };
-        let mut conn = self.replica_conn().await?;
-        let state = format!("SET @slave_connect_state='{wanted}'");
-        for q in [
-            "SET @mariadb_slave_capability=4",
-            "SET @slave_gtid_strict_mode=1",
-            state.as_str(),
-        ] {
-            conn.query_drop(q)
-                .await
-                .map_err(|e| unresolved(format!("{q}: {e}")))?;
-        }
-        let request = BinlogStreamRequest::new(self.replica_server_id)
-            .with_filename(&[])
-            .with_pos(FIRST_EVENT_OFFSET);
-        let mut stream = conn
-            .get_binlog_stream(request)
-            .await
-            .map_err(|e| unresolved(e.to_string()))?;
-        let mut file = None;
-        let found = tokio::time::timeout(GTID_LOOKUP_TIMEOUT, async {
-            while let Some(event) = stream.next().await {
-                let event = event.map_err(|e| unresolved(e.to_string()))?;
-                let header = event.header();
-                let code = header.event_type_raw();
-                if code == mysql_common::binlog::consts::EventType::ROTATE_EVENT as u8 {
-                    file = super::rotate::rotate_target(&event).map(|p| p.file);
-                } else if code == super::mariadb::GTID_EVENT && header.log_pos() != 0 {
-                    let end = u64::from(header.log_pos());
-                    let start = end.saturating_sub(u64::from(header.event_size()));
-                    return match &file {
-                        Some(f) => Ok(BinlogPosition::new(f.clone(), start)),
-                        None => Err(unresolved("the server named no binlog file".into())),
-                    };
-                }
-            }
-            Err(unresolved("the server closed the stream".into()))
-        })
-        .await;
-        let _ = stream.close().await;
-        match found {
-            Ok(result) => result,
-            Err(_) => Err(unresolved(format!(
-                "no transaction arrived within {} s",
-                GTID_LOOKUP_TIMEOUT.as_secs()
-            ))),
-        }
-    }
-
     /// Closes the metadata pool.
     pub async fn close(self) {
         let _ = self.pool.disconnect().await;
@@ -460,7 +342,7 @@ fn classify_stream_error(source: mysql_async::Error, position: &BinlogPosition) 
     }
 }
 
-/// The server's events, in binlog order.
+/// The server's events, in binlog order: the live stream.
 pub struct SourceEvents {
     stream: BinlogStream,
     requested: BinlogPosition,
@@ -475,6 +357,21 @@ impl SourceEvents {
 
     pub async fn close(self) {
         let _ = self.stream.close().await;
+    }
+}
+
+impl super::EventSource for SourceEvents {
+    /// A live stream never ends: the server closing it is [`SourceError::StreamClosed`].
+    async fn next(&mut self) -> Option<Result<Event, SourceError>> {
+        Some(
+            SourceEvents::next(self)
+                .await
+                .unwrap_or(Err(SourceError::StreamClosed)),
+        )
+    }
+
+    async fn close(self) {
+        SourceEvents::close(self).await
     }
 }
 

@@ -75,6 +75,13 @@ pub enum SourceError {
     GtidNotOnServer { wanted: String, server_has: String },
     #[error("cannot find where GTID position {wanted} is in this server's binlog: {message}")]
     GtidUnresolved { wanted: String, message: String },
+    #[error(
+        "reading the binlog ahead of the pipeline stopped after {position}: malformed {message}"
+    )]
+    ScanEvent {
+        position: BinlogPosition,
+        message: String,
+    },
     #[error("cannot read the GTIDs before the start position: event at {position}: {message}")]
     GtidScan {
         position: BinlogPosition,
@@ -84,6 +91,10 @@ pub enum SourceError {
         "cannot start from Maxwell's position in {table}: {message}. Reading it needs SELECT on that table for source.user"
     )]
     MaxwellPosition { table: String, message: String },
+    #[error("the server closed the binlog stream")]
+    StreamClosed,
+    #[error(transparent)]
+    File(#[from] super::file::FileError),
     #[error("the binlog stream failed: {source}")]
     Stream {
         #[source]
@@ -100,6 +111,7 @@ impl SourceError {
             Self::Connect { source, .. } | Self::Query { source, .. } | Self::Stream { source } => {
                 crate::net::mysql_error_heals(source)
             }
+            Self::StreamClosed => true,
             _ => false,
         }
     }

@@ -1,5 +1,5 @@
 //! Binlog files on disk as an event source, for replaying a captured binlog through the same
-//! reader the live stream uses (fixture tests, offline decoding).
+//! pipeline the live stream uses (fixture tests, offline decoding).
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read};
@@ -33,6 +33,8 @@ pub struct BinlogFileEvents {
     inner: BinlogFile<BufReader<File>>,
     /// The decompressed events of the last transaction payload, still to be read.
     payload: Option<Cursor<Vec<u8>>>,
+    /// Events that end at or before this offset are skipped: where a replay starts.
+    skip_to: u64,
 }
 
 impl BinlogFileEvents {
@@ -53,7 +55,17 @@ impl BinlogFileEvents {
             path: path.to_owned(),
             inner,
             payload: None,
+            skip_to: 0,
         })
+    }
+
+    /// Opens `path` and skips to the event at byte `offset` (an event boundary): events that
+    /// end at or before it are not returned, as the server would not send them to a replica
+    /// asking for that position.
+    pub fn open_at(path: &Path, offset: u64) -> Result<Self, FileError> {
+        let mut events = Self::open(path)?;
+        events.skip_to = offset;
+        Ok(events)
     }
 
     /// The file name without its directory, as the server would name it in positions.
@@ -69,6 +81,32 @@ impl Iterator for BinlogFileEvents {
     type Item = Result<Event, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let item = self.next_in_file()?;
+            if let Ok(event) = &item {
+                let end = u64::from(event.header().log_pos());
+                if end != 0 && end <= self.skip_to {
+                    // A skipped compressed transaction's events are skipped with it.
+                    self.payload = None;
+                    continue;
+                }
+            }
+            return Some(item);
+        }
+    }
+}
+
+impl super::EventSource for BinlogFileEvents {
+    async fn next(&mut self) -> Option<Result<Event, super::SourceError>> {
+        Iterator::next(self).map(|item| item.map_err(Into::into))
+    }
+
+    async fn close(self) {}
+}
+
+impl BinlogFileEvents {
+    /// The next event of the file, or of the compressed transaction being read.
+    fn next_in_file(&mut self) -> Option<Result<Event, FileError>> {
         let read_err = |source| FileError::Read {
             path: self.path.clone(),
             source,

@@ -2,33 +2,47 @@
 //!
 //! [`BinlogSource`] owns the server connection: it checks that the server writes a usable
 //! binlog, resolves where to start, registers as a replica with our `server_id`, and yields
-//! the server's events in order. It knows nothing about tables or JSON; the reader
-//! (`pipeline::reader`) turns events into rows. MariaDB's own events, which `mysql_common`
-//! reports as unknown, are parsed in [`mariadb`].
+//! the server's events in order ([`EventSource`]). It knows nothing about tables or JSON;
+//! the reader (`pipeline::reader`) turns events into rows. What every walk over events
+//! shares (positions, rotations, statement kinds, MariaDB's own event codes) is in
+//! [`event`]; GTIDs of both server flavours are in [`gtid`].
 
 mod connection;
 mod error;
+pub mod event;
 pub mod file;
 pub mod gtid;
-pub mod mariadb;
 mod maxwell_store;
-pub mod mysql_gtid;
 pub mod query;
-pub mod rotate;
 pub mod scan;
 pub mod tls;
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
 
+use mysql_common::binlog::events::Event;
 use serde::Deserialize;
 
-use crate::section::{ConfigError, Secret};
 use crate::position::BinlogPosition;
+use crate::section::{ConfigError, Secret};
 
 pub(crate) use connection::global_variable;
 pub use connection::{BinlogSource, ServerInfo, SourceEvents};
 pub use error::SourceError;
+
+/// Where binlog events come from: the seam between a source and the pipeline. The live
+/// stream ([`SourceEvents`]) and binlog files on disk ([`file::BinlogFileEvents`]) implement
+/// it, so the same reader and publisher run on either.
+pub trait EventSource: Send {
+    /// The next event, in binlog order. `None` when the source has no more events and never
+    /// will (the end of a file); a live stream never ends this way, the server closing it is
+    /// an error ([`SourceError::StreamClosed`]).
+    fn next(&mut self) -> impl Future<Output = Option<Result<Event, SourceError>>> + Send;
+
+    /// Releases the source.
+    fn close(self) -> impl Future<Output = ()> + Send;
+}
 
 /// Default port of MySQL and MariaDB.
 const DEFAULT_PORT: u16 = 3306;

@@ -36,4 +36,3 @@ pub struct Column {
     /// ENUM and SET columns only: the labels in definition order.
     pub labels: Option<Arc<[String]>>,
 }
-

@@ -1,4 +1,5 @@
-//! The GTID state a checkpoint records, whichever server flavour wrote the binlog.
+//! GTIDs, whichever server flavour wrote the binlog: the state a checkpoint records, each
+//! flavour's GTIDs and their text forms, and what the server is asked about them.
 //!
 //! MariaDB names a point in the change history by its GTID position (one GTID per domain,
 //! [`GtidPosition`]); MySQL by its executed GTID set ([`GtidSet`]). The reader moves one or
@@ -7,10 +8,14 @@
 
 use std::fmt;
 
-use super::mariadb::{GtidPosition, MariadbGtid};
-use super::mysql_gtid::GtidSet;
-use super::{BinlogSource, ServerInfo, SourceError};
-use crate::position::BinlogPosition;
+mod mariadb;
+mod mysql;
+mod server;
+
+pub use mariadb::{GtidPosition, MariadbGtid};
+pub use mysql::{GtidSet, gtid_text as mysql_gtid_text};
+
+use super::ServerInfo;
 
 /// Where the binlog stands, by GTID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,28 +61,6 @@ impl fmt::Display for GtidState {
         match self {
             Self::Mariadb(position) => position.fmt(f),
             Self::Mysql(set) => set.fmt(f),
-        }
-    }
-}
-
-impl BinlogSource {
-    /// The GTID state at `position`: MariaDB's `BINLOG_GTID_POS`, or MySQL's executed set
-    /// read from the binlog. `None` when the server does not use GTIDs.
-    pub async fn gtids_at(
-        &self,
-        position: &BinlogPosition,
-        server: &ServerInfo,
-    ) -> Result<Option<GtidState>, SourceError> {
-        if server.is_mariadb {
-            Ok(self
-                .gtid_position_at(position)
-                .await?
-                .map(GtidState::Mariadb))
-        } else {
-            Ok(self
-                .mysql_gtids_at(position, server)
-                .await?
-                .map(GtidState::Mysql))
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::process::ExitCode;
 
 use mysql_async::prelude::Queryable;
 
@@ -14,6 +15,29 @@ use crate::checkpoint::{CheckpointStore, FileStore};
 use crate::config::Config;
 use crate::sink::SinkKind;
 use crate::source::{BinlogSource, SourceError, global_variable};
+
+/// `binlog-relay check`: prints the report, one line per item; exit code 1 if any failed.
+pub fn command(file: &super::ConfigFile) -> ExitCode {
+    let config = match super::load_config(file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let items = match super::small_runtime() {
+        Ok(rt) => rt.block_on(run(&config)),
+        Err(code) => return code,
+    };
+    for item in &items {
+        println!("{item}");
+    }
+    let failed = items.iter().filter(|i| i.status == Status::Fail).count();
+    if failed == 0 {
+        println!("all checks passed");
+        ExitCode::SUCCESS
+    } else {
+        println!("{failed} check(s) failed");
+        ExitCode::FAILURE
+    }
+}
 
 /// How an item came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

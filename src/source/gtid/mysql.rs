@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use mysql_common::binlog::events::PreviousGtidsEvent;
+use mysql_common::binlog::events::{GtidEvent, PreviousGtidsEvent};
 
 /// A UUID and an optional tag (MySQL 8.4+): one source of transaction numbers.
 type Source = ([u8; 16], Option<String>);
@@ -168,6 +168,27 @@ impl fmt::Display for GtidSet {
             }
         }
         Ok(())
+    }
+}
+
+/// A MySQL GTID event's GTID as the server prints it: `uuid:gno`, or `uuid:tag:gno` for
+/// tagged GTIDs.
+pub fn gtid_text(event: &GtidEvent) -> String {
+    let sid = event.sid();
+    let hex = |range: std::ops::Range<usize>| -> String {
+        sid[range].iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let uuid = format!(
+        "{}-{}-{}-{}-{}",
+        hex(0..4),
+        hex(4..6),
+        hex(6..8),
+        hex(8..10),
+        hex(10..16)
+    );
+    match event.tag() {
+        Some(tag) => format!("{uuid}:{tag}:{}", event.gno()),
+        None => format!("{uuid}:{}", event.gno()),
     }
 }
 

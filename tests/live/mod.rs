@@ -1,12 +1,10 @@
-//! The integration tests, one module per concern; `support` holds the shared harness.
+//! Tests against the project's MariaDB and RabbitMQ, one module per concern; `support`
+//! holds the shared harness.
 
-mod bad_config;
 mod check;
 mod end_to_end;
 mod faults;
 mod filters;
-mod fixtures;
-mod golden;
 mod large_transaction;
 mod masking;
 mod maxwell_config;

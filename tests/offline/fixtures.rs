@@ -4,9 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use binlog_relay::Error;
 use binlog_relay::format::{OutputConfig, OutputOptions};
-use binlog_relay::pipeline::replay::{ReplayError, replay_file};
+use binlog_relay::pipeline::replay::replay_file;
+use binlog_relay::position::FIRST_EVENT_OFFSET;
 use binlog_relay::schema::{ColumnInfo, SchemaProvider, StaticSchema};
+use binlog_relay::sink::memory::MemorySink;
 use binlog_relay::table::Charset;
 
 fn fixture(path: &str) -> PathBuf {
@@ -16,21 +19,28 @@ fn fixture(path: &str) -> PathBuf {
 }
 
 /// Every message the file produces, in order, or the first error.
-async fn replay(path: &Path, schema: impl SchemaProvider) -> Result<Vec<String>, ReplayError> {
+async fn replay(path: &Path, schema: impl SchemaProvider + 'static) -> Result<Vec<String>, Error> {
     replay_with(path, schema, OutputOptions::default()).await
 }
 
 async fn replay_with(
     path: &Path,
-    schema: impl SchemaProvider,
+    schema: impl SchemaProvider + 'static,
     options: OutputOptions,
-) -> Result<Vec<String>, ReplayError> {
-    let mut messages = Vec::new();
-    replay_file(path, schema, options, |body| {
-        messages.push(String::from_utf8(body.to_vec()).expect("utf-8"));
-    })
-    .await?;
-    Ok(messages)
+) -> Result<Vec<String>, Error> {
+    replay_from(path, FIRST_EVENT_OFFSET, schema, options).await
+}
+
+/// Every message from the event at `offset` on, in order, or the first error.
+async fn replay_from(
+    path: &Path,
+    offset: u64,
+    schema: impl SchemaProvider + 'static,
+    options: OutputOptions,
+) -> Result<Vec<String>, Error> {
+    let sink = MemorySink::new();
+    replay_file(path, offset, schema, options, sink.clone()).await?;
+    Ok(sink.recorded().into_iter().map(|m| m.body).collect())
 }
 
 fn col(name: &str, unsigned: bool, charset: Option<Charset>) -> ColumnInfo {
@@ -310,7 +320,6 @@ async fn a_column_type_this_version_cannot_render_is_named_not_guessed() {
 /// which is also the event's own timestamp.
 #[tokio::test]
 async fn mariadb_hires_timestamps_decode_with_precision_from_the_schema_history() {
-    use binlog_relay::pipeline::replay::replay_file_from;
     use binlog_relay::position::BinlogPosition;
     use binlog_relay::schema::catalog::Catalog;
     use binlog_relay::schema::history::{Base, MemoryHistoryStore, TrackedSchema};
@@ -325,14 +334,12 @@ async fn mariadb_hires_timestamps_decode_with_precision_from_the_schema_history(
         Vec::new(),
     )
     .expect("history");
-    let mut messages = Vec::new();
     // From the first event after the mysql.user rows, which this test has no schema for.
-    replay_file_from(
+    let messages = replay_from(
         &fixture("tiflow/mysql-bin.000001"),
         865,
         schema,
         OutputOptions::default(),
-        |body| messages.push(String::from_utf8(body.to_vec()).expect("utf-8")),
     )
     .await
     .expect("replay");
@@ -369,8 +376,8 @@ async fn mysql_gtid_sets_follow_mysqlbinlogs_reading_of_the_file() {
     use binlog_relay::position::BinlogPosition;
     use binlog_relay::schema::PositionalNames;
     use binlog_relay::source::file::BinlogFileEvents;
+    use binlog_relay::source::gtid::GtidSet;
     use binlog_relay::source::gtid::GtidState;
-    use binlog_relay::source::mysql_gtid::GtidSet;
 
     let dump = std::fs::read_to_string(fixture(
         "zalora-binlog-parser/gtid-fixtures/plaintext-mysql-bin.01.txt",
@@ -409,7 +416,7 @@ async fn mysql_gtid_sets_follow_mysqlbinlogs_reading_of_the_file() {
             if d.last {
                 sets.push(d.end.gtid_position.clone().unwrap());
             }
-            delivery = reader.more().unwrap();
+            delivery = reader.next_committed_chunk().unwrap();
         }
     }
     // One checkpoint per transaction, each naming the set mysqlbinlog's reading implies.

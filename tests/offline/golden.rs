@@ -13,7 +13,9 @@ use std::path::Path;
 
 use binlog_relay::format::OutputOptions;
 use binlog_relay::pipeline::replay::replay_file;
+use binlog_relay::position::FIRST_EVENT_OFFSET;
 use binlog_relay::schema::PositionalNames;
+use binlog_relay::sink::memory::MemorySink;
 
 #[derive(Debug, Clone, Copy)]
 enum Expect {
@@ -135,21 +137,23 @@ const GOLDEN: &[(&str, Expect)] = &[
 /// Replays one file; the number of messages (each checked to be JSON), or the first error
 /// as text.
 async fn replay(path: &Path) -> Result<usize, String> {
-    let mut not_json = None;
-    let count = replay_file(path, PositionalNames, OutputOptions::default(), |body| {
-        if let Err(e) = serde_json::from_slice::<serde_json::Value>(body) {
-            not_json.get_or_insert(format!(
-                "message is not JSON ({e}): {}",
-                String::from_utf8_lossy(body)
-            ));
-        }
-    })
+    let sink = MemorySink::new();
+    replay_file(
+        path,
+        FIRST_EVENT_OFFSET,
+        PositionalNames,
+        OutputOptions::default(),
+        sink.clone(),
+    )
     .await
     .map_err(|e| e.to_string())?;
-    match not_json {
-        Some(e) => Err(e),
-        None => Ok(count),
+    let messages = sink.recorded();
+    for m in &messages {
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(&m.body) {
+            return Err(format!("message is not JSON ({e}): {}", m.body));
+        }
     }
+    Ok(messages.len())
 }
 
 #[tokio::test]

@@ -1,35 +1,10 @@
-//! MariaDB's own binlog events, which `mysql_common` reports as unknown event types.
+//! MariaDB GTIDs: the GTID event that starts each transaction, and GTID positions.
 //!
 //! With `@mariadb_slave_capability=4` the server sends a GTID event at the start of every
 //! transaction (instead of a `BEGIN` query). We read its GTID and whether the transaction is
 //! "standalone" (a DDL statement with no COMMIT/XID after it).
 
 use std::collections::BTreeMap;
-
-/// MariaDB's GTID event type code.
-pub const GTID_EVENT: u8 = 162;
-/// Annotate-rows (the SQL of a rows event), binlog checkpoint, GTID list, start encryption.
-pub const ANNOTATE_ROWS_EVENT: u8 = 160;
-pub const BINLOG_CHECKPOINT_EVENT: u8 = 161;
-pub const GTID_LIST_EVENT: u8 = 163;
-pub const START_ENCRYPTION_EVENT: u8 = 164;
-/// `log_bin_compress=ON`: a compressed QUERY event, then the compressed rows events
-/// (write, update, delete; v1 and v2) up to 171.
-pub const QUERY_COMPRESSED_EVENT: u8 = 165;
-pub const DELETE_ROWS_COMPRESSED_EVENT: u8 = 171;
-
-/// A name for a MariaDB-only event type, for metrics; other unknown codes are numbered.
-pub fn event_name(code: u8) -> String {
-    match code {
-        ANNOTATE_ROWS_EVENT => "MARIADB_ANNOTATE_ROWS_EVENT".into(),
-        BINLOG_CHECKPOINT_EVENT => "MARIADB_BINLOG_CHECKPOINT_EVENT".into(),
-        GTID_EVENT => "MARIADB_GTID_EVENT".into(),
-        GTID_LIST_EVENT => "MARIADB_GTID_LIST_EVENT".into(),
-        START_ENCRYPTION_EVENT => "MARIADB_START_ENCRYPTION_EVENT".into(),
-        QUERY_COMPRESSED_EVENT..=DELETE_ROWS_COMPRESSED_EVENT => "MARIADB_COMPRESSED_EVENT".into(),
-        other => format!("UNKNOWN_{other}"),
-    }
-}
 
 /// The transaction has no terminating COMMIT/XID (a DDL statement on its own).
 const FL_STANDALONE: u8 = 1;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::support::*;
+use crate::process::*;
 
 async fn run_with(config: &str, env: &[(&str, &str)]) -> Finished {
     let dir = tempfile::tempdir().unwrap();

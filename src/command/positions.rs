@@ -2,14 +2,63 @@
 //! move it (with the daemon stopped), for example after the binlog it points into was
 //! purged.
 
+use std::process::ExitCode;
+
 use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore};
 use crate::config::Config;
 use crate::error::Error;
+use crate::pipeline::schema_start;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
 use crate::schema::history::FileHistoryStore;
 use crate::source::{BinlogSource, SourceError};
 
-use super::schema_start;
+/// `positions show`: prints the checkpoint and the server's binlog files.
+pub fn show_command(file: &super::ConfigFile) -> ExitCode {
+    super::one_shot(file, async |config| show(&config).await, print_positions)
+}
+
+/// `positions set FILE:POS`: moves the checkpoint and says where it now is.
+pub fn set_command(file: &super::ConfigFile, position: BinlogPosition) -> ExitCode {
+    super::one_shot(
+        file,
+        async move |config| set(&config, &position).await,
+        |cp| {
+            println!(
+                "checkpoint set to {} on server_id {}",
+                cp.position, cp.server_id
+            )
+        },
+    )
+}
+
+fn print_positions(p: Positions) {
+    match &p.checkpoint {
+        Some(cp) => {
+            let available = if p.checkpoint_available() == Some(true) {
+                "on the server"
+            } else {
+                "NOT on the server any more (purged?)"
+            };
+            println!("checkpoint: {} ({available})", cp.position);
+            if let Some(gtid) = &cp.gtid {
+                println!("checkpoint gtid: {gtid}");
+            }
+            if let Some(gtid) = &cp.gtid_position {
+                println!("checkpoint gtid position: {gtid}");
+            }
+            println!("checkpoint server_id: {}", cp.server_id);
+            if let Some(uuid) = &cp.server_uuid {
+                println!("checkpoint server_uuid: {uuid}");
+            }
+        }
+        None => println!("checkpoint: none"),
+    }
+    println!("server server_id: {}", p.server_id);
+    println!("server position now: {}", p.current);
+    for (file, size) in &p.files {
+        println!("binlog file: {file} ({size} bytes)");
+    }
+}
 
 /// What `positions show` reports.
 #[derive(Debug, Clone)]
@@ -80,16 +129,17 @@ pub async fn set(config: &Config, position: &BinlogPosition) -> Result<Checkpoin
         false,
     )
     .await?;
-    let checkpoint = Checkpoint {
-        position: position.clone(),
-        gtid: None,
-        server_id: server.server_id,
-        gtid_position: source
+    let checkpoint = Checkpoint::new(
+        position.clone(),
+        server.server_id,
+        server.server_uuid.clone(),
+    )
+    .with_gtid_position(
+        source
             .gtids_at(position, &server)
             .await?
             .map(|state| state.to_string()),
-        server_uuid: server.server_uuid.clone(),
-    };
+    );
     store.save(&checkpoint)?;
     source.close().await;
     Ok(checkpoint)

@@ -1,9 +1,12 @@
-//! Shared test harness: services, unique names, the daemon as a child process, and a queue
-//! to read what it published.
+//! Shared harness of the live tests: the services, unique names, databases and queues of
+//! their own, daemon configurations for them, and a queue to read what the daemon
+//! published. Running the binary itself is `crate::process`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+
+pub use crate::process::*;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +17,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use mysql_async::prelude::Queryable;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::RwLock;
 
 /// Tests that change server-wide settings take this for writing; all others for reading.
@@ -34,11 +37,12 @@ pub struct Services {
     pub rabbit_node: String,
 }
 
-/// Starts (if needed) the project's MariaDB and RabbitMQ, once per test process.
+/// The project's MariaDB and RabbitMQ, which `scripts/services.sh up` started (tests never
+/// install or start them). Panics, saying how to start them, when either is not answering.
 pub fn services() -> &'static Services {
     static SERVICES: OnceLock<Services> = OnceLock::new();
     SERVICES.get_or_init(|| {
-        let vars: HashMap<String, String> = services_sh(&["up"])
+        let vars: HashMap<String, String> = services_sh(&["env"])
             .lines()
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -49,10 +53,18 @@ pub fn services() -> &'static Services {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("port in mysql url");
+        let amqp_uri = vars["BINLOG_RELAY_TEST_AMQP_URI"].clone();
+        let amqp: lapin::uri::AMQPUri = amqp_uri.parse().expect("amqp uri");
+        for (what, port) in [("MariaDB", mysql_port), ("RabbitMQ", amqp.authority.port)] {
+            assert!(
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                "the project's {what} is not answering on 127.0.0.1:{port}: start the services with scripts/services.sh up"
+            );
+        }
         Services {
             mysql_url,
             mysql_port,
-            amqp_uri: vars["BINLOG_RELAY_TEST_AMQP_URI"].clone(),
+            amqp_uri,
             amqps_port: vars["BINLOG_RELAY_TEST_AMQPS_PORT"]
                 .parse()
                 .expect("amqps port"),
@@ -456,34 +468,6 @@ fn next_server_id() -> u32 {
     N.fetch_add(1, Ordering::Relaxed) * 10_000
 }
 
-/// Starts the daemon; `env` adds environment variables.
-pub fn spawn_daemon(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
-    let config = config.to_string_lossy();
-    let mut all = vec!["run", "--config", config.as_ref()];
-    all.extend_from_slice(args);
-    spawn_command(&all, env)
-}
-
-/// Runs `binlog-relay ARGS...` with extra environment variables.
-pub fn spawn_command(args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_binlog-relay"));
-    cmd.args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn binlog-relay")
-}
-
-/// Output of a finished daemon.
-pub struct Finished {
-    pub code: Option<i32>,
-    pub stderr: String,
-}
-
 /// `rabbitmqctl -q ARGS` against the project node; its standard output.
 pub fn rabbitmqctl(args: &[&str]) -> String {
     let out = std::process::Command::new("rabbitmqctl")
@@ -497,23 +481,6 @@ pub fn rabbitmqctl(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Waits for a child to exit on its own and collects what it printed.
-pub async fn output_within(child: Child, timeout: Duration) -> std::process::Output {
-    tokio::time::timeout(timeout, child.wait_with_output())
-        .await
-        .expect("binlog-relay did not exit in time")
-        .expect("wait for binlog-relay")
-}
-
-/// Waits for the daemon to exit on its own.
-pub async fn wait(child: Child, timeout: Duration) -> Finished {
-    let out = output_within(child, timeout).await;
-    Finished {
-        code: out.status.code(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// Runs the daemon with `--stop-at now` to completion and asserts it exited 0.

@@ -1,0 +1,73 @@
+//! `binlog-relay run`: the daemon. Signals, the HTTP endpoint and systemd notification
+//! around the pipeline, and the outcome as an exit code.
+
+use std::process::ExitCode;
+
+use tracing::{error, info};
+
+use crate::pipeline::{self, Outcome, StopAt};
+use crate::shutdown::{self, Forced, Shutdown};
+
+/// Runs until stopped, `--stop-at`, or an error the operator must fix.
+pub fn command(file: &super::ConfigFile, stop_at: Option<StopAt>) -> ExitCode {
+    // Validate everything before starting a runtime or connecting anywhere.
+    let config = match super::load_config(file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("binlog-relay: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let (trigger, signal) = Shutdown::new();
+        let deadline = config.shutdown.deadline();
+        tokio::spawn(async move {
+            let forced = shutdown::on_signals(trigger, deadline).await;
+            let why = match forced {
+                Forced::SecondSignal => "a second signal arrived",
+                Forced::Deadline => "the shutdown deadline passed",
+            };
+            error!(reason = why, "exiting before outstanding confirms settled; the checkpoint holds only confirmed work, so the rest is sent again on the next start");
+            eprintln!("binlog-relay: stopped early: {why}; unconfirmed messages will be sent again on the next start");
+            std::process::exit(1);
+        });
+        if let Ok(Some(address)) = config.http.address() {
+            let listener = crate::http::bind(address)
+                .await
+                .map_err(crate::Error::from)?;
+            tokio::spawn(crate::http::serve(
+                listener,
+                config.http.ready_max_lag_seconds,
+            ));
+        }
+        tokio::spawn(crate::systemd::notify());
+        let outcome = pipeline::run(&config, stop_at, signal).await;
+        crate::systemd::stopping();
+        outcome
+    });
+    match result {
+        Ok(Outcome::ReachedStop(cp)) => {
+            info!(position = %cp.position, "stopped at the requested position");
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::Stopped(cp) | Outcome::Ended(cp)) => {
+            match cp {
+                Some(cp) => info!(position = %cp.position, "stopped; checkpoint saved"),
+                None => info!("stopped before any transaction was confirmed"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!(error = %e, "stopping on error");
+            eprintln!("binlog-relay: {e}");
+            super::exit_code(&e)
+        }
+    }
+}
