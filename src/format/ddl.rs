@@ -11,8 +11,8 @@
 
 use std::sync::Arc;
 
+use super::batch::{Batch, Message, MessageKind};
 use super::json::{write_int, write_str};
-use super::maxwell::{Batch, Message};
 use super::options::OutputOptions;
 use crate::position::BinlogPosition;
 use crate::schema::catalog::{ColumnDef, TableDef};
@@ -130,7 +130,7 @@ pub fn push_ddl(batch: &mut Batch, effect: &Effect, meta: &DdlMeta<'_>, options:
     batch.messages.push(Message {
         database: Arc::from(route_db),
         table: Arc::from(route_table),
-        kind: "ddl",
+        kind: MessageKind::Ddl,
         range: start..end,
     });
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::batch::MessageKind;
 use crate::section::ConfigError;
 
 /// Far above a typical transaction (a 10,000-row one of a 26-column table stays in
@@ -94,7 +95,7 @@ pub struct SpillError {
 }
 
 /// A row's database, table and change type (`insert`, `update`, `delete`).
-pub type TableName = (Arc<str>, Arc<str>, &'static str);
+pub type TableName = (Arc<str>, Arc<str>, MessageKind);
 
 /// Rows moved out of memory, in order.
 #[derive(Debug)]
@@ -159,7 +160,7 @@ impl Spill {
         &mut self,
         database: &Arc<str>,
         table: &Arc<str>,
-        kind: &'static str,
+        kind: MessageKind,
         head: &[u8],
         tail: &[u8],
     ) -> Result<(), SpillError> {
@@ -191,7 +192,7 @@ impl Spill {
         Ok(())
     }
 
-    fn table_index(&mut self, database: &Arc<str>, table: &Arc<str>, kind: &'static str) -> u32 {
+    fn table_index(&mut self, database: &Arc<str>, table: &Arc<str>, kind: MessageKind) -> u32 {
         if let Some(last) = self.last
             && let Some((d, t, k)) = self.tables.get(last as usize)
             && Arc::ptr_eq(d, database)
@@ -295,7 +296,13 @@ mod tests {
             let head = format!("h{i}");
             let tail = "t".repeat(i as usize % 7);
             spill
-                .write_row(&db, table, "insert", head.as_bytes(), tail.as_bytes())
+                .write_row(
+                    &db,
+                    table,
+                    MessageKind::Insert,
+                    head.as_bytes(),
+                    tail.as_bytes(),
+                )
                 .unwrap();
         }
         assert_eq!(spill.rows(), 1000);
@@ -305,7 +312,7 @@ mod tests {
             head.clear();
             tail.clear();
             let (d, t, k) = spill.read_row(&mut head, &mut tail).unwrap().unwrap();
-            assert_eq!(k, "insert");
+            assert_eq!(k, MessageKind::Insert);
             assert_eq!(&*d, "d");
             assert_eq!(&*t, if i % 3 == 0 { "b" } else { "a" });
             assert_eq!(head, format!("h{i}").into_bytes());
@@ -320,7 +327,7 @@ mod tests {
     fn an_unusable_directory_is_named() {
         let mut spill = Spill::new(Path::new("/nonexistent/spill"));
         let err = spill
-            .write_row(&"d".into(), &"t".into(), "delete", b"h", b"t")
+            .write_row(&"d".into(), &"t".into(), MessageKind::Delete, b"h", b"t")
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("/nonexistent/spill"), "{text}");

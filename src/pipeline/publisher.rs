@@ -207,7 +207,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             METRICS
                 .publish_seconds
                 .observe(sent.elapsed().as_secs_f64());
-            if let Some(published) = METRICS.messages_published.get(message.kind) {
+            if let Some(published) = METRICS.messages_published.get(message.kind.as_str()) {
                 published.inc();
             }
             self.queue.push_back(InFlight::Confirm(confirm, sent));
@@ -282,7 +282,7 @@ mod tests {
             batch.messages.push(Message {
                 database: "d".into(),
                 table: "t".into(),
-                kind: "insert",
+                kind: crate::format::MessageKind::Insert,
                 range: start..batch.body.len(),
             });
         }

@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 pub use rabbitmq::RabbitmqConfig;
 
+use crate::format::MessageKind;
 use crate::section::ConfigError;
 
 /// One message to publish.
@@ -26,8 +27,8 @@ pub struct Outgoing<'a> {
     pub table: &'a str,
     /// The JSON body, exactly as it goes on the wire.
     pub body: &'a [u8],
-    /// `insert`, `update`, `delete` or `ddl`.
-    pub kind: &'a str,
+    /// What the message describes (Maxwell's `type`).
+    pub kind: MessageKind,
     pub id: MessageId<'a>,
 }
 

@@ -522,9 +522,9 @@ impl Sink for RabbitmqSink {
     type Confirm = RabbitmqConfirm;
 
     async fn publish(&mut self, message: Outgoing<'_>) -> Result<Self::Confirm, SinkError> {
-        let routing_key = self
-            .template
-            .render(message.database, message.table, message.kind);
+        let routing_key =
+            self.template
+                .render(message.database, message.table, message.kind.as_str());
         let exchange = self
             .routes
             .iter()

@@ -1,163 +1,20 @@
-//! Maxwell's message layout for row changes, and its transaction rules.
-//!
-//! Field order (maxwell.md §1.2, `RowMap.toJSON`): `database, table, [query], type, ts,
-//! [xid], [xoffset], [commit], [position], [gtid], [server_id], [thread_id], [push_ts],
-//! [primary_key], [primary_key_columns], data, [old]`. `xid` is on every row when the
-//! transaction ended with an XID event; the last row has `"commit":true` and no `xoffset`;
-//! the others have `xoffset` 0, 1, ...
-//!
-//! `data` is the after image (the before image for deletes); with a MINIMAL row image,
-//! columns only in an update's before image follow in `data`, as Maxwell puts them.
-//! `old` holds the columns present in both images whose *rendered* values differ, so it
-//! is left out exactly when Maxwell leaves it out.
+//! The open transaction's rows, rendered as they are read and held until the commit
+//! (Maxwell puts the transaction's `xid` on every row, and the XID is only known then).
+//! Past a memory limit they wait in a temporary file ([`super::spill`]). On commit the
+//! final messages are laid out with `xid`, `xoffset` and `commit`, in chunks: `xid` on every
+//! row when the transaction ended with an XID event; the last row has `"commit":true` and
+//! no `xoffset`; the others have `xoffset` 0, 1, ...
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::json::{write_int, write_str};
-use super::json_diff::write_patched_json;
-use super::mask::{Mask, Masking};
+use super::batch::{Batch, Chunk, Message};
+use super::json::write_int;
+use super::layout::TableLayout;
 use super::options::OutputOptions;
+use super::row::{RowMeta, RowRenderer, field_key};
 use super::spill::{Spill, SpillError, TransactionsConfig};
-use super::value::{RenderError, write_value};
-use crate::decode::{Cell, ColumnProblem, DecodeError, RowKind, payload};
-use crate::position::BinlogPosition;
-use crate::table::Table;
-
-/// One message of a [`Batch`]: where its body lies and what to route it by.
-#[derive(Debug, Clone)]
-pub struct Message {
-    pub database: Arc<str>,
-    pub table: Arc<str>,
-    /// `insert`, `update`, `delete` or `ddl`, for metrics.
-    pub kind: &'static str,
-    /// The message body's bytes in [`Batch::body`].
-    pub range: Range<usize>,
-}
-
-/// The messages of one committed transaction, in binlog order, sharing one buffer.
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub body: Vec<u8>,
-    pub messages: Vec<Message>,
-}
-
-impl Batch {
-    /// The body of message `m`.
-    pub fn body_of(&self, m: &Message) -> &[u8] {
-        self.body.get(m.range.clone()).unwrap_or_default()
-    }
-
-    /// This batch's messages, then `next`'s.
-    pub fn followed_by(mut self, next: Batch) -> Batch {
-        let offset = self.body.len();
-        self.body.extend_from_slice(&next.body);
-        self.messages
-            .extend(next.messages.into_iter().map(|m| Message {
-                range: m.range.start + offset..m.range.end + offset,
-                ..m
-            }));
-        self
-    }
-}
-
-/// A table prepared for rendering under one set of output options: column keys already
-/// escaped and renamed, excluded columns marked. Built once per table map.
-#[derive(Debug)]
-pub struct TableLayout {
-    pub table: Arc<Table>,
-    /// `{"database":"..","table":".."`: every message's opening, escaped once.
-    head: Box<[u8]>,
-    /// `"name":` for each column.
-    keys: Vec<Box<[u8]>>,
-    excluded: Vec<bool>,
-    /// `["id","other"]`: the primary key's column names (never renamed, as in Maxwell).
-    pk_names: Box<[u8]>,
-    /// Each column's mask, when a masking rule applies to the table.
-    masks: Option<Vec<Mask>>,
-}
-
-impl TableLayout {
-    pub fn new(table: Arc<Table>, options: &OutputOptions) -> Self {
-        let strategy = options.config.naming_strategy;
-        let keys = table
-            .columns
-            .iter()
-            .map(|c| {
-                let mut key = Vec::with_capacity(c.name.len() + 3);
-                write_str(&mut key, &strategy.apply(&c.name));
-                key.push(b':');
-                key.into_boxed_slice()
-            })
-            .collect();
-        let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-        let (masks, missing) = options
-            .masking
-            .masks_for(&table.database, &table.name, &names);
-        if !missing.is_empty() {
-            tracing::warn!(
-                database = %table.database,
-                table = %table.name,
-                columns = %missing.join(", "),
-                "masking rules name columns this table does not have; check the names in [masking]"
-            );
-        }
-        let masks = masks.iter().any(|m| *m != Mask::Keep).then_some(masks);
-        let excluded = table
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                options.excludes(&c.name) || masks.as_ref().is_some_and(|m| m[i] == Mask::Drop)
-            })
-            .collect();
-        let mut pk_names = vec![b'['];
-        for (n, &i) in table.primary_key.iter().enumerate() {
-            if n > 0 {
-                pk_names.push(b',');
-            }
-            let name = table
-                .columns
-                .get(i)
-                .map(|c| c.name.as_str())
-                .unwrap_or_default();
-            write_str(&mut pk_names, name);
-        }
-        pk_names.push(b']');
-        let mut head = vec![b'{'];
-        write_field(&mut head, &options.names.database, true);
-        write_str(&mut head, &table.database);
-        write_field(&mut head, &options.names.table, false);
-        write_str(&mut head, &table.name);
-        Self {
-            table,
-            head: head.into_boxed_slice(),
-            keys,
-            excluded,
-            pk_names: pk_names.into_boxed_slice(),
-            masks,
-        }
-    }
-}
-
-/// What a row carries besides its values.
-#[derive(Debug, Clone, Copy)]
-pub struct RowMeta<'a> {
-    /// The rows event's timestamp, in seconds.
-    pub ts: u32,
-    /// Where the rows event starts.
-    pub position: &'a BinlogPosition,
-    /// `server_id` in the rows event's header.
-    pub server_id: u32,
-    /// The client thread, from the transaction's BEGIN.
-    pub thread_id: Option<u32>,
-    /// The transaction's GTID.
-    pub gtid: Option<&'a str>,
-    /// The statement behind the row (ROWS_QUERY / ANNOTATE_ROWS).
-    pub query: Option<&'a str>,
-    /// Version of the tracked schema the row was labelled with.
-    pub schema_id: Option<u64>,
-}
+use crate::decode::{Cell, DecodeError, RowKind};
 
 /// A rendered row waiting for its transaction's commit.
 #[derive(Debug)]
@@ -171,29 +28,13 @@ struct PendingRow {
     tail: Range<usize>,
 }
 
-/// A column's rendered value in the scratch buffer.
-#[derive(Debug, Clone)]
-enum Rendered {
-    Missing,
-    Null(Range<usize>),
-    Value(Range<usize>),
-}
-
 /// The rows of the open transaction, already rendered except for the commit fields.
 #[derive(Debug)]
 pub struct TransactionBuffer {
     options: Arc<OutputOptions>,
+    renderer: RowRenderer,
     rendered: Vec<u8>,
     rows: Vec<PendingRow>,
-    /// Rendered values of the current row's images.
-    scratch: Vec<u8>,
-    before: Vec<Rendered>,
-    after: Vec<Rendered>,
-    /// `,"type":"insert","ts":` for inserts, updates and deletes, in [`RowKind`] order.
-    type_ts: [Vec<u8>; 3],
-    /// `,"data":` and `,"old":`.
-    data_key: Vec<u8>,
-    old_key: Vec<u8>,
     /// `,"xid":`, `,"xoffset":`, `,"commit":true` with the naming strategy applied.
     xid_key: Vec<u8>,
     xoffset_key: Vec<u8>,
@@ -218,16 +59,6 @@ struct Draining {
     spilled: usize,
 }
 
-/// Part of a committed transaction's messages, in order.
-#[derive(Debug)]
-pub struct Chunk {
-    pub batch: Batch,
-    /// Index in the transaction of the first message.
-    pub first_index: usize,
-    /// The transaction's last chunk.
-    pub last: bool,
-}
-
 impl Default for TransactionBuffer {
     fn default() -> Self {
         Self::new(Arc::new(OutputOptions::default()))
@@ -241,33 +72,16 @@ impl TransactionBuffer {
     }
 
     pub fn with_limits(options: Arc<OutputOptions>, limits: &TransactionsConfig) -> Self {
-        let field = |name: &str| {
-            let mut f = vec![b','];
-            write_str(&mut f, name);
-            f.push(b':');
-            f
-        };
-        let mut commit_field = field(&options.names.commit);
+        let mut commit_field = field_key(&options.names.commit);
         commit_field.extend_from_slice(b"true");
-        let type_ts = [RowKind::Insert, RowKind::Update, RowKind::Delete].map(|kind| {
-            let mut f = field(&options.names.kind);
-            write_str(&mut f, kind.as_str());
-            f.extend_from_slice(&field(&options.names.ts));
-            f
-        });
         Self {
-            type_ts,
-            data_key: field(&options.names.data),
-            old_key: field(&options.names.old),
-            xid_key: field(&options.names.xid),
-            xoffset_key: field(&options.names.xoffset),
+            xid_key: field_key(&options.names.xid),
+            xoffset_key: field_key(&options.names.xoffset),
             commit_field,
+            renderer: RowRenderer::new(options.clone()),
             options,
             rendered: Vec::new(),
             rows: Vec::new(),
-            scratch: Vec::new(),
-            before: Vec::new(),
-            after: Vec::new(),
             memory_limit: limits.memory_limit(),
             spill: Spill::new(&limits.dir()),
             draining: None,
@@ -314,7 +128,7 @@ impl TransactionBuffer {
             let head = self.rendered.get(row.head.clone()).unwrap_or_default();
             let tail = self.rendered.get(row.tail.clone()).unwrap_or_default();
             self.spill
-                .write_row(&row.database, &row.table, row.kind.as_str(), head, tail)?;
+                .write_row(&row.database, &row.table, row.kind.into(), head, tail)?;
         }
         self.rows.clear();
         self.rendered.clear();
@@ -332,7 +146,10 @@ impl TransactionBuffer {
         after: &[Cell<'_>],
     ) -> Result<(), DecodeError> {
         let start = self.rendered.len();
-        match self.render_row(layout, kind, meta, before, after) {
+        match self
+            .renderer
+            .render(&mut self.rendered, layout, kind, meta, before, after)
+        {
             Ok((head_end, end)) => {
                 self.rows.push(PendingRow {
                     database: layout.table.database.clone(),
@@ -348,190 +165,6 @@ impl TransactionBuffer {
                 Err(e)
             }
         }
-    }
-
-    fn render_row(
-        &mut self,
-        layout: &TableLayout,
-        kind: RowKind,
-        meta: &RowMeta<'_>,
-        before: &[Cell<'_>],
-        after: &[Cell<'_>],
-    ) -> Result<(usize, usize), DecodeError> {
-        let table = &*layout.table;
-        let options = &*self.options;
-        let config = &options.config;
-        let names = &options.names;
-
-        let (data_cells, old_cells) = match kind {
-            RowKind::Delete => (before, &[][..]),
-            RowKind::Insert => (after, &[][..]),
-            RowKind::Update => (after, before),
-        };
-        // An insert or delete with nothing to compare, mask or pick keys from is written
-        // straight into the message; the rest is rendered first, and `data`, `old` and
-        // `primary_key` assembled from the rendered values.
-        let direct = kind != RowKind::Update
-            && layout.masks.is_none()
-            && !config.primary_keys
-            && !data_cells.iter().any(|c| matches!(c, Cell::JsonDiff(_)));
-        self.scratch.clear();
-        self.after.clear();
-        self.before.clear();
-        if !direct {
-            render_image(
-                &mut self.scratch,
-                &mut self.after,
-                table,
-                data_cells,
-                old_cells,
-                config.null_zerodates,
-            )?;
-            render_image(
-                &mut self.scratch,
-                &mut self.before,
-                table,
-                old_cells,
-                &[],
-                config.null_zerodates,
-            )?;
-            if let Some(masks) = &layout.masks {
-                apply_masks(&mut self.scratch, &mut self.after, masks, &options.masking);
-                apply_masks(&mut self.scratch, &mut self.before, masks, &options.masking);
-            }
-        }
-
-        let out = &mut self.rendered;
-        out.extend_from_slice(&layout.head);
-        // A masked table's statement text would carry the values in clear.
-        if config.row_query
-            && layout.masks.is_none()
-            && let Some(query) = meta.query
-        {
-            write_field(out, &names.query, false);
-            write_str(out, truncate_utf16(query, config.row_query_max_length));
-        }
-        out.extend_from_slice(&self.type_ts[kind_index(kind)]);
-        write_int(out, meta.ts);
-        let head_end = out.len();
-
-        if config.binlog_position {
-            write_field(out, &names.position, false);
-            // `"file:offset"`: the escaped file name with its closing quote moved to the end.
-            write_str(out, &meta.position.file);
-            out.pop();
-            out.push(b':');
-            write_int(out, meta.position.offset);
-            out.push(b'"');
-        }
-        if config.gtid_position {
-            write_field(out, &names.gtid, false);
-            match meta.gtid {
-                Some(g) => write_str(out, g),
-                None => out.extend_from_slice(b"null"),
-            }
-        }
-        if config.server_id {
-            write_field(out, &names.server_id, false);
-            write_int(out, meta.server_id);
-        }
-        if config.thread_id
-            && let Some(thread) = meta.thread_id
-        {
-            write_field(out, &names.thread_id, false);
-            write_int(out, thread);
-        }
-        if config.schema_id {
-            write_field(out, &names.schema_id, false);
-            match meta.schema_id {
-                Some(id) => write_int(out, id),
-                None => out.extend_from_slice(b"null"),
-            }
-        }
-        if config.push_timestamp {
-            write_field(out, &names.push_ts, false);
-            write_push_ts(out, std::time::SystemTime::now());
-        }
-        if config.primary_keys {
-            write_field(out, &names.primary_key, false);
-            out.push(b'[');
-            for (n, &i) in table.primary_key.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                // The value `data` holds for the column (before image for MINIMAL updates).
-                let value = match (self.after.get(i), self.before.get(i)) {
-                    (Some(Rendered::Value(r) | Rendered::Null(r)), _) => Some(r),
-                    (_, Some(Rendered::Value(r) | Rendered::Null(r))) => Some(r),
-                    _ => None,
-                };
-                match value {
-                    Some(r) => out.extend_from_slice(&self.scratch[r.clone()]),
-                    None => out.extend_from_slice(b"null"),
-                }
-            }
-            out.push(b']');
-        }
-        if config.primary_key_columns {
-            write_field(out, &names.primary_key_columns, false);
-            out.extend_from_slice(&layout.pk_names);
-        }
-
-        out.extend_from_slice(&self.data_key);
-        if direct {
-            write_data_direct(out, layout, data_cells, config)?;
-            out.push(b'}');
-            return Ok((head_end, out.len()));
-        }
-        out.push(b'{');
-        let mut first = true;
-        for i in 0..table.columns.len() {
-            if let Some(r) = self.after.get(i) {
-                write_entry(out, &self.scratch, layout, i, r, config.nulls, &mut first);
-            }
-        }
-        // MINIMAL images: what only the before image has goes into `data` too.
-        if kind == RowKind::Update {
-            for i in 0..table.columns.len() {
-                if matches!(self.after.get(i), Some(Rendered::Missing) | None)
-                    && let Some(r) = self.before.get(i)
-                {
-                    write_entry(out, &self.scratch, layout, i, r, config.nulls, &mut first);
-                }
-            }
-        }
-        out.push(b'}');
-
-        if kind == RowKind::Update {
-            let scratch = &self.scratch;
-            let changed = |i: usize| -> Option<&Rendered> {
-                if layout.excluded.get(i).copied().unwrap_or(true) {
-                    return None;
-                }
-                let text = |r: &Rendered| match r {
-                    Rendered::Value(range) | Rendered::Null(range) => Some(&scratch[range.clone()]),
-                    Rendered::Missing => None,
-                };
-                let (b, a) = (self.before.get(i)?, self.after.get(i)?);
-                let (bt, at) = (text(b)?, text(a)?);
-                // Maxwell compares Java values: SQL NULL never equals a JSON `null` document.
-                let kinds_differ = matches!(b, Rendered::Null(_)) != matches!(a, Rendered::Null(_));
-                (kinds_differ || bt != at).then_some(b)
-            };
-            if (0..table.columns.len()).any(|i| changed(i).is_some()) {
-                out.extend_from_slice(&self.old_key);
-                out.push(b'{');
-                let mut first = true;
-                for i in 0..table.columns.len() {
-                    if let Some(r) = changed(i) {
-                        write_entry(out, scratch, layout, i, r, config.nulls, &mut first);
-                    }
-                }
-                out.push(b'}');
-            }
-        }
-        out.push(b'}');
-        Ok((head_end, out.len()))
     }
 
     /// Ends the open transaction: its messages are then taken with [`Self::next_chunk`].
@@ -591,7 +224,7 @@ impl TransactionBuffer {
                 let head = self.rendered.get(row.head.clone()).unwrap_or_default();
                 let tail = self.rendered.get(row.tail.clone()).unwrap_or_default();
                 fields.write(&mut body, head, tail, d.next);
-                (row.database.clone(), row.table.clone(), row.kind.as_str())
+                (row.database.clone(), row.table.clone(), row.kind.into())
             };
             messages.push(Message {
                 database,
@@ -662,261 +295,12 @@ impl CommitFields<'_> {
     }
 }
 
-/// Where `kind`'s `type`/`ts` fields sit in [`TransactionBuffer::type_ts`].
-fn kind_index(kind: RowKind) -> usize {
-    match kind {
-        RowKind::Insert => 0,
-        RowKind::Update => 1,
-        RowKind::Delete => 2,
-    }
-}
-
-/// Appends `,"name":` (or `"name":` for the first field).
-fn write_field(out: &mut Vec<u8>, name: &str, first: bool) {
-    if !first {
-        out.push(b',');
-    }
-    write_str(out, name);
-    out.push(b':');
-}
-
-/// Renders each cell of an image into `scratch`, recording where each value went. `base`
-/// is the before image of an update, which partial JSON updates in `cells` apply to.
-fn render_image(
-    scratch: &mut Vec<u8>,
-    rendered: &mut Vec<Rendered>,
-    table: &Table,
-    cells: &[Cell<'_>],
-    base: &[Cell<'_>],
-    null_zerodates: bool,
-) -> Result<(), DecodeError> {
-    rendered.clear();
-    for (i, (column, cell)) in table.columns.iter().zip(cells).enumerate() {
-        let start = scratch.len();
-        let r = match cell {
-            Cell::Missing => Rendered::Missing,
-            Cell::Null => {
-                scratch.extend_from_slice(b"null");
-                Rendered::Null(start..scratch.len())
-            }
-            Cell::Value(raw) => {
-                let is_null = write_value(scratch, column, raw, null_zerodates)
-                    .map_err(|e| render_error(table, i, e))?;
-                if is_null {
-                    Rendered::Null(start..scratch.len())
-                } else {
-                    Rendered::Value(start..scratch.len())
-                }
-            }
-            Cell::JsonDiff(diffs) => {
-                let Some(Cell::Value(before)) = base.get(i) else {
-                    return Err(DecodeError::column(
-                        table,
-                        i,
-                        ColumnProblem::PartialJsonWithoutBefore,
-                    ));
-                };
-                write_patched_json(
-                    scratch,
-                    payload(column.ty, before),
-                    payload(column.ty, diffs),
-                )
-                .map_err(|e| {
-                    DecodeError::column(
-                        table,
-                        i,
-                        ColumnProblem::BadJsonDiff {
-                            reason: e.to_string(),
-                        },
-                    )
-                })?;
-                Rendered::Value(start..scratch.len())
-            }
-        };
-        rendered.push(r);
-    }
-    Ok(())
-}
-
-/// Replaces the rendered values of masked columns with their masked form (NULL stays null,
-/// columns missing from the image stay missing).
-fn apply_masks(
-    scratch: &mut Vec<u8>,
-    rendered: &mut [Rendered],
-    masks: &[Mask],
-    masking: &Masking,
-) {
-    for (r, mask) in rendered.iter_mut().zip(masks) {
-        let Rendered::Value(range) = r else {
-            continue;
-        };
-        let start = scratch.len();
-        match mask {
-            Mask::Keep => continue,
-            Mask::Drop | Mask::Null => {
-                scratch.extend_from_slice(b"null");
-                *r = Rendered::Null(start..scratch.len());
-            }
-            Mask::Redact(text) => {
-                scratch.extend_from_slice(text);
-                *r = Rendered::Value(start..scratch.len());
-            }
-            Mask::Hash => {
-                let hash = masking.hash(scratch.get(range.clone()).unwrap_or_default());
-                scratch.extend_from_slice(&hash);
-                *r = Rendered::Value(start..scratch.len());
-            }
-        }
-    }
-}
-
-/// Appends the `data` map of an insert or delete, rendering each value straight into the
-/// message: the same entries [`write_entry`] writes from rendered values, without the copy.
-fn write_data_direct(
-    out: &mut Vec<u8>,
-    layout: &TableLayout,
-    cells: &[Cell<'_>],
-    config: &crate::format::OutputConfig,
-) -> Result<(), DecodeError> {
-    let table = &*layout.table;
-    out.push(b'{');
-    let mut first = true;
-    for (i, (column, cell)) in table.columns.iter().zip(cells).enumerate() {
-        if layout.excluded.get(i).copied().unwrap_or(true) || matches!(cell, Cell::Missing) {
-            continue;
-        }
-        if matches!(cell, Cell::Null) && !config.nulls {
-            continue;
-        }
-        let mark = out.len();
-        if !first {
-            out.push(b',');
-        }
-        if let Some(key) = layout.keys.get(i) {
-            out.extend_from_slice(key);
-        }
-        let is_null = match cell {
-            Cell::Value(raw) => write_value(out, column, raw, config.null_zerodates)
-                .map_err(|e| render_error(table, i, e))?,
-            _ => {
-                out.extend_from_slice(b"null");
-                true
-            }
-        };
-        if is_null && !config.nulls {
-            // A zero date written as null, with nulls left out.
-            out.truncate(mark);
-            continue;
-        }
-        first = false;
-    }
-    out.push(b'}');
-    Ok(())
-}
-
-/// Appends `"key":value` for column `i` of a `data`/`old` map, unless the column is excluded,
-/// missing from the image, or null while `nulls` is off.
-fn write_entry(
-    out: &mut Vec<u8>,
-    scratch: &[u8],
-    layout: &TableLayout,
-    i: usize,
-    rendered: &Rendered,
-    nulls: bool,
-    first: &mut bool,
-) {
-    if layout.excluded.get(i).copied().unwrap_or(true) {
-        return;
-    }
-    let range = match rendered {
-        Rendered::Missing => return,
-        Rendered::Null(_) if !nulls => return,
-        Rendered::Null(r) | Rendered::Value(r) => r,
-    };
-    if !*first {
-        out.push(b',');
-    }
-    *first = false;
-    if let Some(key) = layout.keys.get(i) {
-        out.extend_from_slice(key);
-    }
-    out.extend_from_slice(&scratch[range.clone()]);
-}
-
-/// `push_ts` as Maxwell writes it: epoch seconds plus `BigDecimal.valueOf` of the fraction
-/// as a double, so the fraction has as many digits as `Double.toString` gives it
-/// (`1690000000.12`, `1690000000.0`, `1690000000.0000010`).
-fn write_push_ts(out: &mut Vec<u8>, now: std::time::SystemTime) {
-    let since = now
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let micros = since.subsec_micros();
-    let fraction = f64::from(micros) / 1_000_000.0;
-    let mut text = Vec::new();
-    super::number::write_f64(&mut text, fraction);
-    // Java's BigDecimal of that string: digits and scale.
-    let text = String::from_utf8_lossy(&text);
-    let (mantissa, exp) = match text.split_once('E') {
-        Some((m, e)) => (m.to_owned(), e.parse::<i64>().unwrap_or(0)),
-        None => (text.into_owned(), 0),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((&mantissa, ""));
-    let scale = frac_part.len() as i64 - exp;
-    let unscaled: u64 = format!("{int_part}{frac_part}").parse().unwrap_or(0);
-    write_int(out, since.as_secs());
-    if scale > 0 {
-        out.push(b'.');
-        let digits = unscaled.to_string();
-        let scale = scale as usize;
-        out.extend(std::iter::repeat_n(
-            b'0',
-            scale.saturating_sub(digits.len()),
-        ));
-        out.extend_from_slice(digits.as_bytes());
-    }
-}
-
-/// The first `max` UTF-16 code units of `s` (Java's `substring`), never splitting a pair;
-/// `max == 0` keeps everything.
-fn truncate_utf16(s: &str, max: usize) -> &str {
-    if max == 0 {
-        return s;
-    }
-    let mut units = 0;
-    for (at, c) in s.char_indices() {
-        units += c.len_utf16();
-        if units > max {
-            return &s[..at];
-        }
-    }
-    s
-}
-
-fn render_error(table: &Table, index: usize, e: RenderError) -> DecodeError {
-    let problem = match e {
-        RenderError::BadValue => ColumnProblem::BadValue,
-        RenderError::UnsupportedType | RenderError::UnsupportedCharset => {
-            ColumnProblem::Unsupported
-        }
-        RenderError::NoLabels => ColumnProblem::NoLabels,
-    };
-    let mut error = DecodeError::column(table, index, problem);
-    if let (RenderError::UnsupportedCharset, DecodeError::Column(column)) = (e, &mut error) {
-        column.ty = format!(
-            "{} in charset {:?}",
-            column.ty,
-            table.columns.get(index).map(|c| &c.charset)
-        );
-    }
-    error
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::format::options::{NamingStrategy, OutputConfig};
-    use crate::table::ColumnType;
-    use crate::table::{Charset, Column};
+    use crate::position::BinlogPosition;
+    use crate::table::{Charset, Column, ColumnType, Table};
 
     fn table() -> Arc<Table> {
         let col = |name: &str, ty| Column {
@@ -1336,30 +720,5 @@ mod tests {
         );
         assert!(tx.is_empty());
         assert!(tx.finish(Some(1)).unwrap().messages.is_empty());
-    }
-
-    #[test]
-    fn push_ts_keeps_javas_digits() {
-        let at = |micros: u64| {
-            let mut out = Vec::new();
-            write_push_ts(
-                &mut out,
-                std::time::UNIX_EPOCH
-                    + std::time::Duration::from_micros(1_690_000_000_000_000 + micros),
-            );
-            String::from_utf8(out).unwrap()
-        };
-        assert_eq!(at(123_456), "1690000000.123456");
-        assert_eq!(at(120_000), "1690000000.12");
-        assert_eq!(at(0), "1690000000.0");
-        assert_eq!(at(1), "1690000000.0000010");
-    }
-
-    #[test]
-    fn row_query_truncates_by_utf16_units() {
-        assert_eq!(truncate_utf16("abc", 0), "abc");
-        assert_eq!(truncate_utf16("abc", 2), "ab");
-        assert_eq!(truncate_utf16("a😀b", 2), "a");
-        assert_eq!(truncate_utf16("a😀b", 3), "a😀");
     }
 }
