@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # binlog-relay side by side with the alternatives, in one run, on one binlog range.
 #
-# Writes the workload of ../shared/reference/measurements.md into the project MariaDB: a
+# Writes the comparison workload (scripts/measure-lib.sh) into the project MariaDB: a
 # 26-column mixed-type table, ROWS inserts in transactions of 500, an update of every sixth
 # row and a delete of every twentieth. Then, over exactly that binlog range, measures:
 #   1. binlog-relay, decode + encode to stdout (catch-up over an existing binlog);

@@ -25,7 +25,7 @@ wide_table() {
       note TEXT, flag TINYINT)"
 }
 
-# The workload of ../shared/reference/measurements.md: every common column type.
+# The comparison workload (docs/performance.md): every common column type.
 mixed_table() {
   mysql -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1;
     CREATE TABLE $1.mixed (id INT PRIMARY KEY, ti TINYINT, si SMALLINT, mi MEDIUMINT,

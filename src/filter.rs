@@ -1,6 +1,6 @@
 //! Filter: which rows and DDL messages are published.
 //!
-//! Two layers, as in Maxwell (maxwell.md §5.1):
+//! Two layers, as in Maxwell (its `Filter` and `FilterPattern` classes):
 //!
 //! - Rules Maxwell applies whatever its configuration says ([`always_dropped`],
 //!   [`ddl_dropped`]): its own schema (`maxwell.*`, except inserts into `maxwell.bootstrap`)

@@ -13,7 +13,7 @@
 //! it, where going on without it would change the messages, their destination or their
 //! protection (TLS, encryption, JavaScript filters, a separate schema server). A key Maxwell
 //! does not know is an error too. The reference is Maxwell's `MaxwellConfig` and
-//! `RabbitmqProducer` (`../shared/reference/maxwell.md` §2, §3, §5.8).
+//! `RabbitmqProducer` (docs/configuration.md lists the whole key map).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -259,7 +259,7 @@ mod tests {
             binlog_position: true,
             ..OutputConfig::default()
         };
-        // maxwell.md §1.11 (e), the docs' example, compacted.
+        // The example in Maxwell's documentation of DDL messages, compacted.
         assert_eq!(
             render(sql, config),
             vec![format!(

@@ -120,13 +120,18 @@ pub fn write_key(out: &mut Vec<u8>, key: &str) {
 /// Appends bytes as a quoted standard base64 string with padding (Maxwell's BLOB form).
 pub fn write_base64(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
+    write_base64_text(out, bytes);
+    out.push(b'"');
+}
+
+/// Appends `bytes` in standard base64, without quotes.
+pub fn write_base64_text(out: &mut Vec<u8>, bytes: &[u8]) {
     let start = out.len();
     out.resize(start + bytes.len().div_ceil(3) * 4, 0);
     let written = STANDARD
         .encode_slice(bytes, &mut out[start..])
         .unwrap_or_default();
     out.truncate(start + written);
-    out.push(b'"');
 }
 
 /// Appends an integer.

@@ -1,5 +1,5 @@
 //! `[output]`: Maxwell's `output_*` options (names without the prefix) and
-//! `exclude_columns`, with Maxwell's code defaults (maxwell.md §1.3).
+//! `exclude_columns`, with the defaults of Maxwell's code (`MaxwellOutputConfig`).
 //!
 //! [`OutputConfig`] is what the file says; [`OutputOptions`] is the checked, compiled form
 //! the formatter uses (regexes built, field names run through the naming strategy once).

@@ -1,6 +1,6 @@
 //! One column value as Maxwell renders it in `data` and `old`.
 
-use super::json::{write_base64, write_int, write_str};
+use super::json::{write_base64, write_base64_text, write_int, write_str};
 use super::number::{write_decimal, write_f32, write_f64};
 use crate::decode::{Time, Value, decode_value};
 use crate::table::{Charset, Column};
@@ -31,6 +31,37 @@ pub fn write_value(
     raw: &[u8],
     null_zerodates: bool,
 ) -> Result<bool, RenderError> {
+    write::<true>(out, column, raw, null_zerodates)
+}
+
+/// Appends one non-null value as text, the way a filter's column rule compares it: what
+/// [`write_value`] writes, except that a string-valued field (text, a date, an ENUM label,
+/// base64 of binary bytes) is its own characters, without quotes or escapes. Numbers, SETs,
+/// JSON documents and geometries are their JSON text. Returns `true` for `null`.
+pub fn write_text(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<bool, RenderError> {
+    write::<false>(out, column, raw, false)
+}
+
+/// [`write_value`] (`JSON`) or [`write_text`] (not `JSON`): one code path, so a filter
+/// compares exactly what is published.
+fn write<const JSON: bool>(
+    out: &mut Vec<u8>,
+    column: &Column,
+    raw: &[u8],
+    null_zerodates: bool,
+) -> Result<bool, RenderError> {
+    let quote = |out: &mut Vec<u8>| {
+        if JSON {
+            out.push(b'"');
+        }
+    };
+    let string = |out: &mut Vec<u8>, text: &str| {
+        if JSON {
+            write_str(out, text);
+        } else {
+            out.extend_from_slice(text.as_bytes());
+        }
+    };
     if !is_rendered(column) {
         return Err(RenderError::UnsupportedType);
     }
@@ -58,13 +89,13 @@ pub fn write_value(
                 out.extend_from_slice(b"null");
                 return Ok(true);
             }
-            out.push(b'"');
+            quote(out);
             if zero {
                 write_date(out, 0, 0, 0);
             } else {
                 write_date(out, year, month, day);
             }
-            out.push(b'"');
+            quote(out);
         }
         Value::DateTime {
             year,
@@ -81,7 +112,7 @@ pub fn write_value(
                 out.extend_from_slice(b"null");
                 return Ok(true);
             }
-            out.push(b'"');
+            quote(out);
             if zero {
                 // Maxwell prints any invalid or zero DATETIME as the all-zero value.
                 write_date(out, 0, 0, 0);
@@ -94,7 +125,7 @@ pub fn write_value(
                 write_clock(out, hour as u32, minute, second);
                 write_fraction(out, micros, fsp);
             }
-            out.push(b'"');
+            quote(out);
         }
         Value::Timestamp {
             seconds,
@@ -105,7 +136,7 @@ pub fn write_value(
                 out.extend_from_slice(b"null");
                 return Ok(true);
             }
-            out.push(b'"');
+            quote(out);
             if seconds == 0 {
                 write_date(out, 0, 0, 0);
                 out.push(b' ');
@@ -119,12 +150,12 @@ pub fn write_value(
                 write_clock(out, t.hour() as u32, t.minute(), t.second());
                 write_fraction(out, micros, fsp);
             }
-            out.push(b'"');
+            quote(out);
         }
         Value::Time { time, fsp } => {
-            out.push(b'"');
+            quote(out);
             write_time(out, time, fsp);
-            out.push(b'"');
+            quote(out);
         }
         Value::Enum(0) => {
             out.extend_from_slice(b"null");
@@ -135,7 +166,7 @@ pub fn write_value(
             let label = labels
                 .get(index as usize - 1)
                 .ok_or(RenderError::BadValue)?;
-            write_str(out, label);
+            string(out, label);
         }
         Value::Set(bits) => {
             let labels = column.labels.as_deref().ok_or(RenderError::NoLabels)?;
@@ -162,12 +193,13 @@ pub fn write_value(
             super::mysql_json::write_mysql_json(out, doc).map_err(|_| RenderError::BadValue)?;
         }
         Value::Text(bytes) => match &column.charset {
-            Charset::Binary => write_base64(out, bytes),
+            Charset::Binary if JSON => write_base64(out, bytes),
+            Charset::Binary => write_base64_text(out, bytes),
             charset => {
                 let text = charset
                     .decode(bytes)
                     .ok_or(RenderError::UnsupportedCharset)?;
-                write_str(out, &text);
+                string(out, &text);
             }
         },
     }
@@ -262,6 +294,62 @@ mod tests {
             labels: Some(labels.iter().map(|l| l.to_string()).collect()),
             ..col(ty, Charset::Utf8)
         }
+    }
+
+    #[test]
+    fn the_filters_text_is_the_published_value_without_json_quoting() {
+        // What a column rule compares must be what consumers read: for a value published
+        // as a JSON string, its characters; for anything else, its JSON text.
+        let text_col = col(ColumnType::VarString { prefix: 1 }, Charset::Utf8);
+        let latin1 = col(ColumnType::VarString { prefix: 1 }, Charset::LATIN1);
+        let binary = col(ColumnType::Blob { prefix: 1 }, Charset::Binary);
+        // A one-byte length prefix, then the bytes.
+        let lp = |bytes: &[u8]| [&[bytes.len() as u8][..], bytes].concat();
+        let cases: Vec<(Column, Vec<u8>)> = vec![
+            (text_col.clone(), lp(b"a \"quoted\" \\ line\nnext \x01")),
+            (text_col, lp("caf\u{e9} \u{1F600}".as_bytes())),
+            (latin1, lp(b"caf\xe9")),
+            (binary, lp(b"\x00\xff\"a")),
+            (
+                col(ColumnType::Long, Charset::Binary),
+                (-7i32).to_le_bytes().to_vec(),
+            ),
+            (
+                col(ColumnType::Double, Charset::Binary),
+                0.1f64.to_le_bytes().to_vec(),
+            ),
+            (
+                col(ColumnType::Date, Charset::Binary),
+                vec![0x21, 0x91, 0x0f],
+            ),
+            (col(ColumnType::Date, Charset::Binary), vec![0, 0, 0]),
+            (
+                labelled(ColumnType::Enum { size: 1 }, &["a\"b", "c"]),
+                vec![1],
+            ),
+            (
+                labelled(ColumnType::Set { size: 1 }, &["x", "y\"z"]),
+                vec![3],
+            ),
+        ];
+        for (column, raw) in cases {
+            let mut json = Vec::new();
+            let mut text = Vec::new();
+            let json_null = write_value(&mut json, &column, &raw, false).unwrap();
+            let text_null = write_text(&mut text, &column, &raw).unwrap();
+            assert_eq!(json_null, text_null);
+            let json = String::from_utf8(json).unwrap();
+            let text = String::from_utf8(text).unwrap();
+            let want = match serde_json::from_str::<serde_json::Value>(&json).unwrap() {
+                serde_json::Value::String(s) => s,
+                _ => json.clone(),
+            };
+            assert_eq!(text, want, "{column:?} {json}");
+        }
+        let enum_zero = labelled(ColumnType::Enum { size: 1 }, &["a"]);
+        let mut text = Vec::new();
+        assert!(write_text(&mut text, &enum_zero, &[0]).unwrap());
+        assert_eq!(text, b"null");
     }
 
     #[test]

@@ -512,7 +512,11 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
         self.mark_unknown(at, excerpt, all, &reason)
     }
 
-    async fn observe(&mut self, at: &BinlogPosition, table: &Table) -> Result<(), SchemaError> {
+    async fn named_by_binlog(
+        &mut self,
+        at: &BinlogPosition,
+        table: &Table,
+    ) -> Result<(), SchemaError> {
         self.advance(at);
         let tracked = self.catalog.lookup(&table.database, &table.name);
         let agrees = match tracked {

@@ -131,7 +131,7 @@ pub trait SchemaProvider: Send {
 
     /// A table whose columns the binlog named itself (full metadata): the authority,
     /// which a tracking provider checks its own record against.
-    fn observe(
+    fn named_by_binlog(
         &mut self,
         _at: &BinlogPosition,
         _table: &Table,
@@ -281,7 +281,7 @@ pub async fn resolve(
                 }
             }
         }
-        provider.observe(at, &table).await?;
+        provider.named_by_binlog(at, &table).await?;
     }
     Ok(table)
 }

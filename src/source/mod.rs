@@ -12,7 +12,7 @@ mod error;
 pub mod event;
 pub mod file;
 pub mod gtid;
-mod maxwell_store;
+mod maxwell_state;
 pub mod query;
 pub mod scan;
 pub mod tls;
@@ -131,12 +131,12 @@ pub enum StartFrom {
     At(BinlogPosition),
     /// Where Maxwell stopped, from its `positions` table on the source server; the current
     /// position if the server has no Maxwell state at all.
-    Maxwell(MaxwellStore),
+    Maxwell(MaxwellState),
 }
 
 /// Maxwell's state: its `schema_database` and `client_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MaxwellStore {
+pub struct MaxwellState {
     pub database: String,
     pub client_id: String,
 }
@@ -151,7 +151,7 @@ impl FromStr for StartFrom {
         match s {
             "latest" => Ok(Self::Latest),
             "earliest" => Ok(Self::Earliest),
-            "maxwell" => Ok(Self::Maxwell(MaxwellStore {
+            "maxwell" => Ok(Self::Maxwell(MaxwellState {
                 database: MAXWELL_DEFAULT.into(),
                 client_id: MAXWELL_DEFAULT.into(),
             })),
@@ -167,7 +167,7 @@ impl FromStr for StartFrom {
                         "source.start {other:?}: write \"maxwell\", \"maxwell:CLIENT_ID\" or \"maxwell:CLIENT_ID@SCHEMA_DATABASE\" (letters, digits, _ and $ in the database name)"
                     ));
                 }
-                Ok(Self::Maxwell(MaxwellStore {
+                Ok(Self::Maxwell(MaxwellState {
                     database: database.into(),
                     client_id: client_id.into(),
                 }))
@@ -216,7 +216,7 @@ mod tests {
         }
         assert_eq!(
             "maxwell".parse::<StartFrom>().unwrap(),
-            StartFrom::Maxwell(MaxwellStore {
+            StartFrom::Maxwell(MaxwellState {
                 database: "maxwell".into(),
                 client_id: "maxwell".into(),
             })

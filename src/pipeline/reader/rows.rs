@@ -99,7 +99,8 @@ impl<P: SchemaProvider> Reader<P> {
 }
 
 /// A column's value as the filter compares it: `None` when the image lacks the column,
-/// `Some(None)` for NULL, else its text (a string's characters, a number as rendered).
+/// `Some(None)` for NULL, else its text ([`crate::format::value::write_text`]: a string's
+/// characters, a number as rendered).
 fn column_text(
     table: &Table,
     image: &[Cell<'_>],
@@ -113,16 +114,11 @@ fn column_text(
         Cell::Value(raw) => {
             scratch.clear();
             let is_null =
-                crate::format::value::write_value(scratch, &table.columns[index], raw, false)
-                    .ok()?;
+                crate::format::value::write_text(scratch, &table.columns[index], raw).ok()?;
             if is_null {
                 return Some(None);
             }
-            if scratch.first() == Some(&b'"') {
-                serde_json::from_slice::<String>(scratch).ok().map(Some)
-            } else {
-                Some(Some(String::from_utf8_lossy(scratch).into_owned()))
-            }
+            Some(Some(String::from_utf8_lossy(scratch).into_owned()))
         }
         Cell::JsonDiff(_) => None,
     }

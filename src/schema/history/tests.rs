@@ -183,10 +183,10 @@ async fn full_metadata_is_the_authority() {
         columns: vec![column("id"), column("renamed")],
         primary_key: vec![0],
     };
-    s.observe(&at(100), &table).await.unwrap();
+    s.named_by_binlog(&at(100), &table).await.unwrap();
     assert_eq!(names(&mut s, 110, "t").await, ["id", "renamed"]);
     // Agreement records nothing.
-    s.observe(&at(120), &table).await.unwrap();
+    s.named_by_binlog(&at(120), &table).await.unwrap();
     assert_eq!(s.store.history.as_ref().unwrap().entries.len(), 1);
     let infos = s.columns(&at(130), "app", "t").await.unwrap().unwrap();
     assert_eq!(infos[0].primary_key_position, Some(1));

@@ -2,7 +2,7 @@
 //!
 //! Maxwell keeps where it stopped in `<schema_database>.positions`, one row per
 //! `(server_id, client_id)`: the binlog file and offset after the last row it published
-//! (`../shared/reference/maxwell.md` §3). A first start with `source.start = "maxwell"`
+//! (Maxwell's `MysqlPositionStore`). A first start with `source.start = "maxwell"`
 //! begins there, so the changes made between stopping Maxwell and starting binlog-relay are
 //! published, not skipped. Read on the source server, which is where Maxwell keeps its
 //! state unless it had a separate `replication_host`.
@@ -10,7 +10,7 @@
 use mysql_async::prelude::Queryable;
 
 use super::SourceError;
-use super::{BinlogSource, MaxwellStore};
+use super::{BinlogSource, MaxwellState};
 use crate::position::BinlogPosition;
 
 /// The server's error code for an unknown database.
@@ -19,22 +19,22 @@ const ER_BAD_DB_ERROR: u16 = 1049;
 const ER_NO_SUCH_TABLE: u16 = 1146;
 
 impl BinlogSource {
-    /// Maxwell's position for `store.client_id` on this server, or `None` when there is no
+    /// Maxwell's position for `state.client_id` on this server, or `None` when there is no
     /// Maxwell state on the server at all (no such database or table: Maxwell never ran
     /// here). A state without this client's row, or with a row from another server, is an
     /// error: starting anywhere else could skip changes.
     pub async fn maxwell_position(
         &self,
-        store: &MaxwellStore,
+        state: &MaxwellState,
         server_id: u32,
     ) -> Result<Option<BinlogPosition>, SourceError> {
-        let table = format!("`{}`.`positions`", store.database);
+        let table = format!("`{}`.`positions`", state.database);
         let query = format!(
             "SELECT server_id, binlog_file, binlog_position FROM {table} WHERE client_id = ?"
         );
         let mut conn = self.conn().await?;
         let rows: Vec<(u64, Option<String>, Option<u64>)> =
-            match conn.exec(query.as_str(), (store.client_id.as_str(),)).await {
+            match conn.exec(query.as_str(), (state.client_id.as_str(),)).await {
                 Ok(rows) => rows,
                 Err(mysql_async::Error::Server(e))
                     if e.code == ER_BAD_DB_ERROR || e.code == ER_NO_SUCH_TABLE =>
@@ -63,7 +63,7 @@ impl BinlogSource {
                 message: format!(
                     "the row for client_id {:?} holds no binlog file and offset; set \
                      source.start to the position Maxwell stopped at",
-                    store.client_id
+                    state.client_id
                 ),
             }),
             None => match rows.first() {
@@ -74,7 +74,7 @@ impl BinlogSource {
                          source is server_id {server_id}: its binlog offsets do not apply here. \
                          Point source.host at that server, or set source.start to a position \
                          on this one",
-                        store.client_id
+                        state.client_id
                     ),
                 }),
                 None => Err(SourceError::MaxwellPosition {
@@ -83,7 +83,7 @@ impl BinlogSource {
                         "there is no row for client_id {:?}: check client_id (Maxwell's \
                          default is \"maxwell\"), or set source.start = \"latest\" if Maxwell \
                          never ran with it",
-                        store.client_id
+                        state.client_id
                     ),
                 }),
             },
