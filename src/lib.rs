@@ -24,6 +24,7 @@ pub mod command;
 pub mod config;
 pub mod decode;
 pub mod error;
+pub mod failpoints;
 pub mod filter;
 pub mod format;
 pub mod http;

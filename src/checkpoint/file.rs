@@ -79,7 +79,13 @@ impl CheckpointStore for FileStore {
         file.write_all(&body).map_err(write_err)?;
         file.sync_all().map_err(write_err)?;
         drop(file);
+        fail::fail_point!(crate::failpoints::CHECKPOINT_BEFORE_RENAME, |_| Err(
+            write_err(std::io::Error::other("failpoint before the rename"))
+        ));
         fs::rename(&temp, &self.path).map_err(write_err)?;
+        fail::fail_point!(crate::failpoints::CHECKPOINT_AFTER_RENAME, |_| Err(
+            write_err(std::io::Error::other("failpoint after the rename"))
+        ));
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(write_err)?;

@@ -204,6 +204,11 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                     },
                 })
                 .await?;
+            fail::fail_point!(crate::failpoints::PUBLISH_BEFORE_CONFIRM, |_| Err(
+                Error::Sink(SinkError::Lost(
+                    "failpoint between publish and confirm".into()
+                ))
+            ));
             METRICS
                 .publish_seconds
                 .observe(sent.elapsed().as_secs_f64());

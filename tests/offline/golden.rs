@@ -39,6 +39,7 @@ const GOLDEN: &[(&str, Expect)] = &[
         "apecloud-mysql-binlog-connector-rust/mysql-bin.000080",
         Rows(7),
     ),
+    ("binlog-relay/pipeline.000001", Rows(2019)),
     ("canal/mysql-bin.000001", Rows(95)),
     ("canal/mysql-bin.000002", Rows(1)),
     ("canal/tsdb/mysql-bin.000002", Rows(1)),

@@ -94,6 +94,8 @@ pub struct Reader<P> {
     event_counters: Vec<Option<IntCounter>>,
     /// The operator's filter.
     filter: Arc<Filter>,
+    /// A committed transaction larger than this goes out in several deliveries.
+    chunk_bytes: usize,
 }
 
 impl<P: SchemaProvider> Reader<P> {
@@ -122,7 +124,15 @@ impl<P: SchemaProvider> Reader<P> {
             committing: None,
             event_counters: vec![None; 256],
             filter: Arc::new(Filter::default()),
+            chunk_bytes: CHUNK_BYTES,
         }
+    }
+
+    /// Hands committed transactions to the publisher in deliveries of about `bytes`
+    /// (default [`CHUNK_BYTES`]); tests use small ones to exercise chunking.
+    pub fn with_chunk_bytes(mut self, bytes: usize) -> Self {
+        self.chunk_bytes = bytes.max(1);
+        self
     }
 
     /// Applies the operator's filter.
@@ -223,13 +233,16 @@ impl<P: SchemaProvider> Reader<P> {
     }
 
     /// The next delivery of a committed transaction that did not fit in one (see
-    /// [`crate::pipeline::CHUNK_BYTES`]); `None` once it is all out. Call after every
+    /// [`Self::with_chunk_bytes`]); `None` once it is all out. Call after every
     /// delivery [`Self::handle_event`] returns.
     pub fn next_committed_chunk(&mut self) -> Result<Option<Delivery>, Error> {
         let Some(end) = self.committing.clone() else {
             return Ok(None);
         };
-        let chunk = self.buffer.next_chunk(CHUNK_BYTES).map_err(Error::Spill)?;
+        let chunk = self
+            .buffer
+            .next_chunk(self.chunk_bytes)
+            .map_err(Error::Spill)?;
         let Some(chunk) = chunk else {
             self.committing = None;
             return Ok(None);

@@ -1,0 +1,17 @@
+//! Named failpoints: the seams where a crash between two steps matters, for fault tests.
+//!
+//! Each name marks a place in the code where a test can make the step fail (or panic, or
+//! pause) with the `fail` crate: `fail::cfg(CHECKPOINT_BEFORE_RENAME, "return")`. They
+//! compile to nothing unless the `failpoints` feature is on, which only the tests in
+//! `tests/offline/failpoints.rs` turn on. A failpoint that returns makes its step fail with
+//! an I/O or connection error, as a crash or a lost connection there would.
+
+/// The new checkpoint is written to its temporary file and synced, not yet renamed over
+/// the old one: a crash here leaves the old checkpoint.
+pub const CHECKPOINT_BEFORE_RENAME: &str = "checkpoint-before-rename";
+
+/// The new checkpoint has replaced the old one; the directory is not yet synced.
+pub const CHECKPOINT_AFTER_RENAME: &str = "checkpoint-after-rename";
+
+/// A message was handed to the sink; its confirmation has not been awaited.
+pub const PUBLISH_BEFORE_CONFIRM: &str = "publish-before-confirm";

@@ -1,0 +1,167 @@
+//! Crashes between two steps, made with the named failpoints (`--features failpoints`):
+//! before and after the checkpoint file's rename, and between publishing a message and
+//! awaiting its confirmation. Each time the checkpoint on disk is one a restart can trust,
+//! and the restart delivers every row.
+
+use std::collections::BTreeSet;
+
+use binlog_relay::checkpoint::{CheckpointStore, FileStore};
+use binlog_relay::failpoints::{
+    CHECKPOINT_AFTER_RENAME, CHECKPOINT_BEFORE_RENAME, PUBLISH_BEFORE_CONFIRM,
+};
+use binlog_relay::pipeline::Outcome;
+use binlog_relay::position::BinlogPosition;
+use binlog_relay::shutdown::Shutdown;
+use binlog_relay::sink::memory::MemorySink;
+
+use super::harness::*;
+
+fn bodies(sink: &MemorySink) -> Vec<String> {
+    sink.recorded().into_iter().map(|m| m.body).collect()
+}
+
+/// A first run that stops after the first transaction, leaving its checkpoint on disk.
+async fn first_transaction_checkpointed(dir: &std::path::Path) -> Vec<String> {
+    let sink = MemorySink::new();
+    let setup = Setup {
+        stop_at: Some(BinlogPosition::new(FILE, T1_END)),
+        ..Setup::default()
+    };
+    let (_trigger, signal) = Shutdown::new();
+    let outcome = run(
+        None,
+        sink.clone(),
+        FileStore::open(dir).unwrap(),
+        &setup,
+        signal,
+    )
+    .await
+    .expect("first run");
+    assert!(matches!(outcome, Outcome::ReachedStop(_)), "{outcome:?}");
+    bodies(&sink)
+}
+
+/// The rest of the file from what `dir` holds; the messages.
+async fn resume(dir: &std::path::Path) -> Vec<String> {
+    let store = FileStore::open(dir).unwrap();
+    let from = store.load().unwrap();
+    let sink = MemorySink::new();
+    let (_trigger, signal) = Shutdown::new();
+    run(
+        from.as_ref(),
+        sink.clone(),
+        store,
+        &Setup::default(),
+        signal,
+    )
+    .await
+    .expect("resume");
+    bodies(&sink)
+}
+
+#[tokio::test]
+async fn a_crash_before_the_checkpoint_rename_keeps_the_previous_checkpoint() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    let first = first_transaction_checkpointed(dir.path()).await;
+    fail::cfg(CHECKPOINT_BEFORE_RENAME, "return").unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    let from = store.load().unwrap();
+    let sink = MemorySink::new();
+    let (_trigger, signal) = Shutdown::new();
+    let crashed = run(from.as_ref(), sink, store, &Setup::default(), signal).await;
+    fail::cfg(CHECKPOINT_BEFORE_RENAME, "off").unwrap();
+    let err = crashed.expect_err("the checkpoint write fails").to_string();
+    assert!(err.contains("before the rename"), "{err}");
+    let kept = FileStore::open(dir.path())
+        .unwrap()
+        .load()
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.position, BinlogPosition::new(FILE, T1_END));
+    // The restart sends everything after the kept checkpoint: no row is lost.
+    let rest = resume(dir.path()).await;
+    let all: Vec<String> = first.into_iter().chain(rest).collect();
+    let changes: Vec<Change> = all.iter().map(|m| change_of(m)).collect();
+    assert_eq!(changes, expected_changes());
+    scenario.teardown();
+}
+
+#[tokio::test]
+async fn a_crash_after_the_checkpoint_rename_keeps_the_new_checkpoint() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    first_transaction_checkpointed(dir.path()).await;
+    fail::cfg(CHECKPOINT_AFTER_RENAME, "return").unwrap();
+    let store = FileStore::open(dir.path()).unwrap();
+    let from = store.load().unwrap();
+    let (_trigger, signal) = Shutdown::new();
+    let crashed = run(
+        from.as_ref(),
+        MemorySink::new(),
+        store,
+        &Setup::default(),
+        signal,
+    )
+    .await;
+    fail::cfg(CHECKPOINT_AFTER_RENAME, "off").unwrap();
+    let err = crashed.expect_err("the directory sync fails").to_string();
+    assert!(err.contains("after the rename"), "{err}");
+    // The whole file was confirmed: the new checkpoint is in place and readable, and a
+    // restart has nothing left to send.
+    let kept = FileStore::open(dir.path())
+        .unwrap()
+        .load()
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.position, BinlogPosition::new(FILE, T5_END));
+    assert_eq!(resume(dir.path()).await, Vec::<String>::new());
+    scenario.teardown();
+}
+
+#[tokio::test]
+async fn a_lost_connection_between_publish_and_confirm_loses_no_row() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    // The 1,001st message is published and then the connection "dies" before its
+    // confirmation is awaited: the middle of the 2,000-row transaction.
+    fail::cfg(PUBLISH_BEFORE_CONFIRM, "1000*off->return").unwrap();
+    let sink = MemorySink::new();
+    let setup = Setup {
+        chunk_bytes: 8 << 10,
+        interval: std::time::Duration::from_millis(1),
+        ..Setup::default()
+    };
+    let (_trigger, signal) = Shutdown::new();
+    let crashed = run(
+        None,
+        sink.clone(),
+        FileStore::open(dir.path()).unwrap(),
+        &setup,
+        signal,
+    )
+    .await;
+    fail::cfg(PUBLISH_BEFORE_CONFIRM, "off").unwrap();
+    assert!(
+        matches!(&crashed, Err(e) if e.is_transient()),
+        "a lost connection, retried: {crashed:?}"
+    );
+    let kept = FileStore::open(dir.path())
+        .unwrap()
+        .load()
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.position, BinlogPosition::new(FILE, T1_END));
+    let sent_before = bodies(&sink);
+    assert_eq!(sent_before.len(), 1001);
+    let rest = resume(dir.path()).await;
+    // The restart resends the interrupted transaction whole; every row arrives.
+    let union: BTreeSet<Change> = sent_before[..messages_before(kept.position.offset)]
+        .iter()
+        .chain(&rest)
+        .map(|m| change_of(m))
+        .collect();
+    assert_eq!(union, expected_changes().into_iter().collect());
+    assert_eq!(rest.len(), 2019 - 3);
+    scenario.teardown();
+}
