@@ -20,6 +20,7 @@ cargo clippy --all-targets --locked --features live-tests,failpoints -- -D warni
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --locked --lib --bins --benches --examples 2>&1 | tee "$log"
-cargo test --locked --test main --features live-tests,failpoints 2>&1 | tee -a "$log"
+cargo test --locked --test failpoints --features failpoints 2>&1 | tee -a "$log"
+cargo test --locked --test main --features live-tests 2>&1 | tee -a "$log"
 scripts/check-deploy.sh
 awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$log"

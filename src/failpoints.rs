@@ -2,9 +2,19 @@
 //!
 //! Each name marks a place in the code where a test can make the step fail (or panic, or
 //! pause) with the `fail` crate: `fail::cfg(CHECKPOINT_BEFORE_RENAME, "return")`. They
-//! compile to nothing unless the `failpoints` feature is on, which only the tests in
-//! `tests/offline/failpoints.rs` turn on. A failpoint that returns makes its step fail with
-//! an I/O or connection error, as a crash or a lost connection there would.
+//! compile to nothing, and the crate is not even built, unless the `failpoints` feature is
+//! on; only the test binary `tests/failpoints.rs` needs it. A failpoint that returns makes
+//! its step fail with an I/O or connection error, as a crash or a lost connection there
+//! would.
+
+/// `fail::fail_point!` when the `failpoints` feature is on; nothing otherwise.
+macro_rules! fail_point {
+    ($name:expr, $on_return:expr) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name, $on_return);
+    };
+}
+pub(crate) use fail_point;
 
 /// The new checkpoint is written to its temporary file and synced, not yet renamed over
 /// the old one: a crash here leaves the old checkpoint.

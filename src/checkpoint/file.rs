@@ -79,11 +79,11 @@ impl CheckpointStore for FileStore {
         file.write_all(&body).map_err(write_err)?;
         file.sync_all().map_err(write_err)?;
         drop(file);
-        fail::fail_point!(crate::failpoints::CHECKPOINT_BEFORE_RENAME, |_| Err(
+        crate::failpoints::fail_point!(crate::failpoints::CHECKPOINT_BEFORE_RENAME, |_| Err(
             write_err(std::io::Error::other("failpoint before the rename"))
         ));
         fs::rename(&temp, &self.path).map_err(write_err)?;
-        fail::fail_point!(crate::failpoints::CHECKPOINT_AFTER_RENAME, |_| Err(
+        crate::failpoints::fail_point!(crate::failpoints::CHECKPOINT_AFTER_RENAME, |_| Err(
             write_err(std::io::Error::other("failpoint after the rename"))
         ));
         File::open(&self.dir)
@@ -103,13 +103,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = FileStore::open(&dir.path().join("state")).unwrap();
         assert_eq!(store.load().unwrap(), None);
-        let cp = Checkpoint {
-            position: BinlogPosition::new("mariadb-bin.000002", 1234),
-            gtid: Some("0-101-7".into()),
-            server_id: 101,
-            gtid_position: None,
-            server_uuid: None,
-        };
+        let cp = Checkpoint::new(BinlogPosition::new("mariadb-bin.000002", 1234), 101, None)
+            .with_gtid(Some("0-101-7".into()));
         store.save(&cp).unwrap();
         assert_eq!(store.load().unwrap(), Some(cp.clone()));
         let reopened = FileStore::open(&dir.path().join("state")).unwrap();

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 /// Asks `address` for `path`; exit code 0 on 200, 1 otherwise.
 pub fn command(address: &str, path: &str, timeout: Duration) -> ExitCode {
-    let answer = super::small_runtime()
-        .map_err(|_| "cannot start the async runtime".to_owned())
-        .and_then(|rt| rt.block_on(crate::http::probe(address, path, timeout)));
+    let runtime = match super::small_runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let answer = runtime.block_on(crate::http::probe(address, path, timeout));
     match answer {
         Ok(200) => {
             println!("{path} on {address}: 200");

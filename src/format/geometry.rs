@@ -13,13 +13,19 @@ pub struct BadGeometry;
 
 /// Appends the WKT (quoted) for a MySQL geometry value (SRID + WKB).
 pub fn write_geometry(out: &mut Vec<u8>, value: &[u8]) -> Result<(), BadGeometry> {
+    out.push(b'"');
+    write_geometry_text(out, value)?;
+    out.push(b'"');
+    Ok(())
+}
+
+/// Appends the geometry's WKT without quotes (WKT holds nothing JSON would escape).
+pub fn write_geometry_text(out: &mut Vec<u8>, value: &[u8]) -> Result<(), BadGeometry> {
     let wkb = value.get(4..).ok_or(BadGeometry)?;
     let mut reader = Wkb { data: wkb, pos: 0 };
     let mut text = String::new();
     reader.geometry(&mut text, 0)?;
-    out.push(b'"');
     out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
     Ok(())
 }
 

@@ -36,6 +36,31 @@ pub fn write_mysql_json(out: &mut Vec<u8>, doc: &[u8]) -> io::Result<()> {
     write_node(out, &value, 0)
 }
 
+/// The document as a filter's column rule compares it: a document that is one string (or
+/// one date, time or binary opaque value, which render as strings) is its characters;
+/// anything else is its JSON text, as [`write_mysql_json`] writes it.
+pub fn write_mysql_json_text(out: &mut Vec<u8>, doc: &[u8]) -> io::Result<()> {
+    if doc.is_empty() {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    let value: Value<'_> = ParseBuf(doc).parse(())?;
+    match &value {
+        Value::String(s) => out.extend_from_slice(s.str().as_bytes()),
+        Value::Opaque(_) => {
+            let start = out.len();
+            write_node(out, &value, 0)?;
+            // Dates, times and base64 hold nothing JSON escapes: the quotes are all.
+            if out.get(start) == Some(&b'"') && out.len() >= start + 2 {
+                out.pop();
+                out.remove(start);
+            }
+        }
+        _ => write_node(out, &value, 0)?,
+    }
+    Ok(())
+}
+
 /// MySQL refuses documents nested deeper than 100 levels; anything deeper is not from it,
 /// and the limit keeps recursion bounded.
 pub(super) const MAX_DEPTH: usize = 100;

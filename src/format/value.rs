@@ -35,9 +35,10 @@ pub fn write_value(
 }
 
 /// Appends one non-null value as text, the way a filter's column rule compares it: what
-/// [`write_value`] writes, except that a string-valued field (text, a date, an ENUM label,
-/// base64 of binary bytes) is its own characters, without quotes or escapes. Numbers, SETs,
-/// JSON documents and geometries are their JSON text. Returns `true` for `null`.
+/// [`write_value`] writes, except that a value published as a JSON string (text, a date,
+/// an ENUM label, base64 of binary bytes, a geometry's WKT, a JSON document that is one
+/// string) is its own characters, without quotes or escapes. Numbers, SETs and other JSON
+/// documents are their JSON text. Returns `true` for `null`.
 pub fn write_text(out: &mut Vec<u8>, column: &Column, raw: &[u8]) -> Result<bool, RenderError> {
     write::<false>(out, column, raw, false)
 }
@@ -186,12 +187,18 @@ fn write<const JSON: bool>(
             }
             out.push(b']');
         }
-        Value::Geometry(value) => {
-            super::geometry::write_geometry(out, value).map_err(|_| RenderError::BadValue)?;
+        Value::Geometry(value) => if JSON {
+            super::geometry::write_geometry(out, value)
+        } else {
+            super::geometry::write_geometry_text(out, value)
         }
-        Value::Json(doc) => {
-            super::mysql_json::write_mysql_json(out, doc).map_err(|_| RenderError::BadValue)?;
+        .map_err(|_| RenderError::BadValue)?,
+        Value::Json(doc) => if JSON {
+            super::mysql_json::write_mysql_json(out, doc)
+        } else {
+            super::mysql_json::write_mysql_json_text(out, doc)
         }
+        .map_err(|_| RenderError::BadValue)?,
         Value::Text(bytes) => match &column.charset {
             Charset::Binary if JSON => write_base64(out, bytes),
             Charset::Binary => write_base64_text(out, bytes),
@@ -330,6 +337,51 @@ mod tests {
             (
                 labelled(ColumnType::Set { size: 1 }, &["x", "y\"z"]),
                 vec![3],
+            ),
+            // 12:34:56.78, 2024-01-02 03:04:05.123456, 1970-01-01 00:00:01.500
+            (
+                col(ColumnType::Time2 { fsp: 2 }, Charset::Binary),
+                vec![0x80, 0xc8, 0xb8, 0x4e],
+            ),
+            (
+                col(ColumnType::DateTime2 { fsp: 6 }, Charset::Binary),
+                vec![0x99, 0xb2, 0x44, 0x31, 0x05, 0x01, 0xe2, 0x40],
+            ),
+            (
+                col(ColumnType::Timestamp2 { fsp: 3 }, Charset::Binary),
+                vec![0, 0, 0, 1, 0x01, 0xf4],
+            ),
+            (
+                col(
+                    ColumnType::NewDecimal {
+                        precision: 10,
+                        scale: 2,
+                    },
+                    Charset::Binary,
+                ),
+                vec![0x80, 0, 0, 0x30, 0x39],
+            ),
+            // POINT(1 2): SRID 0, then WKB.
+            (
+                col(ColumnType::Geometry { prefix: 4 }, Charset::Binary),
+                [
+                    &[25, 0, 0, 0][..],
+                    &[0, 0, 0, 0, 1, 1, 0, 0, 0],
+                    &1f64.to_le_bytes(),
+                    &2f64.to_le_bytes(),
+                ]
+                .concat(),
+            ),
+            // JSON documents: the string `a"b`, and {"a":1}.
+            (
+                col(ColumnType::Json { prefix: 4 }, Charset::Binary),
+                vec![5, 0, 0, 0, 0x0c, 3, b'a', b'"', b'b'],
+            ),
+            (
+                col(ColumnType::Json { prefix: 4 }, Charset::Binary),
+                vec![
+                    13, 0, 0, 0, 0x00, 1, 0, 12, 0, 11, 0, 1, 0, 0x05, 1, 0, b'a',
+                ],
             ),
         ];
         for (column, raw) in cases {

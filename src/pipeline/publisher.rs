@@ -204,7 +204,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                     },
                 })
                 .await?;
-            fail::fail_point!(crate::failpoints::PUBLISH_BEFORE_CONFIRM, |_| Err(
+            crate::failpoints::fail_point!(crate::failpoints::PUBLISH_BEFORE_CONFIRM, |_| Err(
                 Error::Sink(SinkError::Lost(
                     "failpoint between publish and confirm".into()
                 ))
@@ -293,13 +293,7 @@ mod tests {
         }
         Delivery::whole(
             batch,
-            Checkpoint {
-                position: BinlogPosition::new("bin.000001", offset),
-                gtid: None,
-                server_id: 1,
-                gtid_position: None,
-                server_uuid: None,
-            },
+            Checkpoint::new(BinlogPosition::new("bin.000001", offset), 1, None),
         )
     }
 

@@ -11,7 +11,15 @@ use super::{Outgoing, Sink, SinkError};
 pub struct Recorded {
     pub database: String,
     pub table: String,
-    pub body: String,
+    /// The body's bytes, exactly as published.
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The body as text; `None` if it is not UTF-8 (which a message never should be).
+    pub fn text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.body).ok()
+    }
 }
 
 /// Records every message; after `fail_after` messages, confirms come back as nacks.
@@ -48,7 +56,7 @@ impl Sink for MemorySink {
         messages.push(Recorded {
             database: message.database.to_owned(),
             table: message.table.to_owned(),
-            body: String::from_utf8_lossy(message.body).into_owned(),
+            body: message.body.to_vec(),
         });
         if self.fail_after.is_some_and(|n| index >= n) {
             return Ok(ready(Err(SinkError::Nacked)));

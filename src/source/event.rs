@@ -54,8 +54,7 @@ pub fn is_heartbeat(event: &Event) -> bool {
 }
 
 /// Whether the server made the event up for this stream (the ROTATE and FORMAT_DESCRIPTION
-/// it sends first, a file header's GTID list sent again on connect): it does not move the
-/// stream's position.
+/// it sends first): it does not move the stream's position.
 pub fn is_artificial(event: &Event) -> bool {
     event
         .header()
@@ -68,7 +67,8 @@ pub fn is_artificial(event: &Event) -> bool {
 #[error("body too short or name not UTF-8")]
 pub struct BadRotate;
 
-/// The position a ROTATE event points to, or `None` if its body is too short.
+/// The position a ROTATE event points to, or `None` if its body is too short or the file
+/// name is not UTF-8.
 ///
 /// The server sends an artificial ROTATE first, before the FORMAT_DESCRIPTION event that
 /// says whether events carry a CRC32 footer, so the event reader cannot strip the footer
@@ -129,9 +129,10 @@ impl Follower {
         &self.position
     }
 
-    /// Moves past `event`. Real events move the position to their end (positions only grow
-    /// within a file: an event replayed from a file's header does not move it back);
-    /// artificial events and heartbeats leave it; a ROTATE moves it to the file it names.
+    /// Moves past `event`. Real events move the position to their end, but positions only
+    /// grow within a file: an event sent again from a file's header (MariaDB's GTID list,
+    /// on connect) does not move it back. Artificial events and heartbeats leave it; a
+    /// ROTATE moves it to the file it names.
     pub fn follow(&mut self, event: &Event) -> Result<Located, BadRotate> {
         let header = event.header();
         let end = u64::from(header.log_pos());

@@ -38,7 +38,8 @@ pub struct Services {
 }
 
 /// The project's MariaDB and RabbitMQ, which `scripts/services.sh up` started (tests never
-/// install or start them). Panics, saying how to start them, when either is not answering.
+/// install or start them; fault tests stop and restart them, and `nobinlog_up` starts a
+/// second MariaDB beside them). Panics, saying how to start them, when either is not answering.
 pub fn services() -> &'static Services {
     static SERVICES: OnceLock<Services> = OnceLock::new();
     SERVICES.get_or_init(|| {

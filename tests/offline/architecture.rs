@@ -40,6 +40,37 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The module names a path after `crate::` starts with: one (`a::b`), or each of a group's
+/// (`{a, b::c}`).
+fn first_segments(path: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let Some(group) = path.strip_prefix('{') else {
+        return vec![ident(path)];
+    };
+    let (mut depth, mut parts, mut start) = (0, Vec::new(), 0);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                parts.push(&group[start..i]);
+                break;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&group[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.into_iter().map(ident).collect()
+}
+
 /// Top-level module → the top-level modules its non-test code names.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -66,17 +97,15 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         let uses = graph.entry(module.clone()).or_default();
         for (at, _) in code.match_indices("crate::") {
-            let name: String = code[at + "crate::".len()..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            let name = if name == "Error" {
-                "error".into()
-            } else {
-                name
-            };
-            if !name.is_empty() && name != module {
-                uses.insert(name);
+            for name in first_segments(&code[at + "crate::".len()..]) {
+                let name = if name == "Error" {
+                    "error".into()
+                } else {
+                    name
+                };
+                if !name.is_empty() && name != module {
+                    uses.insert(name);
+                }
             }
         }
     }
@@ -140,7 +169,9 @@ fn the_module_graph_has_no_cycle() {
             panic!("import cycle: {}", cycle.join(" -> "));
         }
     }
-    // The reading itself works: the graph has the stages and their known imports.
+    // The reading itself works: the graph has the stages and their known imports, and a
+    // group of paths counts each of them.
+    assert_eq!(first_segments("{a, b::{c, d}, e}"), ["a", "b", "e"]);
     assert!(graph["format"].contains("decode"), "{graph:?}");
     assert!(graph["pipeline"].contains("config"), "{graph:?}");
 }

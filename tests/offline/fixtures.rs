@@ -40,7 +40,11 @@ async fn replay_from(
 ) -> Result<Vec<String>, Error> {
     let sink = MemorySink::new();
     replay_file(path, offset, schema, options, sink.clone()).await?;
-    Ok(sink.recorded().into_iter().map(|m| m.body).collect())
+    Ok(sink
+        .recorded()
+        .iter()
+        .map(|m| m.text().expect("UTF-8").to_owned())
+        .collect())
 }
 
 fn col(name: &str, unsigned: bool, charset: Option<Charset>) -> ColumnInfo {

@@ -150,8 +150,11 @@ async fn replay(path: &Path) -> Result<usize, String> {
     .map_err(|e| e.to_string())?;
     let messages = sink.recorded();
     for m in &messages {
-        if let Err(e) = serde_json::from_str::<serde_json::Value>(&m.body) {
-            return Err(format!("message is not JSON ({e}): {}", m.body));
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&m.body) {
+            return Err(format!(
+                "message is not JSON ({e}): {}",
+                String::from_utf8_lossy(&m.body)
+            ));
         }
     }
     Ok(messages.len())

@@ -2,9 +2,6 @@
 
 mod architecture;
 mod bad_config;
-#[cfg(feature = "failpoints")]
-mod failpoints;
 mod fixtures;
 mod golden;
-mod harness;
 mod pipeline;

@@ -12,10 +12,13 @@ use binlog_relay::shutdown::Shutdown;
 use binlog_relay::sink::memory::MemorySink;
 use binlog_relay::sink::{Outgoing, Sink, SinkError};
 
-use super::harness::*;
+use crate::harness::*;
 
 fn bodies(sink: &MemorySink) -> Vec<String> {
-    sink.recorded().into_iter().map(|m| m.body).collect()
+    sink.recorded()
+        .iter()
+        .map(|m| m.text().expect("UTF-8").to_owned())
+        .collect()
 }
 
 /// Every message of the fixture, from an undisturbed run.
@@ -94,6 +97,23 @@ async fn a_nack_in_the_middle_of_a_spilled_transaction_keeps_the_checkpoint_befo
 }
 
 #[tokio::test]
+async fn a_memory_limit_of_zero_puts_every_transaction_through_the_spill_file() {
+    // What the spill tests rely on: with no memory for rows, the first rows event of a
+    // transaction already goes to disk. A spill directory that is a file proves it.
+    let not_a_dir = tempfile::NamedTempFile::new().unwrap();
+    let setup = Setup {
+        memory_limit_mb: 0,
+        spill_dir: Some(not_a_dir.path().to_owned()),
+        ..Setup::default()
+    };
+    let (_trigger, signal) = Shutdown::new();
+    let err = run(None, MemorySink::new(), MemoryStore::new(), &setup, signal)
+        .await
+        .expect_err("the spill file cannot be made");
+    assert!(err.to_string().contains("temporary file"), "{err}");
+}
+
+#[tokio::test]
 async fn a_resume_re_sends_only_the_unconfirmed_tail() {
     let full = full_run().await;
     let setup = Setup::default();
@@ -101,7 +121,11 @@ async fn a_resume_re_sends_only_the_unconfirmed_tail() {
     let (_trigger, signal) = Shutdown::new();
     // The second message of the five-row delete transaction (index 2014) is refused.
     let first = MemorySink::failing_after(2014);
-    let _ = run(None, first.clone(), store.clone(), &setup, signal.clone()).await;
+    let refused = run(None, first.clone(), store.clone(), &setup, signal.clone()).await;
+    assert!(
+        matches!(refused, Err(binlog_relay::Error::Sink(SinkError::Nacked))),
+        "{refused:?}"
+    );
     let cp = saved(&store);
     assert_eq!(cp.position, BinlogPosition::new(FILE, T3_END));
     let again = MemorySink::new();

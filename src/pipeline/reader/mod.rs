@@ -270,14 +270,11 @@ impl<P: SchemaProvider> Reader<P> {
             artificial = event::is_artificial(event),
             "event"
         );
-        let located = self.follower.follow(event);
+        let mut located = self.follower.follow(event);
         // Events inside a compressed transaction carry no position of their own; errors in
         // them are reported at the payload's position.
-        if let Ok(event::Located {
-            start: Some(start), ..
-        }) = &located
-        {
-            self.event_start = start.clone();
+        if let Some(start) = located.as_mut().ok().and_then(|l| l.start.take()) {
+            self.event_start = start;
         }
         if std::mem::take(&mut self.expect_payload_events) && header.log_pos() != 0 {
             // mysql_async drops a payload it cannot decompress without saying so; its

@@ -2,6 +2,12 @@
 //! before and after the checkpoint file's rename, and between publishing a message and
 //! awaiting its confirmation. Each time the checkpoint on disk is one a restart can trust,
 //! and the restart delivers every row.
+//!
+//! A binary of its own: failpoints are configured for the whole process, and
+//! `fail::FailScenario` keeps these tests from overlapping one another.
+
+#[path = "common/harness.rs"]
+mod harness;
 
 use std::collections::BTreeSet;
 
@@ -14,10 +20,13 @@ use binlog_relay::position::BinlogPosition;
 use binlog_relay::shutdown::Shutdown;
 use binlog_relay::sink::memory::MemorySink;
 
-use super::harness::*;
+use harness::*;
 
 fn bodies(sink: &MemorySink) -> Vec<String> {
-    sink.recorded().into_iter().map(|m| m.body).collect()
+    sink.recorded()
+        .iter()
+        .map(|m| m.text().expect("UTF-8").to_owned())
+        .collect()
 }
 
 /// A first run that stops after the first transaction, leaving its checkpoint on disk.

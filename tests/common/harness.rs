@@ -92,6 +92,8 @@ pub struct Setup {
     /// Rows of an open transaction kept in memory, in MiB; 0 puts every row through the
     /// spill file.
     pub memory_limit_mb: u64,
+    /// Where the spill file goes (the system's temporary directory when `None`).
+    pub spill_dir: Option<PathBuf>,
     /// Bytes per delivery of a committed transaction.
     pub chunk_bytes: usize,
     pub stop_at: Option<BinlogPosition>,
@@ -104,6 +106,7 @@ impl Default for Setup {
     fn default() -> Self {
         Self {
             memory_limit_mb: 16,
+            spill_dir: None,
             chunk_bytes: 1 << 20,
             stop_at: None,
             interval: Duration::from_secs(3600),
@@ -130,7 +133,7 @@ where
     let start = BinlogPosition::new(FILE, offset);
     let limits = TransactionsConfig {
         memory_limit_mb: setup.memory_limit_mb,
-        spill_dir: Some(std::env::temp_dir()),
+        spill_dir: setup.spill_dir.clone(),
     };
     let reader = Reader::new(
         PositionalNames,
