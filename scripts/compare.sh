@@ -43,12 +43,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 # The workload.
-mixed_table cmp
-start=$(binlog_now)
-mixed_inserts cmp "$ROWS"
-mysql -e "UPDATE cmp.mixed SET d = d + 1, vc = CONCAT(vc, 'u') WHERE id % 6 = 0;
-  DELETE FROM cmp.mixed WHERE id % 20 = 1"
-stop=$(binlog_now)
+mixed_workload cmp "$ROWS"
 changes=$(mysql -N -e "SELECT $ROWS + (SELECT COUNT(*) FROM cmp.mixed WHERE id % 6 = 0)
   + ($ROWS + 19) DIV 20")
 # The range's size: whole files between, the first from the start offset, the last to the stop.

@@ -6,6 +6,9 @@
 #   wide_table DB        (re)creates DB with the 10-column table `wide` the load tests use
 #   mixed_table DB       (re)creates DB with the 26-column mixed-type table `mixed`
 #   mixed_inserts DB N   inserts rows 1..N into DB.mixed, in transactions of 500
+#   mixed_workload DB N  the comparison workload: mixed_table, N inserts, an update of every
+#                        sixth row and a delete of every twentieth; sets $start and $stop to
+#                        the binlog positions around it
 #   binlog_now           the server's current FILE:POS
 #   relay_config FILE START SINK EXCHANGE PERSISTENT [EXTRA]
 #                        writes a daemon config to FILE: from START, plain text (unless EXTRA
@@ -47,6 +50,15 @@ mixed_inserts() {
       JSON_OBJECT('k', seq, 'a', JSON_ARRAY(1, 2, 3)), 'b', 'x,z', b'101010101010'
       FROM seq_$((i + 1))_to_$((i + 500 < $2 ? i + 500 : $2));"
   done | mysql "$1"
+}
+
+mixed_workload() {
+  mixed_table "$1"
+  start=$(binlog_now)
+  mixed_inserts "$1" "$2"
+  mysql -e "UPDATE $1.mixed SET d = d + 1, vc = CONCAT(vc, 'u') WHERE id % 6 = 0;
+    DELETE FROM $1.mixed WHERE id % 20 = 1"
+  stop=$(binlog_now)
 }
 
 binlog_now() {

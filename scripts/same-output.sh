@@ -19,12 +19,7 @@ NEW=target/release/binlog-relay
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-mixed_table same
-start=$(binlog_now)
-mixed_inserts same "$ROWS"
-mysql -e "UPDATE same.mixed SET d = d + 1, vc = CONCAT(vc, 'u') WHERE id % 6 = 0;
-  DELETE FROM same.mixed WHERE id % 20 = 1"
-stop=$(binlog_now)
+mixed_workload same "$ROWS"
 echo "range: $start .. $stop"
 
 all_fields='[output]
