@@ -14,7 +14,9 @@
 #   status  say what is running
 #   env     print the environment variables the tests and demo read
 # and, for fault-injection tests:
-#   rabbit-stop | rabbit-start    stop/start the RabbitMQ app (the node stays up)
+#   rabbit-stop | rabbit-start    stop/start the RabbitMQ app (the node stays up); start
+#                                 also restarts a node that is down
+#   rabbit-kill                   kill -9 the RabbitMQ node
 #   rabbit-block | rabbit-unblock raise/clear a memory alarm (connection.blocked)
 #   mariadb-restart               stop and start the MariaDB server
 #   nobinlog-up                   start a second MariaDB without a binlog or TLS (port 3308)
@@ -263,6 +265,7 @@ BINLOG_RELAY_TEST_AMQP_URI=amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f
 BINLOG_RELAY_TEST_RABBIT_NODE=$RABBIT_NODE
 BINLOG_RELAY_TEST_AMQPS_PORT=$AMQPS_PORT
 BINLOG_RELAY_TEST_TLS_DIR=$TLS_DIR
+BINLOG_RELAY_TEST_BINLOG_DIR=$MYSQL_DIR/binlog
 ENV
 }
 
@@ -292,6 +295,13 @@ case "${1:-up}" in
   rabbit-start)
     rabbit_up
     ;;
+  rabbit-kill)
+    # kill -9 of the node's Erlang VM: no goodbye to clients, nothing flushed.
+    rabbit_env
+    pid=$(rabbitmqctl -q -n "$RABBIT_NODE" eval 'os:getpid().' | tr -d '"')
+    kill -9 "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    ;;
   rabbit-block)
     rabbit_env
     # A watermark of 0 raises the memory alarm at once: the broker blocks every publisher.
@@ -317,7 +327,7 @@ case "${1:-up}" in
     mariadb_up
     ;;
   *)
-    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-block|rabbit-unblock|rabbit-add-user|mariadb-restart|nobinlog-up" >&2
+    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-kill|rabbit-block|rabbit-unblock|rabbit-add-user|mariadb-restart|nobinlog-up" >&2
     exit 2
     ;;
 esac

@@ -26,6 +26,11 @@ pub struct Metrics {
     pub messages_confirmed: IntCounter,
     /// Messages the sink refused, by `reason` (nack, returned, error).
     pub messages_failed: IntCounterVec,
+    /// Times the publisher paused and sent messages again after the sink refused one, by
+    /// `reason` (nack, returned).
+    pub retries: IntCounterVec,
+    /// Messages published again after a refusal (the refused one and every one after it).
+    pub messages_resent: IntCounter,
     /// Messages published and not yet confirmed.
     pub in_flight: IntGauge,
     /// Seconds a publish call took (handing the message to the client library).
@@ -171,6 +176,15 @@ impl Metrics {
                 "Messages the sink refused or lost, by reason (nack, returned, error); they are sent again",
                 "reason",
             ),
+            retries: counter_vec(
+                "binlog_relay_publish_retries_total",
+                "Pauses and resends after the sink refused a message, by reason (nack, returned)",
+                "reason",
+            ),
+            messages_resent: counter(
+                "binlog_relay_messages_resent_total",
+                "Messages published again after a refusal: the refused one and every one after it",
+            ),
             in_flight: int_gauge(
                 "binlog_relay_in_flight_messages",
                 "Messages published and awaiting confirmation",
@@ -263,6 +277,9 @@ impl Metrics {
         // alerts work before the first event of a kind.
         for reason in ["nack", "returned", "error"] {
             metrics.messages_failed.with_label_values(&[reason]);
+        }
+        for reason in ["nack", "returned"] {
+            metrics.retries.with_label_values(&[reason]);
         }
         for side in ["source", "sink"] {
             metrics.reconnects.with_label_values(&[side]);
@@ -358,6 +375,6 @@ mod tests {
         unique.dedup();
         assert_eq!(names, unique);
         // Every series but the per-event-type one, which appears with its first event.
-        assert_eq!(names.len(), 25, "{names:?}");
+        assert_eq!(names.len(), 27, "{names:?}");
     }
 }

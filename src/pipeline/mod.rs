@@ -185,13 +185,18 @@ where
     };
     let events = source.stream_from(&ready.start, &ready.server).await?;
     METRICS.streaming.set(1);
+    let rabbitmq = &config.sink.rabbitmq;
     let publisher = publisher::Publisher::new(
         sink,
         store,
         Some(ready.checkpoint),
-        config.sink.rabbitmq.max_in_flight,
+        rabbitmq.max_in_flight,
         Duration::from_millis(config.checkpoint.interval_ms),
-    );
+    )
+    .with_retry(publisher::RetryPolicy {
+        first: Duration::from_millis(rabbitmq.retry_delay_ms),
+        max: Duration::from_millis(rabbitmq.retry_max_delay_ms),
+    });
     let outcome = stream::stream(events, ready.reader, publisher, shutdown).await;
     source.close().await;
     outcome

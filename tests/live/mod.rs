@@ -10,6 +10,7 @@ mod masking;
 mod maxwell_config;
 mod operations;
 mod options;
+mod overload;
 mod positions;
 mod restart;
 mod routing;

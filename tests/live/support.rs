@@ -35,6 +35,8 @@ pub struct Services {
     pub tls_dir: PathBuf,
     /// The project RabbitMQ node's name, for `rabbitmqctl -n`.
     pub rabbit_node: String,
+    /// The project MariaDB's binlog directory, for reading what the server logged.
+    pub binlog_dir: PathBuf,
 }
 
 /// The project's MariaDB and RabbitMQ, which `scripts/services.sh up` started (tests never
@@ -71,6 +73,7 @@ pub fn services() -> &'static Services {
                 .expect("amqps port"),
             tls_dir: PathBuf::from(&vars["BINLOG_RELAY_TEST_TLS_DIR"]),
             rabbit_node: vars["BINLOG_RELAY_TEST_RABBIT_NODE"].clone(),
+            binlog_dir: PathBuf::from(&vars["BINLOG_RELAY_TEST_BINLOG_DIR"]),
         }
     })
 }
@@ -244,13 +247,59 @@ pub struct Received {
 
 impl Queue {
     pub async fn bind(binding: &str) -> Self {
-        Self::declare(binding, false).await
+        Self::declare(binding, false, FieldTable::default()).await
     }
 
     /// A durable exchange and queue, which outlive a broker restart (with persistent
     /// messages) and the consumer's connection. [`Queue::delete`] removes the queue.
     pub async fn durable(binding: &str) -> Self {
-        Self::declare(binding, true).await
+        Self::declare(binding, true, FieldTable::default()).await
+    }
+
+    /// A queue that holds at most `max_length` messages and refuses (nacks) what does not
+    /// fit: RabbitMQ's `x-overflow = reject-publish`.
+    pub async fn bounded(binding: &str, max_length: i64) -> Self {
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-max-length".into(),
+            lapin::types::AMQPValue::LongLongInt(max_length),
+        );
+        arguments.insert(
+            "x-overflow".into(),
+            lapin::types::AMQPValue::LongString("reject-publish".into()),
+        );
+        Self::declare(binding, false, arguments).await
+    }
+
+    /// An exchange with no queue bound to it yet; [`Queue::bind_now`] binds one.
+    pub async fn unbound_exchange() -> (Self, String) {
+        let queue = Self::declare("#", false, FieldTable::default()).await;
+        queue
+            .channel
+            .queue_unbind(
+                queue.name.as_str().into(),
+                queue.exchange.as_str().into(),
+                "#".into(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("unbind");
+        let exchange = queue.exchange.clone();
+        (queue, exchange)
+    }
+
+    /// Binds the queue to its exchange with `binding`.
+    pub async fn bind_now(&self, binding: &str) {
+        self.channel
+            .queue_bind(
+                self.name.as_str().into(),
+                self.exchange.as_str().into(),
+                binding.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind queue");
     }
 
     /// The same queue over a new connection (after the broker restarted).
@@ -279,7 +328,7 @@ impl Queue {
         (connection, channel)
     }
 
-    async fn declare(binding: &str, durable: bool) -> Self {
+    async fn declare(binding: &str, durable: bool, arguments: FieldTable) -> Self {
         let (connection, channel) = Self::connect().await;
         let exchange = unique("x");
         let name = unique("q");
@@ -304,7 +353,7 @@ impl Queue {
                     durable,
                     ..QueueDeclareOptions::default()
                 },
-                FieldTable::default(),
+                arguments,
             )
             .await
             .expect("declare queue");
@@ -328,12 +377,18 @@ impl Queue {
 
     /// Takes every message now in the queue.
     pub async fn drain(&self) -> Vec<Received> {
+        self.take(usize::MAX).await
+    }
+
+    /// Takes up to `n` of the messages now in the queue.
+    pub async fn take(&self, n: usize) -> Vec<Received> {
         let mut out = Vec::new();
-        while let Some(m) = self
-            .channel
-            .basic_get(self.name.as_str().into(), BasicGetOptions { no_ack: true })
-            .await
-            .expect("basic.get")
+        while out.len() < n
+            && let Some(m) = self
+                .channel
+                .basic_get(self.name.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .expect("basic.get")
         {
             out.push(Received {
                 routing_key: m.delivery.routing_key.to_string(),

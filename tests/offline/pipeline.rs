@@ -76,14 +76,14 @@ async fn a_nack_in_the_middle_of_a_spilled_transaction_keeps_the_checkpoint_befo
     let (_trigger, signal) = Shutdown::new();
     let first = run(
         None,
-        MemorySink::failing_after(1003),
+        MemorySink::losing_connection_at(1003),
         store.clone(),
         &setup,
         signal.clone(),
     )
     .await;
     assert!(
-        matches!(first, Err(binlog_relay::Error::Sink(SinkError::Nacked))),
+        matches!(first, Err(binlog_relay::Error::Sink(SinkError::Lost(_)))),
         "{first:?}"
     );
     let cp = saved(&store);
@@ -120,10 +120,10 @@ async fn a_resume_re_sends_only_the_unconfirmed_tail() {
     let store = MemoryStore::new();
     let (_trigger, signal) = Shutdown::new();
     // The second message of the five-row delete transaction (index 2014) is refused.
-    let first = MemorySink::failing_after(2014);
+    let first = MemorySink::losing_connection_at(2014);
     let refused = run(None, first.clone(), store.clone(), &setup, signal.clone()).await;
     assert!(
-        matches!(refused, Err(binlog_relay::Error::Sink(SinkError::Nacked))),
+        matches!(refused, Err(binlog_relay::Error::Sink(SinkError::Lost(_)))),
         "{refused:?}"
     );
     let cp = saved(&store);

@@ -20,6 +20,13 @@ const DEFAULT_ROUTING_KEY_TEMPLATE: &str = "%db%.%table%";
 /// Unconfirmed messages allowed at once. Measured on the project machine, the broker's
 /// persistent-message throughput rises up to about 1000 in flight and little beyond.
 const DEFAULT_MAX_IN_FLIGHT: usize = 1000;
+/// The pause after the broker refuses a message (a nack or a return) before it is sent
+/// again: short, so a queue that frees room gets it refilled long before its consumer runs
+/// dry (a full queue of 1,000 takes a 1,000 msg/s consumer a second).
+const DEFAULT_RETRY_DELAY_MS: u64 = 100;
+/// The longest pause, reached when refusals go on without progress (no queue bound, a
+/// consumer that stopped): the broker then gets a few messages a second, not a flood.
+const DEFAULT_RETRY_MAX_DELAY_MS: u64 = 2000;
 
 /// `[sink.rabbitmq]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +60,13 @@ pub struct RabbitmqConfig {
     /// How many messages may await the broker's confirmation at once.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: usize,
+    /// Milliseconds to pause after the broker refuses a message before sending it (and
+    /// every message after it) again; doubles while refusals make no progress.
+    #[serde(default = "default_retry_delay_ms")]
+    pub retry_delay_ms: u64,
+    /// The longest such pause, in milliseconds.
+    #[serde(default = "default_retry_max_delay_ms")]
+    pub retry_max_delay_ms: u64,
     /// Tables sent to another exchange than `exchange`: the first matching route wins.
     /// Route exchanges are declared like the main one.
     #[serde(default)]
@@ -145,6 +159,12 @@ fn default_exchange_type() -> String {
 fn default_routing_key_template() -> String {
     DEFAULT_ROUTING_KEY_TEMPLATE.into()
 }
+fn default_retry_delay_ms() -> u64 {
+    DEFAULT_RETRY_DELAY_MS
+}
+fn default_retry_max_delay_ms() -> u64 {
+    DEFAULT_RETRY_MAX_DELAY_MS
+}
 fn default_max_in_flight() -> usize {
     DEFAULT_MAX_IN_FLIGHT
 }
@@ -165,6 +185,8 @@ impl Default for RabbitmqConfig {
             persistent: false,
             mandatory: false,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            retry_delay_ms: DEFAULT_RETRY_DELAY_MS,
+            retry_max_delay_ms: DEFAULT_RETRY_MAX_DELAY_MS,
             routes: Vec::new(),
             message_id: false,
             password_file: None,
@@ -213,6 +235,21 @@ impl RabbitmqConfig {
                     "must name an exchange",
                 ));
             }
+        }
+        if self.retry_delay_ms == 0 {
+            return Err(ConfigError::key(
+                "sink.rabbitmq.retry_delay_ms",
+                "must be at least 1 (milliseconds)",
+            ));
+        }
+        if self.retry_max_delay_ms < self.retry_delay_ms {
+            return Err(ConfigError::key(
+                "sink.rabbitmq.retry_max_delay_ms",
+                format!(
+                    "must be at least sink.rabbitmq.retry_delay_ms ({})",
+                    self.retry_delay_ms
+                ),
+            ));
         }
         if self.max_in_flight == 0 {
             return Err(ConfigError::key(
