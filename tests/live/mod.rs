@@ -12,6 +12,7 @@ mod operations;
 mod options;
 mod overload;
 mod positions;
+mod proxy;
 mod restart;
 mod routing;
 mod schema_fallback;

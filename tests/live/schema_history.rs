@@ -204,13 +204,18 @@ async fn rows_carry_the_columns_of_their_time_live_late_and_after_restart() {
     let queue = Queue::bind(&format!("{}.#", db.name)).await;
     let live = DaemonConfig::new(&queue.exchange);
     let live_path = live.write();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
     let daemon = spawn_daemon(
         &live_path,
         &[],
-        &[("BINLOG_RELAY__SOURCE__START", start.as_str())],
+        &[
+            ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+            ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+        ],
     );
-    // Let it capture the schema and start streaming before the first statement.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The schema is captured and the stream open (ready) before the first statement.
+    wait_ready(port, Duration::from_secs(60)).await;
     migrate(&db).await;
     let end = db.position().await;
     let messages = queue

@@ -504,6 +504,21 @@ pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// Waits until a daemon's `/readyz` on `port` answers 200; panics after `timeout`.
+pub async fn wait_ready(port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some((200, _)) = http_get(port, "/readyz").await {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon on port {port} was not ready within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The value of an unlabelled series (or one written with its labels) in a scrape.
 pub fn metric(scrape: &str, series: &str) -> Option<f64> {
     scrape

@@ -73,6 +73,12 @@ async fn values_render_like_maxwell(metadata: &str) {
     };
     result.await;
     db.exec(&["SET GLOBAL binlog_row_metadata = 'FULL'"]).await;
+    // What the server logged is what this case is about: names only with FULL.
+    assert_eq!(
+        logged_column_names(&start, &db.name),
+        metadata == "FULL",
+        "binlog_row_metadata={metadata}"
+    );
 
     let config = DaemonConfig::new(&queue.exchange);
     run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
@@ -89,6 +95,32 @@ async fn values_render_like_maxwell(metadata: &str) {
         );
     }
     db.drop_database().await;
+}
+
+/// Whether the server wrote column names into the table map of `db`.`t`, read from its
+/// binlog file from `start` (FILE:POS) on.
+fn logged_column_names(start: &str, db: &str) -> bool {
+    use binlog_relay::source::file::BinlogFileEvents;
+    use mysql_common::binlog::consts::EventType;
+    use mysql_common::binlog::events::{OptionalMetadataField, TableMapEvent};
+
+    let (file, offset) = start.rsplit_once(':').expect("FILE:POS");
+    let path = services().binlog_dir.join(file);
+    let events =
+        BinlogFileEvents::open_at(&path, offset.parse().expect("offset")).expect("binlog file");
+    for event in events {
+        let event = event.expect("a complete event before the table map");
+        if event.header().event_type_raw() != EventType::TABLE_MAP_EVENT as u8 {
+            continue;
+        }
+        let tme: TableMapEvent<'_> = event.read_event().expect("table map");
+        if tme.database_name() == db && tme.table_name() == "t" {
+            return tme
+                .iter_optional_meta()
+                .any(|f| matches!(f, Ok(OptionalMetadataField::ColumnName(_))));
+        }
+    }
+    panic!("no table map for {db}.t after {start}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

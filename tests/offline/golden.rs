@@ -197,7 +197,7 @@ async fn the_sweep_covers_every_copied_fixture() {
                 dirs.push(path);
             } else if !matches!(
                 path.extension().and_then(|e| e.to_str()),
-                Some("md" | "sql" | "txt")
+                Some("md" | "sql" | "txt" | "jsonl" | "py" | "sh")
             ) {
                 files.push(
                     path.strip_prefix(&root)
