@@ -593,10 +593,9 @@ async fn a_compressed_transaction_of_many_types_reads_as_mariadbs_decoder_reads_
                     }
                     // TIMESTAMP, printed as seconds since the epoch; Maxwell writes UTC.
                     ("test_table_3", "@6" | "@16" | "@20") => {
-                        let t = time::OffsetDateTime::from_unix_timestamp(
-                            v.as_i64().expect("seconds"),
-                        )
-                        .expect("time");
+                        let t =
+                            time::OffsetDateTime::from_unix_timestamp(v.as_i64().expect("seconds"))
+                                .expect("time");
                         format!(
                             "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
                             t.year(),
