@@ -41,6 +41,14 @@ pub enum SinkError {
     },
     #[error("the connection to RabbitMQ was lost: {0}")]
     Lost(String),
+    #[error(
+        "no answer from RabbitMQ at {address} within {millis} ms (sink.rabbitmq.connect_timeout_ms); trying again"
+    )]
+    ConnectTimeout { address: String, millis: u64 },
+    #[error(
+        "RabbitMQ did not confirm a message within {millis} ms (sink.rabbitmq.confirm_timeout_ms) and is not blocking publishing; taking the connection as lost"
+    )]
+    ConfirmTimeout { millis: u64 },
     #[error("RabbitMQ negatively acknowledged a message (nack); it was not stored")]
     Nacked,
     #[error(
@@ -67,6 +75,8 @@ impl SinkError {
             }
             SinkError::Channel { .. }
             | SinkError::Lost(_)
+            | SinkError::ConnectTimeout { .. }
+            | SinkError::ConfirmTimeout { .. }
             | SinkError::Publish { .. }
             | SinkError::Nacked
             | SinkError::Returned { .. } => true,

@@ -125,6 +125,7 @@ pub struct HeldSink {
 #[derive(Clone, Default)]
 pub struct HeldConfirms {
     inner: Arc<Mutex<Held>>,
+    blocking: Arc<super::Blocking>,
 }
 
 #[derive(Default)]
@@ -180,6 +181,24 @@ impl HeldConfirms {
     pub fn nack(&self, n: usize) -> bool {
         self.settle(n, Err(SinkError::Nacked))
     }
+
+    /// The connection "dies": every open confirmation fails as lost.
+    pub fn lose_all(&self) {
+        self.with(|h| {
+            for sender in &mut h.open {
+                sender.take();
+            }
+        });
+    }
+
+    /// Says the sink holds confirmations back on purpose (as a blocked broker does).
+    pub fn set_blocked(&self, blocked: bool) {
+        if blocked {
+            self.blocking.block();
+        } else {
+            self.blocking.release();
+        }
+    }
 }
 
 /// A held confirmation; a dropped [`HeldConfirms`] reads as a lost connection.
@@ -211,6 +230,10 @@ impl Sink for HeldSink {
 
     async fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
+    }
+
+    fn blocking(&self) -> Arc<super::Blocking> {
+        self.held.blocking.clone()
     }
 
     async fn close(self) {}

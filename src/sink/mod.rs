@@ -7,6 +7,7 @@
 //! restart. [`rabbitmq`] is the production sink; [`stdout`] prints one JSON message per line
 //! for trying the daemon without a broker; [`memory`] records messages for tests.
 
+mod blocking;
 mod error;
 pub mod memory;
 pub mod rabbitmq;
@@ -16,6 +17,7 @@ use std::future::Future;
 
 use serde::Deserialize;
 
+pub use blocking::Blocking;
 pub use error::SinkError;
 pub use rabbitmq::RabbitmqConfig;
 
@@ -72,6 +74,13 @@ pub trait Sink: Send {
 
     /// Closes the connection cleanly.
     fn close(self) -> impl Future<Output = ()> + Send;
+
+    /// Whether the destination holds back confirmations on purpose (RabbitMQ's
+    /// `connection.blocked`): a confirmation that takes long then, or just after, is no
+    /// sign of a dead connection. Sinks that never block never block it.
+    fn blocking(&self) -> std::sync::Arc<Blocking> {
+        std::sync::Arc::new(Blocking::default())
+    }
 
     /// Resolves when the connection is lost while idle, so the pipeline reconnects without
     /// waiting for the next message to fail. Sinks without a connection never resolve.

@@ -495,7 +495,13 @@ async fn the_checkpoint_stays_behind_messages_the_broker_never_confirmed() {
         &format!(":{}/", services().amqp_authority().1),
         &format!(":{}/", proxy.port),
     );
-    let env = [("BINLOG_RELAY__SINK__RABBITMQ__URI", through_proxy.as_str())];
+    // Heartbeats and the confirm timeout would end the swallowed connection after 10 s
+    // (tests/live/liveness.rs tests that); here the checkpoint is watched meanwhile.
+    let env = [
+        ("BINLOG_RELAY__SINK__RABBITMQ__URI", through_proxy.as_str()),
+        ("BINLOG_RELAY__SINK__RABBITMQ__HEARTBEAT_SECS", "120"),
+        ("BINLOG_RELAY__SINK__RABBITMQ__CONFIRM_TIMEOUT_MS", "120000"),
+    ];
     let child = world.spawn(&env);
     let workload = Workload {
         transactions: 12,
@@ -510,13 +516,50 @@ async fn the_checkpoint_stays_behind_messages_the_broker_never_confirmed() {
     let first = collect_all(&world.queue, &expected, &[], Duration::from_secs(30)).await;
     assert_eq!(first.len(), expected.len());
 
+    let published = |body: &str| {
+        ["insert", "update"]
+            .iter()
+            .map(|kind| {
+                metric(
+                    body,
+                    &format!("binlog_relay_messages_published_total{{type=\"{kind}\"}}"),
+                )
+                .unwrap_or(0.0)
+            })
+            .sum::<f64>()
+    };
+    let scrape = || async {
+        match http_get(world.port, "/metrics").await {
+            Some((200, body)) => body,
+            _ => String::new(),
+        }
+    };
     proxy.set(super::proxy::Mode::Blackhole);
     let before = position_key(&world.db.position().await);
+    let published_before = published(&scrape().await);
+    let mut later = Expected::default();
     workload
-        .run(&world.db, 6..12, &mut expected)
+        .run(&world.db, 6..12, &mut later)
         .await
         .expect("write");
-    let in_flight = world.wait_in_flight().await;
+    // The first new transaction's messages were all handed to the (swallowing) broker:
+    // the window (max_in_flight 200) holds one transaction of 200 rows.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while published(&scrape().await) < published_before + ROWS_PER_TRANSACTION as f64 {
+        if std::time::Instant::now() > deadline {
+            signal(&child, "KILL");
+            let done = wait(child, Duration::from_secs(10)).await;
+            panic!(
+                "the first new transaction was not published:\n{}",
+                done.stderr
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (table, changes) in later.per_table {
+        expected.per_table.entry(table).or_default().extend(changes);
+    }
+    let in_flight = world.in_flight().await;
     // Many checkpoint intervals, with transactions published and none confirmed.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let cp = world.config.checkpoint();
@@ -559,6 +602,7 @@ async fn rabbitmq_killed_hard_with_messages_in_flight_loses_nothing() {
         .run(&world.db, 0..10, &mut expected)
         .await
         .expect("write");
+    let node_pid = service_output_line("rabbit-pid");
     // A burst of persistent messages, whose confirmations wait for the broker's disk; the
     // node dies with some of them unconfirmed.
     let burst = {
@@ -579,8 +623,13 @@ async fn rabbitmq_killed_hard_with_messages_in_flight_loses_nothing() {
                 .map(|()| expected)
         })
     };
+    // Killed the moment messages are seen in flight: no CLI start-up in between.
     let in_flight = world.wait_in_flight().await;
-    service("rabbit-kill");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &node_pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
     let burst = burst.await.expect("burst task").expect("burst");
     for (table, changes) in burst.per_table {
         expected.per_table.entry(table).or_default().extend(changes);

@@ -26,7 +26,8 @@ async fn consume_at(
         all.extend(queue.take(per_tick).await);
     }
     let mut quiet_since = Instant::now();
-    while quiet_since.elapsed() < Duration::from_secs(1) {
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while quiet_since.elapsed() < Duration::from_secs(1) && Instant::now() < give_up {
         let got = queue.drain().await;
         if got.is_empty() {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -101,6 +102,7 @@ async fn a_transaction_larger_than_a_reject_publish_queue_arrives_whole_as_it_dr
     let nacks = counter(port, "binlog_relay_messages_failed_total{reason=\"nack\"}").await;
     let retries = counter(port, "binlog_relay_publish_retries_total{reason=\"nack\"}").await;
     let resent = counter(port, "binlog_relay_messages_resent_total").await;
+    let sink_reconnects = counter(port, "binlog_relay_reconnects_total{side=\"sink\"}").await;
     let mut daemon = daemon;
     assert!(
         daemon.try_wait().expect("status").is_none(),
@@ -120,11 +122,7 @@ async fn a_transaction_larger_than_a_reject_publish_queue_arrives_whole_as_it_dr
         "{}",
         done.stderr
     );
-    assert!(
-        !done.stderr.contains("connection lost"),
-        "a refusal is not a lost connection:\n{}",
-        done.stderr
-    );
+    assert_eq!(sink_reconnects, 0.0, "a refusal is not a lost connection");
     // Every change arrived, nothing else did, and each row's last copy is its update.
     let changes: BTreeSet<(String, u64, i64)> = received.iter().map(row).collect();
     let want: BTreeSet<(String, u64, i64)> = (1..=ROWS)
@@ -192,20 +190,31 @@ async fn an_unroutable_message_is_sent_again_until_a_queue_is_bound() {
         .await;
     }
     assert!(returned >= 3.0, "only {returned} returns seen");
-    assert!(queue.drain().await.is_empty());
     // A queue appears: everything arrives, in order, once the next pause ends.
     queue.bind_now(&format!("{}.#", db.name)).await;
-    let received = queue.take_at_least(4, Duration::from_secs(30)).await;
-    let rows: Vec<(String, u64, i64)> = received.iter().map(row).collect();
+    // The binding may land between a copy and its resends: compare each row's last
+    // copy, and that every change arrived.
+    let received = consume_at(&queue, 10_000, Duration::from_secs(30), |got| {
+        got.iter().map(row).collect::<BTreeSet<_>>().len() == 4
+    })
+    .await;
+    eprintln!("after the binding: {} messages", received.len());
+    let changes: BTreeSet<(String, u64, i64)> = received.iter().map(row).collect();
     assert_eq!(
-        rows,
-        vec![
+        changes,
+        BTreeSet::from([
             ("insert".into(), 1, 1),
             ("insert".into(), 2, 2),
             ("insert".into(), 3, 3),
             ("update".into(), 2, 12),
-        ]
+        ])
     );
+    let mut last: BTreeMap<u64, i64> = BTreeMap::new();
+    for m in &received {
+        let (_, id, n) = row(m);
+        last.insert(id, n);
+    }
+    assert_eq!(last, BTreeMap::from([(1, 1), (2, 12), (3, 3)]));
     let mut daemon = daemon;
     assert!(daemon.try_wait().expect("status").is_none());
     signal(&daemon, "TERM");
