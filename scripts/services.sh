@@ -17,6 +17,9 @@
 #   rabbit-stop | rabbit-start    stop/start the RabbitMQ app (the node stays up); start
 #                                 also restarts a node that is down
 #   rabbit-kill                   kill -9 the RabbitMQ node
+#   rabbit-pid                    the RabbitMQ node's OS process id
+#   rabbit2-up | rabbit2-stop     a second, independent RabbitMQ node (port 5675): start it
+#                                 (printing its URI) / stop its app
 #   rabbit-block | rabbit-unblock raise/clear a memory alarm (connection.blocked)
 #   mariadb-restart               stop and start the MariaDB server
 #   nobinlog-up                   start a second MariaDB without a binlog or TLS (port 3308)
@@ -258,6 +261,62 @@ rabbit_down() {
   fi
 }
 
+# A second, independent RabbitMQ node on the next ports, for the tests of a list of broker
+# addresses (sink.rabbitmq.addresses): plain AMQP only, its own directory.
+RABBIT2_NODE=binlog-relay-test2@localhost
+RABBIT2_PORT=${BINLOG_RELAY_TEST_AMQP2_PORT:-5675}
+RABBIT2_DIR=$DIR/rabbitmq2
+
+rabbit2_env() {
+  export RABBITMQ_NODENAME=$RABBIT2_NODE
+  export RABBITMQ_NODE_PORT=$RABBIT2_PORT
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_DIST_PORT=$((RABBIT2_PORT + 20000))
+  export RABBITMQ_MNESIA_BASE=$RABBIT2_DIR/mnesia
+  export RABBITMQ_LOG_BASE=$RABBIT2_DIR/log
+  export RABBITMQ_ENABLED_PLUGINS_FILE=$RABBIT2_DIR/enabled_plugins
+  export RABBITMQ_FEATURE_FLAGS_FILE=$RABBIT2_DIR/feature_flags
+  export RABBITMQ_PID_FILE=$RABBIT2_DIR/rabbit.pid
+  export RABBITMQ_CONFIG_FILE=$RABBIT2_DIR/rabbitmq.conf
+}
+
+rabbit2_port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$RABBIT2_PORT") 2>/dev/null
+}
+
+rabbit2_up() {
+  rabbit2_env
+  rabbit2_port_open && return 0
+  mkdir -p "$RABBIT2_DIR/mnesia" "$RABBIT2_DIR/log"
+  [ -f "$RABBIT2_DIR/enabled_plugins" ] || echo '[].' >"$RABBIT2_DIR/enabled_plugins"
+  echo "listeners.tcp.local = 127.0.0.1:$RABBIT2_PORT" >"$RABBIT2_DIR/rabbitmq.conf"
+  if id rabbitmq >/dev/null 2>&1; then
+    chown -R rabbitmq:rabbitmq "$RABBIT2_DIR"
+  fi
+  if rabbitmqctl -q -n "$RABBIT2_NODE" ping >/dev/null 2>&1; then
+    log "starting the RabbitMQ app on node $RABBIT2_NODE"
+    rabbitmqctl -q -n "$RABBIT2_NODE" start_app >/dev/null
+  else
+    log "starting RabbitMQ node $RABBIT2_NODE on 127.0.0.1:$RABBIT2_PORT"
+    nohup rabbitmq-server >>"$RABBIT2_DIR/stdout.log" 2>&1 &
+  fi
+  for _ in $(seq 1 120); do
+    rabbit2_port_open && return 0
+    sleep 0.5
+  done
+  log "the second RabbitMQ node did not come up; its output:"
+  tail -n 30 "$RABBIT2_DIR/stdout.log" >&2 || true
+  exit 1
+}
+
+rabbit2_down() {
+  rabbit2_env
+  if rabbitmqctl -q -n "$RABBIT2_NODE" ping >/dev/null 2>&1; then
+    log "stopping RabbitMQ node $RABBIT2_NODE"
+    rabbitmqctl -q -n "$RABBIT2_NODE" stop >/dev/null 2>&1 || true
+  fi
+}
+
 print_env() {
   cat <<ENV
 BINLOG_RELAY_TEST_MYSQL_URL=mysql://root@127.0.0.1:$MYSQL_PORT
@@ -277,6 +336,7 @@ case "${1:-up}" in
     print_env
     ;;
   down)
+    rabbit2_down
     rabbit_down
     mariadb_down
     nobinlog_down
@@ -294,6 +354,10 @@ case "${1:-up}" in
     ;;
   rabbit-start)
     rabbit_up
+    ;;
+  rabbit-pid)
+    rabbit_env
+    rabbitmqctl -q -n "$RABBIT_NODE" eval 'os:getpid().' | tr -d '"'
     ;;
   rabbit-kill)
     # kill -9 of the node's Erlang VM: no goodbye to clients, nothing flushed.
@@ -322,12 +386,20 @@ case "${1:-up}" in
     nobinlog_up
     echo "BINLOG_RELAY_TEST_NOBINLOG_PORT=$NOBINLOG_PORT"
     ;;
+  rabbit2-up)
+    rabbit2_up
+    echo "BINLOG_RELAY_TEST_AMQP2_URI=amqp://guest:guest@127.0.0.1:$RABBIT2_PORT/%2f"
+    ;;
+  rabbit2-stop)
+    rabbit2_env
+    rabbitmqctl -q -n "$RABBIT2_NODE" stop_app >/dev/null
+    ;;
   mariadb-restart)
     mariadb_down
     mariadb_up
     ;;
   *)
-    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-kill|rabbit-block|rabbit-unblock|rabbit-add-user|mariadb-restart|nobinlog-up" >&2
+    echo "usage: $0 up|down|status|env|rabbit-stop|rabbit-start|rabbit-kill|rabbit-block|rabbit-unblock|rabbit-add-user|rabbit2-up|rabbit2-stop|mariadb-restart|nobinlog-up" >&2
     exit 2
     ;;
 esac

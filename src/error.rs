@@ -90,11 +90,12 @@ impl Error {
     }
 
     /// The process exit code for this error: 2 for configuration problems the operator must
-    /// fix before starting again, 3 when the binlog file the checkpoint points into was
+    /// fix before starting again (a state directory another process holds among them), 3 when the binlog file the checkpoint points into was
     /// purged from the server, 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) => 2,
+            Error::Checkpoint(crate::checkpoint::CheckpointError::Locked { .. }) => 2,
             Error::Source(crate::source::SourceError::BinlogPurged { .. }) => 3,
             _ => 1,
         }

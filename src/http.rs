@@ -2,8 +2,9 @@
 //!
 //! Prometheus scrapes `/metrics` (the registry in [`crate::metrics`]). An orchestrator asks
 //! `/healthz` whether the process is alive and answering, and `/readyz` whether it is doing
-//! its job: connected to the source and the sink, streaming, not blocked by the broker, and
-//! no further behind the source than `http.ready_max_lag_seconds`. Readiness is read from
+//! its job: connected to the source and the sink, streaming, hearing from the source (an
+//! event or a heartbeat within `source.read_timeout_ms`), not blocked by the broker, and no
+//! further behind the source than `http.ready_max_lag_seconds`. Readiness is read from
 //! the same gauges the metrics show, so the two never disagree.
 
 use std::net::SocketAddr;
@@ -121,15 +122,21 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, HttpError> {
         .map_err(|source| HttpError { address, source })
 }
 
+/// What `/readyz` requires besides connections and a running stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Readiness {
+    /// `http.ready_max_lag_seconds`.
+    pub max_lag_seconds: u64,
+    /// `source.read_timeout_ms`: longer without an event or heartbeat is a silent stream.
+    pub max_silence: std::time::Duration,
+}
+
 /// Serves the endpoint until the process exits.
-pub async fn serve(listener: TcpListener, ready_max_lag_seconds: u64) {
+pub async fn serve(listener: TcpListener, readiness: Readiness) {
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .route(
-            "/readyz",
-            get(move || async move { readyz(ready_max_lag_seconds) }),
-        );
+        .route("/readyz", get(move || async move { readyz(readiness) }));
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving /metrics, /healthz and /readyz");
     }
@@ -151,16 +158,27 @@ async fn healthz() -> &'static str {
 }
 
 /// Ready when every check passes; the body lists each.
-fn readyz(max_lag: u64) -> (StatusCode, String) {
+fn readyz(readiness: Readiness) -> (StatusCode, String) {
     let lag = METRICS.lag_seconds.get();
+    let waiting_since = METRICS.read_waiting_since.get();
+    // Silence counts while the reader waits on the stream; back-pressure is not silence.
+    let silent_for = if waiting_since > 0.0 {
+        crate::metrics::unix_now() - waiting_since.max(METRICS.last_read_at.get())
+    } else {
+        0.0
+    };
     let checks = [
         ("source connected", METRICS.source_connected.get() == 1),
         ("sink connected", METRICS.sink_connected.get() == 1),
         ("streaming", METRICS.streaming.get() == 1),
+        (
+            "stream not silent (an event or heartbeat within source.read_timeout_ms)",
+            silent_for <= readiness.max_silence.as_secs_f64(),
+        ),
         ("broker not blocking", METRICS.broker_blocked_now.get() == 0),
         (
             "lag within http.ready_max_lag_seconds",
-            lag <= max_lag as f64,
+            lag <= readiness.max_lag_seconds as f64,
         ),
     ];
     let mut body = String::new();

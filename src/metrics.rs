@@ -46,6 +46,12 @@ pub struct Metrics {
     /// How far behind the source the reader is, in seconds: now minus the timestamp of the
     /// last event read, 0 when the server says it has nothing more (heartbeat).
     pub lag_seconds: Gauge,
+    /// Unix time of the last event or heartbeat read from the source: silence shows here
+    /// even when no event arrives to update the lag.
+    pub last_read_at: Gauge,
+    /// Unix time the reader began waiting for the stream's next event; 0 while it handles
+    /// one or waits for the broker. Silence counts only while this is set.
+    pub read_waiting_since: Gauge,
     /// Bytes of the open transaction's rows waiting in the spill file.
     pub spill_bytes: IntGauge,
     /// Transactions that went through the spill file.
@@ -65,6 +71,8 @@ pub struct Metrics {
     pub broker_blocked: IntCounter,
     /// 1 while the broker has our connection blocked.
     pub broker_blocked_now: IntGauge,
+    /// 1 for the broker node (`address`, one of `sink.rabbitmq.addresses`) connected now.
+    pub broker_node: prometheus::IntGaugeVec,
     /// Times the pipeline restarted from the checkpoint after losing a connection, by what
     /// was lost (`source` or `sink`).
     pub reconnects: IntCounterVec,
@@ -214,6 +222,14 @@ impl Metrics {
                 "binlog_relay_lag_seconds",
                 "Seconds between now and the timestamp of the last binlog event read; 0 when caught up",
             ),
+            last_read_at: gauge(
+                "binlog_relay_last_read_timestamp_seconds",
+                "Unix time of the last event or heartbeat read from the binlog stream",
+            ),
+            read_waiting_since: gauge(
+                "binlog_relay_read_waiting_since_timestamp_seconds",
+                "Unix time the reader began waiting for the binlog stream's next event; 0 while it handles one or is held back by the broker",
+            ),
             spill_bytes: int_gauge(
                 "binlog_relay_spill_bytes",
                 "Bytes of the open transaction's rows waiting in the spill file",
@@ -254,6 +270,18 @@ impl Metrics {
                 "binlog_relay_broker_blocked",
                 "1 while RabbitMQ blocks publishing",
             ),
+            broker_node: {
+                let g = prometheus::IntGaugeVec::new(
+                    Opts::new(
+                        "binlog_relay_broker_connected",
+                        "1 for the RabbitMQ node (host:port of sink.rabbitmq.addresses) in use, 0 for the others",
+                    ),
+                    &["address"],
+                )
+                .expect(OK);
+                registry.register(Box::new(g.clone())).expect(OK);
+                g
+            },
             reconnects: counter_vec(
                 "binlog_relay_reconnects_total",
                 "Restarts from the checkpoint after a lost connection, by the side that was lost",
@@ -313,6 +341,7 @@ impl Metrics {
         self.sink_connected.set(0);
         self.streaming.set(0);
         self.in_flight.set(0);
+        self.broker_node.reset();
     }
 
     /// The registry in Prometheus' text format, derived gauges brought up to date first.
@@ -374,7 +403,7 @@ mod tests {
         let mut unique = names.clone();
         unique.dedup();
         assert_eq!(names, unique);
-        // Every series but the per-event-type one, which appears with its first event.
-        assert_eq!(names.len(), 27, "{names:?}");
+        // Every series but the per-event-type and per-broker-node ones, which appear with their first value.
+        assert_eq!(names.len(), 29, "{names:?}");
     }
 }

@@ -6,6 +6,7 @@
 //! memory one for tests.
 
 mod file;
+mod lock;
 mod memory;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use file::FileStore;
+pub use lock::{DirLock, holder as lock_holder};
 pub use memory::MemoryStore;
 
 use crate::position::BinlogPosition;
@@ -139,6 +141,10 @@ pub enum CheckpointError {
         "checkpoint {path} is not a valid checkpoint ({message}); restore it from a backup, or remove it to start from source.start"
     )]
     Corrupt { path: PathBuf, message: String },
+    #[error(
+        "checkpoint.dir {dir} is in use by another binlog-relay ({holder}): two processes on one state directory would overwrite each other's checkpoint. Stop the other one, or give this one its own checkpoint.dir"
+    )]
+    Locked { dir: PathBuf, holder: String },
 }
 
 /// Persists the checkpoint.

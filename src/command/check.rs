@@ -14,7 +14,7 @@ use mysql_async::prelude::Queryable;
 use crate::checkpoint::{CheckpointStore, FileStore};
 use crate::config::Config;
 use crate::sink::SinkKind;
-use crate::source::{BinlogSource, SourceError, global_variable};
+use crate::source::{BinlogSource, SourceError};
 
 /// `binlog-relay check`: prints the report, one line per item; exit code 1 if any failed.
 pub fn command(file: &super::ConfigFile) -> ExitCode {
@@ -354,6 +354,12 @@ async fn source_facts(config: &Config) -> Result<ServerFacts, SourceError> {
 }
 
 async fn server_facts(source: &BinlogSource) -> Result<ServerFacts, SourceError> {
+    source
+        .bounded("the server checks", gather_server_facts(source))
+        .await
+}
+
+async fn gather_server_facts(source: &BinlogSource) -> Result<ServerFacts, SourceError> {
     const SETTINGS: &str =
         "SELECT @@version, @@log_bin, @@binlog_format, @@server_id, @@binlog_row_image";
     let query = |query: &'static str| move |source| SourceError::Query { query, source };
@@ -363,16 +369,20 @@ async fn server_facts(source: &BinlogSource) -> Result<ServerFacts, SourceError>
         .await
         .map_err(query(SETTINGS))?
         .unwrap_or_default();
-    let binlog_row_metadata = global_variable(&mut conn, "binlog_row_metadata").await?;
+    let binlog_row_metadata = source
+        .global_variable(&mut conn, "binlog_row_metadata")
+        .await?;
     let mysql_gtid_mode = if version.to_ascii_lowercase().contains("mariadb") {
         None
     } else {
-        global_variable(&mut conn, "gtid_mode").await?
+        source.global_variable(&mut conn, "gtid_mode").await?
     };
-    let seconds = global_variable(&mut conn, "binlog_expire_logs_seconds")
+    let seconds = source
+        .global_variable(&mut conn, "binlog_expire_logs_seconds")
         .await?
         .and_then(|v| v.parse::<u64>().ok());
-    let days = global_variable(&mut conn, "expire_logs_days")
+    let days = source
+        .global_variable(&mut conn, "expire_logs_days")
         .await?
         .and_then(|v| v.parse::<f64>().ok());
     let retention_seconds = match (seconds, days) {
@@ -418,9 +428,8 @@ async fn broker(config: &Config) -> Vec<Item> {
         return vec![Item::ok("broker", "sink.type is stdout: no broker")];
     }
     let rabbit = &config.sink.rabbitmq;
-    let address = rabbit.address();
-    let connection = match crate::sink::rabbitmq::connect_broker(rabbit).await {
-        Ok(c) => c,
+    let (connection, address) = match crate::sink::rabbitmq::connect_broker(rabbit).await {
+        Ok(c) => (c.connection, format!("{}/{}", c.node, rabbit.vhost_name())),
         Err(e) => {
             return vec![Item::fail(
                 "broker",
@@ -528,7 +537,16 @@ fn checkpoint_dir(dir: &Path) -> Item {
         .and_then(|()| std::fs::write(&probe, b"check"))
         .and_then(|()| std::fs::remove_file(&probe));
     match result {
-        Ok(()) => Item::ok("checkpoint.dir", format!("{} is writable", dir.display())),
+        Ok(()) => match crate::checkpoint::lock_holder(dir) {
+            Some(holder) => Item::ok(
+                "checkpoint.dir",
+                format!(
+                    "{} is writable; in use by a running binlog-relay ({holder}), which a second one on it would refuse",
+                    dir.display()
+                ),
+            ),
+            None => Item::ok("checkpoint.dir", format!("{} is writable", dir.display())),
+        },
         Err(e) => Item::fail(
             "checkpoint.dir",
             format!("{}: {e}", dir.display()),

@@ -98,6 +98,8 @@ pub async fn show(config: &Config) -> Result<Positions, Error> {
 /// position must be the start of an event (as `SHOW BINLOG EVENTS` lists them) in a file
 /// the server has.
 pub async fn set(config: &Config, position: &BinlogPosition) -> Result<Checkpoint, Error> {
+    // Not while a daemon runs on this state: it would overwrite the new checkpoint.
+    let _lock = crate::checkpoint::DirLock::acquire(&config.checkpoint.dir)?;
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
     let files = source.binlog_files().await?;

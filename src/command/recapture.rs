@@ -43,6 +43,8 @@ pub fn command(file: &super::ConfigFile, trust_current: bool) -> ExitCode {
 /// Replaces the schema history with a new capture valid from the checkpoint. With
 /// `trust_current`, tables changed since the checkpoint are taken as they are now.
 pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recaptured, Error> {
+    // Not while a daemon runs on this state: it follows the history it would replace.
+    let _lock = crate::checkpoint::DirLock::acquire(&config.checkpoint.dir)?;
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
     let store = FileStore::open(&config.checkpoint.dir)?;

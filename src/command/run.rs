@@ -15,6 +15,17 @@ pub fn command(file: &super::ConfigFile, stop_at: Option<StopAt>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // One writer per state directory, for the life of the process
+    // (declared before the runtime, so released after its last task).
+    let _lock = match crate::checkpoint::DirLock::acquire(&config.checkpoint.dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            let e = crate::Error::from(e);
+            error!(error = %e, "cannot start");
+            eprintln!("binlog-relay: {e}");
+            return super::exit_code(&e);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,7 +55,10 @@ pub fn command(file: &super::ConfigFile, stop_at: Option<StopAt>) -> ExitCode {
                 .map_err(crate::Error::from)?;
             tokio::spawn(crate::http::serve(
                 listener,
-                config.http.ready_max_lag_seconds,
+                crate::http::Readiness {
+                    max_lag_seconds: config.http.ready_max_lag_seconds,
+                    max_silence: std::time::Duration::from_millis(config.source.read_timeout_ms),
+                },
             ));
         }
         tokio::spawn(crate::systemd::notify());

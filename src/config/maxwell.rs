@@ -527,14 +527,19 @@ fn sink(o: &mut Options, t: &mut Translation) -> Result<String, ConfigError> {
         template.clone().unwrap_or_else(|| "%db%.%table%".into()),
         from_or_default("rabbitmq_routing_key_template", template.is_some()),
     );
-    if let Some(ms) = o.take_number::<u64>("rabbitmq_handshake_timeout")? {
-        t.warn(
+    match o.take_number::<u64>("rabbitmq_handshake_timeout")? {
+        // The Java client reads 0 as "wait for ever", which is the hang this setting is for.
+        Some(0) => t.warn(
             "rabbitmq_handshake_timeout",
-            format!(
-                "({ms} ms) is not used: binlog-relay's AMQP client has its own connection \
-                 timeout and the daemon retries a failed connection ([reconnect])"
-            ),
-        );
+            "= 0 (no limit) is not followed: a connection attempt gives up after sink.rabbitmq.connect_timeout_ms (10000) and tries the next address",
+        ),
+        Some(ms) => t.set(
+            "sink.rabbitmq",
+            "connect_timeout_ms",
+            i64::try_from(ms).unwrap_or(i64::MAX),
+            "rabbitmq_handshake_timeout",
+        ),
+        None => {}
     }
     Ok(producer)
 }
@@ -698,6 +703,26 @@ fn output(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
 /// `client_id`, `replica_server_id`, `gtid_mode`, `init_position` and the modes that change
 /// where replication starts.
 fn identity(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
+    match o.take_bool("binlog_heartbeat")? {
+        Some(true) => {
+            t.set(
+                "source",
+                "read_timeout_ms",
+                10_000_i64,
+                "binlog_heartbeat",
+            );
+            t.note(
+                "source",
+                "read_timeout_ms",
+                "binlog-relay always asks for the server's heartbeat (every second); this long without any event or heartbeat is a lost connection",
+            );
+        }
+        Some(false) => t.warn(
+            "binlog_heartbeat",
+            "= false is not followed: binlog-relay always asks for the server's heartbeat, to notice a silent connection (source.read_timeout_ms)",
+        ),
+        None => {}
+    }
     if let Some(id) = o.take_number::<u32>("replica_server_id")? {
         t.set("source", "server_id", i64::from(id), "replica_server_id");
     }
@@ -915,7 +940,6 @@ fn judge_leftover(
             "is not used: bootstrapping is not supported, so rows inserted into maxwell.bootstrap \
              start no table dump"
         }
-        "binlog_heartbeat" => "is not needed: binlog-relay always asks the server for heartbeats",
         "replication_reconnection_retries" => {
             "is not used: binlog-relay reconnects without limit, with the pauses in [reconnect]"
         }
@@ -1256,8 +1280,7 @@ mod tests {
             ("metrics_type", "slf4j,http"),
             ("http_port", "9000"),
             ("bootstrapper", "async"),
-            ("binlog_heartbeat", "true"),
-            ("rabbitmq_handshake_timeout", "5000"),
+            ("binlog_heartbeat", "false"),
             ("ssl", "DISABLED"),
             ("init_position", "mysql-bin.000003:4:0"),
         ]))
@@ -1271,7 +1294,6 @@ mod tests {
             "metrics_type",
             "bootstrapper",
             "binlog_heartbeat",
-            "rabbitmq_handshake_timeout",
             "init_position",
         ] {
             assert!(keys.contains(&key), "{key} not warned: {keys:?}");
@@ -1333,5 +1355,42 @@ mod tests {
             Some("rabbitmq_exchange_type")
         );
         assert_eq!(t.origin("source.nothing"), None);
+    }
+
+    #[test]
+    fn heartbeat_and_handshake_timeout_map_to_the_liveness_settings() {
+        let toml = toml_of(&[
+            ("producer", "rabbitmq"),
+            ("binlog_heartbeat", "true"),
+            ("rabbitmq_handshake_timeout", "5000"),
+        ]);
+        assert_eq!(
+            value(&toml, "source", "read_timeout_ms")
+                .unwrap()
+                .as_integer(),
+            Some(10_000)
+        );
+        assert_eq!(
+            value(&toml, "sink.rabbitmq", "connect_timeout_ms")
+                .unwrap()
+                .as_integer(),
+            Some(5_000)
+        );
+        assert!(
+            toml.contains("read_timeout_ms = 10000 # binlog_heartbeat"),
+            "{toml}"
+        );
+        // The Java client's 0 ("no limit") keeps our bound and says so.
+        let t = translate(props(&[
+            ("producer", "rabbitmq"),
+            ("rabbitmq_handshake_timeout", "0"),
+        ]))
+        .unwrap();
+        assert!(
+            t.warnings
+                .iter()
+                .any(|w| w.key == "rabbitmq_handshake_timeout")
+        );
+        assert_eq!(t.origin("sink.rabbitmq.connect_timeout_ms"), None);
     }
 }

@@ -111,6 +111,10 @@ pub async fn run(
         };
         let side = error.lost_side().unwrap_or("source");
         METRICS.reconnects.with_label_values(&[side]).inc();
+        if side == "sink" {
+            // The node in use went away: try the next one of a cluster first.
+            crate::sink::rabbitmq::prefer_next_address();
+        }
         let pause = pauses.next(began.elapsed());
         warn!(
             error = %error,
@@ -196,7 +200,8 @@ where
     .with_retry(publisher::RetryPolicy {
         first: Duration::from_millis(rabbitmq.retry_delay_ms),
         max: Duration::from_millis(rabbitmq.retry_max_delay_ms),
-    });
+    })
+    .with_confirm_timeout(Duration::from_millis(rabbitmq.confirm_timeout_ms));
     let outcome = stream::stream(events, ready.reader, publisher, shutdown).await;
     source.close().await;
     outcome

@@ -69,7 +69,9 @@ pub async fn capture_for<S: HistoryStore>(
     };
     for attempt in 1..=ATTEMPTS {
         let p1 = source.current_position().await?;
-        let live = schema::capture(source.pool()).await.map_err(schema_error)?;
+        let live = schema::capture(source.pool(), source.query_timeout())
+            .await
+            .map_err(schema_error)?;
         let p2 = source.current_position().await?;
         let from = if start.reached(&p1) { &p1 } else { start };
         let statements = source.statements_between(from, &p2, server).await?;

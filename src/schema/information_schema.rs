@@ -6,6 +6,7 @@
 //! fractional-second precision, plus primary keys. System schemas are left out.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use mysql_async::Pool;
 use mysql_async::prelude::Queryable;
@@ -24,12 +25,28 @@ type ColumnRow = (
     Option<u64>,
 );
 
-/// Reads the server's current catalog.
-pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
-    let err = |query: &'static str| move |source| SchemaError::Capture { query, source };
-    let mut conn = pool.get_conn().await.map_err(err("connect"))?;
+/// One step of the capture, given at most `limit`: a server that stops answering is a
+/// lost connection (retried), never a wait without end. Each query gets its own limit, so
+/// a large catalog is not cut short by the sum.
+async fn within<T>(
+    limit: Duration,
+    query: &'static str,
+    work: impl Future<Output = Result<T, mysql_async::Error>>,
+) -> Result<T, SchemaError> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(answer) => answer.map_err(|source| SchemaError::Capture { query, source }),
+        Err(_) => Err(SchemaError::CaptureTimeout {
+            query,
+            millis: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+        }),
+    }
+}
+
+/// Reads the server's current catalog, each query within `limit` (`source.query_timeout_ms`).
+pub async fn capture(pool: &Pool, limit: Duration) -> Result<Catalog, SchemaError> {
+    let mut conn = within(limit, "connect", pool.get_conn()).await?;
     const SERVER: &str = "SELECT @@character_set_server, @@lower_case_table_names";
-    let server: Option<(String, u8)> = conn.query_first(SERVER).await.map_err(err(SERVER))?;
+    let server: Option<(String, u8)> = within(limit, SERVER, conn.query_first(SERVER)).await?;
     let (server_charset, lower_case_table_names) = server.unwrap_or_else(|| ("utf8mb4".into(), 0));
     let mut catalog = Catalog::new(server_charset);
     catalog.lower_case_table_names = lower_case_table_names;
@@ -46,7 +63,7 @@ pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
     const SCHEMATA: &str = "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME \
          FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN \
          ('information_schema', 'performance_schema', 'sys')";
-    let schemata: Vec<(String, String)> = conn.query(SCHEMATA).await.map_err(err(SCHEMATA))?;
+    let schemata: Vec<(String, String)> = within(limit, SCHEMATA, conn.query(SCHEMATA)).await?;
     for (name, charset) in schemata {
         catalog.databases.insert(
             fold(name),
@@ -62,7 +79,7 @@ pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
          WHERE TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') AND TABLE_SCHEMA NOT IN \
          ('information_schema', 'performance_schema', 'sys')";
     let tables: Vec<(String, String, Option<String>)> =
-        conn.query(TABLES).await.map_err(err(TABLES))?;
+        within(limit, TABLES, conn.query(TABLES)).await?;
     let mut defs: BTreeMap<(String, String), TableDef> = BTreeMap::new();
     for (db, table, collation) in tables {
         let (db, table) = (fold(db), fold(table));
@@ -84,7 +101,7 @@ pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
          FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN \
          ('information_schema', 'performance_schema', 'sys') \
          ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION";
-    let columns: Vec<ColumnRow> = conn.query(COLUMNS).await.map_err(err(COLUMNS))?;
+    let columns: Vec<ColumnRow> = within(limit, COLUMNS, conn.query(COLUMNS)).await?;
     for (db, table, name, data_type, column_type, charset, precision) in columns {
         let (db, table) = (fold(db), fold(table));
         // Views have columns too; only base tables were listed above.
@@ -104,7 +121,7 @@ pub async fn capture(pool: &Pool) -> Result<Catalog, SchemaError> {
          WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA NOT IN \
          ('information_schema', 'performance_schema', 'sys') \
          ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION";
-    let keys: Vec<(String, String, String)> = conn.query(KEYS).await.map_err(err(KEYS))?;
+    let keys: Vec<(String, String, String)> = within(limit, KEYS, conn.query(KEYS)).await?;
     for (db, table, column) in keys {
         let (db, table) = (fold(db), fold(table));
         if let Some(def) = defs.get_mut(&(db, table)) {

@@ -78,6 +78,10 @@ pub enum SchemaError {
         #[source]
         source: mysql_async::Error,
     },
+    #[error(
+        "reading the schema from information_schema got no answer within {millis} ms ({query}); retrying. A server this slow to answer may need a larger source.query_timeout_ms"
+    )]
+    CaptureTimeout { query: &'static str, millis: u64 },
     #[error(transparent)]
     History(Box<history::HistoryError>),
     #[error(
@@ -92,6 +96,7 @@ impl SchemaError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Capture { source, .. } => crate::net::mysql_error_heals(source),
+            Self::CaptureTimeout { .. } => true,
             _ => false,
         }
     }

@@ -6,7 +6,9 @@ use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder, Po
 use mysql_common::binlog::events::Event;
 use tracing::{info, warn};
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use super::SourceConfig;
 use super::error::SourceError;
@@ -15,6 +17,13 @@ use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
 
 /// The server sends a heartbeat after this long without events (1 s, in nanoseconds).
 const HEARTBEAT_PERIOD_NS: u64 = 1_000_000_000;
+
+/// TCP keepalive probes start after this long idle: they keep NAT and firewall entries of
+/// quiet connections alive, and let the kernel notice a dead peer.
+const TCP_KEEPALIVE: Duration = Duration::from_secs(10);
+
+/// How long closing a connection may take: a dead one may never answer a polite close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The server's error code for "the binlog file or position you asked for is gone".
 const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
@@ -45,6 +54,9 @@ pub struct BinlogSource {
     tls_mode: TlsMode,
     address: String,
     pub(super) replica_server_id: u32,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    query_timeout: Duration,
 }
 
 impl BinlogSource {
@@ -55,6 +67,7 @@ impl BinlogSource {
             .user(Some(config.user.clone()))
             .pass(Some(config.password.expose().to_owned()))
             .prefer_socket(false)
+            .tcp_keepalive(Some(TCP_KEEPALIVE))
             .ssl_opts(config.tls.ssl_opts())
             .into();
         // A source is made for every run and reconnection: say it once per process.
@@ -69,7 +82,78 @@ impl BinlogSource {
             tls_mode: config.tls.mode,
             address: format!("{}:{}", config.host, config.port),
             replica_server_id: config.server_id,
+            connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+            read_timeout: Duration::from_millis(config.read_timeout_ms),
+            query_timeout: Duration::from_millis(config.query_timeout_ms),
         }
+    }
+
+    /// `work` (a connection attempt) within `source.connect_timeout_ms`.
+    async fn connecting<T>(
+        &self,
+        work: impl Future<Output = Result<T, mysql_async::Error>>,
+    ) -> Result<Result<T, mysql_async::Error>, SourceError> {
+        tokio::time::timeout(self.connect_timeout, work)
+            .await
+            .map_err(|_| SourceError::ConnectTimeout {
+                address: self.address.clone(),
+                millis: duration_ms(self.connect_timeout),
+            })
+    }
+
+    /// The answer to `query` (what `work` sends) within `source.query_timeout_ms`.
+    pub(crate) async fn answer<T>(
+        &self,
+        query: &'static str,
+        work: impl Future<Output = Result<T, mysql_async::Error>>,
+    ) -> Result<T, SourceError> {
+        match tokio::time::timeout(self.query_timeout, work).await {
+            Ok(answer) => answer.map_err(|source| SourceError::Query { query, source }),
+            Err(_) => Err(SourceError::QueryTimeout {
+                address: self.address.clone(),
+                query,
+                millis: duration_ms(self.query_timeout),
+            }),
+        }
+    }
+
+    /// `source.query_timeout_ms`: the bound on one metadata query.
+    pub fn query_timeout(&self) -> Duration {
+        self.query_timeout
+    }
+
+    /// `work`, several queries, within `source.query_timeout_ms`.
+    pub(crate) async fn bounded<T>(
+        &self,
+        what: &'static str,
+        work: impl Future<Output = Result<T, SourceError>>,
+    ) -> Result<T, SourceError> {
+        tokio::time::timeout(self.query_timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SourceError::QueryTimeout {
+                    address: self.address.clone(),
+                    query: what,
+                    millis: duration_ms(self.query_timeout),
+                })
+            })
+    }
+
+    /// The value of global variable `name` (`SHOW GLOBAL VARIABLES LIKE 'name'`), `None`
+    /// when the server has no such variable (it answers with no row). `name` is one of
+    /// ours, never user input.
+    pub(crate) async fn global_variable(
+        &self,
+        conn: &mut Conn,
+        name: &str,
+    ) -> Result<Option<String>, SourceError> {
+        let row: Option<(String, String)> = self
+            .answer(
+                "SHOW GLOBAL VARIABLES",
+                conn.query_first(format!("SHOW GLOBAL VARIABLES LIKE '{name}'")),
+            )
+            .await?;
+        Ok(row.map(|(_, value)| value))
     }
 
     /// The settings in use: the configured ones, or plain text once `preferred` found the
@@ -94,7 +178,7 @@ impl BinlogSource {
         Fut: std::future::Future<Output = Result<T, mysql_async::Error>>,
     {
         let (opts, pool) = self.active();
-        let first = connect(opts.clone(), pool.clone()).await;
+        let first = self.connecting(connect(opts.clone(), pool.clone())).await?;
         let source = match first {
             Ok(value) => return Ok(value),
             Err(source) => source,
@@ -107,8 +191,8 @@ impl BinlogSource {
                     .ssl_opts(None)
                     .into();
                 let (opts, pool) = plain.get_or_init(|| (opts.clone(), Pool::new(opts)));
-                connect(opts.clone(), pool.clone())
-                    .await
+                self.connecting(connect(opts.clone(), pool.clone()))
+                    .await?
                     .map_err(|source| self.connect_error(source))
             }
             _ => Err(self.connect_error(source)),
@@ -147,10 +231,8 @@ impl BinlogSource {
         const Q: &str =
             "SELECT @@version, @@log_bin, @@binlog_format, @@server_id, @@binlog_row_image";
         let mut conn = self.conn().await?;
-        let row: Option<(String, i64, String, u32, String)> = conn
-            .query_first(Q)
-            .await
-            .map_err(|source| SourceError::Query { query: Q, source })?;
+        let row: Option<(String, i64, String, u32, String)> =
+            self.answer(Q, conn.query_first(Q)).await?;
         let Some((version, log_bin, format, server_id, row_image)) = row else {
             return Err(SourceError::BinlogDisabled);
         };
@@ -171,7 +253,9 @@ impl BinlogSource {
         }
         if !row_image.eq_ignore_ascii_case("FULL") {
             // MySQL 8 only.
-            if let Some(value) = global_variable(&mut conn, "binlog_row_value_options").await?
+            if let Some(value) = self
+                .global_variable(&mut conn, "binlog_row_value_options")
+                .await?
                 && value.to_ascii_uppercase().contains("PARTIAL_JSON")
             {
                 warn!(
@@ -183,7 +267,7 @@ impl BinlogSource {
         }
         let is_mariadb = version.to_ascii_lowercase().contains("mariadb");
         // MySQL only.
-        let server_uuid = global_variable(&mut conn, "server_uuid").await?;
+        let server_uuid = self.global_variable(&mut conn, "server_uuid").await?;
         Ok(ServerInfo {
             version,
             is_mariadb,
@@ -199,7 +283,13 @@ impl BinlogSource {
         // MySQL 8.2+ renamed the statement; MariaDB and older MySQL know the old name.
         let mut last_err = None;
         for query in ["SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"] {
-            match conn.query_first::<Row, _>(query).await {
+            match tokio::time::timeout(self.query_timeout, conn.query_first::<Row, _>(query))
+                .await
+                .map_err(|_| SourceError::QueryTimeout {
+                    address: self.address.clone(),
+                    query,
+                    millis: duration_ms(self.query_timeout),
+                })? {
                 Ok(Some(row)) => {
                     let file: Option<String> = row.get(0);
                     let offset: Option<u64> = row.get(1);
@@ -219,10 +309,7 @@ impl BinlogSource {
     pub async fn earliest_position(&self) -> Result<BinlogPosition, SourceError> {
         const Q: &str = "SHOW BINARY LOGS";
         let mut conn = self.conn().await?;
-        let row: Option<Row> = conn
-            .query_first(Q)
-            .await
-            .map_err(|source| SourceError::Query { query: Q, source })?;
+        let row: Option<Row> = self.answer(Q, conn.query_first(Q)).await?;
         let file: Option<String> = row.and_then(|r| r.get(0));
         file.map(|f| BinlogPosition::new(f, FIRST_EVENT_OFFSET))
             .ok_or(SourceError::NoBinlogFiles)
@@ -232,10 +319,7 @@ impl BinlogSource {
     pub async fn binlog_files(&self) -> Result<Vec<(String, u64)>, SourceError> {
         const Q: &str = "SHOW BINARY LOGS";
         let mut conn = self.conn().await?;
-        let rows: Vec<Row> = conn
-            .query(Q)
-            .await
-            .map_err(|source| SourceError::Query { query: Q, source })?;
+        let rows: Vec<Row> = self.answer(Q, conn.query(Q)).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| Some((r.get::<String, _>(0)?, r.get::<u64, _>(1)?)))
@@ -280,54 +364,42 @@ impl BinlogSource {
             // Capability 4 (MARIA_SLAVE_CAPABILITY_GTID): the server sends its GTID events
             // instead of rewriting them as BEGIN queries, so transactions carry their GTID.
             const Q: &str = "SET @mariadb_slave_capability=4";
-            conn.query_drop(Q)
-                .await
-                .map_err(|source| SourceError::Query { query: Q, source })?;
+            self.answer(Q, conn.query_drop(Q)).await?;
         }
         // Heartbeats while the binlog is idle tell the reader it is caught up (lag 0) and
         // show a silent network failure within seconds.
         let heartbeat = format!("SET @master_heartbeat_period = {HEARTBEAT_PERIOD_NS}");
-        conn.query_drop(&heartbeat)
-            .await
-            .map_err(|source| SourceError::Query {
-                query: "SET @master_heartbeat_period",
-                source,
-            })?;
+        self.answer("SET @master_heartbeat_period", conn.query_drop(&heartbeat))
+            .await?;
         let request = BinlogStreamRequest::new(self.replica_server_id)
             .with_filename(position.file.as_bytes())
             .with_pos(position.offset);
-        let stream = conn
-            .get_binlog_stream(request)
+        let stream = tokio::time::timeout(self.query_timeout, conn.get_binlog_stream(request))
             .await
+            .map_err(|_| SourceError::QueryTimeout {
+                address: self.address.clone(),
+                query: "COM_BINLOG_DUMP",
+                millis: duration_ms(self.query_timeout),
+            })?
             .map_err(|source| classify_stream_error(source, position))?;
         info!(%position, replica_server_id = self.replica_server_id, "streaming binlog");
         Ok(SourceEvents {
             stream,
             requested: position.clone(),
+            address: self.address.clone(),
+            read_timeout: self.read_timeout,
         })
     }
 
-    /// Closes the metadata pool.
+    /// Closes the metadata pool (giving up on connections that do not answer).
     pub async fn close(self) {
-        let _ = self.pool.disconnect().await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.pool.disconnect()).await;
     }
 }
 
-/// The value of global variable `name` (`SHOW GLOBAL VARIABLES LIKE 'name'`), `None` when
-/// the server has no such variable (it answers with no row). `name` is one of ours, never
-/// user input.
-pub(crate) async fn global_variable(
-    conn: &mut Conn,
-    name: &str,
-) -> Result<Option<String>, SourceError> {
-    let row: Option<(String, String)> = conn
-        .query_first(format!("SHOW GLOBAL VARIABLES LIKE '{name}'"))
-        .await
-        .map_err(|source| SourceError::Query {
-            query: "SHOW GLOBAL VARIABLES",
-            source,
-        })?;
-    Ok(row.map(|(_, value)| value))
+/// Whole milliseconds of `d`, for messages.
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn classify_stream_error(source: mysql_async::Error, position: &BinlogPosition) -> SourceError {
@@ -346,17 +418,30 @@ fn classify_stream_error(source: mysql_async::Error, position: &BinlogPosition) 
 pub struct SourceEvents {
     stream: BinlogStream,
     requested: BinlogPosition,
+    address: String,
+    /// Nothing (no event, no heartbeat) for this long: the connection is dead.
+    read_timeout: Duration,
 }
 
 impl SourceEvents {
-    /// The next event; `None` when the server closed the stream.
+    /// The next event; `None` when the server closed the stream;
+    /// [`SourceError::StreamSilent`] when nothing came for `source.read_timeout_ms`.
     pub async fn next(&mut self) -> Option<Result<Event, SourceError>> {
-        let item = self.stream.next().await?;
+        let item = match tokio::time::timeout(self.read_timeout, self.stream.next()).await {
+            Ok(item) => item?,
+            Err(_) => {
+                return Some(Err(SourceError::StreamSilent {
+                    address: self.address.clone(),
+                    millis: duration_ms(self.read_timeout),
+                }));
+            }
+        };
         Some(item.map_err(|e| classify_stream_error(e, &self.requested)))
     }
 
+    /// Closes the stream, giving up on a connection that does not answer.
     pub async fn close(self) {
-        let _ = self.stream.close().await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.stream.close()).await;
     }
 }
 

@@ -93,6 +93,22 @@ pub enum SourceError {
     MaxwellPosition { table: String, message: String },
     #[error("the server closed the binlog stream")]
     StreamClosed,
+    #[error(
+        "no answer from MySQL/MariaDB at {address} within {millis} ms (source.connect_timeout_ms): the address may be dark or unreachable; retrying"
+    )]
+    ConnectTimeout { address: String, millis: u64 },
+    #[error(
+        "the source server at {address} did not answer `{query}` within {millis} ms (source.query_timeout_ms); taking the connection as lost"
+    )]
+    QueryTimeout {
+        address: String,
+        query: &'static str,
+        millis: u64,
+    },
+    #[error(
+        "nothing arrived on the binlog stream from {address} for {millis} ms, not even the server's heartbeat (source.read_timeout_ms); taking the connection as lost"
+    )]
+    StreamSilent { address: String, millis: u64 },
     #[error(transparent)]
     File(#[from] super::file::FileError),
     #[error("the binlog stream failed: {source}")]
@@ -111,7 +127,10 @@ impl SourceError {
             Self::Connect { source, .. } | Self::Query { source, .. } | Self::Stream { source } => {
                 crate::net::mysql_error_heals(source)
             }
-            Self::StreamClosed => true,
+            Self::StreamClosed
+            | Self::ConnectTimeout { .. }
+            | Self::QueryTimeout { .. }
+            | Self::StreamSilent { .. } => true,
             _ => false,
         }
     }

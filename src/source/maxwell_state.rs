@@ -33,21 +33,25 @@ impl BinlogSource {
             "SELECT server_id, binlog_file, binlog_position FROM {table} WHERE client_id = ?"
         );
         let mut conn = self.conn().await?;
-        let rows: Vec<(u64, Option<String>, Option<u64>)> =
-            match conn.exec(query.as_str(), (state.client_id.as_str(),)).await {
-                Ok(rows) => rows,
-                Err(mysql_async::Error::Server(e))
-                    if e.code == ER_BAD_DB_ERROR || e.code == ER_NO_SUCH_TABLE =>
-                {
-                    return Ok(None);
-                }
-                Err(source) => {
-                    return Err(SourceError::MaxwellPosition {
-                        table,
-                        message: source.to_string(),
-                    });
-                }
-            };
+        let answer = self
+            .bounded("SELECT FROM positions", async {
+                Ok(conn.exec(query.as_str(), (state.client_id.as_str(),)).await)
+            })
+            .await?;
+        let rows: Vec<(u64, Option<String>, Option<u64>)> = match answer {
+            Ok(rows) => rows,
+            Err(mysql_async::Error::Server(e))
+                if e.code == ER_BAD_DB_ERROR || e.code == ER_NO_SUCH_TABLE =>
+            {
+                return Ok(None);
+            }
+            Err(source) => {
+                return Err(SourceError::MaxwellPosition {
+                    table,
+                    message: source.to_string(),
+                });
+            }
+        };
         // Maxwell writes server_id 0 in GTID mode; its file and offset are still this
         // server's unless the row names another server.
         let pick = rows

@@ -27,7 +27,6 @@ use serde::Deserialize;
 use crate::position::BinlogPosition;
 use crate::section::{ConfigError, Secret};
 
-pub(crate) use connection::global_variable;
 pub use connection::{BinlogSource, ServerInfo, SourceEvents};
 pub use error::SourceError;
 
@@ -50,6 +49,16 @@ const DEFAULT_PORT: u16 = 3306;
 const DEFAULT_SERVER_ID: u32 = 6379;
 /// Maxwell's documented user name; most migrations already have this account.
 const DEFAULT_USER: &str = "maxwell";
+/// Connecting (TCP, TLS, authentication) to an address that never answers gives up after
+/// this long, so a dark address is retried instead of waited on forever.
+const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// The server sends a heartbeat every second while it has nothing else to send, so this
+/// long without any event or heartbeat means the connection is dead (a dead NAT entry, a
+/// failed-over address): it is taken as lost and reopened from the checkpoint.
+const DEFAULT_READ_TIMEOUT_MS: u64 = 10_000;
+/// One query on the metadata connections (server checks, positions, the schema capture's
+/// queries) that does not answer within this long counts as a lost connection.
+const DEFAULT_QUERY_TIMEOUT_MS: u64 = 20_000;
 
 /// `[source]`: the server to replicate from.
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +91,17 @@ pub struct SourceConfig {
     /// `[source.tls]`: encryption and verification of the connection.
     #[serde(default)]
     pub tls: tls::SourceTlsConfig,
+    /// Milliseconds a connection attempt may take (TCP, TLS, login) before it is retried.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Milliseconds without any event or heartbeat on the binlog stream before the
+    /// connection is taken as lost.
+    #[serde(default = "default_read_timeout_ms")]
+    pub read_timeout_ms: u64,
+    /// Milliseconds a query on the metadata connections may take before the connection is
+    /// taken as lost.
+    #[serde(default = "default_query_timeout_ms")]
+    pub query_timeout_ms: u64,
 }
 
 fn default_port() -> u16 {
@@ -92,6 +112,15 @@ fn default_user() -> String {
 }
 fn default_server_id() -> u32 {
     DEFAULT_SERVER_ID
+}
+fn default_connect_timeout_ms() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_MS
+}
+fn default_read_timeout_ms() -> u64 {
+    DEFAULT_READ_TIMEOUT_MS
+}
+fn default_query_timeout_ms() -> u64 {
+    DEFAULT_QUERY_TIMEOUT_MS
 }
 
 impl SourceConfig {
@@ -112,6 +141,21 @@ impl SourceConfig {
             return Err(ConfigError::key(
                 "source.server_id",
                 "must be non-zero: the server refuses replicas with server_id 0",
+            ));
+        }
+        for (key, ms) in [
+            ("source.connect_timeout_ms", self.connect_timeout_ms),
+            ("source.query_timeout_ms", self.query_timeout_ms),
+        ] {
+            if ms == 0 {
+                return Err(ConfigError::key(key, "must be at least 1 (milliseconds)"));
+            }
+        }
+        // The server's heartbeat comes every second: a shorter silence is normal.
+        if self.read_timeout_ms < 2_000 {
+            return Err(ConfigError::key(
+                "source.read_timeout_ms",
+                "must be at least 2000: the server sends a heartbeat only once a second",
             ));
         }
         self.tls.validate()

@@ -6,6 +6,7 @@ mod end_to_end;
 mod faults;
 mod filters;
 mod large_transaction;
+mod liveness;
 mod masking;
 mod maxwell_config;
 mod operations;

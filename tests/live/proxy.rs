@@ -1,8 +1,10 @@
 //! A loopback TCP proxy the test controls, for network faults: it relays, swallows
 //! everything (a peer that accepts bytes and never answers), or goes silent (reads nothing,
-//! sends nothing: a dead route with the connection still open).
+//! sends nothing: a dead route with the connection still open), for every connection or
+//! only for those already open (a dead NAT entry: new connections get through).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,12 +18,26 @@ pub enum Mode {
     Blackhole,
     /// Reads nothing and forwards nothing; the bytes wait in the sockets.
     Silent,
+    /// Connections numbered up to this one are silent; later ones relay.
+    SilentUpTo(u64),
+}
+
+impl Mode {
+    /// What this mode means for connection number `id`.
+    fn for_connection(self, id: u64) -> Mode {
+        match self {
+            Mode::SilentUpTo(last) if id <= last => Mode::Silent,
+            Mode::SilentUpTo(_) => Mode::Relay,
+            other => other,
+        }
+    }
 }
 
 /// A proxy on 127.0.0.1 in front of `target`.
 pub struct Proxy {
     pub port: u16,
     mode: Arc<watch::Sender<Mode>>,
+    accepted: Arc<AtomicU64>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -36,20 +52,24 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let (tx, rx) = watch::channel(Mode::Relay);
+        let accepted = Arc::new(AtomicU64::new(0));
+        let counter = accepted.clone();
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
+                let id = counter.fetch_add(1, Ordering::SeqCst) + 1;
                 let Ok(server) = TcpStream::connect((target.0.as_str(), target.1)).await else {
                     continue;
                 };
                 let (client_read, client_write) = client.into_split();
                 let (server_read, server_write) = server.into_split();
-                tokio::spawn(pipe(client_read, server_write, rx.clone()));
-                tokio::spawn(pipe(server_read, client_write, rx.clone()));
+                tokio::spawn(pipe(client_read, server_write, rx.clone(), id));
+                tokio::spawn(pipe(server_read, client_write, rx.clone(), id));
             }
         });
         Self {
             port,
             mode: Arc::new(tx),
+            accepted,
             accept,
         }
     }
@@ -57,18 +77,29 @@ impl Proxy {
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
     }
+
+    /// Every connection open now goes silent; new ones get through.
+    pub fn silence_existing(&self) {
+        self.set(Mode::SilentUpTo(self.accepted.load(Ordering::SeqCst)));
+    }
 }
 
-/// Copies `from` to `to` as the mode says, until either side closes.
+/// Copies `from` to `to` as the mode says for connection `id`, until either side closes.
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut mode: watch::Receiver<Mode>,
+    id: u64,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
+    let now = |mode: &watch::Receiver<Mode>| mode.borrow().for_connection(id);
     loop {
-        if *mode.borrow() == Mode::Silent {
-            if mode.wait_for(|m| *m != Mode::Silent).await.is_err() {
+        if now(&mode) == Mode::Silent {
+            if mode
+                .wait_for(|m| m.for_connection(id) != Mode::Silent)
+                .await
+                .is_err()
+            {
                 return;
             }
             continue;
@@ -87,16 +118,17 @@ async fn pipe(
             }
         };
         // Bytes read just as the proxy went silent wait for it to speak again.
-        let now = *mode.borrow();
-        let now = if now == Mode::Silent {
-            match mode.wait_for(|m| *m != Mode::Silent).await {
-                Ok(m) => *m,
+        let current = match now(&mode) {
+            Mode::Silent => match mode
+                .wait_for(|m| m.for_connection(id) != Mode::Silent)
+                .await
+            {
+                Ok(m) => m.for_connection(id),
                 Err(_) => return,
-            }
-        } else {
-            now
+            },
+            other => other,
         };
-        if now == Mode::Relay && to.write_all(&buf[..n]).await.is_err() {
+        if current == Mode::Relay && to.write_all(&buf[..n]).await.is_err() {
             return;
         }
     }

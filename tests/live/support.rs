@@ -223,11 +223,59 @@ pub struct Queue {
     channel: Channel,
     pub exchange: String,
     name: String,
+    /// The broker it lives on.
+    uri: String,
 }
 
 /// Runs a fault command of `scripts/services.sh` (rabbit-stop, mariadb-restart, ...).
 pub fn service(command: &str) {
     service_with(command, &[]);
+}
+
+/// Runs a `scripts/services.sh` command when dropped, unless defused: a fault test that
+/// stops a service and then fails an assertion still starts it again for the next test.
+pub struct RunOnDrop(Option<&'static str>);
+
+impl RunOnDrop {
+    pub fn new(command: &'static str) -> Self {
+        Self(Some(command))
+    }
+
+    /// Runs it now, once.
+    pub fn run(mut self) {
+        if let Some(command) = self.0.take() {
+            service(command);
+        }
+    }
+}
+
+impl Drop for RunOnDrop {
+    fn drop(&mut self) {
+        if let Some(command) = self.0.take() {
+            // Possibly during a panic: report, never panic again.
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/services.sh");
+            let status = std::process::Command::new("bash")
+                .arg(&script)
+                .arg(command)
+                .status();
+            if !status.as_ref().is_ok_and(|s| s.success()) {
+                eprintln!("scripts/services.sh {command} failed while cleaning up: {status:?}");
+            }
+        }
+    }
+}
+
+/// Runs a command of `scripts/services.sh` and returns the value of `KEY=value` it printed.
+pub fn service_output(command: &str, key: &str) -> String {
+    services_sh(&[command])
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
+        .unwrap_or_else(|| panic!("scripts/services.sh {command} printed no {key}"))
+}
+
+/// Runs a command of `scripts/services.sh` and returns the one line it printed.
+pub fn service_output_line(command: &str) -> String {
+    services_sh(&[command]).trim().to_owned()
 }
 
 /// Runs a command of `scripts/services.sh` with arguments.
@@ -254,6 +302,11 @@ impl Queue {
     /// messages) and the consumer's connection. [`Queue::delete`] removes the queue.
     pub async fn durable(binding: &str) -> Self {
         Self::declare(binding, true, FieldTable::default()).await
+    }
+
+    /// A durable queue bound to durable topic exchange `exchange` on the broker at `uri`.
+    pub async fn durable_on(uri: &str, exchange: &str, binding: &str) -> Self {
+        Self::declare_on(uri, exchange, binding, true, FieldTable::default()).await
     }
 
     /// A queue that holds at most `max_length` messages and refuses (nacks) what does not
@@ -304,12 +357,13 @@ impl Queue {
 
     /// The same queue over a new connection (after the broker restarted).
     pub async fn reopen(self) -> Self {
-        let (connection, channel) = Self::connect().await;
+        let (connection, channel) = Self::connect(&self.uri).await;
         Self {
             _connection: connection,
             channel,
             exchange: self.exchange,
             name: self.name,
+            uri: self.uri,
         }
     }
 
@@ -320,8 +374,8 @@ impl Queue {
             .await;
     }
 
-    async fn connect() -> (Connection, Channel) {
-        let connection = Connection::connect(&services().amqp_uri, ConnectionProperties::default())
+    async fn connect(uri: &str) -> (Connection, Channel) {
+        let connection = Connection::connect(uri, ConnectionProperties::default())
             .await
             .expect("amqp connection");
         let channel = connection.create_channel().await.expect("channel");
@@ -329,8 +383,19 @@ impl Queue {
     }
 
     async fn declare(binding: &str, durable: bool, arguments: FieldTable) -> Self {
-        let (connection, channel) = Self::connect().await;
-        let exchange = unique("x");
+        let uri = services().amqp_uri.clone();
+        Self::declare_on(&uri, &unique("x"), binding, durable, arguments).await
+    }
+
+    async fn declare_on(
+        uri: &str,
+        exchange: &str,
+        binding: &str,
+        durable: bool,
+        arguments: FieldTable,
+    ) -> Self {
+        let (connection, channel) = Self::connect(uri).await;
+        let exchange = exchange.to_owned();
         let name = unique("q");
         channel
             .exchange_declare(
@@ -372,6 +437,7 @@ impl Queue {
             channel,
             exchange,
             name,
+            uri: uri.to_owned(),
         }
     }
 

@@ -174,6 +174,9 @@ impl<P: SchemaProvider> Reader<P> {
         mut shutdown: ShutdownSignal,
     ) -> Result<ReadEnd, Error> {
         let result = loop {
+            // Readiness measures the stream's silence only while it is waited on, not
+            // while a slow or blocked broker holds the reader back.
+            METRICS.read_waiting_since.set(crate::metrics::unix_now());
             let event = tokio::select! {
                 biased;
                 _ = shutdown.wait() => break Ok(ReadEnd::Stopped),
@@ -182,6 +185,7 @@ impl<P: SchemaProvider> Reader<P> {
                 _ = out.closed() => break Ok(ReadEnd::Stopped),
                 event = events.next() => event,
             };
+            METRICS.read_waiting_since.set(0.0);
             let event = match event {
                 Some(Ok(event)) => event,
                 Some(Err(SourceError::StreamClosed)) => {
@@ -211,6 +215,7 @@ impl<P: SchemaProvider> Reader<P> {
                 break Ok(ReadEnd::ReachedStop);
             }
         };
+        METRICS.read_waiting_since.set(0.0);
         events.close().await;
         result
     }
@@ -415,10 +420,12 @@ impl<P: SchemaProvider> Reader<P> {
         });
         counter.inc();
         METRICS.binlog_bytes.inc_by(u64::from(size));
+        let now = crate::metrics::unix_now();
+        METRICS.last_read_at.set(now);
         if heartbeat {
             METRICS.lag_seconds.set(0.0);
         } else if timestamp > 0 {
-            let lag = crate::metrics::unix_now() - f64::from(timestamp);
+            let lag = now - f64::from(timestamp);
             METRICS.lag_seconds.set(lag.max(0.0));
         }
     }

@@ -27,6 +27,16 @@ const DEFAULT_RETRY_DELAY_MS: u64 = 100;
 /// The longest pause, reached when refusals go on without progress (no queue bound, a
 /// consumer that stopped): the broker then gets a few messages a second, not a flood.
 const DEFAULT_RETRY_MAX_DELAY_MS: u64 = 2000;
+/// AMQP heartbeats every 5 s: a broker that sends nothing for two of them (10 s) is taken
+/// as gone, so a dark node or a dead route is noticed within seconds.
+const DEFAULT_HEARTBEAT_SECS: u16 = 5;
+/// Connecting (TCP, TLS, AMQP handshake, channel) to an address that never answers gives
+/// up after this long and tries the next address.
+const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// A message not confirmed this long after it was published means the broker is not
+/// doing its job (heartbeats may still come): the connection is taken as lost. Not while
+/// the broker blocks publishing on purpose (a resource alarm).
+const DEFAULT_CONFIRM_TIMEOUT_MS: u64 = 20_000;
 
 /// `[sink.rabbitmq]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +77,22 @@ pub struct RabbitmqConfig {
     /// The longest such pause, in milliseconds.
     #[serde(default = "default_retry_max_delay_ms")]
     pub retry_max_delay_ms: u64,
+    /// The AMQP heartbeat interval asked for, in seconds (the broker may ask for less).
+    /// Two silent intervals close the connection.
+    #[serde(default = "default_heartbeat_secs")]
+    pub heartbeat_secs: u16,
+    /// Milliseconds a connection attempt may take before the next address is tried.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Milliseconds a published message may wait for its confirmation before the
+    /// connection is taken as lost (not counted while the broker blocks publishing).
+    #[serde(default = "default_confirm_timeout_ms")]
+    pub confirm_timeout_ms: u64,
+    /// The nodes of a RabbitMQ cluster, `host:port` each, tried in turn on start and on
+    /// every reconnect; the URI's scheme, credentials and vhost apply to all of them.
+    /// Empty: the URI's own host and port.
+    #[serde(default)]
+    pub addresses: Vec<String>,
     /// Tables sent to another exchange than `exchange`: the first matching route wins.
     /// Route exchanges are declared like the main one.
     #[serde(default)]
@@ -159,6 +185,15 @@ fn default_exchange_type() -> String {
 fn default_routing_key_template() -> String {
     DEFAULT_ROUTING_KEY_TEMPLATE.into()
 }
+fn default_heartbeat_secs() -> u16 {
+    DEFAULT_HEARTBEAT_SECS
+}
+fn default_connect_timeout_ms() -> u64 {
+    DEFAULT_CONNECT_TIMEOUT_MS
+}
+fn default_confirm_timeout_ms() -> u64 {
+    DEFAULT_CONFIRM_TIMEOUT_MS
+}
 fn default_retry_delay_ms() -> u64 {
     DEFAULT_RETRY_DELAY_MS
 }
@@ -187,6 +222,10 @@ impl Default for RabbitmqConfig {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             retry_delay_ms: DEFAULT_RETRY_DELAY_MS,
             retry_max_delay_ms: DEFAULT_RETRY_MAX_DELAY_MS,
+            heartbeat_secs: DEFAULT_HEARTBEAT_SECS,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            confirm_timeout_ms: DEFAULT_CONFIRM_TIMEOUT_MS,
+            addresses: Vec::new(),
             routes: Vec::new(),
             message_id: false,
             password_file: None,
@@ -236,6 +275,38 @@ impl RabbitmqConfig {
                 ));
             }
         }
+        if self.heartbeat_secs == 0 {
+            return Err(ConfigError::key(
+                "sink.rabbitmq.heartbeat_secs",
+                "must be at least 1: without heartbeats a silent broker is never noticed",
+            ));
+        }
+        if self.connect_timeout_ms == 0 {
+            return Err(ConfigError::key(
+                "sink.rabbitmq.connect_timeout_ms",
+                "must be at least 1 (milliseconds)",
+            ));
+        }
+        if self.confirm_timeout_ms < 1000 {
+            return Err(ConfigError::key(
+                "sink.rabbitmq.confirm_timeout_ms",
+                "must be at least 1000: persistent messages wait for the broker's disk",
+            ));
+        }
+        if self.parsed_uri()?.query.heartbeat == Some(0) {
+            return Err(ConfigError::key(
+                "sink.rabbitmq.uri",
+                "heartbeat=0 turns AMQP heartbeats off, and a silent broker would never be noticed: remove it (sink.rabbitmq.heartbeat_secs sets the interval)",
+            ));
+        }
+        for (n, address) in self.addresses.iter().enumerate() {
+            parse_address(address).map_err(|why| {
+                ConfigError::key(
+                    format!("sink.rabbitmq.addresses[{n}]"),
+                    format!("{address:?}: {why}"),
+                )
+            })?;
+        }
         if self.retry_delay_ms == 0 {
             return Err(ConfigError::key(
                 "sink.rabbitmq.retry_delay_ms",
@@ -270,6 +341,45 @@ impl RabbitmqConfig {
         })
     }
 
+    /// Where to connect, in the order to try: one URI per address (the URI's own when
+    /// `addresses` is empty), with the heartbeat asked for. Each comes with its
+    /// `host:port` for logs and metrics. The URIs hold the password: never log them.
+    pub(super) fn endpoints(&self) -> Vec<(String, String)> {
+        let Ok(base) = self.parsed_uri() else {
+            return Vec::new();
+        };
+        let mut targets: Vec<(String, u16)> = self
+            .addresses
+            .iter()
+            .filter_map(|a| parse_address(a).ok())
+            .collect();
+        if targets.is_empty() {
+            targets.push((base.authority.host.clone(), base.authority.port));
+        }
+        targets
+            .into_iter()
+            .map(|(host, port)| {
+                let mut uri = base.clone();
+                uri.authority.host = host.clone();
+                uri.authority.port = port;
+                if uri.query.heartbeat.is_none() {
+                    uri.query.heartbeat = Some(self.heartbeat_secs);
+                }
+                (uri.to_string(), format!("{host}:{port}"))
+            })
+            .collect()
+    }
+
+    /// The URI's vhost, for messages.
+    pub fn vhost_name(&self) -> String {
+        self.vhost()
+    }
+
+    /// The URI's vhost.
+    pub(super) fn vhost(&self) -> String {
+        self.parsed_uri().map(|u| u.vhost).unwrap_or_default()
+    }
+
     /// `host:port/vhost`, safe to log.
     pub fn address(&self) -> String {
         match self.parsed_uri() {
@@ -289,9 +399,64 @@ impl RabbitmqConfig {
     }
 }
 
+/// `host:port` into its parts.
+fn parse_address(address: &str) -> Result<(String, u16), &'static str> {
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or("expected HOST:PORT, e.g. \"rabbit-2:5672\"")?;
+    if host.is_empty() {
+        return Err("the host is empty");
+    }
+    // The AMQP client reads the host of a URI as a domain name or an IPv4 address only.
+    if host.contains(':') || host.starts_with('[') {
+        return Err("IPv6 addresses are not supported here: use a host name that resolves to it");
+    }
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| "the port is not a number")?;
+    if port == 0 {
+        return Err("the port must be 1-65535");
+    }
+    Ok((host.to_owned(), port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cluster_addresses_share_the_uris_credentials_and_are_checked() {
+        let c = RabbitmqConfig {
+            uri: Secret::new("amqp://u:pw@one:5672/%2f"),
+            addresses: vec!["two:5673".into(), "three:5674".into()],
+            ..RabbitmqConfig::default()
+        };
+        assert!(c.validate().is_ok());
+        let endpoints = c.endpoints();
+        let labels: Vec<&str> = endpoints.iter().map(|(_, l)| l.as_str()).collect();
+        assert_eq!(labels, ["two:5673", "three:5674"]);
+        let first: AMQPUri = endpoints[0].0.parse().unwrap();
+        assert_eq!(first.authority.userinfo.password, "pw");
+        assert_eq!(first.query.heartbeat, Some(5));
+        let single = RabbitmqConfig::default().endpoints();
+        assert_eq!(single.len(), 1);
+        assert_eq!(single[0].1, "localhost:5672");
+        for bad in ["nohost", ":5672", "h:0", "h:port", "[::1]:5672", "::1:5672"] {
+            let c = RabbitmqConfig {
+                addresses: vec![bad.into()],
+                ..RabbitmqConfig::default()
+            };
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains("sink.rabbitmq.addresses[0]"), "{bad}: {err}");
+        }
+        // Heartbeats cannot be turned off through the URI either.
+        let c = RabbitmqConfig {
+            uri: Secret::new("amqp://u:pw@one:5672/%2f?heartbeat=0"),
+            ..RabbitmqConfig::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("heartbeat=0"), "{err}");
+    }
 
     #[test]
     fn the_uri_is_checked_and_never_shown() {

@@ -30,7 +30,11 @@ impl Future for RabbitmqConfirm {
                 exchange: std::mem::take(&mut this.exchange),
                 routing_key: std::mem::take(&mut this.routing_key),
             }),
-            Ok(Confirmation::Nack(_)) | Ok(Confirmation::NotRequested) => Err(SinkError::Nacked),
+            Ok(Confirmation::Nack(_)) => Err(SinkError::Nacked),
+            // The channel is not in confirm mode: nothing will ever be confirmed on it.
+            Ok(Confirmation::NotRequested) => Err(SinkError::Lost(
+                "the channel does not confirm publishes".into(),
+            )),
             Err(source) => Err(SinkError::Publish { source }),
         })
     }

@@ -18,12 +18,14 @@ mod routing;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::FieldTable;
+use std::sync::Arc;
+
 use lapin::{BasicProperties, Channel, Connection};
 use tracing::info;
 
 pub use config::{RabbitmqConfig, RabbitmqTlsConfig, RouteConfig};
 pub use confirm::RabbitmqConfirm;
-pub use connection::connect_broker;
+pub use connection::{Connected, connect_broker, prefer_next_address};
 pub use routing::RoutingKeyTemplate;
 
 use super::{Outgoing, Sink, SinkError};
@@ -44,6 +46,8 @@ pub struct RabbitmqSink {
     watcher: tokio::task::JoinHandle<()>,
     /// Set when the connection fails.
     lost: tokio::sync::watch::Receiver<Option<String>>,
+    /// Set while the broker blocks publishing (`connection.blocked`).
+    blocked: Arc<super::Blocking>,
     options: BasicPublishOptions,
 }
 
@@ -56,8 +60,26 @@ impl Drop for RabbitmqSink {
 impl RabbitmqSink {
     /// Connects, optionally declares the exchange, and turns on publisher confirms.
     pub async fn connect(config: &RabbitmqConfig) -> Result<Self, SinkError> {
-        let address = config.address();
-        let connection = connect_broker(config).await?;
+        let Connected { connection, node } = connect_broker(config).await?;
+        // The channel and the declarations could hang on a node gone quiet too.
+        let timeout = std::time::Duration::from_millis(config.connect_timeout_ms);
+        match tokio::time::timeout(timeout, Self::open(config, connection, node.clone())).await {
+            Ok(result) => result,
+            Err(_) => Err(SinkError::ConnectTimeout {
+                address: node,
+                millis: config.connect_timeout_ms,
+            }),
+        }
+    }
+
+    /// Opens the channel on a new connection, declares the exchanges and turns on
+    /// confirms.
+    async fn open(
+        config: &RabbitmqConfig,
+        connection: Connection,
+        node: String,
+    ) -> Result<Self, SinkError> {
+        let address = format!("{node}/{}", config.vhost());
         let channel = connection
             .create_channel()
             .await
@@ -97,13 +119,16 @@ impl RabbitmqSink {
             .await
             .map_err(|source| SinkError::Channel { source })?;
         let (lost_tx, lost) = tokio::sync::watch::channel(None);
+        let blocked = Arc::new(super::Blocking::default());
         let watcher = tokio::spawn(connection::watch_connection(
             connection.events_listener(),
-            address.clone(),
+            node.clone(),
             lost_tx,
+            blocked.clone(),
         ));
         info!(
             broker = %address,
+            node = %node,
             exchange = %config.exchange,
             persistent = config.persistent,
             "connected to RabbitMQ with publisher confirms"
@@ -123,6 +148,7 @@ impl RabbitmqSink {
             message_id: config.message_id,
             watcher,
             lost,
+            blocked,
             options: BasicPublishOptions {
                 mandatory: config.mandatory,
                 immediate: false,
@@ -180,6 +206,10 @@ impl Sink for RabbitmqSink {
     async fn flush(&mut self) -> Result<(), SinkError> {
         // Confirms already say the broker has every message the publisher counts.
         Ok(())
+    }
+
+    fn blocking(&self) -> Arc<super::Blocking> {
+        self.blocked.clone()
     }
 
     async fn broken(&mut self) -> SinkError {

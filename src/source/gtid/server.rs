@@ -10,7 +10,7 @@ use mysql_common::binlog::events::{GtidEvent, PreviousGtidsEvent};
 use super::{GtidPosition, GtidSet, GtidState};
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
 use crate::source::event::{self, Follower};
-use crate::source::{BinlogSource, ServerInfo, SourceError, global_variable};
+use crate::source::{BinlogSource, ServerInfo, SourceError};
 
 /// How long to wait for the first transaction after a GTID position.
 const GTID_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -19,7 +19,8 @@ impl BinlogSource {
     /// Whether a MySQL server assigns GTIDs (`@@gtid_mode` is ON).
     pub async fn mysql_gtid_mode_on(&self) -> Result<bool, SourceError> {
         let mut conn = self.conn().await?;
-        Ok(global_variable(&mut conn, "gtid_mode")
+        Ok(self
+            .global_variable(&mut conn, "gtid_mode")
             .await?
             .is_some_and(|mode| mode.eq_ignore_ascii_case("ON")))
     }
@@ -32,19 +33,18 @@ impl BinlogSource {
     ) -> Result<Option<GtidPosition>, SourceError> {
         const Q: &str = "SELECT BINLOG_GTID_POS(?, ?)";
         let mut conn = self.conn().await?;
-        let text: Option<Option<String>> = conn
-            .exec_first(Q, (position.file.as_str(), position.offset))
-            .await
-            .map_err(|source| SourceError::Query { query: Q, source })?;
+        let text: Option<Option<String>> = self
+            .answer(
+                Q,
+                conn.exec_first(Q, (position.file.as_str(), position.offset)),
+            )
+            .await?;
         Ok(text.flatten().as_deref().and_then(GtidPosition::parse))
     }
 
     async fn gtid_binlog_pos(&self, conn: &mut Conn) -> Result<GtidPosition, SourceError> {
         const Q: &str = "SELECT @@gtid_binlog_pos";
-        let text: Option<String> = conn
-            .query_first(Q)
-            .await
-            .map_err(|source| SourceError::Query { query: Q, source })?;
+        let text: Option<String> = self.answer(Q, conn.query_first(Q)).await?;
         Ok(text
             .as_deref()
             .and_then(GtidPosition::parse)
@@ -89,16 +89,20 @@ impl BinlogSource {
             "SET @slave_gtid_strict_mode=1",
             state.as_str(),
         ] {
-            conn.query_drop(q)
-                .await
-                .map_err(|e| unresolved(format!("{q}: {e}")))?;
+            self.bounded("SET @slave_connect_state", async {
+                Ok(conn.query_drop(q).await)
+            })
+            .await?
+            .map_err(|e| unresolved(format!("{q}: {e}")))?;
         }
         let request = BinlogStreamRequest::new(self.replica_server_id)
             .with_filename(&[])
             .with_pos(FIRST_EVENT_OFFSET);
-        let mut stream = conn
-            .get_binlog_stream(request)
-            .await
+        let mut stream = self
+            .bounded("COM_BINLOG_DUMP_GTID", async {
+                Ok(conn.get_binlog_stream(request).await)
+            })
+            .await?
             .map_err(|e| unresolved(e.to_string()))?;
         // The stream was asked for no file: the first ROTATE names it.
         let mut follower = Follower::new(BinlogPosition::new("", FIRST_EVENT_OFFSET));
