@@ -185,18 +185,24 @@ mariadb_down() {
   fi
 }
 
-rabbit_env() {
-  export RABBITMQ_NODENAME=$RABBIT_NODE
-  export RABBITMQ_NODE_PORT=$AMQP_PORT
+# The environment rabbitmq-server and rabbitmqctl read for one project node:
+# node_env NODE PORT DIST_PORT DIR
+node_env() {
+  export RABBITMQ_NODENAME=$1
+  export RABBITMQ_NODE_PORT=$2
   export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-  export RABBITMQ_DIST_PORT=$AMQP_DIST_PORT
-  export RABBITMQ_MNESIA_BASE=$RABBIT_DIR/mnesia
-  export RABBITMQ_LOG_BASE=$RABBIT_DIR/log
-  export RABBITMQ_ENABLED_PLUGINS_FILE=$RABBIT_DIR/enabled_plugins
-  export RABBITMQ_FEATURE_FLAGS_FILE=$RABBIT_DIR/feature_flags
-  export RABBITMQ_PID_FILE=$RABBIT_DIR/rabbit.pid
+  export RABBITMQ_DIST_PORT=$3
+  export RABBITMQ_MNESIA_BASE=$4/mnesia
+  export RABBITMQ_LOG_BASE=$4/log
+  export RABBITMQ_ENABLED_PLUGINS_FILE=$4/enabled_plugins
+  export RABBITMQ_FEATURE_FLAGS_FILE=$4/feature_flags
+  export RABBITMQ_PID_FILE=$4/rabbit.pid
   # Our own config file, so the system node's listener (/etc/rabbitmq) is not inherited.
-  export RABBITMQ_CONFIG_FILE=$RABBIT_DIR/rabbitmq.conf
+  export RABBITMQ_CONFIG_FILE=$4/rabbitmq.conf
+}
+
+rabbit_env() {
+  node_env "$RABBIT_NODE" "$AMQP_PORT" "$AMQP_DIST_PORT" "$RABBIT_DIR"
 }
 
 amqp_port_open() {
@@ -268,16 +274,7 @@ RABBIT2_PORT=${BINLOG_RELAY_TEST_AMQP2_PORT:-5675}
 RABBIT2_DIR=$DIR/rabbitmq2
 
 rabbit2_env() {
-  export RABBITMQ_NODENAME=$RABBIT2_NODE
-  export RABBITMQ_NODE_PORT=$RABBIT2_PORT
-  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-  export RABBITMQ_DIST_PORT=$((RABBIT2_PORT + 20000))
-  export RABBITMQ_MNESIA_BASE=$RABBIT2_DIR/mnesia
-  export RABBITMQ_LOG_BASE=$RABBIT2_DIR/log
-  export RABBITMQ_ENABLED_PLUGINS_FILE=$RABBIT2_DIR/enabled_plugins
-  export RABBITMQ_FEATURE_FLAGS_FILE=$RABBIT2_DIR/feature_flags
-  export RABBITMQ_PID_FILE=$RABBIT2_DIR/rabbit.pid
-  export RABBITMQ_CONFIG_FILE=$RABBIT2_DIR/rabbitmq.conf
+  node_env "$RABBIT2_NODE" "$RABBIT2_PORT" "$((RABBIT2_PORT + 20000))" "$RABBIT2_DIR"
 }
 
 rabbit2_port_open() {
