@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod net;
 pub mod pipeline;
 pub mod position;
+pub mod private_file;
 pub mod reconnect;
 pub mod schema;
 pub mod section;

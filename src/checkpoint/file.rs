@@ -2,7 +2,7 @@
 //! it, rename it over the old one, fsync the directory. A crash at any point leaves either
 //! the old or the new checkpoint, never a torn one.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -25,9 +25,9 @@ impl FileStore {
             dir: dir.to_owned(),
             source,
         };
-        fs::create_dir_all(dir).map_err(dir_err)?;
+        crate::private_file::create_dir(dir).map_err(dir_err)?;
         let probe = dir.join(TEMP_NAME);
-        File::create(&probe).map_err(dir_err)?;
+        crate::private_file::create(&probe).map_err(dir_err)?;
         fs::remove_file(&probe).map_err(dir_err)?;
         Ok(Self {
             dir: dir.to_owned(),
@@ -70,12 +70,7 @@ impl CheckpointStore for FileStore {
         let mut body = serde_json::to_vec_pretty(checkpoint)
             .map_err(|e| write_err(std::io::Error::other(e)))?;
         body.push(b'\n');
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)
-            .map_err(write_err)?;
+        let mut file = crate::private_file::create(&temp).map_err(write_err)?;
         file.write_all(&body).map_err(write_err)?;
         file.sync_all().map_err(write_err)?;
         drop(file);

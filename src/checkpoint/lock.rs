@@ -7,7 +7,7 @@
 //! is the operating system's (`flock`), so it goes away with the process, `kill -9`
 //! included; the file names the holder for the error message.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -32,15 +32,9 @@ impl DirLock {
             dir: dir.to_owned(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(dir_err)?;
+        crate::private_file::create_dir(dir).map_err(dir_err)?;
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(dir_err)?;
+        let mut file = crate::private_file::open_or_create(&path).map_err(dir_err)?;
         // A `check` looking at the holder takes a shared lock for an instant: try again
         // for a moment before calling the directory taken.
         let mut attempts = 0;

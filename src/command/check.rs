@@ -533,8 +533,8 @@ fn rabbit_kind(name: &str) -> lapin::ExchangeKind {
 
 fn checkpoint_dir(dir: &Path) -> Item {
     let probe = dir.join(".binlog-relay-check");
-    let result = std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&probe, b"check"))
+    let result = crate::private_file::create_dir(dir)
+        .and_then(|()| crate::private_file::create(&probe).map(drop))
         .and_then(|()| std::fs::remove_file(&probe));
     match result {
         Ok(()) => match crate::checkpoint::lock_holder(dir) {

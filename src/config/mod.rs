@@ -211,7 +211,16 @@ fn classify(err: config::ConfigError, path: Option<&Path>) -> ConfigError {
             unexpected,
             expected,
             ..
-        } => ConfigError::key(key, format!("expected {expected}, found {unexpected}")),
+        } => {
+            // A string's text may be a secret typed into the wrong key: name its kind only.
+            let found = unexpected.to_string();
+            let found = if found.starts_with("string") {
+                "a string".to_owned()
+            } else {
+                found
+            };
+            ConfigError::key(key, format!("expected {expected}, found {found}"))
+        }
         config::ConfigError::Foreign(e) => match path {
             Some(p) => ConfigError::File {
                 path: p.to_owned(),
@@ -221,7 +230,7 @@ fn classify(err: config::ConfigError, path: Option<&Path>) -> ConfigError {
         },
         config::ConfigError::FileParse { uri, cause } => ConfigError::File {
             path: uri.map(PathBuf::from).unwrap_or_default(),
-            message: cause.to_string(),
+            message: without_quoted_lines(&cause.to_string()),
         },
         config::ConfigError::At { error, key, .. } => match (*error, key) {
             (config::ConfigError::Message(m), Some(key)) => ConfigError::key(key, m),
@@ -229,6 +238,23 @@ fn classify(err: config::ConfigError, path: Option<&Path>) -> ConfigError {
         },
         other => ConfigError::Other(missing_field_hint(other.to_string())),
     }
+}
+
+/// A parser's message without the lines of the file it quotes (` 3 | password = "..."`):
+/// the position and the reason stay, a secret on the offending line does not reach the log.
+fn without_quoted_lines(message: &str) -> String {
+    let quoted = |line: &str| {
+        let t = line.trim_start();
+        let t = t
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
+        t.starts_with('|')
+    };
+    message
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !quoted(l))
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// serde says "missing field `host`"; say where it belongs and how to set it.
@@ -256,6 +282,21 @@ mod tests {
             Some(&path),
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         )
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_position_but_never_quotes_the_line() {
+        let err = load("[source]\nhost = \"db\"\npassword = \"s3cretpw\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(!err.contains("s3cretpw"), "{err}");
+        // A string in a key of another type is named by its kind, not its text.
+        let err = load("[source]\nhost = \"db\"\nport = \"s3cretpw\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("source.port"), "{err}");
+        assert!(!err.contains("s3cretpw"), "{err}");
     }
 
     #[test]

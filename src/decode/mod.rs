@@ -68,6 +68,16 @@ pub enum DecodeError {
     /// One column's value could not be read or rendered.
     #[error(transparent)]
     Column(Box<ColumnError>),
+    /// Row images that hold no column take no bytes, so the rest of the event could never be
+    /// read: a damaged or forged event, never one a server writes.
+    #[error(
+        "rows event for `{database}`.`{table}` selects no column in its row images, yet {left} bytes of rows follow: the event is damaged"
+    )]
+    EmptyImages {
+        database: String,
+        table: String,
+        left: usize,
+    },
 }
 
 /// A problem with one column's value, naming the table, the column and its type.
@@ -145,7 +155,7 @@ impl DecodeError {
     pub fn problem(&self) -> Option<&ColumnProblem> {
         match self {
             Self::Column(e) => Some(&e.problem),
-            Self::ColumnCount { .. } => None,
+            Self::ColumnCount { .. } | Self::EmptyImages { .. } => None,
         }
     }
 }
@@ -210,6 +220,7 @@ impl<'a> RowsEvent<'a> {
         }
         before.clear();
         after.clear();
+        let left = cursor.len();
         match self.kind {
             RowKind::Insert => read_image(table, self.after, cursor, after)?,
             RowKind::Delete => read_image(table, self.before, cursor, before)?,
@@ -222,6 +233,13 @@ impl<'a> RowsEvent<'a> {
                 read_image(table, self.before, cursor, before)?;
                 read_image(table, self.after, cursor, after)?;
             }
+        }
+        if cursor.len() == left {
+            return Err(DecodeError::EmptyImages {
+                database: table.database.to_string(),
+                table: table.name.to_string(),
+                left,
+            });
         }
         Ok(true)
     }

@@ -20,7 +20,8 @@ const DATA_PATH: [&str; 7] = [
 ];
 
 /// Modules every stage may use: they import no stage.
-const LEAVES: [&str; 6] = [
+const LEAVES: [&str; 7] = [
+    "private_file",
     "table",
     "position",
     "section",

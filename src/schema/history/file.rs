@@ -91,12 +91,7 @@ impl HistoryStore for FileHistoryStore {
             body.push(b'\n');
         }
         let temp = self.dir.join(TEMP_NAME);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)
-            .map_err(|e| self.io(e))?;
+        let mut file = crate::private_file::create(&temp).map_err(|e| self.io(e))?;
         file.write_all(&body).map_err(|e| self.io(e))?;
         file.sync_all().map_err(|e| self.io(e))?;
         drop(file);
