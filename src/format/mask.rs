@@ -127,7 +127,10 @@ impl MaskingConfig {
                 (&rule.hash, Mask::Hash),
             ] {
                 for name in names {
-                    if columns.iter().any(|(c, _): &(String, Mask)| c == name) {
+                    if columns
+                        .iter()
+                        .any(|(c, _): &(String, Mask)| same_column(c, name))
+                    {
                         return Err(ConfigError::key(
                             format!("masking.rules[{n}]"),
                             format!("column `{name}` has more than one mask"),
@@ -202,6 +205,11 @@ impl MaskingConfig {
     }
 }
 
+/// Whether two column names name the same column: MySQL compares them without case.
+fn same_column(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || (!a.is_ascii() && a.to_lowercase() == b.to_lowercase())
+}
+
 fn trim_newline(mut bytes: Vec<u8>) -> Vec<u8> {
     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         bytes.pop();
@@ -229,7 +237,8 @@ impl Masking {
                 continue;
             }
             for (name, mask) in rule {
-                match columns.iter().position(|c| c == name) {
+                // Column names are case-insensitive in MySQL: `Email` masks `email`.
+                match columns.iter().position(|c| same_column(c, name)) {
                     Some(i) if masks[i] == Mask::Keep => masks[i] = mask.clone(),
                     Some(_) => {}
                     None => missing.push(name.clone()),
@@ -263,7 +272,7 @@ impl Masking {
             for (name, _) in rule {
                 if !matching
                     .iter()
-                    .any(|columns| columns.contains(&name.as_str()))
+                    .any(|columns| columns.iter().any(|c| same_column(c, name)))
                 {
                     report.push(format!(
                         "masking rule for tables {pattern} names column {name:?}, which none of its {} table(s) has",
@@ -375,6 +384,9 @@ mod tests {
             ]
         );
         assert!(missing.is_empty());
+        // Column names match without case, as in MySQL.
+        let upper: Vec<String> = columns.iter().map(|c| c.to_uppercase()).collect();
+        assert_eq!(m.masks_for("tis", "person", &upper).0, masks);
         let (masks, missing) = m.masks_for("tis", "personal", &["id".to_owned()]);
         assert_eq!(masks, [Mask::Keep]);
         assert_eq!(missing, ["dob", "nhs_number", "email"]);

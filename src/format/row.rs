@@ -148,9 +148,11 @@ impl RowRenderer {
         }
 
         out.extend_from_slice(&layout.head);
-        // A masked table's statement text would carry the values in clear.
+        // With any masking configured, no statement text: it would carry masked values in
+        // clear, and one statement (a multi-table UPDATE, a multi-statement) can write the
+        // rows of a masked table and of an unmasked one.
         if config.row_query
-            && layout.masks.is_none()
+            && options.masking.is_empty()
             && let Some(query) = meta.query
         {
             write_field(out, &names.query, false);

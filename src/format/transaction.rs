@@ -585,6 +585,36 @@ mod tests {
     }
 
     #[test]
+    fn with_masking_configured_no_message_carries_the_statement() {
+        use crate::format::mask::{MaskRuleConfig, MaskingConfig};
+        let config = OutputConfig {
+            row_query: true,
+            ..OutputConfig::default()
+        };
+        let mut options = config.compile().unwrap();
+        // A rule for another table: the statement of this one may still have written a
+        // masked table's rows too (a multi-table UPDATE).
+        let masking = MaskingConfig {
+            rules: vec![MaskRuleConfig {
+                tables: "hr.person".into(),
+                null: vec!["NHS_Number".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        options.masking = Arc::new(masking.compile(|_| None).unwrap());
+        let options = Arc::new(options);
+        let layout = TableLayout::new(table(), &options);
+        let mut tx = TransactionBuffer::new(options);
+        let pos = BinlogPosition::new("bin.000003", 1234);
+        tx.push_row(&layout, RowKind::Insert, &meta(&pos), &[], &[ONE, HI, X])
+            .unwrap();
+        let got = bodies(&tx.finish(Some(3)).unwrap());
+        assert!(!got[0].contains("query"), "{}", got[0]);
+        assert!(got[0].contains(r#""data":{"id":1,"note":"hi""#), "{}", got[0]);
+    }
+
+    #[test]
     fn commit_info_off_and_xoffset_off() {
         let rows = [
             (RowKind::Insert, vec![], vec![ONE, HI, X]),
