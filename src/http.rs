@@ -8,13 +8,18 @@
 //! the same gauges the metrics show, so the two never disagree.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::metrics::METRICS;
 use crate::section::ConfigError;
@@ -131,6 +136,14 @@ pub struct Readiness {
     pub max_silence: std::time::Duration,
 }
 
+/// Connections served at once; more wait in the listen backlog. A scraper and a probe or
+/// two need a handful: the limit keeps a flood of idle connections from costing memory.
+const MAX_CONNECTIONS: usize = 32;
+/// A client gets this long to send its request's headers (a slow-header client is cut off).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// And this long for the whole connection, keep-alive included.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Serves the endpoint until the process exits.
 pub async fn serve(listener: TcpListener, readiness: Readiness) {
     let app = Router::new()
@@ -140,8 +153,31 @@ pub async fn serve(listener: TcpListener, readiness: Readiness) {
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "serving /metrics, /healthz and /readyz");
     }
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!(error = %e, "the metrics and health endpoint stopped");
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        // Wait for a free slot before accepting: the next client waits in the backlog.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: pause rather than spin.
+                tracing::warn!(error = %e, "the metrics and health endpoint cannot accept");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            // Errors here are the client's (gone, too slow, not HTTP): nothing to report.
+            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
+            drop(slot);
+        });
     }
 }
 
@@ -215,5 +251,59 @@ mod tests {
             err.contains("http.listen") && err.contains("HOST:PORT"),
             "{err}"
         );
+    }
+
+    async fn endpoint() -> SocketAddr {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let readiness = Readiness {
+            max_lag_seconds: 60,
+            max_silence: Duration::from_secs(10),
+        };
+        tokio::spawn(serve(listener, readiness));
+        address
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = endpoint().await;
+        let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut buf = Vec::new();
+        // The server closes the connection (an answer, if any, is a 408) once the
+        // header-read timeout passes; a server without one would keep it open.
+        let closed = tokio::time::timeout(
+            HEADER_READ_TIMEOUT + Duration::from_secs(5),
+            slow.read_to_end(&mut buf),
+        )
+        .await;
+        assert!(closed.is_ok(), "still open after {:?}", started.elapsed());
+        assert!(started.elapsed() >= HEADER_READ_TIMEOUT - Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn idle_connections_beyond_the_limit_wait_and_cannot_starve_it_for_ever() {
+        let address = endpoint().await;
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            idle.push(tokio::net::TcpStream::connect(address).await.unwrap());
+        }
+        let address = address.to_string();
+        // Every slot is held by a client that says nothing: a probe waits...
+        let early = probe(&address, "/healthz", Duration::from_secs(1)).await;
+        assert!(early.is_err(), "answered past the limit: {early:?}");
+        // ...until the header-read timeout frees the slots.
+        let later = probe(
+            &address,
+            "/healthz",
+            HEADER_READ_TIMEOUT + Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(later, Ok(200));
+        drop(idle);
     }
 }

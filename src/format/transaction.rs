@@ -611,7 +611,11 @@ mod tests {
             .unwrap();
         let got = bodies(&tx.finish(Some(3)).unwrap());
         assert!(!got[0].contains("query"), "{}", got[0]);
-        assert!(got[0].contains(r#""data":{"id":1,"note":"hi""#), "{}", got[0]);
+        assert!(
+            got[0].contains(r#""data":{"id":1,"note":"hi""#),
+            "{}",
+            got[0]
+        );
     }
 
     #[test]
