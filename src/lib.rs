@@ -19,6 +19,8 @@
 //! (`/metrics`, `/healthz`, `/readyz`), [`systemd`] (readiness and watchdog), [`check`]
 //! (the pre-flight report) and [`shutdown`].
 
+#![forbid(unsafe_code)]
+
 pub mod checkpoint;
 pub mod command;
 pub mod config;

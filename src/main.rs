@@ -2,6 +2,8 @@
 //! the subcommand (`binlog_relay::command`), which loads the configuration, does the work
 //! and picks the exit code.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

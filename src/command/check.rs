@@ -439,6 +439,17 @@ async fn broker(config: &Config) -> Vec<Item> {
         }
     };
     let mut items = vec![Item::ok("broker", format!("connected to {address}"))];
+    let plain = rabbit.plaintext_remote_nodes();
+    if !plain.is_empty() {
+        items.push(Item::warn(
+            "broker TLS",
+            format!(
+                "plain-text AMQP to {}: the password and every row cross the network unencrypted",
+                plain.join(", ")
+            ),
+            "use amqps:// (sink.rabbitmq.tls for a private CA)",
+        ));
+    }
     // The main exchange and every route's, declared alike.
     let mut exchanges = vec![rabbit.exchange.as_str()];
     for route in &rabbit.routes {

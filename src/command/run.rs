@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::pipeline::{self, Outcome, StopAt};
 use crate::shutdown::{self, Forced, Shutdown};
@@ -36,6 +36,14 @@ pub fn command(file: &super::ConfigFile, stop_at: Option<StopAt>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if config.sink.kind == crate::sink::SinkKind::Rabbitmq {
+        for node in config.sink.rabbitmq.plaintext_remote_nodes() {
+            warn!(
+                node = %node,
+                "plain-text AMQP to a broker over the network: the password and every row cross it unencrypted; use amqps://"
+            );
+        }
+    }
     let result = runtime.block_on(async {
         let (trigger, signal) = Shutdown::new();
         let deadline = config.shutdown.deadline();

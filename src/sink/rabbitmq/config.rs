@@ -370,6 +370,29 @@ impl RabbitmqConfig {
             .collect()
     }
 
+    /// The nodes reached in plain text over a network (`amqp://` to a host that is not
+    /// loopback): the password and every message cross it unencrypted.
+    pub fn plaintext_remote_nodes(&self) -> Vec<String> {
+        let Ok(uri) = self.parsed_uri() else {
+            return Vec::new();
+        };
+        if uri.scheme == lapin::uri::AMQPScheme::AMQPS {
+            return Vec::new();
+        }
+        self.endpoints()
+            .into_iter()
+            .map(|(_, node)| node)
+            .filter(|node| {
+                let host = node.rsplit_once(':').map_or(node.as_str(), |(h, _)| h);
+                let loopback = host == "localhost"
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback());
+                !loopback
+            })
+            .collect()
+    }
+
     /// The URI's vhost, for messages.
     pub fn vhost_name(&self) -> String {
         self.vhost()
@@ -449,6 +472,19 @@ mod tests {
             let err = c.validate().unwrap_err().to_string();
             assert!(err.contains("sink.rabbitmq.addresses[0]"), "{bad}: {err}");
         }
+        // Plain text over the network is flagged; loopback and amqps:// are not.
+        assert_eq!(c.plaintext_remote_nodes(), ["two:5673", "three:5674"]);
+        let local = RabbitmqConfig {
+            uri: Secret::new("amqp://u:pw@127.0.0.1:5672/%2f"),
+            addresses: vec!["localhost:5673".into()],
+            ..RabbitmqConfig::default()
+        };
+        assert!(local.plaintext_remote_nodes().is_empty());
+        let tls = RabbitmqConfig {
+            uri: Secret::new("amqps://u:pw@one:5671/%2f"),
+            ..RabbitmqConfig::default()
+        };
+        assert!(tls.plaintext_remote_nodes().is_empty());
         // Heartbeats cannot be turned off through the URI either.
         let c = RabbitmqConfig {
             uri: Secret::new("amqp://u:pw@one:5672/%2f?heartbeat=0"),
