@@ -9,8 +9,13 @@
 //!   `scripts/services.sh up`; tests share the services and the lock that keeps tests which
 //!   change server-wide settings apart from the others.
 
+#[path = "common/bounded_alloc.rs"]
+mod bounded_alloc;
 #[path = "common/harness.rs"]
 mod harness;
+
+#[global_allocator]
+static ALLOCATOR: bounded_alloc::BoundedAlloc = bounded_alloc::BoundedAlloc;
 mod offline;
 #[path = "common/process.rs"]
 mod process;

@@ -9,6 +9,10 @@ use mysql_common::binlog::BinlogFile;
 use mysql_common::binlog::consts::{BinlogVersion, EventType};
 use mysql_common::binlog::events::{Event, TransactionPayloadEvent};
 
+/// No server writes a larger event (the largest `max_allowed_packet` is 1 GiB): a larger
+/// claim, such as a compressed transaction's decompressed size, is damage.
+const MAX_EVENT_SIZE: u64 = 1 << 30;
+
 /// Why a binlog file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -24,6 +28,13 @@ pub enum FileError {
         #[source]
         source: std::io::Error,
     },
+    #[error("binlog file {path}: the event at offset {offset} is damaged: {source}")]
+    Event {
+        path: PathBuf,
+        offset: u64,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The events of one binlog file, in order. Like the live stream, a compressed transaction
@@ -35,6 +46,10 @@ pub struct BinlogFileEvents {
     payload: Option<Cursor<Vec<u8>>>,
     /// Events that end at or before this offset are skipped: where a replay starts.
     skip_to: u64,
+    /// Where the next event of the file starts (the last one's end), for errors.
+    next_offset: u64,
+    /// Where the compressed transaction being read starts, for errors in its events.
+    payload_offset: u64,
 }
 
 impl BinlogFileEvents {
@@ -56,6 +71,8 @@ impl BinlogFileEvents {
             inner,
             payload: None,
             skip_to: 0,
+            next_offset: crate::position::FIRST_EVENT_OFFSET,
+            payload_offset: 0,
         })
     }
 
@@ -105,38 +122,70 @@ impl super::EventSource for BinlogFileEvents {
 }
 
 impl BinlogFileEvents {
+    /// An event that could not be read, at the offset where it starts (a compressed
+    /// transaction's events: where the transaction starts).
+    fn damaged(&self, offset: u64, source: std::io::Error) -> FileError {
+        FileError::Event {
+            path: self.path.clone(),
+            offset,
+            source,
+        }
+    }
+
     /// The next event of the file, or of the compressed transaction being read.
     fn next_in_file(&mut self) -> Option<Result<Event, FileError>> {
-        let read_err = |source| FileError::Read {
-            path: self.path.clone(),
-            source,
-        };
         if let Some(payload) = self.payload.as_mut() {
             match self.inner.reader_mut().read_decompressed(payload) {
                 Ok(Some(event)) => return Some(Ok(event)),
                 Ok(None) => self.payload = None,
                 Err(e) => {
                     self.payload = None;
-                    return Some(Err(read_err(e)));
+                    return Some(Err(self.damaged(self.payload_offset, e)));
                 }
             }
         }
+        let start = self.next_offset;
         let event = match self.inner.next()? {
             Ok(event) => event,
-            Err(e) => return Some(Err(read_err(e))),
+            Err(e) => return Some(Err(self.damaged(start, e))),
         };
+        let end = u64::from(event.header().log_pos());
+        if end != 0 {
+            self.next_offset = end;
+        }
         if event.header().event_type_raw() == EventType::TRANSACTION_PAYLOAD_EVENT as u8 {
-            // The checked decompression: an error here is reported, never an empty payload.
+            // The checked decompression: an error here is reported, never an empty payload,
+            // and never more bytes than the event says it holds (nor than any event can).
             let decompressed = event
                 .read_event::<TransactionPayloadEvent<'_>>()
                 .and_then(|p| {
+                    let declared = p.uncompressed_size();
+                    if declared > MAX_EVENT_SIZE {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("a compressed transaction claims {declared} bytes, more than any server writes"),
+                        ));
+                    }
                     let mut bytes = Vec::new();
-                    p.decompressed()?.read_to_end(&mut bytes)?;
+                    p.decompressed()?.take(declared + 1).read_to_end(&mut bytes)?;
+                    if bytes.len() as u64 != declared {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "a compressed transaction claims {declared} bytes but holds {}{}",
+                                bytes.len().min(usize::try_from(declared).unwrap_or(usize::MAX)),
+                                if bytes.len() as u64 > declared { " or more" } else { "" }
+                            ),
+                        ));
+                    }
                     Ok(bytes)
                 });
             match decompressed {
-                Ok(bytes) => self.payload = Some(Cursor::new(bytes)),
-                Err(e) => return Some(Err(read_err(e))),
+                Ok(bytes) => {
+                    self.payload = Some(Cursor::new(bytes));
+                    self.payload_offset = start;
+                }
+                Err(e) => return Some(Err(self.damaged(start, e))),
             }
         }
         Some(Ok(event))
