@@ -403,6 +403,15 @@ fn duration_ms(d: Duration) -> u64 {
 }
 
 fn classify_stream_error(source: mysql_async::Error, position: &BinlogPosition) -> SourceError {
+    if let mysql_async::Error::Io(mysql_async::IoError::Io(e)) = &source
+        && e.kind() == std::io::ErrorKind::InvalidData
+        // TLS reports a broken record as invalid data too: that is the connection's.
+        && !e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+    {
+        return SourceError::DamagedEvent {
+            message: e.to_string(),
+        };
+    }
     match &source {
         mysql_async::Error::Server(e) if e.code == ER_MASTER_FATAL_ERROR_READING_BINLOG => {
             SourceError::PositionUnavailable {
@@ -466,4 +475,45 @@ fn offers_no_tls(e: &mysql_async::Error) -> bool {
         e,
         mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(
+        kind: std::io::ErrorKind,
+        inner: Box<dyn std::error::Error + Send + Sync>,
+    ) -> mysql_async::Error {
+        mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(kind, inner)))
+    }
+
+    #[test]
+    fn an_event_the_parser_refuses_stops_the_stream_and_a_broken_connection_does_not() {
+        let at = BinlogPosition::new("bin.000001", 4);
+        let refused = classify_stream_error(
+            io(
+                std::io::ErrorKind::InvalidData,
+                "binlog event size 3 is smaller than the 19-byte event header".into(),
+            ),
+            &at,
+        );
+        assert!(
+            matches!(refused, SourceError::DamagedEvent { .. }),
+            "{refused:?}"
+        );
+        assert!(!refused.is_transient());
+        // A TLS record that does not decrypt is the connection's fault: reconnect.
+        let tls = classify_stream_error(
+            io(
+                std::io::ErrorKind::InvalidData,
+                Box::new(rustls::Error::DecryptError),
+            ),
+            &at,
+        );
+        assert!(matches!(tls, SourceError::Stream { .. }), "{tls:?}");
+        assert!(tls.is_transient());
+        let cut = classify_stream_error(io(std::io::ErrorKind::UnexpectedEof, "eof".into()), &at);
+        assert!(cut.is_transient());
+    }
 }

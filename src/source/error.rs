@@ -116,6 +116,10 @@ pub enum SourceError {
         #[source]
         source: mysql_async::Error,
     },
+    /// The server (or something between) sent an event the parser refuses: reading it
+    /// again would fail again, so this stops the stream for an operator to look at.
+    #[error("the next binlog event is damaged: {message}")]
+    DamagedEvent { message: String },
 }
 
 impl SourceError {

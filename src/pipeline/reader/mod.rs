@@ -193,6 +193,14 @@ impl<P: SchemaProvider> Reader<P> {
                         position: self.position().clone(),
                     });
                 }
+                // It starts where the last event read ends.
+                Some(Err(SourceError::DamagedEvent { message })) => {
+                    break Err(Error::MalformedEvent {
+                        event: "next",
+                        position: self.position().clone(),
+                        message,
+                    });
+                }
                 Some(Err(e)) => break Err(Error::Source(e)),
                 None => break Ok(ReadEnd::SourceEnded),
             };
