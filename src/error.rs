@@ -68,6 +68,13 @@ pub enum Error {
     FailoverNeedsMariadb { gtid_set: String },
     #[error("internal task failed: {0}")]
     Task(String),
+    #[error(
+        "the binlog reader failed on the event at binlog position {position} ({message}). This is a bug in binlog-relay: the event was not published and the checkpoint is before it. Report it with the binlog file around that position"
+    )]
+    ReaderPanicked {
+        position: BinlogPosition,
+        message: String,
+    },
 }
 
 impl Error {

@@ -23,5 +23,8 @@ pub const CHECKPOINT_BEFORE_RENAME: &str = "checkpoint-before-rename";
 /// The new checkpoint has replaced the old one; the directory is not yet synced.
 pub const CHECKPOINT_AFTER_RENAME: &str = "checkpoint-after-rename";
 
+/// The reader is about to handle an event: a test can make it panic there, as a bug would.
+pub const READER_HANDLE_EVENT: &str = "reader-handle-event";
+
 /// A message was handed to the sink; its confirmation has not been awaited.
 pub const PUBLISH_BEFORE_CONFIRM: &str = "publish-before-confirm";

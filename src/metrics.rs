@@ -52,6 +52,8 @@ pub struct Metrics {
     /// Unix time the reader began waiting for the stream's next event; 0 while it handles
     /// one or waits for the broker. Silence counts only while this is set.
     pub read_waiting_since: Gauge,
+    /// Unix time the reader began handling the current event; 0 while it waits.
+    pub reader_busy_since: Gauge,
     /// Bytes of the open transaction's rows waiting in the spill file.
     pub spill_bytes: IntGauge,
     /// Transactions that went through the spill file.
@@ -225,6 +227,10 @@ impl Metrics {
             last_read_at: gauge(
                 "binlog_relay_last_read_timestamp_seconds",
                 "Unix time of the last event or heartbeat read from the binlog stream",
+            ),
+            reader_busy_since: gauge(
+                "binlog_relay_reader_busy_since_timestamp_seconds",
+                "Unix time the reader began handling the current binlog event; 0 while it waits for the stream or the broker",
             ),
             read_waiting_since: gauge(
                 "binlog_relay_read_waiting_since_timestamp_seconds",
@@ -404,6 +410,6 @@ mod tests {
         unique.dedup();
         assert_eq!(names, unique);
         // Every series but the per-event-type and per-broker-node ones, which appear with their first value.
-        assert_eq!(names.len(), 29, "{names:?}");
+        assert_eq!(names.len(), 30, "{names:?}");
     }
 }

@@ -14,6 +14,23 @@ use crate::metrics::METRICS;
 /// How often the connection state is looked at.
 const POLL: Duration = Duration::from_millis(250);
 
+/// Seconds the reader has been busy with one event, if longer than `limit`: a reader in a
+/// loop that never awaits (a bug) must end in a restart, not in a daemon that looks alive.
+/// Waiting for the stream or for a slow or blocked broker is not busy.
+fn reader_stuck_for(limit: Duration) -> Option<f64> {
+    stuck_for(
+        METRICS.reader_busy_since.get(),
+        crate::metrics::unix_now(),
+        limit,
+    )
+}
+
+/// How long a reader busy since `since` (0: not busy) has been stuck at `now`, past `limit`.
+fn stuck_for(since: f64, now: f64, limit: Duration) -> Option<f64> {
+    let busy = now - since;
+    (since > 0.0 && busy > limit.as_secs_f64()).then_some(busy)
+}
+
 /// Runs for the life of the process.
 pub async fn notify() {
     if std::env::var_os("NOTIFY_SOCKET").is_none() {
@@ -24,7 +41,14 @@ pub async fn notify() {
             let mut tick = tokio::time::interval(interval / 2);
             loop {
                 tick.tick().await;
-                send(&[NotifyState::Watchdog]);
+                match reader_stuck_for(interval) {
+                    // systemd restarts the process once the watchdog interval passes.
+                    Some(busy) => tracing::error!(
+                        busy_seconds = busy,
+                        "the binlog reader has been busy with one event for longer than the watchdog interval; no longer telling systemd the daemon is alive"
+                    ),
+                    None => send(&[NotifyState::Watchdog]),
+                }
             }
         });
     }
@@ -58,5 +82,18 @@ pub fn stopping() {
 fn send(state: &[NotifyState<'_>]) {
     if let Err(e) = sd_notify::notify(state) {
         tracing::debug!(error = %e, "cannot notify systemd");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reader_busy_past_the_watchdog_interval_is_stuck_and_a_waiting_one_is_not() {
+        let limit = Duration::from_secs(30);
+        assert_eq!(stuck_for(0.0, 1_000.0, limit), None, "waiting");
+        assert_eq!(stuck_for(990.0, 1_000.0, limit), None, "busy 10 s");
+        assert_eq!(stuck_for(960.0, 1_000.0, limit), Some(40.0));
     }
 }

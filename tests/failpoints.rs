@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use binlog_relay::checkpoint::{CheckpointStore, FileStore};
 use binlog_relay::failpoints::{
-    CHECKPOINT_AFTER_RENAME, CHECKPOINT_BEFORE_RENAME, PUBLISH_BEFORE_CONFIRM,
+    CHECKPOINT_AFTER_RENAME, CHECKPOINT_BEFORE_RENAME, PUBLISH_BEFORE_CONFIRM, READER_HANDLE_EVENT,
 };
 use binlog_relay::pipeline::Outcome;
 use binlog_relay::position::BinlogPosition;
@@ -172,5 +172,38 @@ async fn a_lost_connection_between_publish_and_confirm_loses_no_row() {
         .collect();
     assert_eq!(union, expected_changes().into_iter().collect());
     assert_eq!(rest.len(), 2019 - 3);
+    scenario.teardown();
+}
+
+#[tokio::test]
+async fn a_panic_while_reading_an_event_names_its_position_and_keeps_the_checkpoint_before_it() {
+    let scenario = fail::FailScenario::setup();
+    let dir = tempfile::tempdir().unwrap();
+    // A bug in the reader, at the tenth event of the file.
+    fail::cfg(READER_HANDLE_EVENT, "9*off->panic(a bug)").unwrap();
+    let sink = MemorySink::new();
+    let (_trigger, signal) = Shutdown::new();
+    let result = run(
+        None,
+        sink.clone(),
+        FileStore::open(dir.path()).unwrap(),
+        &Setup::default(),
+        signal,
+    )
+    .await;
+    fail::cfg(READER_HANDLE_EVENT, "off").unwrap();
+    let err = result.expect_err("the panic ends the run");
+    let binlog_relay::Error::ReaderPanicked { position, message } = &err else {
+        panic!("not a reader panic: {err}");
+    };
+    assert_eq!(message, "a bug");
+    assert!(err.to_string().contains(&position.to_string()), "{err}");
+    // Nothing at or after the failed event is checkpointed.
+    if let Some(saved) = FileStore::open(dir.path()).unwrap().load().unwrap() {
+        assert!(
+            position.reached(&saved.position),
+            "{saved:?} past {position}"
+        );
+    }
     scenario.teardown();
 }

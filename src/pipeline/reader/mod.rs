@@ -14,6 +14,7 @@ mod tables;
 
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use mysql_common::binlog::consts::EventType;
 use mysql_common::binlog::events::{
     Event, GtidEvent, PreviousGtidsEvent, RowsQueryEvent, XidEvent,
@@ -204,9 +205,28 @@ impl<P: SchemaProvider> Reader<P> {
                 Some(Err(e)) => break Err(Error::Source(e)),
                 None => break Ok(ReadEnd::SourceEnded),
             };
-            let delivery = match self.handle_event(&event).await {
-                Ok(d) => d,
-                Err(e) => break Err(e),
+            // The watchdog stops being fed when one event keeps the reader busy.
+            METRICS.reader_busy_since.set(crate::metrics::unix_now());
+            // A panic is a bug, but one event must not take the process down without
+            // saying where it is.
+            let handled = std::panic::AssertUnwindSafe(self.handle_event(&event))
+                .catch_unwind()
+                .await;
+            METRICS.reader_busy_since.set(0.0);
+            let delivery = match handled {
+                Ok(Ok(d)) => d,
+                Ok(Err(e)) => break Err(e),
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".into());
+                    break Err(Error::ReaderPanicked {
+                        position: self.event_start.clone(),
+                        message,
+                    });
+                }
             };
             match self.forward(delivery, &out).await {
                 Ok(true) => {}
@@ -275,6 +295,9 @@ impl<P: SchemaProvider> Reader<P> {
     /// Handles one event; returns a delivery when a transaction (or a statement outside one)
     /// completed. `run` calls this for every event; tests may call it directly.
     pub async fn handle_event(&mut self, event: &Event) -> Result<Option<Delivery>, Error> {
+        crate::failpoints::fail_point!(crate::failpoints::READER_HANDLE_EVENT, |_| Err(
+            Error::Task("failpoint".into())
+        ));
         let header = event.header();
         let type_code = header.event_type_raw();
         tracing::trace!(
