@@ -4,7 +4,8 @@
 # tests, benchmarks in test mode, the offline tests (fixture binlogs through the pipeline,
 # failpoints), the live tests against the project's MariaDB and RabbitMQ, then the
 # deployment files (scripts/check-deploy.sh: systemd-analyze verify, the Dockerfile's build
-# and runtime). Ends with one summary line.
+# and runtime), and a 30 s fuzzing slice per target (scripts/fuzz.sh). Ends with one
+# summary line.
 #
 # A plain `cargo test` runs the offline tests alone, with no server and nothing installed.
 #
@@ -23,4 +24,6 @@ cargo test --locked --lib --bins --benches --examples 2>&1 | tee "$log"
 cargo test --locked --test failpoints --features failpoints 2>&1 | tee -a "$log"
 cargo test --locked --test main --features live-tests 2>&1 | tee -a "$log"
 scripts/check-deploy.sh
+# A short fuzzing slice over the replay path and the DDL reader (longer runs: docs/fuzzing.md).
+scripts/fuzz.sh 30
 awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$log"

@@ -107,6 +107,17 @@ async fn a_compressed_transaction_with_a_damaged_header_is_damage() {
 }
 
 #[tokio::test]
+async fn a_compressed_transaction_field_type_past_255_is_damage() {
+    // Found by scripts/fuzz.sh once the first eight were fixed.
+    damaged_at(
+        "09_tpe_field_type_over_255.bin",
+        236,
+        "runs past the end of the event",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn an_event_inside_a_compressed_transaction_with_a_huge_size_is_refused() {
     damaged_at(
         "08_fuzz_payload_inner_event_alloc.bin",

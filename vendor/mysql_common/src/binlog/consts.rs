@@ -849,7 +849,10 @@ impl TryFrom<u64> for TransactionPayloadFields {
             1 => Ok(Self::OTW_PAYLOAD_SIZE_FIELD),
             2 => Ok(Self::OTW_PAYLOAD_COMPRESSION_TYPE_FIELD),
             3 => Ok(Self::OTW_PAYLOAD_UNCOMPRESSED_SIZE_FIELD),
-            x => Err(UnknownTransactionPayloadFields(x.try_into().unwrap())),
+            // A value past u8 is unknown too (reported as 255), not a panic.
+            x => Err(UnknownTransactionPayloadFields(
+                x.try_into().unwrap_or(u8::MAX),
+            )),
         }
     }
 }
@@ -890,7 +893,7 @@ impl TryFrom<u64> for TransactionPayloadCompressionType {
             0 => Ok(Self::ZSTD),
             255 => Ok(Self::NONE),
             x => Err(UnknownTransactionPayloadCompressionType(
-                x.try_into().unwrap(),
+                x.try_into().unwrap_or(u8::MAX),
             )),
         }
     }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Fuzzes the replay path (binlog bytes through the same parser, reader and decoder as the
+# live stream) and the DDL reader with libFuzzer, on the stable toolchain: the targets in
+# fuzz/ are built with SanitizerCoverage flags (what cargo-fuzz passes with
+# --sanitizer none), so neither cargo-fuzz nor a nightly compiler is needed.
+#
+# usage: scripts/fuzz.sh [SECONDS] [TARGET ...]     (default: 60 s each for replay and ddl)
+#   FUZZ_JOBS=N   run N processes per target (libFuzzer -fork=N), for long runs
+#
+# Seeds: every fixture binlog under 256 KiB and the damaged ones in
+# tests/fixtures/fuzz-crashers (replay), fuzz/seeds/ddl (ddl). The corpus grows in
+# target/fuzz/corpus/TARGET; a crash, an abort (including an allocation over 256 MiB) or
+# an input that runs over 10 s stops the run, fails the script and is kept in
+# target/fuzz/artifacts/TARGET/. Replay one with: fuzz/target/.../replay FILE
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-60}
+shift || true
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(replay ddl)
+JOBS=${FUZZ_JOBS:-1}
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+
+export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
+cargo build --release --quiet --locked --manifest-path fuzz/Cargo.toml --target "$TRIPLE" --bins
+
+work=target/fuzz
+for target in "${TARGETS[@]}"; do
+  corpus=$work/corpus/$target
+  seeds=$work/seeds/$target
+  artifacts=$work/artifacts/$target/
+  # Artifacts are this run's findings: the last run's go (copy out those worth keeping).
+  rm -rf "$artifacts"
+  mkdir -p "$corpus" "$seeds" "$artifacts"
+  case $target in
+    replay)
+      find tests/fixtures/binlog -type f -size -256k \
+        ! -name '*.jsonl' ! -name '*.md' ! -name '*.sql' ! -name '*.txt' ! -name '*.py' \
+        -exec cp -f {} "$seeds/" \;
+      cp -f tests/fixtures/fuzz-crashers/*.bin "$seeds/"
+      ;;
+    ddl) cp -f fuzz/seeds/ddl/* "$seeds/" ;;
+    *) echo "unknown target $target (replay, ddl)" >&2; exit 2 ;;
+  esac
+  fork=()
+  [ "$JOBS" -gt 1 ] && fork=(-fork="$JOBS")
+  echo "== fuzzing $target for ${SECONDS_EACH}s ($(ls "$seeds" | wc -l) seeds, corpus $(ls "$corpus" | wc -l))"
+  "fuzz/target/$TRIPLE/release/$target" "${fork[@]}" \
+    -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
+    -artifact_prefix="$artifacts" -print_final_stats=1 "$corpus" "$seeds" 2>&1 \
+    | grep -E '^(#[0-9]+.*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+== ERROR|SUMMARY|INFO: -fork)|panicked|allocation of' || true
+  if [ -n "$(ls -A "$artifacts")" ]; then
+    echo "fuzzing $target found inputs that fail: $artifacts" >&2
+    ls "$artifacts" >&2
+    exit 1
+  fi
+done
