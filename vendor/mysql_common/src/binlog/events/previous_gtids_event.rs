@@ -140,7 +140,9 @@ impl<'de> MyDeserialize<'de> for PreviousGtidsEvent<'de> {
             header & ((1u64 << 56) - 1)
         };
 
-        let mut sids = Vec::with_capacity(n_sids as usize);
+        // The count comes from the event: reserve no more than the bytes left can hold
+        // (each SID takes at least 16 + 8 bytes).
+        let mut sids = Vec::with_capacity(n_sids.min(buf.len() as u64 / 24) as usize);
 
         for _ in 0..n_sids {
             // UUID (16 bytes)
@@ -198,7 +200,8 @@ impl<'de> MyDeserialize<'de> for PreviousGtidsEvent<'de> {
             let n_intervals = u64::from_le_bytes(n_intervals_bytes);
 
             // Intervals (16 bytes each)
-            let mut intervals = Vec::with_capacity(n_intervals as usize);
+            let mut intervals =
+                Vec::with_capacity(n_intervals.min(buf.len() as u64 / 16) as usize);
             for _ in 0..n_intervals {
                 let interval: GnoInterval = buf.parse(())?;
                 intervals.push(interval);

@@ -228,12 +228,15 @@ impl<'a> TransactionPayloadEvent<'a> {
             return Vec::new();
         }
         let mut decode_buf = vec![0_u8; self.uncompressed_size.0 as usize];
-        match zstd::stream::copy_decode(self.payload.as_bytes(), &mut decode_buf[..]) {
-            Ok(_) => {}
-            Err(_) => {
-                return Vec::new();
-            }
+        // Exactly the declared size, or nothing: a short payload would leave zeros that
+        // read as events, a long one is cut.
+        let complete = {
+            let mut rest = &mut decode_buf[..];
+            zstd::stream::copy_decode(self.payload.as_bytes(), &mut rest).is_ok() && rest.is_empty()
         };
+        if !complete {
+            return Vec::new();
+        }
         decode_buf
     }
 
