@@ -115,7 +115,7 @@ pub async fn capture_for<S: HistoryStore>(
             before_capture.databases.append(&mut touched.databases);
         }
         if let Some(st) = during_capture {
-            warn!(attempt, position = %st.position, statement = %st.sql.chars().take(80).collect::<String>(), "the schema changed while it was being captured; capturing again");
+            warn!(attempt, position = %st.position, statement = %crate::schema::ddl::without_literals(&st.sql, 80, false), "the schema changed while it was being captured; capturing again");
             continue;
         }
 

@@ -162,6 +162,68 @@ fn named_table(sql: &str, default_db: &str) -> Option<TableName> {
     })
 }
 
+/// `sql` shortened to `max_chars`, for logs and the schema history file, with every quoted
+/// string literal replaced by `?` and, with `numbers`, every number too: a statement can
+/// carry row values (`INSERT ... VALUES ('9434765919')`, a `DEFAULT` or `COMMENT`), and
+/// neither logs nor state files may hold row data. Identifiers, quoted with backticks or
+/// not, stay.
+pub fn without_literals(sql: &str, max_chars: usize, numbers: bool) -> String {
+    let mut out = String::new();
+    let mut written = 0;
+    let mut chars = sql.chars().peekable();
+    // Whether the last character continues a word: `t1` is a name, not a number.
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        if written >= max_chars {
+            break;
+        }
+        match c {
+            '\'' | '"' => {
+                while let Some(x) = chars.next() {
+                    if x == '\\' {
+                        chars.next();
+                    } else if x == c {
+                        // A doubled quote is one quote inside the literal.
+                        if chars.peek() == Some(&c) {
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+                out.push('?');
+                in_word = false;
+            }
+            '`' => {
+                out.push(c);
+                for x in chars.by_ref() {
+                    out.push(x);
+                    written += 1;
+                    if x == '`' {
+                        break;
+                    }
+                }
+                in_word = true;
+            }
+            d if numbers && d.is_ascii_digit() && !in_word => {
+                while chars
+                    .peek()
+                    .is_some_and(|x| x.is_ascii_alphanumeric() || *x == '.')
+                {
+                    chars.next();
+                }
+                out.push('?');
+            }
+            _ => {
+                out.push(c);
+                in_word = c.is_alphanumeric() || c == '_' || c == '$';
+            }
+        }
+        written += 1;
+    }
+    out
+}
+
 /// A cheap test for "this is CREATE/ALTER/DROP/RENAME TABLE", for text the lexer rejects.
 pub fn looks_like_table_ddl(sql: &str) -> bool {
     let upper = sql.trim_start().to_ascii_uppercase();

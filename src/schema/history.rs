@@ -437,7 +437,8 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
         if touched.is_empty() && failure.is_none() {
             return Ok(Vec::new());
         }
-        let excerpt: String = sql.chars().take(200).collect();
+        // No row data in logs or the history file: string literals (DEFAULT, COMMENT) go.
+        let excerpt = super::ddl::without_literals(sql, 200, false);
         if self.only_untracked(&touched) {
             // Blacklisted tables are never looked up, so their definitions need not be
             // kept, and a statement about them that cannot be followed harms nothing.
@@ -498,7 +499,7 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
         if !ddl::looks_like_table_ddl(lossy) {
             return Ok(());
         }
-        let excerpt: String = lossy.chars().take(200).collect();
+        let excerpt = super::ddl::without_literals(lossy, 200, false);
         warn!(position = %at, statement = %excerpt, "a schema statement's text is not valid in its session's charset; every table is unknown until the binlog names their columns or the schema is recaptured");
         let all: Vec<(String, String)> = self
             .catalog

@@ -47,7 +47,7 @@ impl<P: SchemaProvider> Reader<P> {
         }
         let database = query.schema();
         let database = database.as_ref();
-        debug!(statement = %trimmed.chars().take(60).collect::<String>(), "statement outside rows events");
+        debug!(statement = %crate::schema::ddl::without_literals(trimmed, 60, true), "statement outside rows events");
         // Anything else may change a table's shape: the schema provider follows it, and
         // is stored before anything after it is published. The server gives a changed
         // table a new table id, so cached table maps stay correct, but dropping them keeps

@@ -474,3 +474,23 @@ fn unlexable_table_ddl_names_its_table() {
         vec![("shop".to_string(), "or`ders".to_string())]
     );
 }
+
+#[test]
+fn logged_statements_carry_no_literals() {
+    let dml = r#"INSERT INTO `p1`.t2 VALUES (9434765919, 'Jane O''Neil', "x\"y", 1.5e3)"#;
+    assert_eq!(
+        without_literals(dml, 200, true),
+        "INSERT INTO `p1`.t2 VALUES (?, ?, ?, ?)"
+    );
+    let ddl = r#"ALTER TABLE t ADD c VARCHAR(20) DEFAULT 'secret' COMMENT "NHS 943 476 5919""#;
+    assert_eq!(
+        without_literals(ddl, 200, false),
+        "ALTER TABLE t ADD c VARCHAR(20) DEFAULT ? COMMENT ?"
+    );
+    assert_eq!(
+        without_literals("UPDATE t SET a = 'x'", 8, true),
+        "UPDATE t"
+    );
+    // An unterminated literal hides the rest.
+    assert_eq!(without_literals("SET a = 'abc", 50, true), "SET a = ?");
+}
