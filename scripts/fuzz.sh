@@ -24,7 +24,10 @@ TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
-cargo build --release --quiet --locked --manifest-path fuzz/Cargo.toml --target "$TRIPLE" --bins
+# Its own target directory, whatever CARGO_TARGET_DIR says, so the binaries are where the
+# loop below runs them. fuzz/Cargo.lock pins what Cargo.lock pins, plus libFuzzer.
+cargo build --release --quiet --locked --manifest-path fuzz/Cargo.toml --target "$TRIPLE" \
+  --target-dir fuzz/target --bins
 
 work=target/fuzz
 for target in "${TARGETS[@]}"; do
@@ -36,9 +39,11 @@ for target in "${TARGETS[@]}"; do
   mkdir -p "$corpus" "$seeds" "$artifacts"
   case $target in
     replay)
+      # Named by their path, so files of the same name in two fixture sets both seed.
       find tests/fixtures/binlog -type f -size -256k \
         ! -name '*.jsonl' ! -name '*.md' ! -name '*.sql' ! -name '*.txt' ! -name '*.py' \
-        -exec cp -f {} "$seeds/" \;
+        ! -name '*.sh' ! -name '*.json' -print0 |
+        while IFS= read -r -d '' f; do cp -f "$f" "$seeds/$(echo "$f" | tr '/' '_')"; done
       cp -f tests/fixtures/fuzz-crashers/*.bin "$seeds/"
       ;;
     ddl) cp -f fuzz/seeds/ddl/* "$seeds/" ;;
@@ -47,12 +52,16 @@ for target in "${TARGETS[@]}"; do
   fork=()
   [ "$JOBS" -gt 1 ] && fork=(-fork="$JOBS")
   echo "== fuzzing $target for ${SECONDS_EACH}s ($(ls "$seeds" | wc -l) seeds, corpus $(ls "$corpus" | wc -l))"
+  log=$work/$target.log
+  status=0
   "fuzz/target/$TRIPLE/release/$target" "${fork[@]}" \
     -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
-    -artifact_prefix="$artifacts" -print_final_stats=1 "$corpus" "$seeds" 2>&1 \
-    | grep -E '^(#[0-9]+.*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+== ERROR|SUMMARY|INFO: -fork)|panicked|allocation of' || true
-  if [ -n "$(ls -A "$artifacts")" ]; then
-    echo "fuzzing $target found inputs that fail: $artifacts" >&2
+    -artifact_prefix="$artifacts" -print_final_stats=1 "$corpus" "$seeds" >"$log" 2>&1 || status=$?
+  grep -E '^(#[0-9]+.*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+== ERROR|SUMMARY|INFO: -fork)|panicked|allocation of' "$log" || true
+  # libFuzzer exits 0 when the time is up; anything else is a finding or a failure to run.
+  if [ "$status" -ne 0 ] || [ -n "$(ls -A "$artifacts")" ]; then
+    echo "fuzzing $target failed (exit $status; the whole output: $log)" >&2
+    tail -n 20 "$log" >&2
     ls "$artifacts" >&2
     exit 1
   fi

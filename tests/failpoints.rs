@@ -198,12 +198,23 @@ async fn a_panic_while_reading_an_event_names_its_position_and_keeps_the_checkpo
     };
     assert_eq!(message, "a bug");
     assert!(err.to_string().contains(&position.to_string()), "{err}");
+    // The tenth event of the file starts where the ninth ends.
+    let ninth = binlog_relay::source::file::BinlogFileEvents::open(&fixture())
+        .unwrap()
+        .nth(8)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        *position,
+        BinlogPosition::new(FILE, u64::from(ninth.header().log_pos()))
+    );
     // Nothing at or after the failed event is checkpointed.
-    if let Some(saved) = FileStore::open(dir.path()).unwrap().load().unwrap() {
-        assert!(
-            position.reached(&saved.position),
-            "{saved:?} past {position}"
-        );
-    }
+    let saved = FileStore::open(dir.path()).unwrap().load().unwrap();
+    assert!(
+        saved
+            .as_ref()
+            .is_none_or(|cp| position.reached(&cp.position)),
+        "{saved:?} past {position}"
+    );
     scenario.teardown();
 }

@@ -197,6 +197,9 @@ pub fn without_literals(sql: &str, max_chars: usize, numbers: bool) -> String {
             '`' => {
                 out.push(c);
                 for x in chars.by_ref() {
+                    if written >= max_chars {
+                        break;
+                    }
                     out.push(x);
                     written += 1;
                     if x == '`' {
@@ -204,6 +207,29 @@ pub fn without_literals(sql: &str, max_chars: usize, numbers: bool) -> String {
                     }
                 }
                 in_word = true;
+            }
+            // Comments can hold anything, a stray quote included: they go whole.
+            '#' => {
+                chars.by_ref().find(|x| *x == '\n');
+                out.push(' ');
+                in_word = false;
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                chars.by_ref().find(|x| *x == '\n');
+                out.push(' ');
+                in_word = false;
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for x in chars.by_ref() {
+                    if last == '*' && x == '/' {
+                        break;
+                    }
+                    last = x;
+                }
+                out.push(' ');
+                in_word = false;
             }
             d if numbers && d.is_ascii_digit() && !in_word => {
                 while chars

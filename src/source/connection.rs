@@ -403,10 +403,11 @@ fn duration_ms(d: Duration) -> u64 {
 }
 
 fn classify_stream_error(source: mysql_async::Error, position: &BinlogPosition) -> SourceError {
+    // The event parser marks what it refuses (vendor/mysql_common): a damaged event, not a
+    // failed connection, whatever the error's kind.
     if let mysql_async::Error::Io(mysql_async::IoError::Io(e)) = &source
-        && e.kind() == std::io::ErrorKind::InvalidData
-        // TLS reports a broken record as invalid data too: that is the connection's.
-        && !e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+        && e.get_ref()
+            .is_some_and(|inner| inner.is::<mysql_common::binlog::MalformedEvent>())
     {
         return SourceError::DamagedEvent {
             message: e.to_string(),
@@ -481,39 +482,39 @@ fn offers_no_tls(e: &mysql_async::Error) -> bool {
 mod tests {
     use super::*;
 
-    fn io(
-        kind: std::io::ErrorKind,
-        inner: Box<dyn std::error::Error + Send + Sync>,
-    ) -> mysql_async::Error {
-        mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(kind, inner)))
-    }
-
     #[test]
     fn an_event_the_parser_refuses_stops_the_stream_and_a_broken_connection_does_not() {
         let at = BinlogPosition::new("bin.000001", 4);
-        let refused = classify_stream_error(
-            io(
-                std::io::ErrorKind::InvalidData,
-                "binlog event size 3 is smaller than the 19-byte event header".into(),
-            ),
-            &at,
+        // What the vendored parser returns for a damaged event, of any kind.
+        let mut reader = mysql_common::binlog::EventStreamReader::new(
+            mysql_common::binlog::consts::BinlogVersion::Version4,
         );
-        assert!(
-            matches!(refused, SourceError::DamagedEvent { .. }),
-            "{refused:?}"
-        );
-        assert!(!refused.is_transient());
-        // A TLS record that does not decrypt is the connection's fault: reconnect.
-        let tls = classify_stream_error(
-            io(
-                std::io::ErrorKind::InvalidData,
-                Box::new(rustls::Error::DecryptError),
-            ),
-            &at,
-        );
-        assert!(matches!(tls, SourceError::Stream { .. }), "{tls:?}");
-        assert!(tls.is_transient());
-        let cut = classify_stream_error(io(std::io::ErrorKind::UnexpectedEof, "eof".into()), &at);
-        assert!(cut.is_transient());
+        for damaged in [&[0u8; 10][..], &[0u8; 25][..]] {
+            let Err(e) = reader.read(damaged) else {
+                panic!("{damaged:?} read as an event");
+            };
+            let refused = classify_stream_error(e.into(), &at);
+            assert!(
+                matches!(refused, SourceError::DamagedEvent { .. }),
+                "{refused:?}"
+            );
+            assert!(!refused.is_transient());
+        }
+        // The connection's own failures, invalid data from TLS included: reconnect.
+        let io = |kind, msg: &str| {
+            mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(
+                kind,
+                msg.to_owned(),
+            )))
+        };
+        for (kind, msg) in [
+            (std::io::ErrorKind::InvalidData, "bad TLS record"),
+            (std::io::ErrorKind::UnexpectedEof, "eof"),
+            (std::io::ErrorKind::ConnectionReset, "reset"),
+        ] {
+            let lost = classify_stream_error(io(kind, msg), &at);
+            assert!(matches!(lost, SourceError::Stream { .. }), "{lost:?}");
+            assert!(lost.is_transient());
+        }
     }
 }

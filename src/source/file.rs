@@ -9,9 +9,9 @@ use mysql_common::binlog::BinlogFile;
 use mysql_common::binlog::consts::{BinlogVersion, EventType};
 use mysql_common::binlog::events::{Event, TransactionPayloadEvent};
 
-/// No server writes a larger event (the largest `max_allowed_packet` is 1 GiB): a larger
-/// claim, such as a compressed transaction's decompressed size, is damage.
-const MAX_EVENT_SIZE: u64 = 1 << 30;
+/// The largest compressed transaction, decompressed, this version reads: the same bound
+/// as mysql_async's decompression on the live stream (vendor/mysql_common).
+const MAX_DECOMPRESSED: u64 = 1 << 30;
 
 /// Why a binlog file could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,8 @@ pub struct BinlogFileEvents {
     next_offset: u64,
     /// Where the compressed transaction being read starts, for errors in its events.
     payload_offset: u64,
+    /// A cut-short last event was reported: the file has nothing more.
+    end_reported: bool,
 }
 
 impl BinlogFileEvents {
@@ -73,6 +75,7 @@ impl BinlogFileEvents {
             skip_to: 0,
             next_offset: crate::position::FIRST_EVENT_OFFSET,
             payload_offset: 0,
+            end_reported: false,
         })
     }
 
@@ -132,6 +135,25 @@ impl BinlogFileEvents {
         }
     }
 
+    /// `None` when the file ends where its last event does; otherwise the error for the
+    /// event at `start` that the file cuts short (a size field too large, a truncated copy).
+    fn ended_inside_an_event(&mut self, start: u64) -> Option<Result<Event, FileError>> {
+        let length = std::fs::metadata(&self.path).map(|m| m.len()).ok()?;
+        if std::mem::replace(&mut self.end_reported, true) || start >= length {
+            return None;
+        }
+        Some(Err(self.damaged(
+            start,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file ends {} bytes into it, before the event does: the file is truncated or the event's size is damaged",
+                    length - start
+                ),
+            ),
+        )))
+    }
+
     /// The next event of the file, or of the compressed transaction being read.
     fn next_in_file(&mut self) -> Option<Result<Event, FileError>> {
         if let Some(payload) = self.payload.as_mut() {
@@ -145,14 +167,14 @@ impl BinlogFileEvents {
             }
         }
         let start = self.next_offset;
-        let event = match self.inner.next()? {
-            Ok(event) => event,
-            Err(e) => return Some(Err(self.damaged(start, e))),
+        let event = match self.inner.next() {
+            Some(Ok(event)) => event,
+            Some(Err(e)) => return Some(Err(self.damaged(start, e))),
+            // mysql_common ends the file at an event that stops short: say so, once,
+            // unless the file really ends where the last event did.
+            None => return self.ended_inside_an_event(start),
         };
-        let end = u64::from(event.header().log_pos());
-        if end != 0 {
-            self.next_offset = end;
-        }
+        self.next_offset = start + u64::from(event.header().event_size());
         if event.header().event_type_raw() == EventType::TRANSACTION_PAYLOAD_EVENT as u8 {
             // The checked decompression: an error here is reported, never an empty payload,
             // and never more bytes than the event says it holds (nor than any event can).
@@ -160,10 +182,10 @@ impl BinlogFileEvents {
                 .read_event::<TransactionPayloadEvent<'_>>()
                 .and_then(|p| {
                     let declared = p.uncompressed_size();
-                    if declared > MAX_EVENT_SIZE {
+                    if declared > MAX_DECOMPRESSED {
                         return Err(std::io::Error::new(
                             std::io::ErrorKind::InvalidData,
-                            format!("a compressed transaction claims {declared} bytes, more than any server writes"),
+                            format!("a compressed transaction of {declared} bytes decompressed: over the 1 GiB this version reads (or a damaged size)"),
                         ));
                     }
                     let mut bytes = Vec::new();

@@ -194,16 +194,28 @@ impl<P: SchemaProvider> Reader<P> {
                         position: self.position().clone(),
                     });
                 }
-                // It starts where the last event read ends.
+                // It starts where the last event read ends; inside a compressed
+                // transaction, its events are reported at the transaction's position.
                 Some(Err(SourceError::DamagedEvent { message })) => {
+                    let position = if self.expect_payload_events {
+                        self.event_start.clone()
+                    } else {
+                        self.position().clone()
+                    };
                     break Err(Error::MalformedEvent {
                         event: "next",
-                        position: self.position().clone(),
+                        position,
                         message,
                     });
                 }
                 Some(Err(e)) => break Err(Error::Source(e)),
                 None => break Ok(ReadEnd::SourceEnded),
+            };
+            // Where this event starts, for a panic: handle_event moves the position first.
+            let start = if self.expect_payload_events {
+                self.event_start.clone()
+            } else {
+                self.position().clone()
             };
             // The watchdog stops being fed when one event keeps the reader busy.
             METRICS.reader_busy_since.set(crate::metrics::unix_now());
@@ -223,7 +235,7 @@ impl<P: SchemaProvider> Reader<P> {
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_else(|| "a panic".into());
                     break Err(Error::ReaderPanicked {
-                        position: self.event_start.clone(),
+                        position: start,
                         message,
                     });
                 }
@@ -317,7 +329,7 @@ impl<P: SchemaProvider> Reader<P> {
             // transaction would vanish. Stop instead.
             return Err(self.malformed(
                 "TRANSACTION_PAYLOAD",
-                "the compressed transaction could not be decompressed: none of its events arrived",
+                "the compressed transaction could not be decompressed (damaged, or over 1 GiB decompressed, the most this version reads): none of its events arrived",
             ));
         }
         self.count_event(

@@ -493,4 +493,22 @@ fn logged_statements_carry_no_literals() {
     );
     // An unterminated literal hides the rest.
     assert_eq!(without_literals("SET a = 'abc", 50, true), "SET a = ?");
+    // A quote in a comment does not turn the literals after it inside out.
+    assert_eq!(
+        without_literals(
+            "/* don't */ INSERT INTO t VALUES ('secret') -- it's\n",
+            100,
+            true
+        ),
+        "  INSERT INTO t VALUES (?)  "
+    );
+    assert_eq!(
+        without_literals("# o'k\nUPDATE t SET a='x'", 100, true),
+        " UPDATE t SET a=?"
+    );
+    // A stray backtick keeps to the length.
+    assert_eq!(
+        without_literals("SELECT `abcdefgh 'secret'", 10, true).len(),
+        10
+    );
 }

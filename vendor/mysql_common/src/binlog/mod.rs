@@ -38,6 +38,29 @@ use self::{
     events::{Event, FormatDescriptionEvent, RotateEvent, TableMapEvent},
 };
 
+/// An event the reader could not parse: its bytes are damaged. It travels inside the
+/// `io::Error` that [`EventStreamReader::read`] returns, which keeps the original error's
+/// kind (so [`BinlogFile`] still ends at a truncated last event), and lets a caller tell a
+/// damaged event, which reading again will not fix, from a stream that failed.
+#[derive(Debug)]
+pub struct MalformedEvent(pub io::Error);
+
+impl std::fmt::Display for MalformedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for MalformedEvent {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn malformed(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), MalformedEvent(e))
+}
+
 pub mod consts;
 pub mod decimal;
 pub mod events;
@@ -167,9 +190,9 @@ impl EventStreamReader {
             return Ok(None);
         }
 
-        let event = Event::read(&self.fde, input)?;
+        let event = Event::read(&self.fde, input).map_err(malformed)?;
 
-        self.handle_event(&event)?;
+        self.handle_event(&event).map_err(malformed)?;
 
         Ok(Some(event))
     }
@@ -198,10 +221,12 @@ impl EventStreamReader {
         };
 
         if event.header().event_type_raw() == EventType::TRANSACTION_PAYLOAD_EVENT as u8 {
-            return Err(io::Error::other("TRANSACTION_PAYLOAD_EVENT encountered"));
+            return Err(malformed(io::Error::other(
+                "TRANSACTION_PAYLOAD_EVENT encountered",
+            )));
         }
 
-        self.handle_event(&event)?;
+        self.handle_event(&event).map_err(malformed)?;
 
         Ok(Some(event))
     }
