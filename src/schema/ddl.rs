@@ -196,6 +196,7 @@ pub fn without_literals(sql: &str, max_chars: usize, numbers: bool) -> String {
             }
             '`' => {
                 out.push(c);
+                written += 1;
                 for x in chars.by_ref() {
                     if written >= max_chars {
                         break;
@@ -207,29 +208,38 @@ pub fn without_literals(sql: &str, max_chars: usize, numbers: bool) -> String {
                     }
                 }
                 in_word = true;
+                continue;
             }
-            // Comments can hold anything, a stray quote included: they go whole.
+            // Comments are the author's text, which operators need to see (a statement
+            // the reader cannot follow may be explained by one). They are copied, but a
+            // quote in one (`don't`) must not turn the literals after it inside out.
             '#' => {
-                chars.by_ref().find(|x| *x == '\n');
-                out.push(' ');
+                out.push(c);
+                written +=
+                    copy_comment(&mut chars, &mut out, max_chars - written, |x, _| x == '\n');
                 in_word = false;
+                continue;
             }
             '-' if chars.peek() == Some(&'-') => {
-                chars.by_ref().find(|x| *x == '\n');
-                out.push(' ');
+                out.push(c);
+                written +=
+                    copy_comment(&mut chars, &mut out, max_chars - written, |x, _| x == '\n');
                 in_word = false;
+                continue;
             }
-            '/' if chars.peek() == Some(&'*') => {
-                chars.next();
-                let mut last = ' ';
-                for x in chars.by_ref() {
-                    if last == '*' && x == '/' {
-                        break;
-                    }
-                    last = x;
-                }
-                out.push(' ');
+            // `/*! ... */` and `/*+ ... */` are code the server may run: read like the rest.
+            '/' if chars.peek() == Some(&'*') && {
+                let mut ahead = chars.clone();
+                ahead.next();
+                !matches!(ahead.peek(), Some('!' | '+'))
+            } =>
+            {
+                out.push(c);
+                written += copy_comment(&mut chars, &mut out, max_chars - written, |x, last| {
+                    last == '*' && x == '/'
+                });
                 in_word = false;
+                continue;
             }
             d if numbers && d.is_ascii_digit() && !in_word => {
                 while chars
@@ -248,6 +258,31 @@ pub fn without_literals(sql: &str, max_chars: usize, numbers: bool) -> String {
         written += 1;
     }
     out
+}
+
+/// Copies a comment up to and including the character `ends` accepts (given the one
+/// before it), at most `room` characters, with quotes shown as `?`. Returns how many
+/// characters it wrote, counting the one that opened the comment.
+fn copy_comment(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    out: &mut String,
+    room: usize,
+    ends: impl Fn(char, char) -> bool,
+) -> usize {
+    let mut written = 1;
+    let mut last = ' ';
+    for x in chars.by_ref() {
+        if written >= room {
+            break;
+        }
+        out.push(if x == '\'' || x == '"' { '?' } else { x });
+        written += 1;
+        if ends(x, last) {
+            break;
+        }
+        last = x;
+    }
+    written
 }
 
 /// A cheap test for "this is CREATE/ALTER/DROP/RENAME TABLE", for text the lexer rejects.

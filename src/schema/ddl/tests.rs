@@ -500,11 +500,20 @@ fn logged_statements_carry_no_literals() {
             100,
             true
         ),
-        "  INSERT INTO t VALUES (?)  "
+        "/* don?t */ INSERT INTO t VALUES (?) -- it?s\n"
     );
     assert_eq!(
         without_literals("# o'k\nUPDATE t SET a='x'", 100, true),
-        " UPDATE t SET a=?"
+        "# o?k\nUPDATE t SET a=?"
+    );
+    // Version-gated comments are code: kept, their literals hidden.
+    assert_eq!(
+        without_literals(
+            "ALTER TABLE t ADD c INT /*!99999 , FROBNICATE 'x' */",
+            100,
+            false
+        ),
+        "ALTER TABLE t ADD c INT /*!99999 , FROBNICATE ? */"
     );
     // A stray backtick keeps to the length.
     assert_eq!(
