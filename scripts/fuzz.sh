@@ -5,7 +5,12 @@
 # --sanitizer none), so neither cargo-fuzz nor a nightly compiler is needed.
 #
 # usage: scripts/fuzz.sh [SECONDS] [TARGET ...]     (default: 60 s each for replay and ddl)
+#        scripts/fuzz.sh --ci                       (the CI slice: see below)
 #   FUZZ_JOBS=N   run N processes per target (libFuzzer -fork=N), for long runs
+#
+# --ci: a fixed number of mutations (FUZZ_CI_RUNS, 20000) from the seeds alone with a fixed
+# random seed, so the slice CI runs is the same on every clone: it fails on a regression,
+# not on the luck of the draw. Finding new inputs is what the timed runs are for.
 #
 # Seeds: every fixture binlog under 256 KiB and the damaged ones in
 # tests/fixtures/fuzz-crashers (replay), fuzz/seeds/ddl (ddl). The corpus grows in
@@ -14,6 +19,12 @@
 # target/fuzz/artifacts/TARGET/. Replay one with: fuzz/target/.../replay FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."
+CI=
+if [ "${1:-}" = --ci ]; then
+  CI=1
+  shift
+  set -- 0 "$@"
+fi
 SECONDS_EACH=${1:-60}
 shift || true
 TARGETS=("$@")
@@ -34,6 +45,10 @@ for target in "${TARGETS[@]}"; do
   corpus=$work/corpus/$target
   seeds=$work/seeds/$target
   artifacts=$work/artifacts/$target/
+  if [ -n "$CI" ]; then
+    corpus=$work/ci-corpus/$target
+    rm -rf "$corpus"
+  fi
   # Artifacts are this run's findings: the last run's go (copy out those worth keeping).
   rm -rf "$artifacts"
   mkdir -p "$corpus" "$seeds" "$artifacts"
@@ -51,11 +66,16 @@ for target in "${TARGETS[@]}"; do
   esac
   fork=()
   [ "$JOBS" -gt 1 ] && fork=(-fork="$JOBS")
-  echo "== fuzzing $target for ${SECONDS_EACH}s ($(ls "$seeds" | wc -l) seeds, corpus $(ls "$corpus" | wc -l))"
+  limit=(-max_total_time="$SECONDS_EACH")
+  if [ -n "$CI" ]; then
+    fork=()
+    limit=(-seed=1 -runs="${FUZZ_CI_RUNS:-20000}")
+  fi
+  echo "== fuzzing $target: ${limit[*]} ($(ls "$seeds" | wc -l) seeds, corpus $(ls "$corpus" | wc -l))"
   log=$work/$target.log
   status=0
-  "fuzz/target/$TRIPLE/release/$target" "${fork[@]}" \
-    -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
+  "fuzz/target/$TRIPLE/release/$target" "${fork[@]}" "${limit[@]}" \
+    -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
     -artifact_prefix="$artifacts" -print_final_stats=1 "$corpus" "$seeds" >"$log" 2>&1 || status=$?
   grep -E '^(#[0-9]+.*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+== ERROR|SUMMARY|INFO: -fork)|panicked|allocation of' "$log" || true
   # libFuzzer exits 0 when the time is up; anything else is a finding or a failure to run.

@@ -4,8 +4,8 @@
 # tests, benchmarks in test mode, the offline tests (fixture binlogs through the pipeline,
 # failpoints), the live tests against the project's MariaDB and RabbitMQ, then the
 # deployment files (scripts/check-deploy.sh: systemd-analyze verify, the Dockerfile's build
-# and runtime), and a 30 s fuzzing slice per target (scripts/fuzz.sh). Ends with one
-# summary line.
+# and runtime), and a fixed fuzzing slice per target (scripts/fuzz.sh --ci). Ends with
+# one summary line.
 #
 # A plain `cargo test` runs the offline tests alone, with no server and nothing installed.
 #
@@ -24,6 +24,7 @@ cargo test --locked --lib --bins --benches --examples 2>&1 | tee "$log"
 cargo test --locked --test failpoints --features failpoints 2>&1 | tee -a "$log"
 cargo test --locked --test main --features live-tests 2>&1 | tee -a "$log"
 scripts/check-deploy.sh
-# A short fuzzing slice over the replay path and the DDL reader (longer runs: docs/fuzzing.md).
-scripts/fuzz.sh 30
+# A short fuzzing slice over the replay path and the DDL reader, the same on every clone
+# (longer runs find new inputs: docs/fuzzing.md).
+scripts/fuzz.sh --ci
 awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$log"

@@ -120,6 +120,12 @@ async fn a_compressed_transaction_field_type_past_255_is_damage() {
         "runs past the end of the event",
     )
     .await;
+    damaged_at(
+        "10_tpe_field_length_cut.bin",
+        236,
+        "field length runs past the end",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -325,7 +325,12 @@ impl<'de> MyDeserialize<'de> for TransactionPayloadEvent<'de> {
                     continue;
                 }
                 Err(_) => {
-                    let length = buf.eat_lenenc_int();
+                    let length = buf.checked_eat_lenenc_int().ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "transaction payload field length runs past the end of the event",
+                        )
+                    })?;
                     if !buf.checked_skip(length as usize) {
                         return Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
