@@ -237,25 +237,36 @@ ssl_options.keyfile = $TLS_DIR/server.key
 ssl_options.verify = verify_peer
 ssl_options.fail_if_no_peer_cert = false
 CONF
+  node_start "$RABBIT_NODE" "$RABBIT_DIR" "127.0.0.1:$AMQP_PORT" "RabbitMQ" rabbit_ports_open
+}
+
+rabbit_ports_open() {
+  amqp_port_open && amqps_port_open
+}
+
+# Starts a project node whose environment node_env set (its app, if the node runs with the
+# app stopped), then waits until the command after the label succeeds:
+# node_start NODE DIR ADDRESS LABEL CHECK...
+node_start() {
+  local node=$1 dir=$2 address=$3 label=$4
+  shift 4
   if id rabbitmq >/dev/null 2>&1; then
-    chown -R rabbitmq:rabbitmq "$RABBIT_DIR"
+    chown -R rabbitmq:rabbitmq "$dir"
   fi
   # The node may be running with its AMQP listener stopped (a fault test's stop_app).
-  if rabbitmqctl -q -n "$RABBIT_NODE" ping >/dev/null 2>&1; then
-    log "starting the RabbitMQ app on node $RABBIT_NODE"
-    rabbitmqctl -q -n "$RABBIT_NODE" start_app >/dev/null
+  if rabbitmqctl -q -n "$node" ping >/dev/null 2>&1; then
+    log "starting the RabbitMQ app on node $node"
+    rabbitmqctl -q -n "$node" start_app >/dev/null
   else
-    log "starting RabbitMQ node $RABBIT_NODE on 127.0.0.1:$AMQP_PORT"
-    nohup rabbitmq-server >>"$RABBIT_DIR/stdout.log" 2>&1 &
+    log "starting RabbitMQ node $node on $address"
+    nohup rabbitmq-server >>"$dir/stdout.log" 2>&1 &
   fi
   for _ in $(seq 1 120); do
-    if amqp_port_open && amqps_port_open; then
-      return 0
-    fi
+    "$@" && return 0
     sleep 0.5
   done
-  log "RabbitMQ did not come up; its output:"
-  tail -n 30 "$RABBIT_DIR/stdout.log" >&2 || true
+  log "$label did not come up; its output:"
+  tail -n 30 "$dir/stdout.log" >&2 || true
   exit 1
 }
 
@@ -287,23 +298,8 @@ rabbit2_up() {
   mkdir -p "$RABBIT2_DIR/mnesia" "$RABBIT2_DIR/log"
   [ -f "$RABBIT2_DIR/enabled_plugins" ] || echo '[].' >"$RABBIT2_DIR/enabled_plugins"
   echo "listeners.tcp.local = 127.0.0.1:$RABBIT2_PORT" >"$RABBIT2_DIR/rabbitmq.conf"
-  if id rabbitmq >/dev/null 2>&1; then
-    chown -R rabbitmq:rabbitmq "$RABBIT2_DIR"
-  fi
-  if rabbitmqctl -q -n "$RABBIT2_NODE" ping >/dev/null 2>&1; then
-    log "starting the RabbitMQ app on node $RABBIT2_NODE"
-    rabbitmqctl -q -n "$RABBIT2_NODE" start_app >/dev/null
-  else
-    log "starting RabbitMQ node $RABBIT2_NODE on 127.0.0.1:$RABBIT2_PORT"
-    nohup rabbitmq-server >>"$RABBIT2_DIR/stdout.log" 2>&1 &
-  fi
-  for _ in $(seq 1 120); do
-    rabbit2_port_open && return 0
-    sleep 0.5
-  done
-  log "the second RabbitMQ node did not come up; its output:"
-  tail -n 30 "$RABBIT2_DIR/stdout.log" >&2 || true
-  exit 1
+  node_start "$RABBIT2_NODE" "$RABBIT2_DIR" "127.0.0.1:$RABBIT2_PORT" \
+    "the second RabbitMQ node" rabbit2_port_open
 }
 
 rabbit2_down() {
