@@ -23,6 +23,11 @@ user = "root"
 server_id = 7001
 start = "latest"
 
+[source.tls]
+# The demo's database is on this machine; anywhere else keep the default (verify-identity)
+# and set ca_file (docs/deployment.md, "TLS").
+mode = "disabled"
+
 [sink]
 type = "rabbitmq"
 

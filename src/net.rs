@@ -1,5 +1,15 @@
 //! What both network connections (the database and the broker) share.
 
+/// Whether `host` (a name or an address, without a port) is this machine: traffic to it
+/// never crosses a network, so plain text there is not flagged.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The TLS failure behind an error, if any: a certificate the peer or we rejected, a
 /// handshake that failed. Found by walking the error's sources, where the clients put the
 /// rustls error, sometimes inside an I/O error.

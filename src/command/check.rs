@@ -130,6 +130,52 @@ impl ServerFacts {
     }
 }
 
+/// The TLS of the check's own connection, judged against what the mode promises: a warning
+/// for every connection a machine in the middle could read, except plain text on loopback.
+fn tls_item(facts: &ServerFacts, config: &Config) -> Item {
+    let tls = &config.source.tls;
+    let mode = tls.mode.as_str();
+    let fix = "set source.tls.mode = \"verify-identity\" with source.tls.ca_file (docs/deployment.md, \"TLS\")";
+    if facts.tls_version.is_empty() {
+        if tls.mode == crate::source::tls::TlsMode::Disabled {
+            return match tls.exposure(&config.source.host) {
+                None => Item::ok("tls", "off, on loopback (source.tls.mode = \"disabled\")"),
+                Some(_) => Item::warn(
+                    "tls",
+                    format!(
+                        "plain text to {} (source.tls.mode = \"disabled\")",
+                        config.source.host
+                    ),
+                    fix,
+                ),
+            };
+        }
+        return Item::warn(
+            "tls",
+            format!("plain text: the server offers no TLS (source.tls.mode = \"{mode}\")"),
+            "give the server a certificate (ssl_ca, ssl_cert, ssl_key), then set source.tls.mode = \"verify-identity\" with source.tls.ca_file",
+        );
+    }
+    if tls.mode.verifies() {
+        Item::ok(
+            "tls",
+            format!(
+                "{}, server verified (source.tls.mode = \"{mode}\")",
+                facts.tls_version
+            ),
+        )
+    } else {
+        Item::warn(
+            "tls",
+            format!(
+                "{}, but the server's certificate is not checked (source.tls.mode = \"{mode}\"): a machine in the middle could read the stream",
+                facts.tls_version
+            ),
+            fix,
+        )
+    }
+}
+
 /// Judges the source server's facts against the configuration. `checkpoint_file` is the
 /// binlog file the saved checkpoint points into, if there is one.
 pub fn evaluate(facts: &ServerFacts, config: &Config, checkpoint_file: Option<&str>) -> Vec<Item> {
@@ -140,20 +186,7 @@ pub fn evaluate(facts: &ServerFacts, config: &Config, checkpoint_file: Option<&s
         "MySQL"
     };
     items.push(Item::ok("server", format!("{flavour} {}", facts.version)));
-    let mode = config.source.tls.mode.as_str();
-    items.push(if facts.tls_version.is_empty() {
-        if config.source.tls.mode == crate::source::tls::TlsMode::Disabled {
-            Item::ok("tls", "off (source.tls.mode = \"disabled\")")
-        } else {
-            Item::warn(
-                "tls",
-                format!("plain text: the server offers no TLS (source.tls.mode = \"{mode}\")"),
-                "give the server a certificate (ssl_cert, ssl_key) and set source.tls.mode = \"verify-identity\" with source.tls.ca_file",
-            )
-        }
-    } else {
-        Item::ok("tls", format!("{} (source.tls.mode = \"{mode}\")", facts.tls_version))
-    });
+    items.push(tls_item(facts, config));
     items.push(if facts.log_bin {
         Item::ok("log_bin", "ON")
     } else {
@@ -609,6 +642,54 @@ mod tests {
         let items = evaluate(&good(), &config(), Some("bin.000002"));
         assert!(failing(&items).is_empty(), "{items:#?}");
         assert!(items.iter().all(|i| i.status == Status::Ok), "{items:#?}");
+    }
+
+    #[test]
+    fn tls_is_flagged_wherever_a_machine_in_the_middle_could_read_the_stream() {
+        let with = |host: &str, mode: &str| {
+            Config::load_with_env(
+                None,
+                [
+                    ("BINLOG_RELAY__SOURCE__HOST".to_owned(), host.to_owned()),
+                    (
+                        "BINLOG_RELAY__SOURCE__TLS__MODE".to_owned(),
+                        mode.to_owned(),
+                    ),
+                ],
+            )
+            .unwrap()
+        };
+        let plain = ServerFacts {
+            tls_version: String::new(),
+            ..good()
+        };
+        let cases = [
+            (
+                &good(),
+                "db",
+                "verify-identity",
+                Status::Ok,
+                "server verified",
+            ),
+            (&good(), "db", "required", Status::Warn, "not checked"),
+            (&good(), "db", "preferred", Status::Warn, "not checked"),
+            (&plain, "db", "preferred", Status::Warn, "offers no TLS"),
+            (&plain, "db", "disabled", Status::Warn, "plain text to db"),
+            (&plain, "127.0.0.1", "disabled", Status::Ok, "on loopback"),
+        ];
+        for (facts, host, mode, status, says) in cases {
+            let item = tls_item(facts, &with(host, mode));
+            assert_eq!(item.status, status, "{mode} to {host}: {item:?}");
+            assert!(item.detail.contains(says), "{mode} to {host}: {item:?}");
+            if status == Status::Warn {
+                assert!(
+                    item.fix
+                        .as_deref()
+                        .unwrap_or("")
+                        .contains("verify-identity")
+                );
+            }
+        }
     }
 
     #[test]

@@ -381,6 +381,18 @@ fn source(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
         (None, Some(mode)) => ("ssl", Some(mode)),
         (None, None) => ("ssl", None),
     };
+    if mode.is_none() {
+        // Maxwell's default is DISABLED; binlog-relay's is verify-identity, which a server
+        // Maxwell reached in plain text would refuse at the cut-over. Keep Maxwell's
+        // behaviour, written out and flagged, so the choice is visible.
+        t.set("source.tls", "mode", "disabled", key);
+        t.warn(
+            key,
+            "is not set, so Maxwell connected without TLS (its default DISABLED) and so will \
+             binlog-relay (source.tls.mode = \"disabled\"); give the server a certificate and \
+             set mode = \"verify-identity\" with source.tls.ca_file",
+        );
+    }
     if let Some(mode) = mode {
         let ours = match mode.trim().to_ascii_uppercase().as_str() {
             "DISABLED" => "disabled",
@@ -1116,7 +1128,7 @@ mod tests {
     #[test]
     fn the_broker_uri_is_built_as_maxwells_producer_builds_it() {
         let uri = |pairs: &[(&str, &str)]| {
-            let mut all = vec![("producer", "rabbitmq")];
+            let mut all = vec![("producer", "rabbitmq"), ("ssl", "DISABLED")];
             all.extend_from_slice(pairs);
             let t = translate(props(&all)).unwrap();
             let toml = t.to_toml(Secrets::Shown);
@@ -1208,7 +1220,10 @@ mod tests {
             value(&toml_of(pairs), "source.tls", "mode")
                 .map(|v| v.as_str().unwrap_or("").to_owned())
         };
-        assert_eq!(mode(&[]), None);
+        // Maxwell's default, written out, instead of ours (which would refuse its server).
+        assert_eq!(mode(&[]).as_deref(), Some("disabled"));
+        let t = translate(props(&[])).unwrap();
+        assert!(t.warnings.iter().any(|w| w.key == "ssl"));
         assert_eq!(mode(&[("ssl", "REQUIRED")]).as_deref(), Some("required"));
         assert_eq!(
             mode(&[("ssl", "DISABLED"), ("replication_ssl", "verify_identity")]).as_deref(),
@@ -1313,7 +1328,7 @@ mod tests {
             "{toml}"
         );
         // rabbitmq_* keys with another producer are unused in Maxwell too.
-        let t = translate(props(&[("rabbitmq_exchange", "x")])).unwrap();
+        let t = translate(props(&[("rabbitmq_exchange", "x"), ("ssl", "DISABLED")])).unwrap();
         assert_eq!(t.warnings[0].key, "rabbitmq_exchange");
     }
 

@@ -431,8 +431,10 @@ mod tests {
         );
         // Our own defaults where Maxwell has no such option.
         assert_eq!(c.checkpoint.dir, PathBuf::from("/var/lib/binlog-relay"));
-        assert_eq!(warnings.len(), 1);
-        assert_eq!(warnings[0].key, "log_level");
+        // Maxwell's plain-text default, kept and flagged, and an option we do not read.
+        let keys: Vec<&str> = warnings.iter().map(|w| w.key.as_str()).collect();
+        assert_eq!(keys, ["ssl", "log_level"]);
+        assert_eq!(c.source.tls.mode, crate::source::tls::TlsMode::Disabled);
 
         // A value our checks refuse names the Maxwell option it came from.
         std::fs::write(&path, "producer=rabbitmq\nrabbitmq_exchange_type=fan\n").unwrap();
@@ -504,7 +506,11 @@ mod tests {
             crate::source::tls::TlsMode::VerifyIdentity
         );
         let c = load("[source]\nhost = \"db\"\n", &[]).unwrap();
-        assert_eq!(c.source.tls.mode, crate::source::tls::TlsMode::Preferred);
+        // The default verifies: a weaker mode is an explicit choice.
+        assert_eq!(
+            c.source.tls.mode,
+            crate::source::tls::TlsMode::VerifyIdentity
+        );
         let err = load(
             "[source]\nhost = \"db\"\n[source.tls]\nmode = \"verify-full\"\n",
             &[],

@@ -72,9 +72,14 @@ impl BinlogSource {
             .into();
         // A source is made for every run and reconnection: say it once per process.
         static CAVEAT: std::sync::Once = std::sync::Once::new();
-        if let Some(caveat) = config.tls.caveat() {
-            CAVEAT.call_once(|| warn!("{caveat}"));
-        }
+        CAVEAT.call_once(|| {
+            if let Some(caveat) = config.tls.caveat() {
+                warn!("{caveat}");
+            }
+            if let Some(exposure) = config.tls.exposure(&config.host) {
+                warn!("{exposure}");
+            }
+        });
         Self {
             pool: Pool::new(opts.clone()),
             opts,

@@ -23,7 +23,7 @@ pub enum SourceError {
         source: mysql_async::Error,
     },
     #[error(
-        "TLS to MySQL/MariaDB at {address} failed (source.tls.mode = \"{mode}\"): {message}. Check source.tls.ca_file (the CA that signed the server's certificate) and, with verify-identity, that the certificate names source.host"
+        "TLS to MySQL/MariaDB at {address} failed (source.tls.mode = \"{mode}\"; verify-identity is the default): {message}. Set source.tls.ca_file to the CA that signed the server's certificate and, with verify-identity, make source.host a name the certificate holds; a server with a self-signed certificate and no CA (MySQL's own) can be used encrypted but unverified with mode = \"required\""
     )]
     Tls {
         address: String,
@@ -31,7 +31,7 @@ pub enum SourceError {
         message: String,
     },
     #[error(
-        "the source server at {address} offers no TLS, and source.tls.mode = \"{mode}\" refuses plain text: give the server a certificate (ssl_cert, ssl_key) or choose another mode"
+        "the source server at {address} offers no TLS, and source.tls.mode = \"{mode}\" refuses plain text, so the login was not sent: give the server a certificate (ssl_ca, ssl_cert, ssl_key) and set source.tls.ca_file to its CA for verify-identity (the default), or, where the network is trusted (loopback, a private link), set source.tls.mode = \"disabled\""
     )]
     NoTls { address: String, mode: &'static str },
     #[error("query `{query}` failed on the source server: {source}")]

@@ -2,11 +2,13 @@
 //! support.
 //!
 //! The binlog carries every row of the database, health records included, so the wire to it
-//! matters. `verify-identity` checks the server's certificate against a CA and its name
-//! against `source.host`; `verify-ca` checks only the CA; `required` encrypts without
-//! checking; `preferred` (the default, as in MySQL's clients) encrypts when the server offers
-//! TLS and says so in the log when it does not; `disabled` never encrypts. With `required`
-//! or a verifying mode, a server without TLS is refused, never used in plain text.
+//! matters. `verify-identity` (the default) checks the server's certificate against a CA and
+//! its name against `source.host`; `verify-ca` checks only the CA; `required` encrypts
+//! without checking; `preferred` encrypts when the server offers TLS and falls back to plain
+//! text when it does not; `disabled` never encrypts. With `required` or a verifying mode, a
+//! server without TLS is refused before the login is sent, never used in plain text. The
+//! three weaker modes are opt-outs: the log and `check` say what each leaves open, except
+//! for plain text to a loopback address, which crosses no network.
 
 use std::path::PathBuf;
 
@@ -20,10 +22,10 @@ use crate::section::ConfigError;
 #[serde(rename_all = "kebab-case")]
 pub enum TlsMode {
     Disabled,
-    #[default]
     Preferred,
     Required,
     VerifyCa,
+    #[default]
     VerifyIdentity,
 }
 
@@ -38,7 +40,7 @@ impl TlsMode {
         }
     }
 
-    fn verifies(self) -> bool {
+    pub fn verifies(self) -> bool {
         matches!(self, TlsMode::VerifyCa | TlsMode::VerifyIdentity)
     }
 }
@@ -82,6 +84,26 @@ impl SourceTlsConfig {
             ));
         }
         Ok(())
+    }
+
+    /// What the mode leaves open on the way to `host`, for the log at start-up and for
+    /// `check`; `None` when the connection is verified, or plain text that stays on this
+    /// machine.
+    pub fn exposure(&self, host: &str) -> Option<String> {
+        const FIX: &str = "set source.tls.mode = \"verify-identity\" with source.tls.ca_file (the CA that signed the server's certificate)";
+        match self.mode {
+            TlsMode::VerifyIdentity | TlsMode::VerifyCa => None,
+            TlsMode::Disabled if crate::net::is_loopback_host(host) => None,
+            TlsMode::Disabled => Some(format!(
+                "source.tls.mode = \"disabled\": the login and every row cross the network to {host} in plain text; {FIX}"
+            )),
+            TlsMode::Preferred => Some(format!(
+                "source.tls.mode = \"preferred\" accepts any certificate and falls back to plain text when the server offers no TLS, so a machine in the middle can read the stream and the login; {FIX}"
+            )),
+            TlsMode::Required => Some(format!(
+                "source.tls.mode = \"required\" encrypts but accepts any certificate, so a machine in the middle can read the stream; {FIX}"
+            )),
+        }
     }
 
     /// What the operator should know about the mode at start-up, if anything.
@@ -139,6 +161,28 @@ mod tests {
         assert!(!ca.accept_invalid_certs() && ca.skip_domain_validation());
         let identity = config(TlsMode::VerifyIdentity).ssl_opts().unwrap();
         assert!(!identity.accept_invalid_certs() && !identity.skip_domain_validation());
+    }
+
+    #[test]
+    fn the_default_verifies_and_every_weaker_mode_is_flagged_off_loopback() {
+        assert_eq!(SourceTlsConfig::default().mode, TlsMode::VerifyIdentity);
+        for mode in [TlsMode::VerifyIdentity, TlsMode::VerifyCa] {
+            assert_eq!(config(mode).exposure("db.example.org"), None);
+        }
+        for (mode, says) in [
+            (TlsMode::Disabled, "plain text"),
+            (TlsMode::Preferred, "falls back to plain text"),
+            (TlsMode::Required, "accepts any certificate"),
+        ] {
+            let flagged = config(mode).exposure("10.0.0.5").unwrap();
+            assert!(flagged.contains(says), "{flagged}");
+            assert!(flagged.contains("verify-identity"), "{flagged}");
+        }
+        // Plain text that never leaves the machine is not a risk worth a warning.
+        for host in ["127.0.0.1", "localhost", "::1"] {
+            assert_eq!(config(TlsMode::Disabled).exposure(host), None, "{host}");
+        }
+        assert!(config(TlsMode::Required).exposure("127.0.0.1").is_some());
     }
 
     #[test]

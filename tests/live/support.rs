@@ -486,6 +486,9 @@ pub struct DaemonConfig {
     pub exchange: String,
     /// Extra lines for the `[sink.rabbitmq]` section.
     pub rabbitmq_extra: String,
+    /// The `[source.tls]` section's lines: plain text, as the services are on loopback;
+    /// empty for the default.
+    pub source_tls: String,
 }
 
 impl DaemonConfig {
@@ -494,6 +497,7 @@ impl DaemonConfig {
             dir: tempfile::tempdir().expect("tempdir"),
             exchange: exchange.to_owned(),
             rabbitmq_extra: String::new(),
+            source_tls: "mode = \"disabled\"".to_owned(),
         }
     }
 
@@ -510,6 +514,9 @@ host = "127.0.0.1"
 port = {port}
 user = "root"
 server_id = {server_id}
+
+[source.tls]
+{source_tls}
 
 [sink]
 type = "rabbitmq"
@@ -534,6 +541,7 @@ listen = "127.0.0.1:0"
             exchange = self.exchange,
             dir = self.checkpoint_dir().display(),
             rabbitmq_extra = self.rabbitmq_extra,
+            source_tls = self.source_tls,
         );
         let path = self.dir.path().join("binlog-relay.toml");
         std::fs::write(&path, text).expect("write config");

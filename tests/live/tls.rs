@@ -293,3 +293,157 @@ async fn check_reports_the_tls_in_use() {
     .await;
     assert!(out.contains("ok   tls: off"), "{out}");
 }
+
+/// A machine in the middle that takes TLS out of the server's greeting (clears
+/// CLIENT_SSL in its capability flags) and relays the rest, counting the bytes the client
+/// sends: the downgrade attack that `preferred` falls for.
+struct TlsStripper {
+    port: u16,
+    client_bytes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TlsStripper {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+impl TlsStripper {
+    async fn start(server_port: u16) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client_bytes = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (counted, accepted) = (client_bytes.clone(), connections.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let mut server = tokio::net::TcpStream::connect(("127.0.0.1", server_port))
+                        .await
+                        .unwrap();
+                    // The greeting: 3-byte length, sequence, then protocol version, the
+                    // NUL-terminated server version, thread id (4), scramble (8), filler (1)
+                    // and the low two bytes of the capability flags.
+                    let mut header = [0u8; 4];
+                    server.read_exact(&mut header).await.unwrap();
+                    let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
+                    let mut greeting = vec![0u8; len];
+                    server.read_exact(&mut greeting).await.unwrap();
+                    let version_end = 1 + greeting[1..].iter().position(|&b| b == 0).unwrap();
+                    let flags = version_end + 1 + 4 + 8 + 1;
+                    const CLIENT_SSL: u16 = 0x0800;
+                    let caps = u16::from_le_bytes([greeting[flags], greeting[flags + 1]]);
+                    assert_ne!(caps & CLIENT_SSL, 0, "the project MariaDB offers TLS");
+                    greeting[flags..flags + 2].copy_from_slice(&(caps & !CLIENT_SSL).to_le_bytes());
+                    client.write_all(&header).await.unwrap();
+                    client.write_all(&greeting).await.unwrap();
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                    });
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n) = client_read.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        counted.fetch_add(n, Ordering::SeqCst);
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            client_bytes,
+            connections,
+            accept,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_a_stripped_or_unverifiable_server_is_refused_before_the_login() {
+    use std::sync::atomic::Ordering;
+    let _guard = SERVER_SETTINGS.read().await;
+    let mut config = DaemonConfig::new(&unique("x"));
+    // No [source.tls] settings: the default mode.
+    config.source_tls = String::new();
+
+    // A downgrade in the middle: the server's TLS offer is taken out of its greeting.
+    let stripper = TlsStripper::start(services().mysql_port).await;
+    let done = run(
+        &config,
+        &[(
+            "BINLOG_RELAY__SOURCE__PORT".to_owned(),
+            stripper.port.to_string(),
+        )],
+    )
+    .await;
+    assert_eq!(done.code, Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains(
+            "offers no TLS, and source.tls.mode = \"verify-identity\" refuses plain text, so the login was not sent"
+        ),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("source.tls.ca_file"),
+        "{}",
+        done.stderr
+    );
+    assert!(stripper.connections.load(Ordering::SeqCst) >= 1);
+    // Not one byte from the client: no login, no password hash, no query in plain text.
+    assert_eq!(stripper.client_bytes.load(Ordering::SeqCst), 0);
+
+    // The real server, whose certificate comes from a CA the daemon was not given (as a
+    // self-signed one would): refused, and the error says both ways forward.
+    let done = run(&config, &[]).await;
+    assert_eq!(done.code, Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("TLS to MySQL/MariaDB at 127.0.0.1")
+            && done.stderr.contains("Set source.tls.ca_file")
+            && done.stderr.contains("mode = \"required\""),
+        "{}",
+        done.stderr
+    );
+
+    // `preferred` is the mode that falls for the stripper: it says so, at start-up and
+    // when it falls back.
+    let done = run(
+        &config,
+        &[
+            (
+                "BINLOG_RELAY__SOURCE__PORT".to_owned(),
+                stripper.port.to_string(),
+            ),
+            (
+                "BINLOG_RELAY__SOURCE__TLS__MODE".to_owned(),
+                "preferred".to_owned(),
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        done.stderr
+            .contains("source.tls.mode = \"preferred\" accepts any certificate"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr
+            .contains("offers no TLS; connecting in plain text"),
+        "{}",
+        done.stderr
+    );
+}

@@ -384,11 +384,7 @@ impl RabbitmqConfig {
             .map(|(_, node)| node)
             .filter(|node| {
                 let host = node.rsplit_once(':').map_or(node.as_str(), |(h, _)| h);
-                let loopback = host == "localhost"
-                    || host
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback());
-                !loopback
+                !crate::net::is_loopback_host(host)
             })
             .collect()
     }
