@@ -78,6 +78,8 @@ for target in "${TARGETS[@]}"; do
     -timeout=10 -rss_limit_mb=2048 -max_len=262144 \
     -artifact_prefix="$artifacts" -print_final_stats=1 "$corpus" "$seeds" >"$log" 2>&1 || status=$?
   grep -E '^(#[0-9]+.*(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+== ERROR|SUMMARY|INFO: -fork)|panicked|allocation of' "$log" || true
+  # Fork mode prints no DONE line: its last progress line holds the executions.
+  [ ${#fork[@]} -eq 0 ] || grep -E '^#[0-9]+: cov' "$log" | tail -n 1 || true
   # libFuzzer exits 0 when the time is up; anything else is a finding or a failure to run.
   if [ "$status" -ne 0 ] || [ -n "$(ls -A "$artifacts")" ]; then
     echo "fuzzing $target failed (exit $status; the whole output: $log)" >&2
