@@ -263,6 +263,18 @@ impl Filter {
 
     /// Whether a `blacklist` rule names the table: its rows are dropped before its schema is
     /// even looked up.
+    /// Adds, after every other rule, `blacklist` for the whole of `database`: binlog-relay's
+    /// own state tables (the database store) are never published, looked up or tracked,
+    /// whatever the operator's rules say.
+    pub fn blacklist_database(&mut self, database: &str) {
+        self.rules.push(Rule {
+            kind: Kind::Blacklist,
+            database: Pattern::Exact(database.to_owned()),
+            table: Pattern::Any,
+            column: None,
+        });
+    }
+
     pub fn is_blacklisted(&self, database: &str, table: &str) -> bool {
         self.rules.iter().any(|rule| {
             rule.kind == Kind::Blacklist
@@ -458,6 +470,16 @@ mod tests {
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.map(str::to_owned))
         }
+    }
+
+    #[test]
+    fn the_state_database_is_dropped_whatever_the_rules_say() {
+        let mut f = Filter::parse("include: binlog_relay.*, include: *.*").unwrap();
+        f.blacklist_database("binlog_relay");
+        assert!(f.is_blacklisted("binlog_relay", "checkpoints"));
+        assert!(!f.includes_table("binlog_relay", Some("schema_history")));
+        assert!(!f.includes_table("binlog_relay", None));
+        assert!(f.includes_table("app", Some("t")));
     }
 
     #[test]

@@ -204,6 +204,10 @@ fn readyz(readiness: Readiness) -> (StatusCode, String) {
         0.0
     };
     let checks = [
+        (
+            "leader (a standby publishes nothing until it takes over)",
+            METRICS.leader.get() == 1,
+        ),
         ("source connected", METRICS.source_connected.get() == 1),
         ("sink connected", METRICS.sink_connected.get() == 1),
         ("streaming", METRICS.streaming.get() == 1),

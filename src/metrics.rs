@@ -82,6 +82,13 @@ pub struct Metrics {
     pub source_connected: IntGauge,
     pub sink_connected: IntGauge,
     pub streaming: IntGauge,
+    /// 1 while this instance holds the leader lock (database store), 0 while it stands
+    /// by; 1 always with the file store, whose single instance is its own leader.
+    pub leader: IntGauge,
+    /// Unix time this instance last became leader.
+    pub leader_since: Gauge,
+    /// Times this instance became leader, and lost or gave up the lead.
+    pub leader_changes: IntCounterVec,
 }
 
 /// One series per change type, looked up once: the per-row and per-message paths increment
@@ -305,12 +312,28 @@ impl Metrics {
                 "binlog_relay_streaming",
                 "1 while the binlog stream is open",
             ),
+            leader: int_gauge(
+                "binlog_relay_leader",
+                "1 while this instance leads (holds the leader lock, or runs alone with the file store), 0 while it stands by",
+            ),
+            leader_since: gauge(
+                "binlog_relay_leader_since_timestamp_seconds",
+                "Unix time this instance last took over as leader (0: never)",
+            ),
+            leader_changes: counter_vec(
+                "binlog_relay_leader_changes_total",
+                "Times this instance took over (change=\"took_over\") or stopped leading (change=\"lost\")",
+                "change",
+            ),
             registry,
         };
         // Series that exist from the start read 0 rather than missing, so rates and
         // alerts work before the first event of a kind.
         for reason in ["nack", "returned", "error"] {
             metrics.messages_failed.with_label_values(&[reason]);
+        }
+        for change in ["took_over", "lost"] {
+            metrics.leader_changes.with_label_values(&[change]);
         }
         for reason in ["nack", "returned"] {
             metrics.retries.with_label_values(&[reason]);
@@ -339,6 +362,19 @@ impl Metrics {
         self.checkpoint_offset
             .set(i64::try_from(position.offset).unwrap_or(i64::MAX));
         self.checkpoint_saved_at.set(unix_now());
+    }
+
+    /// This instance leads from now.
+    pub fn took_over(&self) {
+        self.leader.set(1);
+        self.leader_since.set(unix_now());
+        self.leader_changes.with_label_values(&["took_over"]).inc();
+    }
+
+    /// This instance stopped leading (its lease was lost or released).
+    pub fn stood_down(&self) {
+        self.leader.set(0);
+        self.leader_changes.with_label_values(&["lost"]).inc();
     }
 
     /// The run ended: no connection, no stream.

@@ -5,6 +5,7 @@
 //! but never skip one. [`CheckpointStore`] has a file implementation for the daemon and a
 //! memory one for tests.
 
+pub mod database;
 mod file;
 mod lock;
 mod memory;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use database::DatabaseStore;
 pub use file::FileStore;
 pub use lock::{DirLock, holder as lock_holder};
 pub use memory::MemoryStore;
@@ -26,6 +28,23 @@ const DEFAULT_DIR: &str = "/var/lib/binlog-relay";
 /// a crash replays at most this much (plus what was in flight).
 const DEFAULT_INTERVAL_MS: u64 = 1000;
 
+/// Where the checkpoint and the schema history are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    /// Files in `checkpoint.dir`: one instance.
+    #[default]
+    File,
+    /// Tables in `checkpoint.database` on the source server, written only by the holder of
+    /// the leader lock: several instances, one publishing (docs/high-availability.md).
+    Database,
+}
+
+const DEFAULT_DATABASE: &str = "binlog_relay";
+const DEFAULT_CLIENT_ID: &str = "binlog_relay";
+/// How long the server keeps a silent leader's lock; the leader gives up after half.
+const DEFAULT_LEASE_MS: u64 = 10_000;
+
 /// `[checkpoint]`: where and how often the position is saved.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +53,19 @@ pub struct CheckpointConfig {
     pub dir: PathBuf,
     #[serde(default = "default_interval_ms")]
     pub interval_ms: u64,
+    #[serde(default)]
+    pub store: StoreKind,
+    /// The database store's database on the source server.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// Names this pipeline's rows in the database store and its leader lock.
+    #[serde(default = "default_client_id")]
+    pub client_id: String,
+    /// The leader lock's name; default `binlog-relay:` and the client id.
+    #[serde(default)]
+    pub lock_name: Option<String>,
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
 }
 
 fn default_dir() -> PathBuf {
@@ -42,12 +74,26 @@ fn default_dir() -> PathBuf {
 fn default_interval_ms() -> u64 {
     DEFAULT_INTERVAL_MS
 }
+fn default_database() -> String {
+    DEFAULT_DATABASE.into()
+}
+fn default_client_id() -> String {
+    DEFAULT_CLIENT_ID.into()
+}
+fn default_lease_ms() -> u64 {
+    DEFAULT_LEASE_MS
+}
 
 impl Default for CheckpointConfig {
     fn default() -> Self {
         Self {
             dir: default_dir(),
             interval_ms: DEFAULT_INTERVAL_MS,
+            store: StoreKind::File,
+            database: default_database(),
+            client_id: default_client_id(),
+            lock_name: None,
+            lease_ms: DEFAULT_LEASE_MS,
         }
     }
 }
@@ -63,7 +109,54 @@ impl CheckpointConfig {
                 "must be at least 1 (milliseconds)",
             ));
         }
+        let plain_name = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        };
+        if !plain_name(&self.database) {
+            return Err(ConfigError::key(
+                "checkpoint.database",
+                "must be a plain database name: 1 to 64 letters, digits, _ or $",
+            ));
+        }
+        if self.client_id.is_empty() || self.client_id.len() > 64 {
+            return Err(ConfigError::key(
+                "checkpoint.client_id",
+                "must be 1 to 64 bytes long",
+            ));
+        }
+        if let Some(name) = &self.lock_name
+            && (name.is_empty() || name.len() > crate::source::lease::MAX_LOCK_NAME)
+        {
+            return Err(ConfigError::key(
+                "checkpoint.lock_name",
+                "must be 1 to 64 bytes long (the server's limit for lock names)",
+            ));
+        }
+        if self.lease_ms < 2_000 {
+            return Err(ConfigError::key(
+                "checkpoint.lease_ms",
+                "must be at least 2000: the server counts a silent session's time in whole seconds",
+            ));
+        }
         Ok(())
+    }
+
+    /// The leader lock's name.
+    pub fn lock_name(&self) -> String {
+        self.lock_name
+            .clone()
+            .unwrap_or_else(|| crate::source::lease::default_lock_name(&self.client_id))
+    }
+
+    /// The lease settings for this instance.
+    pub fn lease_settings(&self) -> crate::source::lease::LeaseSettings {
+        crate::source::lease::LeaseSettings {
+            name: self.lock_name(),
+            lease: std::time::Duration::from_millis(self.lease_ms),
+            holder: format!("pid {} on {}", std::process::id(), lock::hostname()),
+        }
     }
 }
 
@@ -145,6 +238,12 @@ pub enum CheckpointError {
         "checkpoint.dir {dir} is in use by another binlog-relay ({holder}): two processes on one state directory would overwrite each other's checkpoint. Stop the other one, or give this one its own checkpoint.dir"
     )]
     Locked { dir: PathBuf, holder: String },
+    #[error(
+        "the checkpoint store in database `{database}` failed: {message}; check the grants (SELECT, INSERT, UPDATE, CREATE on `{database}`.*) with `binlog-relay check`"
+    )]
+    Database { database: String, message: String },
+    #[error(transparent)]
+    Lease(#[from] crate::source::lease::LeaseError),
 }
 
 /// Persists the checkpoint.

@@ -53,7 +53,9 @@ pub fn exit_code(e: &Error) -> ExitCode {
 
 /// A runtime on the current thread, for commands that do one thing.
 fn small_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_current_thread()
+    // Two workers: the database state store blocks one while it waits on the server.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| {

@@ -17,7 +17,15 @@ pub fn command(file: &super::ConfigFile, stop_at: Option<StopAt>) -> ExitCode {
     };
     // One writer per state directory, for the life of the process
     // (declared before the runtime, so released after its last task).
-    let _lock = match crate::checkpoint::DirLock::acquire(&config.checkpoint.dir) {
+    // With the database store the leader lock on the server is that guarantee, and
+    // instances on one host may share the directory.
+    let dir_lock = match config.checkpoint.store {
+        crate::checkpoint::StoreKind::File => {
+            crate::checkpoint::DirLock::acquire(&config.checkpoint.dir).map(Some)
+        }
+        crate::checkpoint::StoreKind::Database => Ok(None),
+    };
+    let _lock = match dir_lock {
         Ok(lock) => lock,
         Err(e) => {
             let e = crate::Error::from(e);

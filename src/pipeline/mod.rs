@@ -10,29 +10,32 @@
 //! checkpoint.
 
 pub mod failover;
+pub mod leader;
 pub mod publisher;
 pub mod reader;
 pub mod replay;
 pub mod schema_start;
 pub mod startup;
+pub mod state;
 pub mod stream;
 
 use std::time::Duration;
 
 use tracing::warn;
 
-use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore};
+use crate::checkpoint::{Checkpoint, CheckpointStore, StoreKind};
 use crate::config::Config;
 use crate::error::Error;
 use crate::format::Batch;
 use crate::metrics::METRICS;
 use crate::position::BinlogPosition;
-use crate::schema::history::FileHistoryStore;
+use crate::schema::history::HistoryStore;
 use crate::shutdown::ShutdownSignal;
 use crate::sink::rabbitmq::RabbitmqSink;
 use crate::sink::stdout::StdoutSink;
 use crate::sink::{Sink, SinkKind};
 use crate::source::BinlogSource;
+use state::State;
 
 /// Deliveries waiting for the publisher. Each holds at most about [`CHUNK_BYTES`] of
 /// messages (or one larger message), so this bounds the memory between the two tasks.
@@ -86,25 +89,43 @@ pub enum Outcome {
 }
 
 /// Runs the daemon with the configured sink until it is told to stop, reaches `--stop-at`,
-/// or meets an error the operator must fix. A lost connection to the broker or the database
-/// is not such an error: the run ends as on any error (what is confirmed is checkpointed),
-/// and after a pause a new run resumes from the checkpoint, re-sending what was unconfirmed.
+/// or meets an error the operator must fix. With the database store it first waits to lead
+/// ([`leader::run`]); with files it leads alone.
 pub async fn run(
     config: &Config,
     stop_at: Option<StopAt>,
     shutdown: ShutdownSignal,
 ) -> Result<Outcome, Error> {
-    let mut stop_at = stop_at;
+    match config.checkpoint.store {
+        StoreKind::File => {
+            METRICS.leader.set(1);
+            let mut stop_at = stop_at;
+            run_leading(config, &mut stop_at, shutdown, &State::files(config)).await
+        }
+        StoreKind::Database => leader::run(config, stop_at, shutdown).await,
+    }
+}
+
+/// Streams with `state` until stopped or an error the operator must fix. A lost connection
+/// to the broker or the database is not such an error: the run ends as on any error (what
+/// is confirmed is checkpointed), and after a pause a new run resumes from the checkpoint,
+/// re-sending what was unconfirmed.
+pub(crate) async fn run_leading(
+    config: &Config,
+    stop_at: &mut Option<StopAt>,
+    shutdown: ShutdownSignal,
+    state: &State,
+) -> Result<Outcome, Error> {
     let mut pauses = crate::reconnect::Pauses::new(&config.reconnect);
     loop {
         let began = std::time::Instant::now();
-        let result = run_once(config, &mut stop_at, shutdown.clone()).await;
+        let result = run_once(config, stop_at, shutdown.clone(), state).await;
         METRICS.disconnected();
         let error = match result {
             Err(e) if e.is_transient() && shutdown.is_triggered() => {
                 // Asked to stop while a connection was down: what is confirmed is saved.
                 warn!(error = %e, "stopped while a connection was lost");
-                return stopped(config);
+                return stopped(state);
             }
             Err(e) if e.is_transient() => e,
             done => return done,
@@ -125,14 +146,17 @@ pub async fn run(
         let mut wait = shutdown.clone();
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
-            _ = wait.wait() => return stopped(config),
+            _ = wait.wait() => return stopped(state),
         }
     }
 }
 
-/// A stop between runs: the checkpoint the last run saved.
-fn stopped(config: &Config) -> Result<Outcome, Error> {
-    let saved = FileStore::open(&config.checkpoint.dir)?.load()?;
+/// A stop between runs: the checkpoint the last run saved (unknown once a lease is lost).
+fn stopped(state: &State) -> Result<Outcome, Error> {
+    if state.lease().is_some_and(|l| l.is_lost()) {
+        return Ok(Outcome::Stopped(None));
+    }
+    let saved = state.checkpoint_store()?.load()?;
     Ok(Outcome::Stopped(saved))
 }
 
@@ -143,6 +167,7 @@ async fn run_once(
     config: &Config,
     stop_at: &mut Option<StopAt>,
     shutdown: ShutdownSignal,
+    state: &State,
 ) -> Result<Outcome, Error> {
     if matches!(stop_at, Some(StopAt::Now)) {
         let source = BinlogSource::new(&config.source);
@@ -150,35 +175,38 @@ async fn run_once(
         source.close().await;
         *stop_at = Some(StopAt::At(now?));
     }
-    let store = FileStore::open(&config.checkpoint.dir)?;
+    let store = state.checkpoint_store()?;
+    let history = || state.history_store();
     match config.sink.kind {
         SinkKind::Rabbitmq => {
             let sink = RabbitmqSink::connect(&config.sink.rabbitmq).await?;
             METRICS.sink_connected.set(1);
-            run_with(config, stop_at.clone(), shutdown, sink, store).await
+            run_with(config, stop_at.clone(), shutdown, sink, store, history).await
         }
         SinkKind::Stdout => {
             METRICS.sink_connected.set(1);
-            run_with(config, stop_at.clone(), shutdown, StdoutSink::new(), store).await
+            let sink = StdoutSink::new();
+            run_with(config, stop_at.clone(), shutdown, sink, store, history).await
         }
     }
 }
 
 /// Runs the daemon on the live source with a given sink and checkpoint store: start-up,
 /// then streaming.
-pub async fn run_with<S, C>(
+pub async fn run_with<S, C, H>(
     config: &Config,
     stop_at: Option<StopAt>,
     shutdown: ShutdownSignal,
     sink: S,
     mut store: C,
+    history: impl FnMut() -> H,
 ) -> Result<Outcome, Error>
 where
     S: Sink + 'static,
     C: CheckpointStore + 'static,
+    H: HistoryStore + 'static,
 {
     let source = BinlogSource::new(&config.source);
-    let history = || FileHistoryStore::new(&config.checkpoint.dir);
     let ready = match startup::prepare(config, &source, &mut store, history, stop_at).await? {
         startup::Startup::Ready(ready) => *ready,
         startup::Startup::AtStop(checkpoint) => {

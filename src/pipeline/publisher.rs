@@ -240,8 +240,13 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         let mut input_done = false;
         loop {
             self.settle_ends();
+            // Nothing more goes out once a stop is asked for (a fenced leader included),
+            // not even what is already taken: it is sent again from the checkpoint.
+            if shutdown.is_triggered() {
+                return Ok(Ending::Shutdown);
+            }
             if self.paused_until.is_none() {
-                self.publish_waiting().await?;
+                self.publish_waiting(shutdown).await?;
             }
             if input_done && self.out.is_empty() && self.waiting.is_empty() {
                 return Ok(Ending::Done);
@@ -484,8 +489,11 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
 
     /// Publishes waiting messages, oldest first, while the window has room; transaction
     /// ends move along with them.
-    async fn publish_waiting(&mut self) -> Result<(), Error> {
+    async fn publish_waiting(&mut self, stop: &ShutdownSignal) -> Result<(), Error> {
         while let Some(front) = self.waiting.front() {
+            if stop.is_triggered() {
+                break;
+            }
             if matches!(front, Entry::Message { .. }) && !self.window_has_room() {
                 break;
             }

@@ -100,7 +100,12 @@ where
     // that registers with the same replica server_id, and the server allows one at a time.
     let mut schema =
         schema_start::open(source, &server, &start, saved.is_some(), &mut history).await?;
-    let filter = Arc::new(config.filter.compile()?);
+    let mut filter = config.filter.compile()?;
+    if config.checkpoint.store == crate::checkpoint::StoreKind::Database {
+        // Our own checkpoint and history writes are in the binlog too.
+        filter.blacklist_database(&config.checkpoint.database);
+    }
+    let filter = Arc::new(filter);
     let blacklist = filter.clone();
     schema.untrack(Box::new(move |db, table| {
         blacklist.is_blacklisted(db, table)

@@ -13,6 +13,7 @@
 //! says how to get out (`binlog-relay schema recapture`, or `binlog_row_metadata=FULL`),
 //! unless the binlog names the columns itself.
 
+pub mod database;
 mod file;
 
 use std::cmp::Ordering;
@@ -20,6 +21,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
+pub use database::DatabaseHistoryStore;
 pub use file::FileHistoryStore;
 
 use super::catalog::{Catalog, ColumnDef, TableDef, TableEntry};

@@ -225,6 +225,17 @@ impl BinlogSource {
         }
     }
 
+    /// A connection of its own, outside the pool: for a session whose state (a named lock)
+    /// must end with it.
+    pub(crate) async fn dedicated_conn(&self) -> Result<mysql_async::Conn, SourceError> {
+        self.with_fallback(|opts, _| mysql_async::Conn::new(opts))
+            .await
+    }
+
+    pub(crate) fn address(&self) -> &str {
+        &self.address
+    }
+
     /// A connection from the metadata pool.
     pub(crate) async fn conn(&self) -> Result<mysql_async::Conn, SourceError> {
         self.with_fallback(|_, pool| async move { pool.get_conn().await })

@@ -12,6 +12,7 @@ mod error;
 pub mod event;
 pub mod file;
 pub mod gtid;
+pub mod lease;
 mod maxwell_state;
 pub mod query;
 pub mod scan;

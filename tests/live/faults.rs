@@ -15,40 +15,40 @@ const TABLES: [&str; 2] = ["accounts", "events"];
 
 /// A row change as a consumer can check it: table, type, primary key, row image.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct Change {
-    table: String,
-    kind: String,
-    id: u64,
-    data: String,
+pub(super) struct Change {
+    pub(super) table: String,
+    pub(super) kind: String,
+    pub(super) id: u64,
+    pub(super) data: String,
 }
 
 /// What the workload wrote, per table in commit order.
 #[derive(Debug, Default)]
-struct Expected {
-    per_table: BTreeMap<String, Vec<Change>>,
+pub(super) struct Expected {
+    pub(super) per_table: BTreeMap<String, Vec<Change>>,
 }
 
 impl Expected {
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.per_table.values().map(Vec::len).sum()
     }
 }
 
-fn image(id: u64, n: u64) -> String {
+pub(super) fn image(id: u64, n: u64) -> String {
     serde_json::json!({ "id": id, "val": format!("v{id}"), "n": n }).to_string()
 }
 
 /// The workload: insert transactions alternating between the tables; every fifth one is
 /// followed by an update of the 50 rows it just wrote. `flush_every` adds FLUSH BINARY LOGS.
-struct Workload {
-    transactions: usize,
-    flush_every: Option<usize>,
-    pause: Duration,
+pub(super) struct Workload {
+    pub(super) transactions: usize,
+    pub(super) flush_every: Option<usize>,
+    pub(super) pause: Duration,
 }
 
 impl Workload {
     /// Runs transactions `range` and records what they should produce.
-    async fn run(
+    pub(super) async fn run(
         &self,
         db: &TestDb,
         range: std::ops::Range<usize>,
@@ -100,7 +100,7 @@ impl Workload {
     }
 }
 
-async fn fault_db(prefix: &str) -> TestDb {
+pub(super) async fn fault_db(prefix: &str) -> TestDb {
     let ddl: Vec<String> = TABLES
         .iter()
         .map(|t| {
@@ -113,7 +113,7 @@ async fn fault_db(prefix: &str) -> TestDb {
 
 /// A daemon whose messages survive a broker restart: durable exchange and queue, persistent
 /// messages, and the binlog position in every message for the resume check.
-fn fault_config(exchange: &str) -> DaemonConfig {
+pub(super) fn fault_config(exchange: &str) -> DaemonConfig {
     let mut config = DaemonConfig::new(exchange);
     config.rabbitmq_extra = "exchange_durable = true\npersistent = true\nmax_in_flight = 200\n\
          [reconnect]\ninitial_delay_ms = 100\nmax_delay_ms = 1000\n\
@@ -123,7 +123,7 @@ fn fault_config(exchange: &str) -> DaemonConfig {
 }
 
 /// A message body, parsed.
-fn change_of(m: &Received) -> (Change, String) {
+pub(super) fn change_of(m: &Received) -> (Change, String) {
     let v: serde_json::Value = serde_json::from_str(&m.body).expect("message is JSON");
     let data = v["data"].to_string();
     let change = Change {
@@ -136,7 +136,7 @@ fn change_of(m: &Received) -> (Change, String) {
 }
 
 /// `file:offset` as a comparable pair.
-fn position_key(p: &str) -> (String, u64) {
+pub(super) fn position_key(p: &str) -> (String, u64) {
     let (file, offset) = p.rsplit_once(':').expect("FILE:POS");
     (file.to_owned(), offset.parse().expect("offset"))
 }
@@ -175,7 +175,7 @@ async fn first_table_map_of(db: &TestDb, from: &(String, u64)) -> (String, u64) 
 
 /// The no-loss check. `received` is everything the queue delivered, in order. Returns the
 /// number of repeated messages.
-fn check_delivery(expected: &Expected, received: &[Received], restarts: usize) -> usize {
+pub(super) fn check_delivery(expected: &Expected, received: &[Received], restarts: usize) -> usize {
     let mut order: HashMap<&Change, usize> = HashMap::new();
     for changes in expected.per_table.values() {
         for (i, c) in changes.iter().enumerate() {
@@ -226,7 +226,7 @@ fn check_delivery(expected: &Expected, received: &[Received], restarts: usize) -
 }
 
 /// Takes messages until the queue stays empty for `quiet`.
-async fn drain_until_quiet(queue: &Queue, quiet: Duration) -> Vec<Received> {
+pub(super) async fn drain_until_quiet(queue: &Queue, quiet: Duration) -> Vec<Received> {
     let mut all = Vec::new();
     let mut idle_since = std::time::Instant::now();
     while idle_since.elapsed() < quiet {
@@ -243,7 +243,7 @@ async fn drain_until_quiet(queue: &Queue, quiet: Duration) -> Vec<Received> {
 
 /// Takes messages until every expected change not among `already` arrived (or the timeout
 /// passes).
-async fn collect_all(
+pub(super) async fn collect_all(
     queue: &Queue,
     expected: &Expected,
     already: &[Received],

@@ -5,6 +5,7 @@ mod check;
 mod end_to_end;
 mod faults;
 mod filters;
+mod high_availability;
 mod large_transaction;
 mod liveness;
 mod masking;

@@ -288,6 +288,8 @@ pub fn service_with(command: &str, args: &[&str]) {
 /// One message as a consumer sees it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The exchange it was published to.
+    pub exchange: String,
     pub routing_key: String,
     pub body: String,
     pub properties: BasicProperties,
@@ -347,6 +349,33 @@ impl Queue {
             .queue_bind(
                 self.name.as_str().into(),
                 self.exchange.as_str().into(),
+                binding.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind queue");
+    }
+
+    /// Declares topic exchange `exchange` (durable) and binds the queue to it with
+    /// `binding` too: one queue, two publishers told apart by exchange.
+    pub async fn bind_exchange(&self, exchange: &str, binding: &str) {
+        self.channel
+            .exchange_declare(
+                exchange.into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare exchange");
+        self.channel
+            .queue_bind(
+                self.name.as_str().into(),
+                exchange.into(),
                 binding.into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
@@ -457,6 +486,7 @@ impl Queue {
                 .expect("basic.get")
         {
             out.push(Received {
+                exchange: m.delivery.exchange.to_string(),
                 routing_key: m.delivery.routing_key.to_string(),
                 body: String::from_utf8(m.delivery.data).expect("utf-8 body"),
                 properties: m.delivery.properties,
@@ -489,6 +519,8 @@ pub struct DaemonConfig {
     /// The `[source.tls]` section's lines: plain text, as the services are on loopback;
     /// empty for the default.
     pub source_tls: String,
+    /// Extra lines for the `[checkpoint]` section.
+    pub checkpoint_extra: String,
 }
 
 impl DaemonConfig {
@@ -498,6 +530,7 @@ impl DaemonConfig {
             exchange: exchange.to_owned(),
             rabbitmq_extra: String::new(),
             source_tls: "mode = \"disabled\"".to_owned(),
+            checkpoint_extra: String::new(),
         }
     }
 
@@ -530,6 +563,7 @@ exchange_type = "topic"
 [checkpoint]
 dir = "{dir}"
 interval_ms = 100
+{checkpoint_extra}
 
 [http]
 # Any free port: many daemons run at once. Tests that scrape pick their own.
@@ -542,6 +576,7 @@ listen = "127.0.0.1:0"
             dir = self.checkpoint_dir().display(),
             rabbitmq_extra = self.rabbitmq_extra,
             source_tls = self.source_tls,
+            checkpoint_extra = self.checkpoint_extra,
         );
         let path = self.dir.path().join("binlog-relay.toml");
         std::fs::write(&path, text).expect("write config");

@@ -1,0 +1,145 @@
+//! Several instances, one publishing: the role loop for `checkpoint.store = "database"`.
+//!
+//! Every instance contends for the leader lock on the source server
+//! ([`crate::source::lease`]). The holder runs the pipeline with its state in the database,
+//! written through the lease; the others stand by, blocked in `GET_LOCK`, and the server
+//! hands the lock to one of them the moment the holder's session ends. The pipeline runs
+//! under a fence that trips when the lease is lost: the publisher sends nothing more, and
+//! the checkpoint and history writes fail, so a leader cut off from the server has stopped
+//! publishing before a standby can start (docs/high-availability.md says what a consumer
+//! sees at a takeover, and why).
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::state::State;
+use super::{Outcome, StopAt, run_leading};
+use crate::config::Config;
+use crate::error::Error;
+use crate::metrics::METRICS;
+use crate::shutdown::{Shutdown, ShutdownSignal};
+use crate::source::BinlogSource;
+use crate::source::lease::{Contender, Lease};
+
+/// How long one `GET_LOCK` waits before the standby checks for shutdown and asks again.
+/// The server hands a freed lock to a waiting session at once, so this does not delay a
+/// takeover.
+const WAIT_STEP: Duration = Duration::from_secs(2);
+
+/// Contends, leads while the lease holds, stands by again when it is lost; until stopped,
+/// `--stop-at`, or an error the operator must fix.
+pub async fn run(
+    config: &Config,
+    stop_at: Option<StopAt>,
+    shutdown: ShutdownSignal,
+) -> Result<Outcome, Error> {
+    let mut stop_at = stop_at;
+    let mut pauses = crate::reconnect::Pauses::new(&config.reconnect);
+    METRICS.leader.set(0);
+    loop {
+        let began = std::time::Instant::now();
+        let lease = match contend(config, shutdown.clone()).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => return Ok(Outcome::Stopped(None)),
+            Err(e) if e.is_transient() => {
+                METRICS.source_connected.set(0);
+                let pause = pauses.next(began.elapsed());
+                warn!(error = %e, retry_in_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX), "cannot contend for the leader lock; trying again after a pause");
+                let mut wait = shutdown.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => continue,
+                    _ = wait.wait() => return Ok(Outcome::Stopped(None)),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        METRICS.took_over();
+        info!(lock = %lease.name(), instance = %lease.holder(), "leading: took the leader lock; streaming from the shared checkpoint");
+
+        // The pipeline stops as on a shutdown when either the process is asked to stop or
+        // the lease is lost.
+        let (fence, fenced) = Shutdown::new();
+        let watcher = {
+            let lease = lease.clone();
+            let mut asked = shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = lease.lost() => {
+                        // Not leading from this moment, whatever the run still settles.
+                        METRICS.leader.set(0);
+                        warn!(lock = %lease.name(), "the leader lock is lost: publishing stops now");
+                    }
+                    _ = asked.wait() => {}
+                }
+                fence.trigger();
+            })
+        };
+        let result = match State::database(config, lease.clone()).await {
+            Ok(state) => run_leading(config, &mut stop_at, fenced, &state).await,
+            Err(e) => Err(e),
+        };
+        watcher.abort();
+        let lost = lease.is_lost();
+        lease.release().await;
+        METRICS.stood_down();
+        METRICS.disconnected();
+        if !lost || shutdown.is_triggered() {
+            if let Err(e) = &result {
+                warn!(error = %e, "stopping as leader on an error; another instance can take over");
+            }
+            return result;
+        }
+        warn!(lock = %lease.name(), outcome = ?result.as_ref().err().map(ToString::to_string), "stood down: the leader lock was lost; standing by");
+    }
+}
+
+/// Waits for the lock; `None` when asked to stop first.
+async fn contend(
+    config: &Config,
+    mut shutdown: ShutdownSignal,
+) -> Result<Option<std::sync::Arc<Lease>>, Error> {
+    let source = BinlogSource::new(&config.source);
+    let settings = config.checkpoint.lease_settings();
+    let mut contender = Contender::connect(&source, settings.clone()).await?;
+    METRICS.source_connected.set(1);
+    let mut said = false;
+    loop {
+        let got = tokio::select! {
+            biased;
+            _ = shutdown.wait() => false,
+            got = contender.try_acquire(WAIT_STEP) => got?,
+        };
+        if shutdown.is_triggered() {
+            contender.close().await;
+            source.close().await;
+            return Ok(None);
+        }
+        if got {
+            source.close().await;
+            return Ok(Some(contender.into_lease()));
+        }
+        if !said {
+            let holder = leader_row(config, &source).await;
+            info!(lock = %settings.name, leader = %holder, "standing by: another instance leads; taking over when its lock is freed");
+            said = true;
+        }
+    }
+}
+
+/// Who leads, as the database store's row says, for the log.
+async fn leader_row(config: &Config, source: &BinlogSource) -> String {
+    let Ok(mut conn) = source.conn().await else {
+        return "unknown".into();
+    };
+    match crate::checkpoint::database::read(
+        &mut conn,
+        &config.checkpoint.database,
+        &config.checkpoint.client_id,
+    )
+    .await
+    {
+        Ok(Some(row)) if !row.leader.is_empty() => row.leader,
+        _ => "unknown".into(),
+    }
+}

@@ -1,0 +1,343 @@
+//! The leader's lease: a named lock (`GET_LOCK`) held by one session on the source server,
+//! so that of several instances of one pipeline exactly one streams and publishes.
+//!
+//! Why on the source server: every instance already reaches it, it outlives any of them,
+//! and it releases a named lock the moment the session holding it ends (a killed process's
+//! socket closes; a restarted server has no sessions).
+//!
+//! Fencing. The lease *is* the lock-holding session: every write of shared state (the
+//! checkpoint, the schema history) runs on it through [`Lease::fenced`], guarded in SQL by
+//! `IS_USED_LOCK(name) = CONNECTION_ID()`, so it succeeds only while this session holds the
+//! lock. A silent network is the hard case: the server keeps a session it hears nothing
+//! from for `wait_timeout`, which this session sets to the lease length, and then closes it
+//! and frees the lock. The keeper pings every tenth of the lease and declares the lease lost
+//! when no ping has been answered for half of it, so a leader that cannot reach the server
+//! has stopped publishing at least half a lease before any standby can take the lock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use tokio::sync::{Mutex, watch};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::{BinlogSource, SourceError};
+
+/// MySQL and MariaDB refuse lock names longer than this.
+pub const MAX_LOCK_NAME: usize = 64;
+
+/// Why shared state could not be read or written through the lease.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    #[error(
+        "this instance no longer holds the leader lock `{name}` (its session on the source server ended or went silent): it stops publishing and stands by"
+    )]
+    Lost { name: String },
+    #[error("the leader lock's session on the source server failed: {0}")]
+    Query(#[source] mysql_async::Error),
+    #[error("the leader lock's session on the source server did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error(
+        "the database state store needs tokio's multi-thread runtime (a current-thread runtime would block)"
+    )]
+    Runtime,
+}
+
+/// The lock's name and timing.
+#[derive(Debug, Clone)]
+pub struct LeaseSettings {
+    pub name: String,
+    /// How long the server keeps a silent session (and its lock); the holder gives up after
+    /// half of it without an answer.
+    pub lease: Duration,
+    /// Who this instance is, for `check` and the logs (host and pid).
+    pub holder: String,
+}
+
+impl LeaseSettings {
+    /// The server's `wait_timeout` for the lock session: the lease in whole seconds, at
+    /// least 2.
+    fn wait_timeout_secs(&self) -> u64 {
+        self.lease.as_secs().max(2)
+    }
+
+    fn ping_interval(&self) -> Duration {
+        (self.lease / 10).max(Duration::from_millis(100))
+    }
+
+    fn give_up_after(&self) -> Duration {
+        self.lease / 2
+    }
+}
+
+/// A session that wants the lock: a standby's, or a leader's before it has it.
+pub struct Contender {
+    conn: Conn,
+    settings: LeaseSettings,
+    query_timeout: Duration,
+    address: String,
+}
+
+impl Contender {
+    /// A dedicated session (never the pool's: the lock must die with it) with the lease as
+    /// its `wait_timeout`.
+    pub async fn connect(
+        source: &BinlogSource,
+        settings: LeaseSettings,
+    ) -> Result<Self, SourceError> {
+        let mut conn = source.dedicated_conn().await?;
+        let set = format!(
+            "SET SESSION wait_timeout = {}",
+            settings.wait_timeout_secs()
+        );
+        source
+            .answer("SET SESSION wait_timeout", conn.query_drop(set))
+            .await?;
+        Ok(Self {
+            conn,
+            query_timeout: source.query_timeout(),
+            address: source.address().to_owned(),
+            settings,
+        })
+    }
+
+    /// Waits up to `wait` for the lock: `true` once this session holds it.
+    pub async fn try_acquire(&mut self, wait: Duration) -> Result<bool, SourceError> {
+        let secs = wait.as_secs().max(1);
+        let query = self.conn.exec_first::<Option<i64>, _, _>(
+            "SELECT GET_LOCK(?, ?)",
+            (self.settings.name.as_str(), secs),
+        );
+        let answer = tokio::time::timeout(Duration::from_secs(secs) + self.query_timeout, query)
+            .await
+            .map_err(|_| SourceError::QueryTimeout {
+                address: self.address.clone(),
+                query: "SELECT GET_LOCK",
+                millis: u64::try_from((Duration::from_secs(secs) + self.query_timeout).as_millis())
+                    .unwrap_or(u64::MAX),
+            })?
+            .map_err(|source| SourceError::Query {
+                query: "SELECT GET_LOCK",
+                source,
+            })?;
+        Ok(answer.flatten() == Some(1))
+    }
+
+    /// The connection id of the session holding the lock now, if any.
+    pub async fn holder(&mut self) -> Result<Option<u64>, SourceError> {
+        let query = self
+            .conn
+            .exec_first::<Option<u64>, _, _>("SELECT IS_USED_LOCK(?)", (&self.settings.name,));
+        tokio::time::timeout(self.query_timeout, query)
+            .await
+            .map_err(|_| SourceError::QueryTimeout {
+                address: self.address.clone(),
+                query: "SELECT IS_USED_LOCK",
+                millis: u64::try_from(self.query_timeout.as_millis()).unwrap_or(u64::MAX),
+            })?
+            .map(Option::flatten)
+            .map_err(|source| SourceError::Query {
+                query: "SELECT IS_USED_LOCK",
+                source,
+            })
+    }
+
+    /// This session holds the lock: it becomes the lease, kept alive by a keeper task.
+    pub fn into_lease(self) -> Arc<Lease> {
+        let (lost, _) = watch::channel(false);
+        let lease = Arc::new(Lease {
+            settings: self.settings,
+            conn: Mutex::new(Some(self.conn)),
+            lost,
+            query_timeout: self.query_timeout,
+        });
+        tokio::spawn(keep(Arc::downgrade(&lease)));
+        lease
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.disconnect().await;
+    }
+}
+
+/// The lock, held. Shared by the pipeline (which stops when it is lost) and the state
+/// stores (whose writes it fences).
+pub struct Lease {
+    settings: LeaseSettings,
+    /// `None` once lost: nothing more runs on it.
+    conn: Mutex<Option<Conn>>,
+    lost: watch::Sender<bool>,
+    query_timeout: Duration,
+}
+
+impl Lease {
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.settings.holder
+    }
+
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
+    /// Resolves once the lease is lost.
+    pub async fn lost(&self) {
+        let mut rx = self.lost.subscribe();
+        let _ = rx.wait_for(|lost| *lost).await;
+    }
+
+    /// Gives the lock up, closing its session. The keeper ends with it.
+    pub async fn release(&self) {
+        let conn = self.conn.lock().await.take();
+        self.lost.send_replace(true);
+        if let Some(mut conn) = conn {
+            let _ = tokio::time::timeout(
+                self.query_timeout,
+                conn.exec_drop("DO RELEASE_LOCK(?)", (&self.settings.name,)),
+            )
+            .await;
+            let _ = tokio::time::timeout(self.query_timeout, conn.disconnect()).await;
+        }
+    }
+
+    /// Runs `op` on the lock's session, for at most the query timeout. The statements `op`
+    /// runs must carry the guard `IS_USED_LOCK(name) = CONNECTION_ID()` (the name is its
+    /// second argument) and report a write the guard stopped as [`LeaseError::Lost`]. A
+    /// session that fails or does not answer is given up: the lease is lost.
+    pub async fn fenced<T>(
+        &self,
+        op: impl for<'c> FnOnce(
+            &'c mut Conn,
+            &'c str,
+        ) -> futures_util::future::BoxFuture<'c, Result<T, LeaseError>>,
+    ) -> Result<T, LeaseError> {
+        let lost = || LeaseError::Lost {
+            name: self.settings.name.clone(),
+        };
+        let mut guard = tokio::time::timeout(self.query_timeout, self.conn.lock())
+            .await
+            .map_err(|_| LeaseError::Timeout(self.query_timeout))?;
+        let Some(conn) = guard.as_mut() else {
+            return Err(lost());
+        };
+        let result = tokio::time::timeout(self.query_timeout, op(conn, &self.settings.name))
+            .await
+            .unwrap_or(Err(LeaseError::Timeout(self.query_timeout)));
+        if let Err(e) = &result
+            && !matches!(e, LeaseError::Query(mysql_async::Error::Server(_)))
+        {
+            // Lost, timed out or broken: the session's state is unknown, so it is not
+            // used again and the pipeline stands down.
+            warn!(lock = %self.settings.name, error = %e, "giving up the leader lock's session");
+            guard.take();
+            self.lost.send_replace(true);
+        }
+        result
+    }
+}
+
+/// Keeps the lease: pings the lock's session, and declares the lease lost when it fails or
+/// has not answered for half the lease.
+async fn keep(lease: std::sync::Weak<Lease>) {
+    let (interval, give_up, name) = match lease.upgrade() {
+        Some(l) => (
+            l.settings.ping_interval(),
+            l.settings.give_up_after(),
+            l.settings.name.clone(),
+        ),
+        None => return,
+    };
+    let mut answered = Instant::now();
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(lease) = lease.upgrade() else {
+            return;
+        };
+        if lease.is_lost() {
+            return;
+        }
+        let sent = Instant::now();
+        let deadline = answered + give_up;
+        let ping = async {
+            let mut guard = lease.conn.lock().await;
+            let conn = guard.as_mut()?;
+            conn.exec_first::<Option<i64>, _, _>(
+                "SELECT IS_USED_LOCK(?) = CONNECTION_ID()",
+                (&name,),
+            )
+            .await
+            .ok()
+            .flatten()
+            .flatten()
+        };
+        match tokio::time::timeout_at(deadline, ping).await {
+            Ok(Some(1)) => {
+                answered = sent;
+                debug!(lock = %name, "leader lock held");
+            }
+            outcome => {
+                let why = match outcome {
+                    Err(_) => "no answer for half the lease",
+                    Ok(_) => "the session failed or no longer holds it",
+                };
+                warn!(lock = %name, reason = why, "leader lock lost; stopping");
+                lease.lost.send_replace(true);
+                // The session may be wedged: drop it without waiting on it.
+                if let Ok(mut guard) = lease.conn.try_lock() {
+                    guard.take();
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Runs `work` to completion from synchronous code inside the runtime (the store traits
+/// are synchronous), without stalling the runtime's other tasks.
+pub fn block_on<F: std::future::Future>(work: F) -> Result<F::Output, LeaseError> {
+    let handle = tokio::runtime::Handle::try_current().map_err(|_| LeaseError::Runtime)?;
+    if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+        return Err(LeaseError::Runtime);
+    }
+    Ok(tokio::task::block_in_place(|| handle.block_on(work)))
+}
+
+/// The default lock name for a client id: `binlog-relay:` and the id, cut to the server's
+/// limit.
+pub fn default_lock_name(client_id: &str) -> String {
+    let mut name = format!("binlog-relay:{client_id}");
+    while name.len() > MAX_LOCK_NAME {
+        name.pop();
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timings_follow_the_lease() {
+        let s = LeaseSettings {
+            name: "x".into(),
+            lease: Duration::from_secs(10),
+            holder: "h".into(),
+        };
+        assert_eq!(s.wait_timeout_secs(), 10);
+        assert_eq!(s.ping_interval(), Duration::from_secs(1));
+        assert_eq!(s.give_up_after(), Duration::from_secs(5));
+        // The holder gives up strictly before the server frees the lock.
+        assert!(s.give_up_after() < Duration::from_secs(s.wait_timeout_secs()));
+    }
+
+    #[test]
+    fn lock_names_fit_the_server() {
+        assert_eq!(default_lock_name("maxwell"), "binlog-relay:maxwell");
+        assert_eq!(default_lock_name(&"x".repeat(100)).len(), MAX_LOCK_NAME);
+    }
+}

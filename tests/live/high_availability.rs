@@ -1,0 +1,336 @@
+//! Several instances on one config with the database store: the leader killed with SIGKILL
+//! over and over, cut off from the database by a silent proxy, and the database restarted
+//! under all of them. What a consumer received is checked row by row against what was
+//! written (every row, in order per table after dropping repeats), and the takeover times
+//! are measured from a leader's death to the next message a new leader had confirmed.
+
+use std::time::{Duration, Instant};
+
+use tokio::process::Child;
+
+use super::faults::{
+    Expected, Workload, check_delivery, collect_all, drain_until_quiet, fault_config, fault_db,
+};
+use super::proxy::{Mode, Proxy};
+use super::support::*;
+
+/// One instance: its process and its HTTP port.
+struct Instance {
+    child: Child,
+    port: u16,
+}
+
+/// A pipeline run by several instances: a database, a durable queue, and a config whose
+/// state lives in its own database on the server.
+struct Cluster {
+    db: TestDb,
+    queue: Queue,
+    config: DaemonConfig,
+    path: std::path::PathBuf,
+    start: String,
+    state_db: String,
+}
+
+impl Cluster {
+    async fn new(prefix: &str) -> Self {
+        let db = fault_db(prefix).await;
+        let queue = Queue::durable(&format!("{}.#", db.name)).await;
+        let mut config = fault_config(&queue.exchange);
+        let state_db = unique("relay_state");
+        config.checkpoint_extra = format!(
+            "store = \"database\"\ndatabase = \"{state_db}\"\nclient_id = \"{}\"\n",
+            db.name
+        );
+        let path = config.write();
+        let start = db.position().await;
+        Self {
+            db,
+            queue,
+            config,
+            path,
+            start,
+            state_db,
+        }
+    }
+
+    fn spawn(&self, env: &[(&str, String)]) -> Instance {
+        let port = free_port();
+        let mut all = vec![
+            ("BINLOG_RELAY__SOURCE__START", self.start.clone()),
+            ("BINLOG_RELAY__HTTP__LISTEN", format!("127.0.0.1:{port}")),
+        ];
+        all.extend(env.iter().map(|(k, v)| (*k, v.clone())));
+        let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Instance {
+            child: spawn_daemon(&self.path, &[], &refs),
+            port,
+        }
+    }
+
+    async fn clean_up(self) {
+        self.queue.delete().await;
+        exec(
+            &self.db.pool,
+            &[&format!("DROP DATABASE IF EXISTS `{}`", self.state_db)],
+        )
+        .await;
+        self.db.drop_database().await;
+        drop(self.config);
+    }
+}
+
+/// An instance's `binlog_relay_leader` and confirmed-message count, if it answers.
+async fn role(instance: &Instance) -> Option<(bool, f64)> {
+    let (200, body) = http_get(instance.port, "/metrics").await? else {
+        return None;
+    };
+    let leader = metric(&body, "binlog_relay_leader")? == 1.0;
+    let confirmed = metric(&body, "binlog_relay_messages_confirmed_total").unwrap_or(0.0);
+    Some((leader, confirmed))
+}
+
+/// Waits until one instance leads and has had a message confirmed; its index, and when.
+async fn leader_with_a_confirmed_message(
+    instances: &[Instance],
+    timeout: Duration,
+) -> Option<(usize, Instant)> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        for (i, instance) in instances.iter().enumerate() {
+            if let Some((true, confirmed)) = role(instance).await
+                && confirmed > 0.0
+            {
+                return Some((i, Instant::now()));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    None
+}
+
+/// How many instances say they lead.
+async fn leaders(instances: &[Instance]) -> usize {
+    let mut n = 0;
+    for instance in instances {
+        if let Some((true, _)) = role(instance).await {
+            n += 1;
+        }
+    }
+    n
+}
+
+async fn stop_all(instances: Vec<Instance>) -> Vec<Finished> {
+    let mut done = Vec::new();
+    for instance in &instances {
+        signal(&instance.child, "TERM");
+    }
+    for instance in instances {
+        done.push(wait(instance.child, Duration::from_secs(45)).await);
+    }
+    done
+}
+
+fn median(sorted: &[Duration]) -> Duration {
+    sorted[sorted.len() / 2]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_killed_20_times_under_three_instances_loses_nothing() {
+    let _shared = SERVER_SETTINGS.read().await;
+    let cluster = Cluster::new("ha_kill").await;
+    let mut instances: Vec<Instance> = (0..3).map(|_| cluster.spawn(&[])).collect();
+
+    // 400 transactions of 200 rows (80,000 inserts and 4,000 updates) written steadily,
+    // so every takeover has new rows to publish.
+    let workload = Workload {
+        transactions: 400,
+        flush_every: Some(97),
+        pause: Duration::from_millis(60),
+    };
+    let writer_db = TestDb {
+        pool: mysql(),
+        name: cluster.db.name.clone(),
+    };
+    let writer = tokio::spawn(async move {
+        let mut expected = Expected::default();
+        workload
+            .run(&writer_db, 0..workload.transactions, &mut expected)
+            .await
+            .map(|()| expected)
+    });
+
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut takeovers = Vec::new();
+    let (mut leader, _) = leader_with_a_confirmed_message(&instances, Duration::from_secs(60))
+        .await
+        .expect("no instance led within 60 s");
+    for kill in 1..=20 {
+        tokio::time::sleep(Duration::from_millis(rng.u64(200..900))).await;
+        assert_eq!(leaders(&instances).await, 1, "kill {kill}: not exactly one leader");
+        signal(&instances[leader].child, "KILL");
+        let killed_at = Instant::now();
+        let dead = std::mem::replace(&mut instances[leader], cluster.spawn(&[]));
+        let done = wait(dead.child, Duration::from_secs(10)).await;
+        assert_eq!(done.code, None, "kill {kill}: killed by a signal");
+        let (next, at) = leader_with_a_confirmed_message(&instances, Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|| panic!("kill {kill}: no instance took over (seed {seed})"));
+        takeovers.push(at - killed_at);
+        leader = next;
+    }
+    let expected = writer.await.expect("writer task").expect("workload");
+    assert_eq!(expected.len(), 84_000);
+    let received = collect_all(&cluster.queue, &expected, &[], Duration::from_secs(180)).await;
+    let mut received = received;
+    let done = stop_all(instances).await;
+    received.extend(drain_until_quiet(&cluster.queue, Duration::from_millis(500)).await);
+    for d in &done {
+        assert_eq!(d.code, Some(0), "{}", d.stderr);
+    }
+    let repeats = check_delivery(&expected, &received, 20);
+
+    takeovers.sort();
+    let (med, worst) = (median(&takeovers), takeovers[takeovers.len() - 1]);
+    eprintln!(
+        "kill -9 of the leader x20 (seed {seed}): {} messages for {} changes, {repeats} repeated; death to next confirmed message: median {med:?}, worst {worst:?}, all {takeovers:?}",
+        received.len(),
+        expected.len()
+    );
+    assert!(med <= Duration::from_secs(5), "median takeover {med:?}");
+    assert!(worst <= Duration::from_secs(15), "worst takeover {worst:?}");
+    cluster.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover() {
+    let _shared = SERVER_SETTINGS.read().await;
+    let cluster = Cluster::new("ha_partition").await;
+    // The leader-to-be reaches the database through a proxy the test silences, and
+    // publishes to its own exchange, bound to the same queue: the consumer can tell its
+    // messages from the others'.
+    let proxy = Proxy::start(("127.0.0.1".into(), services().mysql_port)).await;
+    let own_exchange = unique("x_cut_off");
+    cluster
+        .queue
+        .bind_exchange(&own_exchange, &format!("{}.#", cluster.db.name))
+        .await;
+    let cut_off = cluster.spawn(&[
+        ("BINLOG_RELAY__SOURCE__PORT", proxy.port.to_string()),
+        ("BINLOG_RELAY__SINK__RABBITMQ__EXCHANGE", own_exchange.clone()),
+    ]);
+    let workload = Workload {
+        transactions: 60,
+        flush_every: None,
+        pause: Duration::from_millis(100),
+    };
+    let mut expected = Expected::default();
+    workload
+        .run(&cluster.db, 0..5, &mut expected)
+        .await
+        .expect("write");
+    let first = [cut_off];
+    leader_with_a_confirmed_message(&first, Duration::from_secs(60))
+        .await
+        .expect("the first instance did not lead");
+    let [cut_off] = first;
+    let mut instances = vec![cluster.spawn(&[]), cluster.spawn(&[])];
+
+    // Rows keep coming while the leader's database connections go silent.
+    let writer_db = TestDb {
+        pool: mysql(),
+        name: cluster.db.name.clone(),
+    };
+    let writer = tokio::spawn(async move {
+        let mut expected = expected;
+        workload
+            .run(&writer_db, 5..workload.transactions, &mut expected)
+            .await
+            .map(|()| expected)
+    });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    proxy.set(Mode::Silent);
+    let silenced = Instant::now();
+    let (_, took_over) = leader_with_a_confirmed_message(&instances, Duration::from_secs(60))
+        .await
+        .expect("no standby took over from the silent leader");
+    eprintln!(
+        "partition: a standby had a message confirmed {:?} after the leader's database connection went silent",
+        took_over - silenced
+    );
+    let expected = writer.await.expect("writer task").expect("workload");
+    let received = collect_all(&cluster.queue, &expected, &[], Duration::from_secs(120)).await;
+
+    // In the queue, nothing from the cut-off leader comes after the first message of the
+    // new one: it stopped publishing before the takeover.
+    let first_new = received
+        .iter()
+        .position(|m| m.exchange == cluster.queue.exchange)
+        .expect("the new leader published");
+    let late: Vec<_> = received[first_new..]
+        .iter()
+        .filter(|m| m.exchange == own_exchange)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "{} messages from the cut-off leader after the takeover",
+        late.len()
+    );
+    let before = received[..first_new].len();
+    check_delivery(&expected, &received, 2);
+
+    // The cut-off instance no longer leads, and says why in its log.
+    proxy.set(Mode::Relay);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline && role(&cut_off).await.is_none_or(|(leader, _)| leader) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(role(&cut_off).await.map(|r| r.0), Some(false));
+    instances.push(cut_off);
+    let all = stop_all(instances).await;
+    let logs: String = all.iter().map(|d| d.stderr.as_str()).collect();
+    assert!(logs.contains("stood down"), "{logs}");
+    eprintln!("partition: {before} messages from the first leader, none after the takeover");
+    cluster.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_restart_under_three_instances_leaves_one_leader_and_loses_nothing() {
+    let _exclusive = SERVER_SETTINGS.write().await;
+    let mut cluster = Cluster::new("ha_restart").await;
+    let instances: Vec<Instance> = (0..3).map(|_| cluster.spawn(&[])).collect();
+    let workload = Workload {
+        transactions: 40,
+        flush_every: None,
+        pause: Duration::from_millis(20),
+    };
+    let mut expected = Expected::default();
+    workload
+        .run(&cluster.db, 0..20, &mut expected)
+        .await
+        .expect("write");
+    leader_with_a_confirmed_message(&instances, Duration::from_secs(60))
+        .await
+        .expect("no leader before the restart");
+    service("mariadb-restart");
+    cluster.db.pool = mysql();
+    workload
+        .run(&cluster.db, 20..40, &mut expected)
+        .await
+        .expect("write after the restart");
+    let received = collect_all(&cluster.queue, &expected, &[], Duration::from_secs(120)).await;
+    // Settled: exactly one leader.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(leaders(&instances).await, 1);
+    let done = stop_all(instances).await;
+    for d in &done {
+        assert_eq!(d.code, Some(0), "{}", d.stderr);
+    }
+    let repeats = check_delivery(&expected, &received, 3);
+    eprintln!(
+        "mariadb restart under three instances: {} messages for {} changes, {repeats} repeated",
+        received.len(),
+        expected.len()
+    );
+    cluster.clean_up().await;
+}
