@@ -59,6 +59,16 @@ pub enum Error {
     )]
     NoCheckpointToRecapture,
     #[error(
+        "an instance of this pipeline is running (it holds the leader lock `{lock}`: {leader}); stop every instance of it first, then run this again"
+    )]
+    LeaderRunning { lock: String, leader: String },
+    #[error(
+        "the database store already has a checkpoint for client_id {client_id:?} ({position}); this command copies files into an empty store only: use `binlog-relay positions set` to move it"
+    )]
+    StoreNotEmpty { client_id: String, position: String },
+    #[error("there is no checkpoint in {dir} to copy")]
+    NothingToCopy { dir: String },
+    #[error(
         "source.gtid_mode is on and the source is another server than the checkpoint's, but there is no schema history in checkpoint.dir to carry over; restore the directory, or re-sync the consumers and use `binlog-relay positions set`"
     )]
     NoHistoryToFollow,
@@ -103,6 +113,7 @@ impl Error {
         match self {
             Error::Config(_) => 2,
             Error::Checkpoint(crate::checkpoint::CheckpointError::Locked { .. }) => 2,
+            Error::LeaderRunning { .. } => 2,
             Error::Source(crate::source::SourceError::BinlogPurged { .. }) => 3,
             _ => 1,
         }

@@ -126,6 +126,13 @@ enum PositionsAction {
         config: ConfigArgs,
         position: BinlogPosition,
     },
+    /// Copy the checkpoint and schema history from checkpoint.dir into the database store
+    /// (checkpoint.database on the source server), which must be empty for this client_id:
+    /// the move from one instance to several. Run it with the daemon stopped.
+    CopyToDatabase {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +199,9 @@ fn main() -> ExitCode {
         Command::Positions {
             action: PositionsAction::Set { config, position },
         } => command::positions::set_command(&config.into(), position),
+        Command::Positions {
+            action: PositionsAction::CopyToDatabase { config },
+        } => command::positions::copy_command(&config.into()),
         Command::Config {
             action: ConfigAction::FromMaxwell { file, show_secrets },
         } => command::from_maxwell::command(&file, show_secrets),

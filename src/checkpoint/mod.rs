@@ -112,7 +112,8 @@ impl CheckpointConfig {
         let plain_name = |s: &str| {
             !s.is_empty()
                 && s.len() <= 64
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
         };
         if !plain_name(&self.database) {
             return Err(ConfigError::key(
@@ -252,4 +253,36 @@ pub trait CheckpointStore: Send {
     fn load(&self) -> Result<Option<Checkpoint>, CheckpointError>;
     /// Saves `checkpoint` durably: when this returns, a crash cannot lose it.
     fn save(&mut self, checkpoint: &Checkpoint) -> Result<(), CheckpointError>;
+}
+
+/// What every checkpoint store must do, as one check that the file, memory and database
+/// stores all pass (the database store's run is a live test). `store` must start empty.
+#[cfg(any(test, feature = "live-tests"))]
+pub fn contract(store: &mut impl CheckpointStore) {
+    use crate::position::BinlogPosition;
+    assert_eq!(store.load().expect("load an empty store"), None);
+    let first = Checkpoint::new(BinlogPosition::new("bin.000001", 4), 1, None);
+    store.save(&first).expect("save");
+    assert_eq!(store.load().expect("load"), Some(first.clone()));
+    // Saving the same checkpoint again is not an error.
+    store.save(&first).expect("save again");
+    let second = Checkpoint::new(
+        BinlogPosition::new("bin.000002", 12_345),
+        1,
+        Some("3e11fa47-71ca-11e1-9e33-c80aa9429562".into()),
+    )
+    .with_gtid(Some("0-1-42".into()))
+    .with_gtid_position(Some("0-1-42,1-2-7".into()));
+    store.save(&second).expect("save a newer one");
+    assert_eq!(store.load().expect("load"), Some(second));
+}
+
+#[cfg(test)]
+mod contract_tests {
+    #[test]
+    fn the_file_and_memory_stores_keep_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        super::contract(&mut super::FileStore::open(dir.path()).unwrap());
+        super::contract(&mut super::MemoryStore::new());
+    }
 }

@@ -282,6 +282,9 @@ pub fn evaluate(facts: &ServerFacts, config: &Config, checkpoint_file: Option<&s
     });
     items.push(retention(facts, checkpoint_file));
     items.push(grants(&facts.grants));
+    if config.checkpoint.store == crate::checkpoint::StoreKind::Database {
+        items.push(state_grants(&facts.grants, &config.checkpoint.database));
+    }
     items
 }
 
@@ -360,6 +363,91 @@ fn grants(lines: &[String]) -> Item {
     }
 }
 
+/// What the database store needs on its own database: its tables are created on first use
+/// and written on every checkpoint.
+fn state_grants(lines: &[String], database: &str) -> Item {
+    let on_db = format!(" ON `{}`.* ", database.to_ascii_uppercase());
+    let relevant: Vec<String> = lines
+        .iter()
+        .map(|l| l.to_ascii_uppercase())
+        .filter(|l| l.contains(" ON *.* ") || l.contains(&on_db))
+        .collect();
+    let needed = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE"];
+    let missing: Vec<&str> = needed
+        .into_iter()
+        .filter(|p| {
+            !relevant.iter().any(|l| {
+                let privileges = l.split(" ON ").next().unwrap_or("");
+                privileges.contains("ALL PRIVILEGES")
+                    || privileges
+                        .trim_start_matches("GRANT ")
+                        .split(',')
+                        .any(|x| x.trim() == *p)
+            })
+        })
+        .collect();
+    if missing.is_empty() {
+        Item::ok(
+            "state grants",
+            format!(
+                "SELECT, INSERT, UPDATE, DELETE, CREATE on `{database}`.* (checkpoint.store = \"database\")"
+            ),
+        )
+    } else {
+        Item::fail(
+            "state grants",
+            format!("missing on `{database}`.*: {}", missing.join(", ")),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `{database}`.* TO the account in source.user"
+            ),
+        )
+    }
+}
+
+/// Who holds the leader lock, and who the database store says leads.
+async fn leader(config: &Config) -> Item {
+    let source = BinlogSource::new(&config.source);
+    let name = config.checkpoint.lock_name();
+    let found = async {
+        let mut conn = source.conn().await.map_err(|e| e.to_string())?;
+        let holder: Option<Option<u64>> = conn
+            .exec_first("SELECT IS_USED_LOCK(?)", (&name,))
+            .await
+            .map_err(|e| e.to_string())?;
+        let row = crate::checkpoint::database::read(
+            &mut conn,
+            &config.checkpoint.database,
+            &config.checkpoint.client_id,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok::<_, String>((holder.flatten(), row))
+    }
+    .await;
+    source.close().await;
+    match found {
+        Ok((Some(connection), row)) => {
+            let who = row
+                .filter(|r| r.leader_connection == Some(connection))
+                .map(|r| r.leader)
+                .unwrap_or_else(|| "an instance that has not recorded itself yet".into());
+            Item::ok(
+                "leader",
+                format!("lock `{name}` held by {who} (connection {connection})"),
+            )
+        }
+        Ok((None, _)) => Item::ok(
+            "leader",
+            format!("lock `{name}` is free: the first instance to start leads"),
+        ),
+        Err(e) => Item::fail(
+            "leader",
+            format!("cannot read lock `{name}`: {e}"),
+            "check that the source server is reachable and the grants above",
+        ),
+    }
+}
+
 /// Runs every check the configuration allows. Never fails: a failure is an item.
 pub async fn run(config: &Config) -> Vec<Item> {
     let checkpoint_file = match FileStore::open(&config.checkpoint.dir).and_then(|s| s.load()) {
@@ -374,6 +462,9 @@ pub async fn run(config: &Config) -> Vec<Item> {
             "make sure the server is running and the account can log in from this host",
         )],
     };
+    if config.checkpoint.store == crate::checkpoint::StoreKind::Database {
+        items.push(leader(config).await);
+    }
     items.extend(broker(config).await);
     items.push(checkpoint_dir(&config.checkpoint.dir));
     items
@@ -757,6 +848,36 @@ mod tests {
             .map(|i| i.name)
             .collect();
         assert_eq!(warned, ["binlog_row_image", "binlog_row_metadata"]);
+    }
+
+    #[test]
+    fn the_database_store_needs_write_grants_on_its_database() {
+        let ok = state_grants(
+            &["GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `relay`.* TO `m`@`%`".into()],
+            "relay",
+        );
+        assert_eq!(ok.status, Status::Ok, "{ok:?}");
+        assert_eq!(
+            state_grants(
+                &["GRANT ALL PRIVILEGES ON *.* TO `root`@`%`".into()],
+                "relay"
+            )
+            .status,
+            Status::Ok
+        );
+        let item = state_grants(
+            &[
+                "GRANT SELECT, REPLICATION SLAVE ON *.* TO `m`@`%`".into(),
+                "GRANT INSERT, UPDATE ON `other`.* TO `m`@`%`".into(),
+            ],
+            "relay",
+        );
+        assert_eq!(item.status, Status::Fail);
+        assert!(
+            item.detail.contains("INSERT, UPDATE, DELETE, CREATE"),
+            "{item:?}"
+        );
+        assert!(item.fix.unwrap().contains("ON `relay`.*"));
     }
 
     #[test]

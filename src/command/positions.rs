@@ -4,12 +4,12 @@
 
 use std::process::ExitCode;
 
-use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore};
+use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore, StoreKind};
 use crate::config::Config;
 use crate::error::Error;
+use crate::pipeline::leader::{self, Exclusive};
 use crate::pipeline::schema_start;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
-use crate::schema::history::FileHistoryStore;
 use crate::source::{BinlogSource, SourceError};
 
 /// `positions show`: prints the checkpoint and the server's binlog files.
@@ -31,7 +31,24 @@ pub fn set_command(file: &super::ConfigFile, position: BinlogPosition) -> ExitCo
     )
 }
 
+/// `positions copy-to-database`: the file store's state into the database store.
+pub fn copy_command(file: &super::ConfigFile) -> ExitCode {
+    super::one_shot(
+        file,
+        async |config| leader::copy_files_to_database(&config).await,
+        |cp| {
+            println!(
+                "checkpoint {} and its schema history copied into the database store; start the instances",
+                cp.position
+            )
+        },
+    )
+}
+
 fn print_positions(p: Positions) {
+    if let Some(leader) = &p.leader {
+        println!("leader: {leader}");
+    }
     match &p.checkpoint {
         Some(cp) => {
             let available = if p.checkpoint_available() == Some(true) {
@@ -64,6 +81,8 @@ fn print_positions(p: Positions) {
 #[derive(Debug, Clone)]
 pub struct Positions {
     pub checkpoint: Option<Checkpoint>,
+    /// With the database store: who leads (or "none").
+    pub leader: Option<String>,
     /// The server's binlog files, oldest first, with their sizes.
     pub files: Vec<(String, u64)>,
     /// Where the server writes now.
@@ -83,9 +102,32 @@ impl Positions {
 pub async fn show(config: &Config) -> Result<Positions, Error> {
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
-    let store = FileStore::open(&config.checkpoint.dir)?;
+    let (checkpoint, leader) = match config.checkpoint.store {
+        StoreKind::File => (FileStore::open(&config.checkpoint.dir)?.load()?, None),
+        StoreKind::Database => {
+            // Read on an ordinary session: no lock needed to look.
+            let mut conn = source.conn().await?;
+            let row = crate::checkpoint::database::read(
+                &mut conn,
+                &config.checkpoint.database,
+                &config.checkpoint.client_id,
+            )
+            .await?;
+            let leader = match &row {
+                Some(r) if !r.leader.is_empty() => format!(
+                    "{} (connection {}, since {})",
+                    r.leader,
+                    r.leader_connection.map_or("?".into(), |c| c.to_string()),
+                    r.leader_since.as_deref().unwrap_or("?")
+                ),
+                _ => "none recorded".into(),
+            };
+            (row.and_then(|r| r.checkpoint), Some(leader))
+        }
+    };
     let positions = Positions {
-        checkpoint: store.load()?,
+        checkpoint,
+        leader,
         files: source.binlog_files().await?,
         current: source.current_position().await?,
         server_id: server.server_id,
@@ -99,7 +141,17 @@ pub async fn show(config: &Config) -> Result<Positions, Error> {
 /// the server has.
 pub async fn set(config: &Config, position: &BinlogPosition) -> Result<Checkpoint, Error> {
     // Not while a daemon runs on this state: it would overwrite the new checkpoint.
-    let _lock = crate::checkpoint::DirLock::acquire(&config.checkpoint.dir)?;
+    let held = Exclusive::take(config).await?;
+    let result = set_held(config, position, &held).await;
+    held.release().await;
+    result
+}
+
+async fn set_held(
+    config: &Config,
+    position: &BinlogPosition,
+    held: &Exclusive,
+) -> Result<Checkpoint, Error> {
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
     let files = source.binlog_files().await?;
@@ -122,12 +174,12 @@ pub async fn set(config: &Config, position: &BinlogPosition) -> Result<Checkpoin
             message: format!("the file is {size} bytes long"),
         }));
     }
-    let mut store = FileStore::open(&config.checkpoint.dir)?;
+    let mut store = held.state.checkpoint_store()?;
     schema_start::capture_for(
         &source,
         &server,
         position,
-        FileHistoryStore::new(&config.checkpoint.dir),
+        held.state.history_store(),
         false,
     )
     .await?;

@@ -5,14 +5,14 @@ use std::process::ExitCode;
 
 use tracing::info;
 
-use crate::checkpoint::{CheckpointStore, FileStore};
+use crate::checkpoint::CheckpointStore;
 use crate::config::Config;
 use crate::error::Error;
+use crate::pipeline::leader::Exclusive;
 use crate::pipeline::schema_start;
 use crate::pipeline::startup::check_same_server;
 use crate::position::BinlogPosition;
 use crate::schema::catalog::TableEntry;
-use crate::schema::history::FileHistoryStore;
 use crate::source::BinlogSource;
 
 /// What a recapture did.
@@ -44,10 +44,20 @@ pub fn command(file: &super::ConfigFile, trust_current: bool) -> ExitCode {
 /// `trust_current`, tables changed since the checkpoint are taken as they are now.
 pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recaptured, Error> {
     // Not while a daemon runs on this state: it follows the history it would replace.
-    let _lock = crate::checkpoint::DirLock::acquire(&config.checkpoint.dir)?;
+    let held = Exclusive::take(config).await?;
+    let result = recapture_held(config, trust_current, &held).await;
+    held.release().await;
+    result
+}
+
+async fn recapture_held(
+    config: &Config,
+    trust_current: bool,
+    held: &Exclusive,
+) -> Result<Recaptured, Error> {
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
-    let store = FileStore::open(&config.checkpoint.dir)?;
+    let store = held.state.checkpoint_store()?;
     let position = match store.load()? {
         Some(cp) => {
             check_same_server(&cp, &server)?;
@@ -59,7 +69,7 @@ pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recapture
         &source,
         &server,
         &position,
-        FileHistoryStore::new(&config.checkpoint.dir),
+        held.state.history_store(),
         trust_current,
     )
     .await?;

@@ -143,3 +143,100 @@ async fn leader_row(config: &Config, source: &BinlogSource) -> String {
         _ => "unknown".into(),
     }
 }
+
+/// The state, held for a one-off command (`positions set`, `schema recapture`): the
+/// directory lock with files, the leader lock with the database store, so no running
+/// instance writes it meanwhile.
+pub struct Exclusive {
+    pub state: State,
+    _dir_lock: Option<crate::checkpoint::DirLock>,
+    lease: Option<std::sync::Arc<Lease>>,
+}
+
+impl Exclusive {
+    /// Takes the state, or says who holds it.
+    pub async fn take(config: &Config) -> Result<Self, Error> {
+        if config.checkpoint.store == crate::checkpoint::StoreKind::File {
+            let dir_lock = crate::checkpoint::DirLock::acquire(&config.checkpoint.dir)?;
+            return Ok(Self {
+                state: State::files(config),
+                _dir_lock: Some(dir_lock),
+                lease: None,
+            });
+        }
+        let source = BinlogSource::new(&config.source);
+        let settings = config.checkpoint.lease_settings();
+        let mut contender = Contender::connect(&source, settings.clone()).await?;
+        if !contender.try_acquire(Duration::from_secs(1)).await? {
+            contender.close().await;
+            let leader = leader_row(config, &source).await;
+            source.close().await;
+            return Err(Error::LeaderRunning {
+                lock: settings.name,
+                leader,
+            });
+        }
+        source.close().await;
+        let lease = contender.into_lease();
+        let state = State::database(config, lease.clone()).await?;
+        Ok(Self {
+            state,
+            _dir_lock: None,
+            lease: Some(lease),
+        })
+    }
+
+    /// Gives the lock back.
+    pub async fn release(self) {
+        if let Some(lease) = &self.lease {
+            lease.release().await;
+        }
+    }
+}
+
+/// Copies the file store's checkpoint and schema history (in `checkpoint.dir`) into the
+/// database store, which must be empty for this client id: the move from one instance to
+/// several.
+pub async fn copy_files_to_database(
+    config: &Config,
+) -> Result<crate::checkpoint::Checkpoint, Error> {
+    use crate::checkpoint::{CheckpointStore, FileStore};
+    use crate::schema::history::{FileHistoryStore, HistoryStore};
+    if config.checkpoint.store != crate::checkpoint::StoreKind::Database {
+        return Err(Error::Config(crate::section::ConfigError::key(
+            "checkpoint.store",
+            "is \"file\": set it to \"database\" to say where to copy to (the files stay in checkpoint.dir and are read from there)",
+        )));
+    }
+    // No daemon on the files meanwhile, and none on the database store.
+    let _files = crate::checkpoint::DirLock::acquire(&config.checkpoint.dir)?;
+    let checkpoint = FileStore::open(&config.checkpoint.dir)?
+        .load()?
+        .ok_or_else(|| Error::NothingToCopy {
+            dir: config.checkpoint.dir.display().to_string(),
+        })?;
+    let history = FileHistoryStore::new(&config.checkpoint.dir)
+        .load()
+        .map_err(|e| super::schema_start::history_error(&checkpoint.position, e))?;
+    let held = Exclusive::take(config).await?;
+    let result = async {
+        let mut store = held.state.checkpoint_store()?;
+        if let Some(existing) = store.load()? {
+            return Err(Error::StoreNotEmpty {
+                client_id: config.checkpoint.client_id.clone(),
+                position: existing.position.to_string(),
+            });
+        }
+        if let Some(history) = &history {
+            held.state
+                .history_store()
+                .replace(history)
+                .map_err(|e| super::schema_start::history_error(&checkpoint.position, e))?;
+        }
+        store.save(&checkpoint)?;
+        Ok(checkpoint)
+    }
+    .await;
+    held.release().await;
+    result
+}

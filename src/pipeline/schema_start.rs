@@ -46,7 +46,7 @@ pub async fn open<S: HistoryStore>(
     capture_for(source, server, start, make_store(), false).await
 }
 
-fn history_error(at: &BinlogPosition, e: crate::schema::history::HistoryError) -> Error {
+pub(crate) fn history_error(at: &BinlogPosition, e: crate::schema::history::HistoryError) -> Error {
     Error::Schema {
         position: at.clone(),
         source: Box::new(SchemaError::History(Box::new(e))),

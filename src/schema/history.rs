@@ -164,6 +164,51 @@ pub trait HistoryStore: Send {
     fn append(&mut self, entry: &Entry) -> Result<(), HistoryError>;
 }
 
+/// What every history store must do, as one check that the file, memory and database
+/// stores all pass (the database store's run is a live test). `store` must start empty.
+#[cfg(any(test, feature = "live-tests"))]
+pub fn contract(store: &mut impl HistoryStore) {
+    let entry = |offset: u64, table: &str| Entry {
+        position: BinlogPosition::new("bin.000001", offset),
+        origin: Origin::Ddl,
+        statement: format!("DROP TABLE {table}"),
+        changes: vec![Change::Table {
+            database: "d".into(),
+            table: table.into(),
+            entry: None,
+        }],
+    };
+    let base = |offset: u64| Base {
+        position: BinlogPosition::new("bin.000001", offset),
+        server_id: 1,
+        catalog: Catalog::default(),
+    };
+    assert_eq!(store.load().expect("load an empty store"), None);
+    let first = History {
+        base: base(4),
+        entries: vec![entry(100, "a")],
+    };
+    store.replace(&first).expect("replace");
+    assert_eq!(store.load().expect("load"), Some(first.clone()));
+    store.append(&entry(200, "b")).expect("append");
+    store.append(&entry(300, "c")).expect("append");
+    let mut grown = first;
+    grown.entries.extend([entry(200, "b"), entry(300, "c")]);
+    assert_eq!(store.load().expect("load"), Some(grown));
+    // A replacement drops every entry of the old history.
+    let second = History {
+        base: base(400),
+        entries: Vec::new(),
+    };
+    store.replace(&second).expect("replace again");
+    assert_eq!(store.load().expect("load"), Some(second));
+    store
+        .append(&entry(500, "d"))
+        .expect("append after a replacement");
+    let loaded = store.load().expect("load").expect("a history");
+    assert_eq!(loaded.entries, vec![entry(500, "d")]);
+}
+
 /// A history kept in memory, for tests and replays.
 #[derive(Debug, Default)]
 pub struct MemoryHistoryStore {

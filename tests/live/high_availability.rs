@@ -167,7 +167,11 @@ async fn the_leader_killed_20_times_under_three_instances_loses_nothing() {
         .expect("no instance led within 60 s");
     for kill in 1..=20 {
         tokio::time::sleep(Duration::from_millis(rng.u64(200..900))).await;
-        assert_eq!(leaders(&instances).await, 1, "kill {kill}: not exactly one leader");
+        assert_eq!(
+            leaders(&instances).await,
+            1,
+            "kill {kill}: not exactly one leader"
+        );
         signal(&instances[leader].child, "KILL");
         let killed_at = Instant::now();
         let dead = std::mem::replace(&mut instances[leader], cluster.spawn(&[]));
@@ -217,7 +221,10 @@ async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover
         .await;
     let cut_off = cluster.spawn(&[
         ("BINLOG_RELAY__SOURCE__PORT", proxy.port.to_string()),
-        ("BINLOG_RELAY__SINK__RABBITMQ__EXCHANGE", own_exchange.clone()),
+        (
+            "BINLOG_RELAY__SINK__RABBITMQ__EXCHANGE",
+            own_exchange.clone(),
+        ),
     ]);
     let workload = Workload {
         transactions: 60,
@@ -236,7 +243,7 @@ async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover
     let [cut_off] = first;
     let mut instances = vec![cluster.spawn(&[]), cluster.spawn(&[])];
 
-    // Rows keep coming while the leader's database connections go silent.
+    // Rows keep coming while the leader's lock session goes silent.
     let writer_db = TestDb {
         pool: mysql(),
         name: cluster.db.name.clone(),
@@ -249,7 +256,10 @@ async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover
             .map(|()| expected)
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
-    proxy.set(Mode::Silent);
+    // Only its first connection, the leader lock's session, goes silent: the binlog
+    // stream keeps flowing to it, so without fencing it would go on publishing the rows
+    // written from now on.
+    proxy.set(Mode::SilentUpTo(1));
     let silenced = Instant::now();
     let (_, took_over) = leader_with_a_confirmed_message(&instances, Duration::from_secs(60))
         .await
@@ -332,5 +342,169 @@ async fn a_mariadb_restart_under_three_instances_leaves_one_leader_and_loses_not
         received.len(),
         expected.len()
     );
+    cluster.clean_up().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_store_keeps_the_store_contract_and_its_writes_are_fenced() {
+    use binlog_relay::checkpoint::CheckpointStore;
+    let _shared = SERVER_SETTINGS.read().await;
+    let cluster = Cluster::new("ha_contract").await;
+    let config =
+        binlog_relay::config::Config::load_with_env(Some(&cluster.path), []).expect("config");
+    let source = binlog_relay::source::BinlogSource::new(&config.source);
+    let mut contender = binlog_relay::source::lease::Contender::connect(
+        &source,
+        config.checkpoint.lease_settings(),
+    )
+    .await
+    .expect("connect");
+    assert!(
+        contender
+            .try_acquire(Duration::from_secs(1))
+            .await
+            .expect("lock")
+    );
+    let lease = contender.into_lease();
+    let state = binlog_relay::pipeline::state::State::database(&config, lease.clone())
+        .await
+        .expect("tables");
+    let mut checkpoints = state.checkpoint_store().expect("store");
+    let mut history = state.history_store();
+    // The same checks the file and memory stores pass, called from async code as the
+    // pipeline calls them.
+    binlog_relay::checkpoint::contract(&mut checkpoints);
+    binlog_relay::schema::history::contract(&mut history);
+    let saved = checkpoints.load().expect("load");
+    // Once the lock is given up, nothing more is written through it.
+    lease.release().await;
+    let cp = saved.unwrap_or_else(|| {
+        binlog_relay::checkpoint::Checkpoint::new(
+            binlog_relay::position::BinlogPosition::new("bin.000009", 4),
+            1,
+            None,
+        )
+    });
+    let refused = checkpoints.save(&cp);
+    assert!(
+        refused
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("no longer holds the leader lock")),
+        "{refused:?}"
+    );
+    source.close().await;
+    cluster.clean_up().await;
+}
+
+/// Runs `binlog-relay ARGS --config PATH` to its end, with extra environment.
+async fn command(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let path = path.to_string_lossy();
+    let mut all = args.to_vec();
+    all.extend(["--config", path.as_ref()]);
+    let out = output_within(spawn_command(&all, env), Duration::from_secs(60)).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_checkpoint_moves_into_the_database_store_and_the_commands_follow_it() {
+    let _shared = SERVER_SETTINGS.read().await;
+    let cluster = Cluster::new("ha_move").await;
+    let mut expected = Expected::default();
+    let workload = Workload {
+        transactions: 4,
+        flush_every: None,
+        pause: Duration::ZERO,
+    };
+    workload
+        .run(&cluster.db, 0..2, &mut expected)
+        .await
+        .expect("write");
+    // One instance on files first.
+    let files = [
+        ("BINLOG_RELAY__CHECKPOINT__STORE", "file"),
+        ("BINLOG_RELAY__SOURCE__START", cluster.start.as_str()),
+    ];
+    let done = run_to_now(&cluster.path, &files).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let on_file = cluster.config.checkpoint();
+    let mut received = drain_until_quiet(&cluster.queue, Duration::from_millis(300)).await;
+
+    // Refused until the config says where to copy to; then copied in one command.
+    let (code, out) = command(
+        &cluster.path,
+        &["positions", "copy-to-database"],
+        &files[..1],
+    )
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("checkpoint.store"), "{out}");
+    let (code, out) = command(&cluster.path, &["positions", "copy-to-database"], &[]).await;
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = command(&cluster.path, &["positions", "show"], &[]).await;
+    assert_eq!(code, 0, "{out}");
+    let file = on_file["position"]["file"].as_str().expect("file");
+    let offset = on_file["position"]["offset"].as_u64().expect("offset");
+    assert!(
+        out.contains(&format!("checkpoint: {file}:{offset}")),
+        "{out}"
+    );
+    let (_, out) = command(&cluster.path, &["positions", "copy-to-database"], &[]).await;
+    assert!(out.contains("already has a checkpoint"), "{out}");
+
+    // check: the store's grants and a free lock; then, with an instance running, its holder,
+    // and the commands that write the state refuse to.
+    let (_, out) = command(&cluster.path, &["check"], &[]).await;
+    assert!(out.contains("ok   state grants"), "{out}");
+    assert!(out.contains("is free"), "{out}");
+    let running = cluster.spawn(&[]);
+    let first = [running];
+    leader_with_a_confirmed_message(&first, Duration::from_secs(30)).await;
+    let (_, out) = command(&cluster.path, &["check"], &[]).await;
+    assert!(out.contains("held by pid"), "{out}");
+    let (code, out) = command(
+        &cluster.path,
+        &["positions", "set", &format!("{file}:{offset}")],
+        &[],
+    )
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("an instance of this pipeline is running"),
+        "{out}"
+    );
+    let (code, out) = command(&cluster.path, &["schema", "recapture"], &[]).await;
+    assert_eq!(code, 2, "{out}");
+
+    // The instance resumed from the copied checkpoint: rows written now arrive, the ones
+    // before it do not come again.
+    workload
+        .run(&cluster.db, 2..4, &mut expected)
+        .await
+        .expect("write");
+    received.extend(
+        collect_all(
+            &cluster.queue,
+            &expected,
+            &received,
+            Duration::from_secs(60),
+        )
+        .await,
+    );
+    let done = stop_all(Vec::from(first)).await;
+    assert_eq!(done[0].code, Some(0), "{}", done[0].stderr);
+    received.extend(drain_until_quiet(&cluster.queue, Duration::from_millis(300)).await);
+    assert_eq!(
+        check_delivery(&expected, &received, 0),
+        0,
+        "repeats after the move"
+    );
+    // Stopped: recapture works on the database store.
+    let (code, out) = command(&cluster.path, &["schema", "recapture"], &[]).await;
+    assert_eq!(code, 0, "{out}");
     cluster.clean_up().await;
 }

@@ -191,3 +191,10 @@ async fn full_metadata_is_the_authority() {
     let infos = s.columns(&at(130), "app", "t").await.unwrap().unwrap();
     assert_eq!(infos[0].primary_key_position, Some(1));
 }
+
+#[test]
+fn the_file_and_memory_stores_keep_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    super::contract(&mut super::FileHistoryStore::new(dir.path()));
+    super::contract(&mut MemoryHistoryStore::default());
+}
