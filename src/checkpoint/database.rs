@@ -47,6 +47,9 @@ pub struct Row {
     pub leader_since: Option<String>,
 }
 
+/// The columns `read` selects: checkpoint, leader, leader_connection, leader_since.
+type RawRow = (Option<String>, String, Option<u64>, Option<String>);
+
 /// Reads the pipeline's row on any session; `None` when there is none (or no table yet).
 pub async fn read(
     conn: &mut mysql_async::Conn,
@@ -56,13 +59,12 @@ pub async fn read(
     let query = format!(
         "SELECT checkpoint, leader, leader_connection, CAST(leader_since AS CHAR) FROM `{database}`.`checkpoints` WHERE client_id = ?"
     );
-    let row: Option<(Option<String>, String, Option<u64>, Option<String>)> =
-        match conn.exec_first(query, (client_id,)).await {
-            Ok(row) => row,
-            // No such table yet (1146) or database (1049): nothing saved.
-            Err(mysql_async::Error::Server(e)) if e.code == 1146 || e.code == 1049 => None,
-            Err(e) => return Err(database_error(database, e)),
-        };
+    let row: Option<RawRow> = match conn.exec_first(query, (client_id,)).await {
+        Ok(row) => row,
+        // No such table yet (1146) or database (1049): nothing saved.
+        Err(mysql_async::Error::Server(e)) if e.code == 1146 || e.code == 1049 => None,
+        Err(e) => return Err(database_error(database, e)),
+    };
     let Some((text, leader, leader_connection, leader_since)) = row else {
         return Ok(None);
     };
