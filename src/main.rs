@@ -160,9 +160,17 @@ fn parse_stop_at(s: &str) -> Result<StopAt, String> {
         .map_err(|e| format!("expected `now` or FILE:POS: {e}"))
 }
 
+const QUIET_RETURNS: &str = "lapin::returned_messages=off";
+
 fn init_logging(format: LogFormat, default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    // lapin logs every message the broker returns, body and all, at WARN: row data in the
+    // log, once per resend. The publisher logs returns itself, without the rows and at
+    // most every few seconds, so this one is off whatever RUST_LOG says.
+    if let Ok(quiet) = QUIET_RETURNS.parse::<tracing_subscriber::filter::Directive>() {
+        filter = filter.add_directive(quiet);
+    }
     // Colour codes only for a terminal: journald, files and pipes get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
