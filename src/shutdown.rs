@@ -19,15 +19,26 @@ pub struct Shutdown {
 }
 
 /// The receiving side; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ShutdownSignal {
     rx: watch::Receiver<bool>,
+    /// Also stopped once this says so (a leader whose lease ran out): checked by
+    /// [`ShutdownSignal::is_triggered`], the check the publisher makes before every message.
+    expired: Option<std::sync::Arc<dyn Fn() -> bool + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ShutdownSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShutdownSignal")
+            .field("triggered", &self.is_triggered())
+            .finish()
+    }
 }
 
 impl Shutdown {
     pub fn new() -> (Self, ShutdownSignal) {
         let (tx, rx) = watch::channel(false);
-        (Self { tx }, ShutdownSignal { rx })
+        (Self { tx }, ShutdownSignal { rx, expired: None })
     }
 
     pub fn trigger(&self) {
@@ -42,7 +53,15 @@ impl ShutdownSignal {
     }
 
     pub fn is_triggered(&self) -> bool {
-        *self.rx.borrow()
+        *self.rx.borrow() || self.expired.as_ref().is_some_and(|expired| expired())
+    }
+
+    /// The same signal, also triggered from the moment `expired` returns true. Only
+    /// [`ShutdownSignal::is_triggered`] sees the expiry (`wait` does not wake for it), so
+    /// whoever makes `expired` true should also trigger the sender.
+    pub fn or_when(mut self, expired: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.expired = Some(std::sync::Arc::new(expired));
+        self
     }
 }
 
@@ -161,5 +180,26 @@ impl Signals {
         }
         let _ = tokio::signal::ctrl_c().await;
         "SIGINT"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_triggers_the_signal_without_the_sender() {
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (shutdown, signal) = Shutdown::new();
+        let signal = {
+            let flag = flag.clone();
+            signal.or_when(move || flag.load(std::sync::atomic::Ordering::SeqCst))
+        };
+        assert!(!signal.is_triggered());
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(signal.is_triggered());
+        // Clones keep it.
+        assert!(signal.clone().is_triggered());
+        drop(shutdown);
     }
 }

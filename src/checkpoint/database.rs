@@ -25,7 +25,8 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS `{db}`.`checkpoints` (
   updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 
-/// Creates the database and the table if they are missing, on any session.
+/// Creates the database and the state tables (this one and the schema history's) if they
+/// are missing.
 pub async fn create_tables(
     conn: &mut mysql_async::Conn,
     database: &str,
@@ -35,7 +36,8 @@ pub async fn create_tables(
     ))
     .await?;
     conn.query_drop(CREATE_TABLE.replace("{db}", database))
-        .await
+        .await?;
+    crate::schema::history::database::create_table(conn, database).await
 }
 
 /// What the table says about a pipeline, read by anyone (no lock needed).
@@ -112,7 +114,8 @@ impl DatabaseStore {
         }
     }
 
-    /// Creates the table if needed and records this instance as the pipeline's leader.
+    /// Creates the state tables if needed and records this instance as the pipeline's
+    /// leader.
     pub async fn open(
         lease: Arc<Lease>,
         database: &str,

@@ -369,7 +369,8 @@ fn state_grants(lines: &[String], database: &str) -> Item {
     let on_db = format!(" ON `{}`.* ", database.to_ascii_uppercase());
     let relevant: Vec<String> = lines
         .iter()
-        .map(|l| l.to_ascii_uppercase())
+        // `binlog\_relay`: an escaped wildcard names the same database.
+        .map(|l| l.to_ascii_uppercase().replace('\\', ""))
         .filter(|l| l.contains(" ON *.* ") || l.contains(&on_db))
         .collect();
     let needed = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE"];

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use crate::checkpoint::{Checkpoint, CheckpointStore, FileStore, StoreKind};
 use crate::config::Config;
 use crate::error::Error;
-use crate::pipeline::leader::{self, Exclusive};
+use crate::pipeline::leader::{self, with_exclusive_state};
 use crate::pipeline::schema_start;
+use crate::pipeline::state::State;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
 use crate::source::{BinlogSource, SourceError};
 
@@ -141,16 +142,16 @@ pub async fn show(config: &Config) -> Result<Positions, Error> {
 /// the server has.
 pub async fn set(config: &Config, position: &BinlogPosition) -> Result<Checkpoint, Error> {
     // Not while a daemon runs on this state: it would overwrite the new checkpoint.
-    let held = Exclusive::take(config).await?;
-    let result = set_held(config, position, &held).await;
-    held.release().await;
-    result
+    with_exclusive_state(config, async |state| {
+        set_held(config, position, state).await
+    })
+    .await
 }
 
 async fn set_held(
     config: &Config,
     position: &BinlogPosition,
-    held: &Exclusive,
+    state: &State,
 ) -> Result<Checkpoint, Error> {
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
@@ -174,15 +175,8 @@ async fn set_held(
             message: format!("the file is {size} bytes long"),
         }));
     }
-    let mut store = held.state.checkpoint_store()?;
-    schema_start::capture_for(
-        &source,
-        &server,
-        position,
-        held.state.history_store(),
-        false,
-    )
-    .await?;
+    let mut store = state.checkpoint_store()?;
+    schema_start::capture_for(&source, &server, position, state.history_store(), false).await?;
     let checkpoint = Checkpoint::new(
         position.clone(),
         server.server_id,

@@ -8,9 +8,10 @@ use tracing::info;
 use crate::checkpoint::CheckpointStore;
 use crate::config::Config;
 use crate::error::Error;
-use crate::pipeline::leader::Exclusive;
+use crate::pipeline::leader::with_exclusive_state;
 use crate::pipeline::schema_start;
 use crate::pipeline::startup::check_same_server;
+use crate::pipeline::state::State;
 use crate::position::BinlogPosition;
 use crate::schema::catalog::TableEntry;
 use crate::source::BinlogSource;
@@ -44,20 +45,20 @@ pub fn command(file: &super::ConfigFile, trust_current: bool) -> ExitCode {
 /// `trust_current`, tables changed since the checkpoint are taken as they are now.
 pub async fn recapture(config: &Config, trust_current: bool) -> Result<Recaptured, Error> {
     // Not while a daemon runs on this state: it follows the history it would replace.
-    let held = Exclusive::take(config).await?;
-    let result = recapture_held(config, trust_current, &held).await;
-    held.release().await;
-    result
+    with_exclusive_state(config, async |state| {
+        recapture_held(config, trust_current, state).await
+    })
+    .await
 }
 
 async fn recapture_held(
     config: &Config,
     trust_current: bool,
-    held: &Exclusive,
+    state: &State,
 ) -> Result<Recaptured, Error> {
     let source = BinlogSource::new(&config.source);
     let server = source.check_server().await?;
-    let store = held.state.checkpoint_store()?;
+    let store = state.checkpoint_store()?;
     let position = match store.load()? {
         Some(cp) => {
             check_same_server(&cp, &server)?;
@@ -69,7 +70,7 @@ async fn recapture_held(
         &source,
         &server,
         &position,
-        held.state.history_store(),
+        state.history_store(),
         trust_current,
     )
     .await?;

@@ -54,12 +54,25 @@ pub async fn run(
             }
             Err(e) => return Err(e),
         };
+        // A holder whose session was killed under it (the server freed the lock at once)
+        // learns it at its next ping: give it that long to stop before publishing.
+        let mut asked = shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(lease.settle_time()) => {}
+            _ = asked.wait() => {}
+        }
         METRICS.took_over();
         info!(lock = %lease.name(), instance = %lease.holder(), "leading: took the leader lock; streaming from the shared checkpoint");
 
         // The pipeline stops as on a shutdown when either the process is asked to stop or
         // the lease is lost.
         let (fence, fenced) = Shutdown::new();
+        // Checked before every message: a lease that ran out stops publishing even before
+        // the keeper and the watcher have run (after the process was paused, say).
+        let fenced = {
+            let lease = lease.clone();
+            fenced.or_when(move || !lease.is_valid())
+        };
         let watcher = {
             let lease = lease.clone();
             let mut asked = shutdown.clone();
@@ -111,12 +124,24 @@ async fn contend(
             got = contender.try_acquire(WAIT_STEP) => got?,
         };
         if shutdown.is_triggered() {
-            contender.close().await;
-            source.close().await;
+            // A polite close on a silent network must not hold up the stop.
+            let closing = async {
+                contender.close().await;
+                source.close().await;
+            };
+            let _ = tokio::time::timeout(
+                Duration::from_millis(config.source.query_timeout_ms),
+                closing,
+            )
+            .await;
             return Ok(None);
         }
         if got {
-            source.close().await;
+            let _ = tokio::time::timeout(
+                Duration::from_millis(config.source.query_timeout_ms),
+                source.close(),
+            )
+            .await;
             return Ok(Some(contender.into_lease()));
         }
         if !said {
@@ -144,18 +169,30 @@ async fn leader_row(config: &Config, source: &BinlogSource) -> String {
     }
 }
 
-/// The state, held for a one-off command (`positions set`, `schema recapture`): the
-/// directory lock with files, the leader lock with the database store, so no running
-/// instance writes it meanwhile.
-pub struct Exclusive {
-    pub state: State,
+/// Runs a one-off command's `work` (`positions set`, `schema recapture`) on the state,
+/// held the way a running instance would hold it (the directory lock with files, the leader
+/// lock with the database store), so no instance writes it meanwhile; refused while one
+/// runs.
+pub async fn with_exclusive_state<T>(
+    config: &Config,
+    work: impl AsyncFnOnce(&State) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let held = Exclusive::take(config).await?;
+    let result = work(&held.state).await;
+    held.release().await;
+    result
+}
+
+/// The state, held.
+struct Exclusive {
+    state: State,
     _dir_lock: Option<crate::checkpoint::DirLock>,
     lease: Option<std::sync::Arc<Lease>>,
 }
 
 impl Exclusive {
     /// Takes the state, or says who holds it.
-    pub async fn take(config: &Config) -> Result<Self, Error> {
+    async fn take(config: &Config) -> Result<Self, Error> {
         if config.checkpoint.store == crate::checkpoint::StoreKind::File {
             let dir_lock = crate::checkpoint::DirLock::acquire(&config.checkpoint.dir)?;
             return Ok(Self {
@@ -187,7 +224,7 @@ impl Exclusive {
     }
 
     /// Gives the lock back.
-    pub async fn release(self) {
+    async fn release(self) {
         if let Some(lease) = &self.lease {
             lease.release().await;
         }
@@ -218,9 +255,8 @@ pub async fn copy_files_to_database(
     let history = FileHistoryStore::new(&config.checkpoint.dir)
         .load()
         .map_err(|e| super::schema_start::history_error(&checkpoint.position, e))?;
-    let held = Exclusive::take(config).await?;
-    let result = async {
-        let mut store = held.state.checkpoint_store()?;
+    with_exclusive_state(config, async |state| {
+        let mut store = state.checkpoint_store()?;
         if let Some(existing) = store.load()? {
             return Err(Error::StoreNotEmpty {
                 client_id: config.checkpoint.client_id.clone(),
@@ -228,15 +264,13 @@ pub async fn copy_files_to_database(
             });
         }
         if let Some(history) = &history {
-            held.state
+            state
                 .history_store()
                 .replace(history)
                 .map_err(|e| super::schema_start::history_error(&checkpoint.position, e))?;
         }
         store.save(&checkpoint)?;
         Ok(checkpoint)
-    }
-    .await;
-    held.release().await;
-    result
+    })
+    .await
 }

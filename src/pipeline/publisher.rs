@@ -709,6 +709,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_signal_that_expired_without_a_trigger_stops_every_publish() {
+        // A fenced leader: its lease ran out, but no task has triggered the stop yet.
+        let sink = MemorySink::new();
+        let store = MemoryStore::new();
+        let (tx, rx) = mpsc::channel(4);
+        let (_shutdown, signal) = Shutdown::new();
+        let expired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let signal = {
+            let expired = expired.clone();
+            signal.or_when(move || expired.load(std::sync::atomic::Ordering::SeqCst))
+        };
+        let publisher = Publisher::new(
+            sink.clone(),
+            store.clone(),
+            None,
+            2,
+            Duration::from_secs(3600),
+        );
+        tx.send(delivery(2, 100)).await.unwrap();
+        expired.store(true, std::sync::atomic::Ordering::SeqCst);
+        tx.send(delivery(2, 200)).await.unwrap();
+        drop(tx);
+        let result = publisher.run(rx, signal).await;
+        assert_eq!(result.unwrap(), None);
+        assert!(sink.recorded().is_empty(), "{:?}", sink.recorded());
+        assert_eq!(store.saves(), 0);
+    }
+
+    #[tokio::test]
     async fn checkpoints_the_last_transaction_once_all_is_confirmed() {
         let sink = MemorySink::new();
         let (result, store) = run_publisher(

@@ -6,14 +6,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures_util::FutureExt;
-
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, DatabaseStore, FileStore};
 use crate::config::Config;
 use crate::error::Error;
-use crate::schema::history::database::{self as history_db, DatabaseHistoryStore};
+use crate::schema::history::database::DatabaseHistoryStore;
 use crate::schema::history::{Entry, FileHistoryStore, History, HistoryError, HistoryStore};
-use crate::source::lease::{Lease, LeaseError};
+use crate::source::lease::Lease;
 
 /// The state of one run.
 #[derive(Clone)]
@@ -37,19 +35,6 @@ impl State {
     /// as the leader.
     pub async fn database(config: &Config, lease: Arc<Lease>) -> Result<Self, Error> {
         let database = config.checkpoint.database.clone();
-        let db = database.clone();
-        lease
-            .fenced(move |conn, _| {
-                async move {
-                    history_db::create_tables(conn, &db)
-                        .await
-                        .map_err(LeaseError::Query)
-                }
-                .boxed()
-            })
-            .await
-            .map_err(CheckpointError::from)?;
-        // Creates the checkpoint table and says who leads.
         DatabaseStore::open(lease.clone(), &database, &config.checkpoint.client_id).await?;
         Ok(State::Database {
             lease,

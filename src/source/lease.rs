@@ -15,6 +15,7 @@
 //! has stopped publishing at least half a lease before any standby can take the lock.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mysql_async::Conn;
@@ -63,12 +64,22 @@ impl LeaseSettings {
         self.lease.as_secs().max(2)
     }
 
-    fn ping_interval(&self) -> Duration {
-        (self.lease / 10).max(Duration::from_millis(100))
+    /// How often the keeper asks: often, so that a holder whose session was killed learns
+    /// it within a fraction of a second (a new leader waits two of these before it
+    /// publishes).
+    pub fn ping_interval(&self) -> Duration {
+        (self.server_lease() / 40).max(Duration::from_millis(50))
     }
 
+    /// The holder stops after this long without an answer: half of what the server allows
+    /// a silent session (as rounded to its whole seconds), so it has stopped well before
+    /// the server frees the lock.
     fn give_up_after(&self) -> Duration {
-        self.lease / 2
+        self.server_lease() / 2
+    }
+
+    fn server_lease(&self) -> Duration {
+        Duration::from_secs(self.wait_timeout_secs())
     }
 }
 
@@ -147,7 +158,13 @@ impl Contender {
     /// This session holds the lock: it becomes the lease, kept alive by a keeper task.
     pub fn into_lease(self) -> Arc<Lease> {
         let (lost, _) = watch::channel(false);
+        let epoch = Instant::now();
         let lease = Arc::new(Lease {
+            valid_until_ms: AtomicU64::new(millis_since(
+                epoch,
+                epoch + self.settings.give_up_after(),
+            )),
+            epoch,
             settings: self.settings,
             conn: Mutex::new(Some(self.conn)),
             lost,
@@ -170,9 +187,32 @@ pub struct Lease {
     conn: Mutex<Option<Conn>>,
     lost: watch::Sender<bool>,
     query_timeout: Duration,
+    /// Until when (milliseconds after `epoch`) the lock is known held: the send time of the
+    /// last answered ping plus half the server's lease. Read before every publish, so even
+    /// a process that was paused past it (and whose keeper has not run yet) sends nothing.
+    valid_until_ms: AtomicU64,
+    epoch: Instant,
+}
+
+fn millis_since(epoch: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch).as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Lease {
+    /// Whether the lock is known held now: not lost, and a ping answered recently enough.
+    pub fn is_valid(&self) -> bool {
+        !self.is_lost()
+            && millis_since(self.epoch, Instant::now())
+                < self.valid_until_ms.load(Ordering::Acquire)
+    }
+
+    /// How long a new holder waits before it publishes: long enough for a holder whose
+    /// session was killed under it (so the server freed the lock at once) to have learnt it
+    /// from a failed ping and stopped.
+    pub fn settle_time(&self) -> Duration {
+        self.settings.ping_interval() * 2
+    }
+
     pub fn name(&self) -> &str {
         &self.settings.name
     }
@@ -222,7 +262,7 @@ impl Lease {
         let mut guard = tokio::time::timeout(self.query_timeout, self.conn.lock())
             .await
             .map_err(|_| LeaseError::Timeout(self.query_timeout))?;
-        let Some(conn) = guard.as_mut() else {
+        let Some(conn) = guard.as_mut().filter(|_| !self.is_lost()) else {
             return Err(lost());
         };
         let result = tokio::time::timeout(self.query_timeout, op(conn, &self.settings.name))
@@ -278,6 +318,9 @@ async fn keep(lease: std::sync::Weak<Lease>) {
         match tokio::time::timeout_at(deadline, ping).await {
             Ok(Some(1)) => {
                 answered = sent;
+                lease
+                    .valid_until_ms
+                    .store(millis_since(lease.epoch, sent + give_up), Ordering::Release);
                 debug!(lock = %name, "leader lock held");
             }
             outcome => {
@@ -329,10 +372,19 @@ mod tests {
             holder: "h".into(),
         };
         assert_eq!(s.wait_timeout_secs(), 10);
-        assert_eq!(s.ping_interval(), Duration::from_secs(1));
+        assert_eq!(s.ping_interval(), Duration::from_millis(250));
         assert_eq!(s.give_up_after(), Duration::from_secs(5));
-        // The holder gives up strictly before the server frees the lock.
-        assert!(s.give_up_after() < Duration::from_secs(s.wait_timeout_secs()));
+        // The holder gives up strictly before the server frees the lock, also when the
+        // lease is not whole seconds (the server counts whole seconds).
+        for ms in [2_000, 2_999, 10_000, 10_500] {
+            let s = LeaseSettings {
+                lease: Duration::from_millis(ms),
+                ..s.clone()
+            };
+            let server = Duration::from_secs(s.wait_timeout_secs());
+            assert!(server <= s.lease, "{ms}");
+            assert!(s.give_up_after() * 2 <= server, "{ms}");
+        }
     }
 
     #[test]

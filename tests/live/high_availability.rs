@@ -206,13 +206,33 @@ async fn the_leader_killed_20_times_under_three_instances_loses_nothing() {
     cluster.clean_up().await;
 }
 
+/// How the leader loses its lock session while its process and binlog stream live on.
+#[derive(Debug, Clone, Copy)]
+enum LockLoss {
+    /// A loopback proxy stops passing its bytes: the server frees the lock one lease later.
+    Silent,
+    /// `KILL` on the server: the lock is free at once.
+    Killed,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover() {
+    cut_off_leader(LockLoss::Silent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_lock_session_is_killed_publishes_nothing_after_the_takeover() {
+    cut_off_leader(LockLoss::Killed).await;
+}
+
+/// The leader loses its lock session while rows keep coming; a standby takes over, and in
+/// the queue nothing from the old leader follows the new leader's first message.
+async fn cut_off_leader(loss: LockLoss) {
     let _shared = SERVER_SETTINGS.read().await;
-    let cluster = Cluster::new("ha_partition").await;
-    // The leader-to-be reaches the database through a proxy the test silences, and
-    // publishes to its own exchange, bound to the same queue: the consumer can tell its
-    // messages from the others'.
+    let cluster = Cluster::new("ha_cut_off").await;
+    // The leader-to-be reaches the database through a proxy, and publishes to its own
+    // exchange, bound to the same queue: the consumer can tell its messages from the
+    // others'.
     let proxy = Proxy::start(("127.0.0.1".into(), services().mysql_port)).await;
     let own_exchange = unique("x_cut_off");
     cluster
@@ -225,6 +245,9 @@ async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover
             "BINLOG_RELAY__SINK__RABBITMQ__EXCHANGE",
             own_exchange.clone(),
         ),
+        // Checkpoint writes would reveal a lost session within 100 ms (the tests' interval):
+        // with the default interval, the keeper's pings are what notices.
+        ("BINLOG_RELAY__CHECKPOINT__INTERVAL_MS", "1000".into()),
     ]);
     let workload = Workload {
         transactions: 60,
@@ -243,7 +266,7 @@ async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover
     let [cut_off] = first;
     let mut instances = vec![cluster.spawn(&[]), cluster.spawn(&[])];
 
-    // Rows keep coming while the leader's lock session goes silent.
+    // Rows keep coming while the leader loses its lock session.
     let writer_db = TestDb {
         pool: mysql(),
         name: cluster.db.name.clone(),
@@ -256,17 +279,33 @@ async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover
             .map(|()| expected)
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
-    // Only its first connection, the leader lock's session, goes silent: the binlog
-    // stream keeps flowing to it, so without fencing it would go on publishing the rows
-    // written from now on.
-    proxy.set(Mode::SilentUpTo(1));
-    let silenced = Instant::now();
+    // Only the lock session is hit: the binlog stream keeps flowing to the old leader, so
+    // without fencing it would go on publishing the rows written from now on.
+    let hit = Instant::now();
+    match loss {
+        // Its first connection through the proxy is the lock session.
+        LockLoss::Silent => proxy.set(Mode::SilentUpTo(1)),
+        LockLoss::Killed => {
+            use mysql_async::prelude::Queryable;
+            let mut conn = cluster.db.pool.get_conn().await.expect("connection");
+            let id: Option<u64> = conn
+                .query_first(format!(
+                    "SELECT leader_connection FROM `{}`.checkpoints",
+                    cluster.state_db
+                ))
+                .await
+                .expect("leader row");
+            conn.query_drop(format!("KILL {}", id.expect("a leader connection")))
+                .await
+                .expect("KILL");
+        }
+    }
     let (_, took_over) = leader_with_a_confirmed_message(&instances, Duration::from_secs(60))
         .await
-        .expect("no standby took over from the silent leader");
+        .expect("no standby took over");
     eprintln!(
-        "partition: a standby had a message confirmed {:?} after the leader's database connection went silent",
-        took_over - silenced
+        "{loss:?} lock session: a standby had a message confirmed {:?} later",
+        took_over - hit
     );
     let expected = writer.await.expect("writer task").expect("workload");
     let received = collect_all(&cluster.queue, &expected, &[], Duration::from_secs(120)).await;
@@ -283,7 +322,7 @@ async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover
         .collect();
     assert!(
         late.is_empty(),
-        "{} messages from the cut-off leader after the takeover",
+        "{loss:?}: {} messages from the cut-off leader after the takeover",
         late.len()
     );
     let before = received[..first_new].len();
@@ -300,7 +339,7 @@ async fn a_leader_cut_off_from_the_database_publishes_nothing_after_the_takeover
     let all = stop_all(instances).await;
     let logs: String = all.iter().map(|d| d.stderr.as_str()).collect();
     assert!(logs.contains("stood down"), "{logs}");
-    eprintln!("partition: {before} messages from the first leader, none after the takeover");
+    eprintln!("{loss:?}: {before} messages from the first leader, none after the takeover");
     cluster.clean_up().await;
 }
 

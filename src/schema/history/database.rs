@@ -22,15 +22,12 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS `{db}`.`schema_history` (
   PRIMARY KEY (client_id, seq)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
 
-/// Creates the database and the table if they are missing.
-pub async fn create_tables(
+/// Creates the table if it is missing, in a database that exists (the checkpoint store
+/// makes the database and both tables on first use).
+pub async fn create_table(
     conn: &mut mysql_async::Conn,
     database: &str,
 ) -> Result<(), mysql_async::Error> {
-    conn.query_drop(format!(
-        "CREATE DATABASE IF NOT EXISTS `{database}` DEFAULT CHARACTER SET utf8mb4"
-    ))
-    .await?;
     conn.query_drop(CREATE_TABLE.replace("{db}", database))
         .await
 }
@@ -44,7 +41,7 @@ pub struct DatabaseHistoryStore {
 }
 
 impl DatabaseHistoryStore {
-    /// The store; its table is made by [`create_tables`] (on the lease's session) first.
+    /// The store; its table is made by [`create_table`] first.
     pub fn new(lease: Arc<Lease>, database: &str, client_id: &str) -> Self {
         Self {
             lease,
