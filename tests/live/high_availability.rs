@@ -387,6 +387,7 @@ async fn a_mariadb_restart_under_three_instances_leaves_one_leader_and_loses_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_store_keeps_the_store_contract_and_its_writes_are_fenced() {
     use binlog_relay::checkpoint::CheckpointStore;
+    use binlog_relay::schema::history::HistoryStore;
     let _shared = SERVER_SETTINGS.read().await;
     let cluster = Cluster::new("ha_contract").await;
     let config =
@@ -415,6 +416,29 @@ async fn the_database_store_keeps_the_store_contract_and_its_writes_are_fenced()
     binlog_relay::checkpoint::contract(&mut checkpoints);
     binlog_relay::schema::history::contract(&mut history);
     let saved = checkpoints.load().expect("load");
+    // Damaged rows are reported as such, naming where they are.
+    exec(
+        &cluster.db.pool,
+        &[
+            &format!(
+                "UPDATE `{}`.checkpoints SET checkpoint = '{{not json'",
+                cluster.state_db
+            ),
+            &format!(
+                "UPDATE `{}`.schema_history SET body = '[' WHERE seq = 1",
+                cluster.state_db
+            ),
+        ],
+    )
+    .await;
+    let damaged = checkpoints.load().expect_err("a damaged checkpoint");
+    assert!(
+        damaged.to_string().contains("not a valid checkpoint")
+            && damaged.to_string().contains(&cluster.state_db),
+        "{damaged}"
+    );
+    let damaged = history.load().expect_err("a damaged history");
+    assert!(damaged.to_string().contains("schema_history"), "{damaged}");
     // Once the lock is given up, nothing more is written through it.
     lease.release().await;
     let cp = saved.unwrap_or_else(|| {
