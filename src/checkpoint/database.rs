@@ -128,20 +128,17 @@ impl DatabaseStore {
             .fenced(move |conn, name| {
                 async move {
                     create_tables(conn, &db).await.map_err(LeaseError::Query)?;
-                    conn.exec_drop(
+                    lease::guarded_write(
+                        conn,
                         format!(
                             "INSERT INTO `{db}`.`checkpoints` (client_id, leader, leader_connection, leader_since) \
                              SELECT ?, ?, CONNECTION_ID(), NOW(6) FROM DUAL WHERE IS_USED_LOCK(?) = CONNECTION_ID() \
                              ON DUPLICATE KEY UPDATE leader = VALUES(leader), leader_connection = VALUES(leader_connection), leader_since = VALUES(leader_since)"
                         ),
                         (&id, &holder, name),
+                        name,
                     )
                     .await
-                    .map_err(LeaseError::Query)?;
-                    if conn.affected_rows() == 0 {
-                        return Err(LeaseError::Lost { name: name.to_owned() });
-                    }
-                    Ok(())
                 }
                 .boxed()
             })
@@ -183,21 +180,16 @@ impl CheckpointStore for DatabaseStore {
             async move {
                 // updated_at changes on every save, so one row is affected whenever the
                 // guard holds, and none when it does not.
-                conn.exec_drop(
+                lease::guarded_write(
+                    conn,
                     format!(
                         "UPDATE `{db}`.`checkpoints` SET checkpoint = ?, updated_at = NOW(6) \
                          WHERE client_id = ? AND IS_USED_LOCK(?) = CONNECTION_ID()"
                     ),
                     (&body, &id, name),
+                    name,
                 )
                 .await
-                .map_err(LeaseError::Query)?;
-                if conn.affected_rows() == 0 {
-                    return Err(LeaseError::Lost {
-                        name: name.to_owned(),
-                    });
-                }
-                Ok(())
             }
             .boxed()
         }))??;

@@ -281,6 +281,26 @@ impl Lease {
     }
 }
 
+/// Runs a write whose statement carries the guard `IS_USED_LOCK(name) = CONNECTION_ID()`
+/// (and changes a row whenever it holds): no row affected means this session no longer
+/// holds the lock.
+pub async fn guarded_write(
+    conn: &mut Conn,
+    statement: String,
+    params: impl Into<mysql_async::Params> + Send,
+    name: &str,
+) -> Result<(), LeaseError> {
+    conn.exec_drop(statement, params)
+        .await
+        .map_err(LeaseError::Query)?;
+    if conn.affected_rows() == 0 {
+        return Err(LeaseError::Lost {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Keeps the lease: pings the lock's session, and declares the lease lost when it fails or
 /// has not answered for half the lease.
 async fn keep(lease: std::sync::Weak<Lease>) {

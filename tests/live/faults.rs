@@ -40,6 +40,7 @@ pub(super) fn image(id: u64, n: u64) -> String {
 
 /// The workload: insert transactions alternating between the tables; every fifth one is
 /// followed by an update of the 50 rows it just wrote. `flush_every` adds FLUSH BINARY LOGS.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Workload {
     pub(super) transactions: usize,
     pub(super) flush_every: Option<usize>,
@@ -47,6 +48,21 @@ pub(super) struct Workload {
 }
 
 impl Workload {
+    /// Runs transactions `range` in a task of its own, on its own connections, adding to
+    /// `expected`.
+    pub(super) fn spawn(
+        self,
+        db: &TestDb,
+        range: std::ops::Range<usize>,
+        mut expected: Expected,
+    ) -> tokio::task::JoinHandle<Result<Expected, mysql_async::Error>> {
+        let db = TestDb {
+            pool: mysql(),
+            name: db.name.clone(),
+        };
+        tokio::spawn(async move { self.run(&db, range, &mut expected).await.map(|()| expected) })
+    }
+
     /// Runs transactions `range` and records what they should produce.
     pub(super) async fn run(
         &self,
@@ -386,17 +402,7 @@ async fn ten_kill_9s_during_50k_rows_lose_nothing() {
         flush_every: None,
         pause: Duration::from_millis(25),
     };
-    let writer_db = TestDb {
-        pool: mysql(),
-        name: db.name.clone(),
-    };
-    let writer = tokio::spawn(async move {
-        let mut expected = Expected::default();
-        workload
-            .run(&writer_db, 0..workload.transactions, &mut expected)
-            .await
-            .map(|()| expected)
-    });
+    let writer = workload.spawn(db, 0..workload.transactions, Expected::default());
 
     let seed = fastrand::u64(..);
     let mut rng = fastrand::Rng::with_seed(seed);

@@ -147,17 +147,7 @@ async fn the_leader_killed_20_times_under_three_instances_loses_nothing() {
         flush_every: Some(97),
         pause: Duration::from_millis(60),
     };
-    let writer_db = TestDb {
-        pool: mysql(),
-        name: cluster.db.name.clone(),
-    };
-    let writer = tokio::spawn(async move {
-        let mut expected = Expected::default();
-        workload
-            .run(&writer_db, 0..workload.transactions, &mut expected)
-            .await
-            .map(|()| expected)
-    });
+    let writer = workload.spawn(&cluster.db, 0..workload.transactions, Expected::default());
 
     let seed = fastrand::u64(..);
     let mut rng = fastrand::Rng::with_seed(seed);
@@ -267,17 +257,7 @@ async fn cut_off_leader(loss: LockLoss) {
     let mut instances = vec![cluster.spawn(&[]), cluster.spawn(&[])];
 
     // Rows keep coming while the leader loses its lock session.
-    let writer_db = TestDb {
-        pool: mysql(),
-        name: cluster.db.name.clone(),
-    };
-    let writer = tokio::spawn(async move {
-        let mut expected = expected;
-        workload
-            .run(&writer_db, 5..workload.transactions, &mut expected)
-            .await
-            .map(|()| expected)
-    });
+    let writer = workload.spawn(&cluster.db, 5..workload.transactions, expected);
     tokio::time::sleep(Duration::from_millis(700)).await;
     // Only the lock session is hit: the binlog stream keeps flowing to the old leader, so
     // without fencing it would go on publishing the rows written from now on.

@@ -167,7 +167,8 @@ impl HistoryStore for DatabaseHistoryStore {
         let (db, id) = (self.database.clone(), self.client_id.clone());
         self.run(move |conn, name| {
             async move {
-                conn.exec_drop(
+                lease::guarded_write(
+                    conn,
                     format!(
                         "INSERT INTO `{db}`.`schema_history` (client_id, seq, body) \
                          SELECT ?, next.seq, ? FROM \
@@ -175,15 +176,9 @@ impl HistoryStore for DatabaseHistoryStore {
                          WHERE IS_USED_LOCK(?) = CONNECTION_ID()"
                     ),
                     (&id, &body, &id, name),
+                    name,
                 )
                 .await
-                .map_err(LeaseError::Query)?;
-                if conn.affected_rows() == 0 {
-                    return Err(LeaseError::Lost {
-                        name: name.to_owned(),
-                    });
-                }
-                Ok(())
             }
             .boxed()
         })
