@@ -59,9 +59,14 @@ mapfile -t health < <(json_array "$(sed -n 's/^HEALTHCHECK .*CMD //p' Dockerfile
 cmd=("${cmd[@]//\/etc\/binlog-relay\/binlog-relay.toml/$work/binlog-relay.toml}")
 health=("${health[@]//\/usr\/local\/bin\/binlog-relay/$work/bin/binlog-relay}")
 port=${BINLOG_RELAY_TEST_MYSQL_URL##*:}
+# The image keeps the shipped default, source.tls.mode = "verify-identity": the project
+# MariaDB's certificate names localhost and comes from the test CA.
+cp "$BINLOG_RELAY_TEST_TLS_DIR/ca.pem" "$work/db-ca.pem"
+chmod 644 "$work/db-ca.pem"
 # The image's environment and user, then the services of this machine.
 as_image_user=(env -i PATH=/usr/bin:/bin "${image_env[@]}"
-  BINLOG_RELAY__SOURCE__HOST=127.0.0.1 BINLOG_RELAY__SOURCE__PORT="$port"
+  BINLOG_RELAY__SOURCE__HOST=localhost BINLOG_RELAY__SOURCE__PORT="$port"
+  BINLOG_RELAY__SOURCE__TLS__CA_FILE="$work/db-ca.pem"
   BINLOG_RELAY__SOURCE__USER=root BINLOG_RELAY__SOURCE__SERVER_ID=7301
   BINLOG_RELAY__SINK__RABBITMQ__URI="$BINLOG_RELAY_TEST_AMQP_URI"
   BINLOG_RELAY__SINK__RABBITMQ__EXCHANGE=check-deploy
