@@ -97,13 +97,19 @@ pub async fn run(
         lease.release().await;
         METRICS.stood_down();
         METRICS.disconnected();
-        if !lost || shutdown.is_triggered() {
-            if let Err(e) = &result {
+        let stopping = shutdown.is_triggered();
+        if lost {
+            // Said whether or not a stop was asked meanwhile: the operator needs to know
+            // that this instance stopped leading because its lock went, not on its own.
+            let next = if stopping { "stopping" } else { "standing by" };
+            warn!(lock = %lease.name(), outcome = ?result.as_ref().err().map(ToString::to_string), next, "stood down: the leader lock was lost");
+        }
+        if !lost || stopping {
+            if !lost && let Err(e) = &result {
                 warn!(error = %e, "stopping as leader on an error; another instance can take over");
             }
             return result;
         }
-        warn!(lock = %lease.name(), outcome = ?result.as_ref().err().map(ToString::to_string), "stood down: the leader lock was lost; standing by");
     }
 }
 

@@ -231,10 +231,21 @@ impl Lease {
         let _ = rx.wait_for(|lost| *lost).await;
     }
 
-    /// Gives the lock up, closing its session. The keeper ends with it.
+    /// Gives the lock up, closing its session. The keeper ends with it. A lease already
+    /// lost is not asked anything more: its session may be silent, and waiting on it would
+    /// hold the stand-down up for query timeouts; the connection is dropped instead (the
+    /// client closes it in the background).
     pub async fn release(&self) {
-        let conn = self.conn.lock().await.take();
-        self.lost.send_replace(true);
+        // Marked lost first: a write still waiting on the session gives up at once.
+        let was_lost = self.lost.send_replace(true);
+        let conn = match tokio::time::timeout(self.query_timeout, self.conn.lock()).await {
+            Ok(mut guard) => guard.take(),
+            Err(_) => None,
+        };
+        if was_lost {
+            drop(conn);
+            return;
+        }
         if let Some(mut conn) = conn {
             let _ = tokio::time::timeout(
                 self.query_timeout,
@@ -259,15 +270,23 @@ impl Lease {
         let lost = || LeaseError::Lost {
             name: self.settings.name.clone(),
         };
-        let mut guard = tokio::time::timeout(self.query_timeout, self.conn.lock())
-            .await
-            .map_err(|_| LeaseError::Timeout(self.query_timeout))?;
+        // Whatever this waits on, a lease declared lost meanwhile (by the keeper) ends the
+        // wait at once: a write on a silent session must not hold the stand-down up.
+        let mut guard = tokio::select! {
+            guard = tokio::time::timeout(self.query_timeout, self.conn.lock()) => {
+                guard.map_err(|_| LeaseError::Timeout(self.query_timeout))?
+            }
+            () = self.lost() => return Err(lost()),
+        };
         let Some(conn) = guard.as_mut().filter(|_| !self.is_lost()) else {
             return Err(lost());
         };
-        let result = tokio::time::timeout(self.query_timeout, op(conn, &self.settings.name))
-            .await
-            .unwrap_or(Err(LeaseError::Timeout(self.query_timeout)));
+        let result = tokio::select! {
+            result = tokio::time::timeout(self.query_timeout, op(conn, &self.settings.name)) => {
+                result.unwrap_or(Err(LeaseError::Timeout(self.query_timeout)))
+            }
+            () = self.lost() => Err(lost()),
+        };
         if let Err(e) = &result
             && !matches!(e, LeaseError::Query(mysql_async::Error::Server(_)))
         {

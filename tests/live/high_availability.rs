@@ -263,8 +263,10 @@ async fn cut_off_leader(loss: LockLoss) {
     // without fencing it would go on publishing the rows written from now on.
     let hit = Instant::now();
     match loss {
-        // Its first connection through the proxy is the lock session.
-        LockLoss::Silent => proxy.set(Mode::SilentUpTo(1)),
+        // Its first connection through the proxy is the lock session. New connections
+        // are cut off too (else it could win its own lock back the moment the server
+        // frees it); the binlog stream, already open, keeps flowing.
+        LockLoss::Silent => proxy.cut_one_and_new(1),
         LockLoss::Killed => {
             use mysql_async::prelude::Queryable;
             let mut conn = cluster.db.pool.get_conn().await.expect("connection");
@@ -280,9 +282,17 @@ async fn cut_off_leader(loss: LockLoss) {
                 .expect("KILL");
         }
     }
-    let (_, took_over) = leader_with_a_confirmed_message(&instances, Duration::from_secs(60))
-        .await
-        .expect("no standby took over");
+    let Some((_, took_over)) =
+        leader_with_a_confirmed_message(&instances, Duration::from_secs(60)).await
+    else {
+        instances.push(cut_off);
+        let logs: String = stop_all(instances)
+            .await
+            .iter()
+            .map(|d| d.stderr.clone())
+            .collect();
+        panic!("{loss:?}: no standby took over\n{logs}");
+    };
     eprintln!(
         "{loss:?} lock session: a standby had a message confirmed {:?} later",
         took_over - hit
@@ -308,13 +318,27 @@ async fn cut_off_leader(loss: LockLoss) {
     let before = received[..first_new].len();
     check_delivery(&expected, &received, 2);
 
-    // The cut-off instance no longer leads, and says why in its log.
-    proxy.set(Mode::Relay);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline && role(&cut_off).await.is_none_or(|(leader, _)| leader) {
+    // The cut-off instance no longer leads, has wound its run down (while its lock's
+    // session is still silent: nothing waits on it), and says why in its log.
+    let stood_down = |scrape: &str| {
+        metric(scrape, "binlog_relay_leader_changes_total{change=\"lost\"}").unwrap_or(0.0) >= 1.0
+    };
+    // Within a few leases of the hit: nothing in the wind-down waits on the dead session.
+    let deadline = hit + Duration::from_secs(30);
+    let mut scrape = String::new();
+    while Instant::now() < deadline && !stood_down(&scrape) {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        scrape = http_get(cut_off.port, "/metrics")
+            .await
+            .map(|r| r.1)
+            .unwrap_or_default();
     }
+    assert!(
+        stood_down(&scrape),
+        "the cut-off leader did not stand down:\n{scrape}"
+    );
     assert_eq!(role(&cut_off).await.map(|r| r.0), Some(false));
+    proxy.set(Mode::Relay);
     instances.push(cut_off);
     let all = stop_all(instances).await;
     let logs: String = all.iter().map(|d| d.stderr.as_str()).collect();
@@ -435,6 +459,74 @@ async fn the_database_store_keeps_the_store_contract_and_its_writes_are_fenced()
             .is_err_and(|e| e.to_string().contains("no longer holds the leader lock")),
         "{refused:?}"
     );
+    source.close().await;
+    cluster.clean_up().await;
+}
+
+/// A write stuck on the lock's session (a silent network, a wedged server) must not hold
+/// the leader's stand-down up until the query timeout: once the keeper declares the lease
+/// lost, the write gives up with `Lost`, and releasing the lease asks the dead session
+/// nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_stuck_on_the_lock_session_gives_up_when_the_lease_does() {
+    use futures_util::FutureExt;
+    use mysql_async::prelude::Queryable;
+    let _shared = SERVER_SETTINGS.read().await;
+    let cluster = Cluster::new("ha_stuck").await;
+    let config =
+        binlog_relay::config::Config::load_with_env(Some(&cluster.path), []).expect("config");
+    assert_eq!(
+        config.source.query_timeout_ms, 20_000,
+        "the default query timeout"
+    );
+    let source = binlog_relay::source::BinlogSource::new(&config.source);
+    let mut settings = config.checkpoint.lease_settings();
+    // The shortest lease allowed: the keeper gives up after one second without an answer.
+    settings.lease = Duration::from_secs(2);
+    let mut contender = binlog_relay::source::lease::Contender::connect(&source, settings)
+        .await
+        .expect("connect");
+    assert!(
+        contender
+            .try_acquire(Duration::from_secs(1))
+            .await
+            .expect("lock")
+    );
+    let lease = contender.into_lease();
+    let began = Instant::now();
+    // Holds the session (and so the keeper's pings) for longer than the query timeout.
+    let stuck = lease
+        .fenced(|conn, _| {
+            async move {
+                conn.query_drop("DO SLEEP(60)")
+                    .await
+                    .map_err(binlog_relay::source::lease::LeaseError::Query)
+            }
+            .boxed()
+        })
+        .await;
+    let gave_up = began.elapsed();
+    assert!(
+        matches!(
+            stuck,
+            Err(binlog_relay::source::lease::LeaseError::Lost { .. })
+        ),
+        "{stuck:?}"
+    );
+    assert!(lease.is_lost());
+    // Well before the 20 s query timeout: at the keeper's verdict, one second in.
+    assert!(
+        gave_up < Duration::from_secs(10),
+        "gave up after {gave_up:?}"
+    );
+    let released = Instant::now();
+    lease.release().await;
+    assert!(
+        released.elapsed() < Duration::from_secs(2),
+        "release took {:?}",
+        released.elapsed()
+    );
+    eprintln!("a stuck write gave up after {gave_up:?}");
     source.close().await;
     cluster.clean_up().await;
 }

@@ -20,6 +20,12 @@ pub enum Mode {
     Silent,
     /// Connections numbered up to this one are silent; later ones relay.
     SilentUpTo(u64),
+    /// Connection `cut` and every one opened after `open` are silent; the others relay: a
+    /// partition that spares the connections already open except one.
+    Partition {
+        cut: u64,
+        open: u64,
+    },
 }
 
 impl Mode {
@@ -28,6 +34,8 @@ impl Mode {
         match self {
             Mode::SilentUpTo(last) if id <= last => Mode::Silent,
             Mode::SilentUpTo(_) => Mode::Relay,
+            Mode::Partition { cut, open } if id == cut || id > open => Mode::Silent,
+            Mode::Partition { .. } => Mode::Relay,
             other => other,
         }
     }
@@ -76,6 +84,14 @@ impl Proxy {
 
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
+    }
+
+    /// Connection `cut` goes silent, and so does every new one; the others open now relay.
+    pub fn cut_one_and_new(&self, cut: u64) {
+        self.set(Mode::Partition {
+            cut,
+            open: self.accepted.load(Ordering::SeqCst),
+        });
     }
 
     /// Every connection open now goes silent; new ones get through.
