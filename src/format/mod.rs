@@ -27,6 +27,6 @@ pub mod value;
 pub use batch::{Batch, Chunk, Message, MessageKind};
 pub use layout::TableLayout;
 pub use options::{NamingStrategy, OutputConfig, OutputOptions};
-pub use row::RowMeta;
+pub use row::{BootstrapMeta, RowMeta};
 pub use spill::{SpillError, TransactionsConfig};
 pub use transaction::TransactionBuffer;

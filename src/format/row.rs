@@ -62,6 +62,26 @@ pub struct RowRenderer {
     /// `,"data":` and `,"old":`.
     data_key: Vec<u8>,
     old_key: Vec<u8>,
+    /// `,"type":"bootstrap-insert","ts":`.
+    bootstrap_type_ts: Vec<u8>,
+}
+
+/// What a `bootstrap-insert` carries besides its values.
+#[derive(Debug, Clone, Copy)]
+pub struct BootstrapMeta<'a> {
+    /// When the row was read, in seconds.
+    pub ts: u32,
+    /// Version of the tracked schema the row was rendered with.
+    pub schema_id: Option<u64>,
+    /// The request's comment.
+    pub comment: Option<&'a str>,
+}
+
+/// Where a rendered row comes from.
+#[derive(Clone, Copy)]
+enum Provenance<'a> {
+    Binlog(&'a RowMeta<'a>),
+    Bootstrap(&'a BootstrapMeta<'a>),
 }
 
 /// `,"name":` with the naming strategy already applied to `name`.
@@ -80,8 +100,12 @@ impl RowRenderer {
             f.extend_from_slice(&field_key(&options.names.ts));
             f
         });
+        let mut bootstrap_type_ts = field_key(&options.names.kind);
+        write_str(&mut bootstrap_type_ts, "bootstrap-insert");
+        bootstrap_type_ts.extend_from_slice(&field_key(&options.names.ts));
         Self {
             type_ts,
+            bootstrap_type_ts,
             data_key: field_key(&options.names.data),
             old_key: field_key(&options.names.old),
             options,
@@ -101,6 +125,40 @@ impl RowRenderer {
         layout: &TableLayout,
         kind: RowKind,
         meta: &RowMeta<'_>,
+        before: &[Cell<'_>],
+        after: &[Cell<'_>],
+    ) -> Result<(usize, usize), DecodeError> {
+        self.render_row(out, layout, kind, Provenance::Binlog(meta), before, after)
+    }
+
+    /// Renders one `bootstrap-insert`: a row read from the table, as Maxwell writes it (no
+    /// position, transaction or thread fields; `ts` the read time; `comment` when the
+    /// request has one), its values rendered exactly as a binlog insert's. `after` is the
+    /// row as the binlog would image it. Returns where the message ends.
+    pub fn render_bootstrap_insert(
+        &mut self,
+        out: &mut Vec<u8>,
+        layout: &TableLayout,
+        bootstrap: &BootstrapMeta<'_>,
+        after: &[Cell<'_>],
+    ) -> Result<usize, DecodeError> {
+        self.render_row(
+            out,
+            layout,
+            RowKind::Insert,
+            Provenance::Bootstrap(bootstrap),
+            &[],
+            after,
+        )
+        .map(|(_, end)| end)
+    }
+
+    fn render_row(
+        &mut self,
+        out: &mut Vec<u8>,
+        layout: &TableLayout,
+        kind: RowKind,
+        provenance: Provenance<'_>,
         before: &[Cell<'_>],
         after: &[Cell<'_>],
     ) -> Result<(usize, usize), DecodeError> {
@@ -148,6 +206,38 @@ impl RowRenderer {
         }
 
         out.extend_from_slice(&layout.head);
+        let meta = match provenance {
+            Provenance::Binlog(meta) => meta,
+            Provenance::Bootstrap(bootstrap) => {
+                out.extend_from_slice(&self.bootstrap_type_ts);
+                write_int(out, bootstrap.ts);
+                let head_end = out.len();
+                // Maxwell's bootstrap rows: no position, server or thread; a GTID it does
+                // not know is written as null.
+                if config.gtid_position {
+                    write_field(out, &names.gtid, false);
+                    out.extend_from_slice(b"null");
+                }
+                if config.schema_id {
+                    write_field(out, &names.schema_id, false);
+                    match bootstrap.schema_id {
+                        Some(id) => write_int(out, id),
+                        None => out.extend_from_slice(b"null"),
+                    }
+                }
+                if config.push_timestamp {
+                    write_field(out, &names.push_ts, false);
+                    write_push_ts(out, std::time::SystemTime::now());
+                }
+                if let Some(comment) = bootstrap.comment {
+                    // Not renamed by the naming strategy, as in Maxwell.
+                    out.extend_from_slice(b",\"comment\":");
+                    write_str(out, comment);
+                }
+                self.write_keys_and_data(out, layout, kind, direct, data_cells)?;
+                return Ok((head_end, out.len()));
+            }
+        };
         // With any masking configured, no statement text: it would carry masked values in
         // clear, and one statement (a multi-table UPDATE, a multi-statement) can write the
         // rows of a masked table and of an unmasked one.
@@ -199,6 +289,23 @@ impl RowRenderer {
             write_field(out, &names.push_ts, false);
             write_push_ts(out, std::time::SystemTime::now());
         }
+        self.write_keys_and_data(out, layout, kind, direct, data_cells)?;
+        Ok((head_end, out.len()))
+    }
+
+    /// `primary_key`, `primary_key_columns`, `data`, `old` and the closing brace.
+    fn write_keys_and_data(
+        &mut self,
+        out: &mut Vec<u8>,
+        layout: &TableLayout,
+        kind: RowKind,
+        direct: bool,
+        data_cells: &[Cell<'_>],
+    ) -> Result<(), DecodeError> {
+        let table = &*layout.table;
+        let options = &*self.options;
+        let config = &options.config;
+        let names = &options.names;
         if config.primary_keys {
             write_field(out, &names.primary_key, false);
             out.push(b'[');
@@ -228,7 +335,7 @@ impl RowRenderer {
         if direct {
             write_data_direct(out, layout, data_cells, config)?;
             out.push(b'}');
-            return Ok((head_end, out.len()));
+            return Ok(());
         }
         out.push(b'{');
         let mut first = true;
@@ -278,7 +385,7 @@ impl RowRenderer {
             }
         }
         out.push(b'}');
-        Ok((head_end, out.len()))
+        Ok(())
     }
 }
 

@@ -16,6 +16,7 @@ pub mod lease;
 mod maxwell_state;
 pub mod query;
 pub mod scan;
+pub mod snapshot;
 pub mod tls;
 
 use std::fmt;

@@ -1,6 +1,7 @@
 //! Tests against the project's MariaDB and RabbitMQ, one module per concern; `support`
 //! holds the shared harness.
 
+mod bootstrap;
 mod check;
 mod end_to_end;
 mod faults;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::support::*;
 
-const TABLE: &str = "CREATE TABLE {db}.t (id INT PRIMARY KEY, \
+pub(super) const TABLE: &str = "CREATE TABLE {db}.t (id INT PRIMARY KEY, \
     ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, su SMALLINT UNSIGNED, \
     mi MEDIUMINT, mu MEDIUMINT UNSIGNED, i INT, iu INT UNSIGNED, \
     bi BIGINT, bu BIGINT UNSIGNED, \
@@ -22,7 +22,7 @@ const TABLE: &str = "CREATE TABLE {db}.t (id INT PRIMARY KEY, \
     g GEOMETRY, pt POINT, after_geo VARCHAR(5) CHARACTER SET latin1) \
     DEFAULT CHARSET=utf8mb4";
 
-const ROWS: &[&str] = &[
+pub(super) const ROWS: &[&str] = &[
     "INSERT INTO {db}.t VALUES (1, \
      -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0, \
      -9999999999.9999999999, -1.5, -1.7976931348623157E308, \
@@ -45,7 +45,7 @@ const ROWS: &[&str] = &[
 ];
 
 /// What Maxwell sends for each row, `data` (and `old`) only.
-const EXPECTED: &[&str] = &[
+pub(super) const EXPECTED: &[&str] = &[
     r#""data":{"id":1,"ti":-128,"tu":0,"si":-32768,"su":0,"mi":-8388608,"mu":0,"i":-2147483648,"iu":0,"bi":-9223372036854775808,"bu":0,"d":-9999999999.9999999999,"f":-1.5,"db":-1.7976931348623157E308,"dt":"1000-01-01","dtm":"1000-01-01 00:00:00.000000","ts":"1970-01-01 00:00:01.000","tm":"-838:59:59.00","y":1901,"c":"","vc":"","tx":"","l1":"","u2":"","u16":"","u16l":"","u32":"","gk":"","bn":"AQ==","vb":"","bl":"","e":"a","st":[],"b1":0,"b64":0,"g":"GEOMETRYCOLLECTION (POINT (1 1), LINESTRING (0 1, 1 2, 2 3, 3 4))","pt":"POINT (3 2)","after_geo":""}}"#,
     r#""data":{"id":2,"ti":127,"tu":255,"si":32767,"su":65535,"mi":8388607,"mu":16777215,"i":2147483647,"iu":4294967295,"bi":9223372036854775807,"bu":18446744073709551615,"d":9999999999.9999999999,"f":3.4028235E38,"db":1.7976931348623157E308,"dt":"9999-12-31","dtm":"9999-12-31 23:59:59.999999","ts":"2038-01-19 03:14:07.999","tm":"838:59:59.00","y":2155,"c":"abcde","vc":"Zoë 名前 \uD83D\uDE00","tx":"line\n\"q\"\t\\","l1":"café€","u2":"hé","u16":"é\uD83D\uDE00","u16l":"é\uD83D\uDE00","u32":"é\uD83D\uDE00","gk":"名前","bn":"AQIDBA==","vb":"//4=","bl":"AP8=","e":"c","st":["x","z"],"b1":1,"b64":18446744073709551615,"g":"MULTIPOLYGON (((0 0, 10 0, 10 10, 0 10, 0 0), (1 1, 2 1, 2 2, 1 1)))","pt":"POINT (-1.5 0.25)","after_geo":"é"}}"#,
     r#""data":{"id":3,"ti":null,"tu":null,"si":null,"su":null,"mi":null,"mu":null,"i":null,"iu":null,"bi":null,"bu":null,"d":null,"f":null,"db":null,"dt":null,"dtm":null,"ts":null,"tm":null,"y":null,"c":null,"vc":null,"tx":null,"l1":null,"u2":null,"u16":null,"u16l":null,"u32":null,"gk":null,"bn":null,"vb":null,"bl":null,"e":null,"st":null,"b1":null,"b64":null,"g":null,"pt":null,"after_geo":null}}"#,

@@ -1,0 +1,358 @@
+//! Bootstrap's reads of a table: in primary-key order, one chunk at a time, each row
+//! written as the row image the binlog would hold for it ([`image`]).
+//!
+//! A chunk is one autocommit `SELECT ... WHERE key > last ORDER BY key LIMIT n`: it holds
+//! no lock and no long snapshot, so the binlog keeps flowing between chunks, and a chunk
+//! read between two watermarks in the binlog is consistent with the changes around it
+//! (the pipeline's bootstrap merges them; `docs/bootstrap.md` says why that is exact).
+
+pub mod image;
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use mysql_common::Value;
+
+pub use image::{ImageColumn, ImageError, ImageRows, Labels};
+
+/// Why a table could not be read for a bootstrap.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("`{database}`.`{table}` does not exist (or this user cannot see it)")]
+    NoTable { database: String, table: String },
+    #[error(
+        "`{database}`.`{table}` has no primary key; this version bootstraps only tables with one"
+    )]
+    NoPrimaryKey { database: String, table: String },
+    #[error("{query} failed: {source}")]
+    Query {
+        query: &'static str,
+        #[source]
+        source: mysql_async::Error,
+    },
+    #[error("`{database}`.`{table}`: {source}")]
+    Image {
+        database: String,
+        table: String,
+        #[source]
+        source: ImageError,
+    },
+}
+
+/// How to read one table: its columns in table order and its primary key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TablePlan {
+    pub database: String,
+    pub table: String,
+    pub columns: Vec<PlanColumn>,
+    /// Column indexes of the primary key, in key order.
+    pub primary_key: Vec<usize>,
+    /// The request's own condition, SQL as the operator wrote it.
+    pub condition: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanColumn {
+    pub name: String,
+    /// ENUM and SET columns are read as numbers (`col+0`), as the binlog holds them.
+    pub labels: Option<Labels>,
+}
+
+/// Backquotes a name for SQL.
+pub fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// The session settings every chunk query relies on (see [`image`]).
+pub async fn prepare_session(conn: &mut Conn) -> Result<(), SnapshotError> {
+    conn.query_drop("SET time_zone = '+00:00', character_set_results = NULL")
+        .await
+        .map_err(|source| SnapshotError::Query {
+            query: "SET time_zone, character_set_results",
+            source,
+        })
+}
+
+impl TablePlan {
+    /// Reads the table's columns and primary key from `information_schema`.
+    pub async fn load(
+        conn: &mut Conn,
+        database: &str,
+        table: &str,
+        condition: Option<String>,
+    ) -> Result<Self, SnapshotError> {
+        let query = |query| move |source| SnapshotError::Query { query, source };
+        let rows: Vec<(String, String, String)> = conn
+            .exec(
+                "SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (database, table),
+            )
+            .await
+            .map_err(query("SELECT FROM information_schema.COLUMNS"))?;
+        if rows.is_empty() {
+            return Err(SnapshotError::NoTable {
+                database: database.into(),
+                table: table.into(),
+            });
+        }
+        let columns: Vec<PlanColumn> = rows
+            .into_iter()
+            .map(|(name, data_type, column_type)| {
+                let labels = match data_type.as_str() {
+                    "enum" => Some(Labels::Enum(parse_labels(&column_type))),
+                    "set" => Some(Labels::Set(parse_labels(&column_type))),
+                    _ => None,
+                };
+                PlanColumn { name, labels }
+            })
+            .collect();
+        let key: Vec<String> = conn
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' \
+                 ORDER BY SEQ_IN_INDEX",
+                (database, table),
+            )
+            .await
+            .map_err(query("SELECT FROM information_schema.STATISTICS"))?;
+        let primary_key: Vec<usize> = key
+            .iter()
+            .filter_map(|k| columns.iter().position(|c| &c.name == k))
+            .collect();
+        if primary_key.is_empty() || primary_key.len() != key.len() {
+            return Err(SnapshotError::NoPrimaryKey {
+                database: database.into(),
+                table: table.into(),
+            });
+        }
+        Ok(Self {
+            database: database.into(),
+            table: table.into(),
+            columns,
+            primary_key,
+            condition,
+        })
+    }
+
+    /// The chunk query: after the key `after` when given, `limit` rows in key order.
+    pub fn select(&self, after: bool, limit: usize) -> String {
+        let list: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| match c.labels {
+                Some(_) => format!("{}+0", quote(&c.name)),
+                None => quote(&c.name),
+            })
+            .collect();
+        let key: Vec<String> = self
+            .primary_key
+            .iter()
+            .filter_map(|&i| self.columns.get(i))
+            .map(|c| quote(&c.name))
+            .collect();
+        let mut conditions = Vec::new();
+        if let Some(c) = &self.condition {
+            conditions.push(format!("({c})"));
+        }
+        if after {
+            // (a, b) > (?, ?) spelled out, which every server plans as a range.
+            let terms: Vec<String> = (0..key.len())
+                .map(|i| {
+                    let mut parts: Vec<String> =
+                        key[..i].iter().map(|k| format!("{k} = ?")).collect();
+                    parts.push(format!("{} > ?", key[i]));
+                    format!("({})", parts.join(" AND "))
+                })
+                .collect();
+            conditions.push(format!("({})", terms.join(" OR ")));
+        }
+        let mut sql = format!(
+            "SELECT {} FROM {}.{}",
+            list.join(", "),
+            quote(&self.database),
+            quote(&self.table)
+        );
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", key.join(", ")));
+        sql
+    }
+
+    /// The parameters of [`Self::select`] for the key `after`.
+    fn params(&self, after: &[Value]) -> Vec<Value> {
+        let mut params = Vec::new();
+        for i in 0..after.len() {
+            params.extend(after[..=i].iter().cloned());
+        }
+        params
+    }
+}
+
+/// The labels of an ENUM's or SET's `COLUMN_TYPE` (`enum('a','b''c')`).
+fn parse_labels(column_type: &str) -> Vec<String> {
+    let inner = column_type
+        .split_once('(')
+        .and_then(|(_, rest)| rest.rsplit_once(')'))
+        .map_or("", |(inner, _)| inner);
+    let mut labels = Vec::new();
+    let mut current: Option<String> = None;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, current.as_mut()) {
+            ('\'', Some(label)) if chars.peek() == Some(&'\'') => {
+                chars.next();
+                label.push('\'');
+            }
+            ('\'', Some(_)) => labels.extend(current.take()),
+            ('\'', None) => current = Some(String::new()),
+            (c, Some(label)) => label.push(c),
+            (_, None) => {}
+        }
+    }
+    labels
+}
+
+/// One chunk: its rows as row images, and the key of its last row (where the next chunk
+/// starts).
+#[derive(Debug)]
+pub struct Chunk {
+    pub columns: Vec<ImageColumn>,
+    pub rows: ImageRows,
+    pub last_key: Option<Vec<Value>>,
+}
+
+impl Chunk {
+    /// The table as this chunk's result describes it, for rendering its rows: the binlog
+    /// types its bytes were written in, the charsets its text is in, the labels and key
+    /// from the plan.
+    pub fn table(&self, plan: &TablePlan) -> crate::table::Table {
+        let columns = self
+            .columns
+            .iter()
+            .zip(&plan.columns)
+            .map(|(c, p)| crate::table::Column {
+                name: p.name.clone(),
+                ty: c.ty,
+                unsigned: c.unsigned,
+                charset: crate::table::Charset::from_collation_id(c.collation),
+                labels: p.labels.as_ref().map(|l| l.names().to_vec().into()),
+            })
+            .collect();
+        crate::table::Table {
+            database: plan.database.as_str().into(),
+            name: plan.table.as_str().into(),
+            columns,
+            primary_key: plan.primary_key.clone(),
+        }
+    }
+}
+
+/// Reads the chunk after `after` (from the start when `None`).
+pub async fn read_chunk(
+    conn: &mut Conn,
+    plan: &TablePlan,
+    after: Option<&[Value]>,
+    limit: usize,
+) -> Result<Chunk, SnapshotError> {
+    let image = |source| SnapshotError::Image {
+        database: plan.database.clone(),
+        table: plan.table.clone(),
+        source,
+    };
+    let query = |source| SnapshotError::Query {
+        query: "the bootstrap chunk query",
+        source,
+    };
+    let sql = plan.select(after.is_some(), limit);
+    let params = after.map(|a| plan.params(a)).unwrap_or_default();
+    let mut result = conn.exec_iter(sql, params).await.map_err(query)?;
+    let columns: Vec<ImageColumn> = result
+        .columns_ref()
+        .iter()
+        .zip(&plan.columns)
+        .map(|(c, p)| image::image_column(c, p.labels.as_ref()))
+        .collect::<Result<_, _>>()
+        .map_err(image)?;
+    if columns.len() != plan.columns.len() {
+        return Err(image(ImageError::Unsupported {
+            column: String::new(),
+            what: format!(
+                "a result of {} columns for a table of {}",
+                columns.len(),
+                plan.columns.len()
+            ),
+        }));
+    }
+    let mut rows = ImageRows::new(columns.len());
+    let mut last_key = None;
+    while let Some(row) = result.next().await.map_err(query)? {
+        let values = row.unwrap();
+        rows.push(&columns, &values).map_err(image)?;
+        last_key = Some(
+            plan.primary_key
+                .iter()
+                .filter_map(|&i| values.get(i).cloned())
+                .collect(),
+        );
+    }
+    Ok(Chunk {
+        columns,
+        rows,
+        last_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(key: &[usize]) -> TablePlan {
+        TablePlan {
+            database: "d".into(),
+            table: "t`x".into(),
+            columns: vec![
+                PlanColumn {
+                    name: "a".into(),
+                    labels: None,
+                },
+                PlanColumn {
+                    name: "e".into(),
+                    labels: Some(Labels::Enum(vec!["x".into(), "y".into()])),
+                },
+                PlanColumn {
+                    name: "b".into(),
+                    labels: None,
+                },
+            ],
+            primary_key: key.to_vec(),
+            condition: None,
+        }
+    }
+
+    #[test]
+    fn the_chunk_query_walks_the_key_in_order() {
+        assert_eq!(
+            plan(&[0]).select(false, 10),
+            "SELECT `a`, `e`+0, `b` FROM `d`.`t``x` ORDER BY `a` LIMIT 10"
+        );
+        let mut p = plan(&[0, 2]);
+        p.condition = Some("b > 5".into());
+        assert_eq!(
+            p.select(true, 10),
+            "SELECT `a`, `e`+0, `b` FROM `d`.`t``x` WHERE (b > 5) AND ((`a` > ?) OR (`a` = ? AND `b` > ?)) ORDER BY `a`, `b` LIMIT 10"
+        );
+        assert_eq!(
+            p.params(&[Value::Int(1), Value::Int(2)]),
+            [Value::Int(1), Value::Int(1), Value::Int(2)]
+        );
+    }
+
+    #[test]
+    fn labels_are_read_with_quotes_inside_them() {
+        assert_eq!(parse_labels("enum('a','b','c')"), ["a", "b", "c"]);
+        assert_eq!(parse_labels("set('x,y','it''s')"), ["x,y", "it's"]);
+        assert_eq!(parse_labels("enum('')"), [""]);
+    }
+}
