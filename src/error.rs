@@ -16,6 +16,8 @@ pub enum Error {
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
+    Bootstrap(#[from] crate::source::snapshot::SnapshotError),
+    #[error(transparent)]
     Sink(#[from] SinkError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

@@ -69,6 +69,24 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
+    /// Resync a table into the stream: record a bootstrap request (a row in Maxwell's
+    /// `bootstrap` table, as maxwell-bootstrap writes it), or list the requests with --status.
+    Bootstrap {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The table, as DATABASE.TABLE.
+        #[arg(required_unless_present = "status")]
+        table: Option<String>,
+        /// Only the rows this SQL condition selects.
+        #[arg(long = "where", value_name = "SQL", conflicts_with = "status")]
+        condition: Option<String>,
+        /// Carried in every bootstrap message's `comment` field.
+        #[arg(long, conflicts_with = "status")]
+        comment: Option<String>,
+        /// List this pipeline's requests and their progress instead.
+        #[arg(long)]
+        status: bool,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -213,6 +231,18 @@ fn main() -> ExitCode {
         Command::Config {
             action: ConfigAction::FromMaxwell { file, show_secrets },
         } => command::from_maxwell::command(&file, show_secrets),
+        Command::Bootstrap {
+            config,
+            table,
+            condition,
+            comment,
+            status,
+        } => match (status, table) {
+            (false, Some(table)) => {
+                command::bootstrap::request_command(&config.into(), &table, condition, comment)
+            }
+            _ => command::bootstrap::status_command(&config.into()),
+        },
         Command::Health {
             address,
             path,

@@ -5,6 +5,7 @@
 //! Exit codes: 0 for success (and a clean stop), 2 for invalid configuration, 3 when the
 //! binlog file the checkpoint points into was purged, 1 for anything else.
 
+pub mod bootstrap;
 pub mod check;
 pub mod from_maxwell;
 pub mod health;

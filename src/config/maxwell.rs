@@ -789,6 +789,13 @@ fn identity(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
     let database = o
         .take("schema_database")
         .unwrap_or_else(|| "maxwell".into());
+    // Bootstrap requests live in Maxwell's bootstrap table, under its names.
+    if database != "maxwell" {
+        t.set("bootstrap", "database", database.clone(), "schema_database");
+    }
+    if client_id != "maxwell" {
+        t.set("bootstrap", "client_id", client_id.clone(), "client_id");
+    }
     if t.origin("source.start").is_none() {
         if t.origin("source.host") == Some("replication_host") {
             t.warn(
@@ -1202,6 +1209,16 @@ mod tests {
         assert_eq!(
             start(&[("init_position", "bin.000002:120")]).as_deref(),
             Some("bin.000002:120")
+        );
+        // Bootstrap requests are read from the same schema database and client id.
+        let toml = toml_of(&[("client_id", "esr"), ("schema_database", "mx_state")]);
+        let bootstrap =
+            |key| value(&toml, "bootstrap", key).and_then(|v| v.as_str().map(str::to_owned));
+        assert_eq!(bootstrap("database").as_deref(), Some("mx_state"));
+        assert_eq!(bootstrap("client_id").as_deref(), Some("esr"));
+        assert!(
+            value(&toml_of(&[]), "bootstrap", "database").is_none(),
+            "Maxwell's defaults are ours"
         );
         // Maxwell's state is on `host`, which binlog-relay does not read: say so.
         let t = translate(props(&[

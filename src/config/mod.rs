@@ -63,6 +63,9 @@ pub struct Config {
     /// The `/metrics`, `/healthz` and `/readyz` endpoint.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Where bootstrap requests are kept (Maxwell's `bootstrap` table).
+    #[serde(default)]
+    pub bootstrap: crate::source::snapshot::BootstrapConfig,
 }
 
 impl Config {
@@ -198,6 +201,7 @@ impl Config {
         self.reconnect.validate()?;
         self.shutdown.validate()?;
         self.http.validate()?;
+        self.bootstrap.validate()?;
         Ok(())
     }
 }

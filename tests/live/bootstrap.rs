@@ -87,3 +87,155 @@ async fn every_column_type_reads_the_same_in_a_bootstrap_insert_as_in_an_insert(
     }
     db.drop_database().await;
 }
+
+/// Runs `binlog-relay ARGS --config PATH` with extra environment: exit code and output.
+async fn relay(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let path = path.to_string_lossy();
+    let mut all = args.to_vec();
+    all.extend(["--config", path.as_ref()]);
+    let out = output_within(spawn_command(&all, env), std::time::Duration::from_secs(60)).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// `bootstrap DB.TABLE` writes the row Maxwell's utility writes (creating the schema
+/// database and table on first use), `--status` lists this client id's requests only, and
+/// a table that cannot be bootstrapped is refused before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_a_row_in_maxwells_bootstrap_table_and_status_lists_it() {
+    use mysql_async::prelude::Queryable;
+    let _shared = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "boot_req",
+        &[
+            "CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)",
+            "INSERT INTO {db}.t VALUES (1, 10), (2, 20), (3, 30)",
+            "CREATE TABLE {db}.nokey (v INT)",
+        ],
+    )
+    .await;
+    let schema_db = unique("mx");
+    let daemon = DaemonConfig::new("unused");
+    let config = daemon.write();
+    let env = [("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str())];
+
+    let (code, out) = relay(&config, &["bootstrap", "--status"], &env).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("no bootstrap requests for client_id maxwell"),
+        "{out}"
+    );
+
+    let target = format!("{}.t", db.name);
+    let (code, out) = relay(
+        &config,
+        &[
+            "bootstrap",
+            &target,
+            "--where",
+            "v >= 20",
+            "--comment",
+            "resync ESR",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(2 rows to read)"), "{out}");
+
+    // The row, as Maxwell's utility writes it.
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    type Request = (
+        String,
+        String,
+        Option<String>,
+        u64,
+        u64,
+        u8,
+        String,
+        Option<String>,
+    );
+    let row: Option<Request> = conn
+        .query_first(format!(
+            "SELECT database_name, table_name, where_clause, total_rows, inserted_rows, is_complete, client_id, comment FROM `{schema_db}`.bootstrap"
+        ))
+        .await
+        .expect("bootstrap row");
+    assert_eq!(
+        row,
+        Some((
+            db.name.clone(),
+            "t".into(),
+            Some("v >= 20".into()),
+            2,
+            0,
+            0,
+            "maxwell".into(),
+            Some("resync ESR".into())
+        ))
+    );
+    // Another pipeline's request (as `maxwell-bootstrap --client_id other` writes it).
+    conn.query_drop(format!(
+        "INSERT INTO `{schema_db}`.bootstrap (database_name, table_name, client_id) VALUES ('{}', 't', 'other')",
+        db.name
+    ))
+    .await
+    .expect("other client's request");
+    drop(conn);
+
+    let (code, out) = relay(&config, &["bootstrap", "--status"], &env).await;
+    assert_eq!(code, 0, "{out}");
+    let listed: Vec<&str> = out.lines().filter(|l| l.contains(&target)).collect();
+    assert_eq!(listed.len(), 1, "only this client id's request: {out}");
+    assert!(
+        listed[0].contains("waiting")
+            && listed[0].contains("0/2")
+            && listed[0].contains("resync ESR"),
+        "{out}"
+    );
+
+    // Refused, with nothing written: no such table; no primary key; bad SQL; bad name.
+    for (args, says) in [
+        (
+            vec!["bootstrap".to_owned(), format!("{}.missing", db.name)],
+            "does not exist",
+        ),
+        (
+            vec!["bootstrap".to_owned(), format!("{}.nokey", db.name)],
+            "no primary key",
+        ),
+        (
+            vec![
+                "bootstrap".to_owned(),
+                target.clone(),
+                "--where".into(),
+                "v >=".into(),
+            ],
+            "--where",
+        ),
+        (
+            vec!["bootstrap".to_owned(), "no_dot".into()],
+            "DATABASE.TABLE",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out) = relay(&config, &args, &env).await;
+        assert_ne!(code, 0, "{args:?}: {out}");
+        assert!(out.contains(says), "{args:?}: {out}");
+    }
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    let count: Option<u64> = conn
+        .query_first(format!("SELECT COUNT(*) FROM `{schema_db}`.bootstrap"))
+        .await
+        .expect("count");
+    assert_eq!(count, Some(2), "the refused requests wrote nothing");
+    conn.query_drop(format!("DROP DATABASE `{schema_db}`"))
+        .await
+        .expect("drop");
+    drop(conn);
+    db.drop_database().await;
+}

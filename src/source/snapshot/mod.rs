@@ -7,12 +7,14 @@
 //! (the pipeline's bootstrap merges them; `docs/bootstrap.md` says why that is exact).
 
 pub mod image;
+pub mod requests;
 
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use mysql_common::Value;
 
 pub use image::{ImageColumn, ImageError, ImageRows, Labels};
+pub use requests::{BootstrapConfig, NewRequest, RequestRow};
 
 /// Why a table could not be read for a bootstrap.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,10 @@ pub enum SnapshotError {
         "`{database}`.`{table}` has no primary key; this version bootstraps only tables with one"
     )]
     NoPrimaryKey { database: String, table: String },
+    #[error(transparent)]
+    Source(#[from] super::SourceError),
+    #[error("{what} got no answer within {millis} ms (source.query_timeout_ms)")]
+    Timeout { what: &'static str, millis: u64 },
     #[error("{query} failed: {source}")]
     Query {
         query: &'static str,

@@ -1,0 +1,255 @@
+//! Bootstrap requests: rows of Maxwell's `bootstrap` table in its schema database.
+//!
+//! Why Maxwell's table: a request written by Maxwell's own `maxwell-bootstrap` utility, or by
+//! hand with its SQL, must work unchanged, and the daemon sees every request through the
+//! binlog, in order with the data. The layout and the meaning of the progress columns are
+//! Maxwell's (`started_at`, `inserted_rows`, `total_rows` as the utility counts it,
+//! `is_complete`, `completed_at`); `client_id` says which pipeline runs it.
+
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use serde::Deserialize;
+
+use super::{SnapshotError, TablePlan, quote};
+use crate::section::ConfigError;
+
+/// `[bootstrap]`: where requests are kept and which are this pipeline's.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapConfig {
+    /// The database holding the `bootstrap` table: Maxwell's `schema_database`.
+    pub database: String,
+    /// Requests with this `client_id` are run by this pipeline; others are left alone.
+    pub client_id: String,
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        Self {
+            database: "maxwell".into(),
+            client_id: "maxwell".into(),
+        }
+    }
+}
+
+impl BootstrapConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        };
+        if !plain(&self.database) {
+            return Err(ConfigError::key(
+                "bootstrap.database",
+                "must be a plain database name: 1 to 64 letters, digits, _ or $",
+            ));
+        }
+        if self.client_id.is_empty() || self.client_id.len() > 255 {
+            return Err(ConfigError::key(
+                "bootstrap.client_id",
+                "must be 1 to 255 characters (Maxwell's client_id column)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A request to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRequest {
+    pub database: String,
+    pub table: String,
+    /// SQL, as the operator wrote it: `--where`.
+    pub condition: Option<String>,
+    pub comment: Option<String>,
+}
+
+/// A request as its row stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRow {
+    pub id: u64,
+    pub database: String,
+    pub table: String,
+    pub condition: Option<String>,
+    pub complete: bool,
+    pub inserted_rows: u64,
+    pub total_rows: u64,
+    pub started_at: Option<String>,
+    pub completed_at: Option<String>,
+    pub comment: Option<String>,
+}
+
+fn failed(query: &'static str) -> impl FnOnce(mysql_async::Error) -> SnapshotError {
+    move |source| SnapshotError::Query { query, source }
+}
+
+/// Creates the schema database and the `bootstrap` table when they are missing, in
+/// Maxwell's layout.
+pub async fn ensure_table(conn: &mut Conn, database: &str) -> Result<(), SnapshotError> {
+    conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", quote(database)))
+        .await
+        .map_err(failed("CREATE DATABASE"))?;
+    conn.query_drop(format!(
+        "CREATE TABLE IF NOT EXISTS {}.`bootstrap` (\
+         id bigint NOT NULL AUTO_INCREMENT PRIMARY KEY, \
+         database_name varchar(255) CHARACTER SET utf8 NOT NULL, \
+         table_name varchar(255) CHARACTER SET utf8 NOT NULL, \
+         where_clause text DEFAULT NULL, \
+         is_complete tinyint(1) unsigned NOT NULL DEFAULT 0, \
+         inserted_rows bigint unsigned NOT NULL DEFAULT 0, \
+         total_rows bigint unsigned NOT NULL DEFAULT 0, \
+         created_at datetime DEFAULT NULL, \
+         started_at datetime DEFAULT NULL, \
+         completed_at datetime DEFAULT NULL, \
+         binlog_file varchar(255) DEFAULT NULL, \
+         binlog_position int unsigned DEFAULT 0, \
+         client_id varchar(255) CHARACTER SET latin1 NOT NULL DEFAULT 'maxwell', \
+         comment varchar(255) CHARACTER SET utf8 DEFAULT NULL)",
+        quote(database)
+    ))
+    .await
+    .map_err(failed("CREATE TABLE bootstrap"))
+}
+
+/// Checks that the table can be bootstrapped, counts its rows (as Maxwell's utility does,
+/// for `total_rows`), and writes the request. Returns it as written.
+pub async fn submit(
+    conn: &mut Conn,
+    config: &BootstrapConfig,
+    request: &NewRequest,
+) -> Result<RequestRow, SnapshotError> {
+    // Refused here rather than by the daemon later: no such table, or one this version
+    // cannot read in key order.
+    TablePlan::load(
+        conn,
+        &request.database,
+        &request.table,
+        request.condition.clone(),
+    )
+    .await?;
+    let mut count = format!(
+        "SELECT COUNT(*) FROM {}.{}",
+        quote(&request.database),
+        quote(&request.table)
+    );
+    if let Some(condition) = &request.condition {
+        count.push_str(&format!(" WHERE ({condition})"));
+    }
+    let total: Option<u64> = conn.query_first(count).await.map_err(failed(
+        "SELECT COUNT(*) (is the --where condition valid SQL?)",
+    ))?;
+    ensure_table(conn, &config.database).await?;
+    conn.exec_drop(
+        format!(
+            "INSERT INTO {}.`bootstrap` (database_name, table_name, where_clause, total_rows, client_id, comment) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+            quote(&config.database)
+        ),
+        (
+            &request.database,
+            &request.table,
+            &request.condition,
+            total.unwrap_or(0),
+            &config.client_id,
+            &request.comment,
+        ),
+    )
+    .await
+    .map_err(failed("INSERT INTO bootstrap"))?;
+    let id = conn.last_insert_id().unwrap_or(0);
+    let mut rows = select(conn, config, Some(id)).await?;
+    rows.pop().ok_or(SnapshotError::Query {
+        query: "SELECT FROM bootstrap",
+        source: mysql_async::Error::Other("the request just written is not there".into()),
+    })
+}
+
+/// This pipeline's requests, oldest first.
+pub async fn list(
+    conn: &mut Conn,
+    config: &BootstrapConfig,
+) -> Result<Vec<RequestRow>, SnapshotError> {
+    let exists: Option<u8> = conn
+        .exec_first(
+            "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'bootstrap'",
+            (&config.database,),
+        )
+        .await
+        .map_err(failed("SELECT FROM information_schema.TABLES"))?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    select(conn, config, None).await
+}
+
+async fn select(
+    conn: &mut Conn,
+    config: &BootstrapConfig,
+    id: Option<u64>,
+) -> Result<Vec<RequestRow>, SnapshotError> {
+    type Row = (
+        u64,
+        String,
+        String,
+        Option<String>,
+        u8,
+        u64,
+        u64,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = conn
+        .exec(
+            format!(
+                "SELECT id, database_name, table_name, where_clause, is_complete, inserted_rows, total_rows, \
+                 DATE_FORMAT(started_at, '%Y-%m-%d %H:%i:%s'), DATE_FORMAT(completed_at, '%Y-%m-%d %H:%i:%s'), comment \
+                 FROM {}.`bootstrap` WHERE client_id = ? AND (? IS NULL OR id = ?) ORDER BY id",
+                quote(&config.database)
+            ),
+            (&config.client_id, id, id),
+        )
+        .await
+        .map_err(failed("SELECT FROM bootstrap"))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                database,
+                table,
+                condition,
+                complete,
+                inserted_rows,
+                total_rows,
+                started_at,
+                completed_at,
+                comment,
+            )| RequestRow {
+                id,
+                database,
+                table,
+                condition,
+                complete: complete != 0,
+                inserted_rows,
+                total_rows,
+                started_at,
+                completed_at,
+                comment,
+            },
+        )
+        .collect())
+}
+
+impl RequestRow {
+    /// `waiting`, `running` or `complete`.
+    pub fn state(&self) -> &'static str {
+        match (self.complete, &self.started_at) {
+            (true, _) => "complete",
+            (false, Some(_)) => "running",
+            (false, None) => "waiting",
+        }
+    }
+}
