@@ -93,8 +93,7 @@ pub async fn run(
             Err(e) => Err(e),
         };
         watcher.abort();
-        let lost = lease.is_lost();
-        lease.release().await;
+        let lost = lease.release().await;
         METRICS.stood_down();
         METRICS.disconnected();
         let stopping = shutdown.is_triggered();

@@ -231,29 +231,34 @@ impl Lease {
         let _ = rx.wait_for(|lost| *lost).await;
     }
 
-    /// Gives the lock up, closing its session. The keeper ends with it. A lease already
-    /// lost is not asked anything more: its session may be silent, and waiting on it would
-    /// hold the stand-down up for query timeouts; the connection is dropped instead (the
-    /// client closes it in the background).
-    pub async fn release(&self) {
+    /// Gives the lock up, closing its session; the keeper ends with it. Returns whether the
+    /// lease had been lost before. A lease that is lost, or whose last answered ping is older
+    /// than half a lease, is not asked anything more: its session may be silent, and
+    /// waiting on it would hold the stand-down up. Its connection is closed in the
+    /// background instead (the server frees the lock when the session ends).
+    pub async fn release(&self) -> bool {
+        let healthy = self.is_valid();
         // Marked lost first: a write still waiting on the session gives up at once.
         let was_lost = self.lost.send_replace(true);
-        let conn = match tokio::time::timeout(self.query_timeout, self.conn.lock()).await {
+        let bound = self.settings.give_up_after();
+        let conn = match tokio::time::timeout(bound, self.conn.lock()).await {
             Ok(mut guard) => guard.take(),
             Err(_) => None,
         };
-        if was_lost {
-            drop(conn);
-            return;
+        let Some(mut conn) = conn else {
+            return was_lost;
+        };
+        if was_lost || !healthy {
+            close_in_background(conn, bound);
+            return was_lost;
         }
-        if let Some(mut conn) = conn {
-            let _ = tokio::time::timeout(
-                self.query_timeout,
-                conn.exec_drop("DO RELEASE_LOCK(?)", (&self.settings.name,)),
-            )
-            .await;
-            let _ = tokio::time::timeout(self.query_timeout, conn.disconnect()).await;
-        }
+        let _ = tokio::time::timeout(
+            bound,
+            conn.exec_drop("DO RELEASE_LOCK(?)", (&self.settings.name,)),
+        )
+        .await;
+        let _ = tokio::time::timeout(bound, conn.disconnect()).await;
+        was_lost
     }
 
     /// Runs `op` on the lock's session, for at most the query timeout. The statements `op`
@@ -293,7 +298,9 @@ impl Lease {
             // Lost, timed out or broken: the session's state is unknown, so it is not
             // used again and the pipeline stands down.
             warn!(lock = %self.settings.name, error = %e, "giving up the leader lock's session");
-            guard.take();
+            if let Some(conn) = guard.take() {
+                close_in_background(conn, self.settings.give_up_after());
+            }
             self.lost.send_replace(true);
         }
         result
@@ -354,7 +361,12 @@ async fn keep(lease: std::sync::Weak<Lease>) {
             .flatten()
             .flatten()
         };
-        match tokio::time::timeout_at(deadline, ping).await {
+        // Released or given up elsewhere meanwhile: nothing more to keep.
+        let answer = tokio::select! {
+            answer = tokio::time::timeout_at(deadline, ping) => answer,
+            () = lease.lost() => return,
+        };
+        match answer {
             Ok(Some(1)) => {
                 answered = sent;
                 lease
@@ -369,14 +381,25 @@ async fn keep(lease: std::sync::Weak<Lease>) {
                 };
                 warn!(lock = %name, reason = why, "leader lock lost; stopping");
                 lease.lost.send_replace(true);
-                // The session may be wedged: drop it without waiting on it.
-                if let Ok(mut guard) = lease.conn.try_lock() {
-                    guard.take();
+                // The session may be wedged: close it without waiting on it.
+                if let Ok(mut guard) = lease.conn.try_lock()
+                    && let Some(conn) = guard.take()
+                {
+                    close_in_background(conn, give_up);
                 }
                 return;
             }
         }
     }
+}
+
+/// Closes a session that may not answer, without waiting on it: a disconnect bounded by
+/// `bound` in a task of its own. (Dropping the connection instead would leave the client's
+/// own clean-up task waiting on a silent socket for as long as TCP keeps it.)
+fn close_in_background(conn: Conn, bound: Duration) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(bound, conn.disconnect()).await;
+    });
 }
 
 /// Runs `work` to completion from synchronous code inside the runtime (the store traits

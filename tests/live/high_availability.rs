@@ -325,18 +325,31 @@ async fn cut_off_leader(loss: LockLoss) {
     };
     // Within a few leases of the hit: nothing in the wind-down waits on the dead session.
     let deadline = hit + Duration::from_secs(30);
-    let mut scrape = String::new();
-    while Instant::now() < deadline && !stood_down(&scrape) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        scrape = http_get(cut_off.port, "/metrics")
+    // Scraped at least once, however long collecting the messages took.
+    let mut scrape = loop {
+        let scrape = http_get(cut_off.port, "/metrics")
             .await
             .map(|r| r.1)
             .unwrap_or_default();
+        if stood_down(&scrape) || Instant::now() >= deadline {
+            break scrape;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    if scrape.is_empty() {
+        // Not answering at all is its own failure; one more try names it.
+        scrape = http_get(cut_off.port, "/metrics")
+            .await
+            .map(|r| r.1)
+            .unwrap_or_else(|| "(no answer from /metrics)".into());
     }
-    assert!(
-        stood_down(&scrape),
-        "the cut-off leader did not stand down:\n{scrape}"
-    );
+    if !stood_down(&scrape) {
+        let finished = stop_all(vec![cut_off]).await;
+        panic!(
+            "the cut-off leader did not stand down:\n{scrape}\n{}",
+            finished[0].stderr
+        );
+    }
     assert_eq!(role(&cut_off).await.map(|r| r.0), Some(false));
     proxy.set(Mode::Relay);
     instances.push(cut_off);

@@ -15,6 +15,11 @@ use mysql_async::prelude::Queryable;
 use super::{Base, Entry, History, HistoryError, HistoryStore};
 use crate::source::lease::{self, Lease, LeaseError};
 
+/// A history replaced in one transaction is written this many rows, or bytes of entries,
+/// per statement at most.
+const REPLACE_BATCH_ROWS: usize = 500;
+const REPLACE_BATCH_BYTES: usize = 1 << 20;
+
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS `{db}`.`schema_history` (
   client_id VARCHAR(64) NOT NULL,
   seq BIGINT UNSIGNED NOT NULL COMMENT '0: the base catalog; then the entries in order',
@@ -145,17 +150,37 @@ impl HistoryStore for DatabaseHistoryStore {
                 )
                 .await
                 .map_err(LeaseError::Query)?;
-                tx.exec_batch(
-                    format!(
-                        "INSERT INTO `{db}`.`schema_history` (client_id, seq, body) VALUES (?, ?, ?)"
-                    ),
-                    bodies
-                        .iter()
-                        .enumerate()
-                        .map(|(seq, body)| (&id, seq as u64, body)),
-                )
-                .await
-                .map_err(LeaseError::Query)?;
+                // Several rows per statement: one round trip per entry made a long history
+                // outlast the lease keeper's patience (it cannot ping while this runs).
+                let mut start = 0;
+                while start < bodies.len() {
+                    let mut end = start;
+                    let mut bytes = 0;
+                    while end < bodies.len()
+                        && (end == start
+                            || (bytes + bodies[end].len() <= REPLACE_BATCH_BYTES
+                                && end - start < REPLACE_BATCH_ROWS))
+                    {
+                        bytes += bodies[end].len();
+                        end += 1;
+                    }
+                    let rows = vec!["(?, ?, ?)"; end - start].join(", ");
+                    let mut params: Vec<mysql_async::Value> = Vec::with_capacity(3 * (end - start));
+                    for (seq, body) in bodies.iter().enumerate().take(end).skip(start) {
+                        params.push(id.as_str().into());
+                        params.push((seq as u64).into());
+                        params.push(body.as_str().into());
+                    }
+                    tx.exec_drop(
+                        format!(
+                            "INSERT INTO `{db}`.`schema_history` (client_id, seq, body) VALUES {rows}"
+                        ),
+                        params,
+                    )
+                    .await
+                    .map_err(LeaseError::Query)?;
+                    start = end;
+                }
                 tx.commit().await.map_err(LeaseError::Query)
             }
             .boxed()

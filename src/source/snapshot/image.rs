@@ -385,11 +385,12 @@ fn write(out: &mut Vec<u8>, column: &ImageColumn, value: &Value) -> Result<(), I
     }
 }
 
-/// An integer as the query returned it (a number, or its digits in the text protocol).
+/// An integer as the query returned it (a number, or its digits in the text protocol). A
+/// negative one is taken as its 64 bits: a SET of 64 labels read as a signed number.
 fn as_u64(v: &Value) -> Option<u64> {
     match v {
         Value::UInt(u) => Some(*u),
-        Value::Int(i) => u64::try_from(*i).ok(),
+        Value::Int(i) => Some(*i as u64),
         Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
         _ => None,
     }
@@ -474,6 +475,10 @@ fn time2(
 ) -> Option<()> {
     let hours = u64::from(days) * 24 + u64::from(hours);
     if hours > 838 || minutes > 59 || seconds > 59 || micros >= 1_000_000 {
+        return None;
+    }
+    // A fraction the column cannot hold would be cut differently from the server's way.
+    if fsp < 6 && !micros.is_multiple_of(10u32.pow(6 - u32::from(fsp))) {
         return None;
     }
     let hms = (hours << 12) | (u64::from(minutes) << 6) | u64::from(seconds);
@@ -712,6 +717,7 @@ mod tests {
                 0 => 0,
                 1 | 2 => 500_000,
                 3 | 4 => 250_000,
+                5 => 123_450,
                 _ => 123_456,
             };
             for (negative, days, hours) in
@@ -735,6 +741,16 @@ mod tests {
                 );
             }
         }
+        // A fraction finer than the column holds is refused, not cut.
+        let mut out = Vec::new();
+        assert!(
+            write(
+                &mut out,
+                &col(ColumnType::Time2 { fsp: 0 }, false),
+                &Value::Time(true, 0, 0, 0, 1, 500_000)
+            )
+            .is_err()
+        );
         let raw = bytes(ColumnType::Date, Value::Date(1000, 1, 1, 0, 0, 0, 0));
         assert_eq!(
             decode_value(ColumnType::Date, false, &raw),
