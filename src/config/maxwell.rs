@@ -304,8 +304,8 @@ pub fn translate(props: Properties) -> Result<Translation, ConfigError> {
     identity(&mut o, &mut t)?;
     http(&mut o, &mut t)?;
     let left = std::mem::take(&mut o.left);
-    for (key, value) in left {
-        judge_leftover(&key, &value, &producer, &mut t)?;
+    for key in left.into_keys() {
+        judge_leftover(&key, &producer, &mut t)?;
     }
     Ok(t)
 }
@@ -907,12 +907,7 @@ fn http(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
 }
 
 /// Options nobody took: warnings where ignoring them is safe, errors otherwise.
-fn judge_leftover(
-    key: &str,
-    value: &str,
-    producer: &str,
-    t: &mut Translation,
-) -> Result<(), ConfigError> {
+fn judge_leftover(key: &str, producer: &str, t: &mut Translation) -> Result<(), ConfigError> {
     const OTHER_PRODUCERS: &[&str] = &[
         "kafka", "kinesis", "sqs", "sns", "nats", "pubsub", "bigquery", "redis",
     ];
@@ -953,11 +948,9 @@ fn judge_leftover(
     let why = match key {
         "log_level" => "is not read from the configuration: set RUST_LOG (e.g. RUST_LOG=debug)",
         "bootstrapper" => {
-            if value.trim() == "none" {
-                return Ok(());
-            }
-            "is not used: bootstrapping is not supported, so rows inserted into maxwell.bootstrap \
-             start no table dump"
+            "is not used: binlog-relay runs this client id's bootstrap requests beside the \
+             stream, in chunks between watermarks, whatever this says (with none, Maxwell \
+             would not run them; docs/bootstrap.md)"
         }
         "replication_reconnection_retries" => {
             "is not used: binlog-relay reconnects without limit, with the pauses in [reconnect]"

@@ -13,6 +13,10 @@ pub enum MessageKind {
     Update,
     Delete,
     Ddl,
+    /// A table's bootstrap begins, its rows follow, it ends (Maxwell's three types).
+    BootstrapStart,
+    BootstrapInsert,
+    BootstrapComplete,
 }
 
 impl MessageKind {
@@ -23,6 +27,9 @@ impl MessageKind {
             Self::Update => "update",
             Self::Delete => "delete",
             Self::Ddl => "ddl",
+            Self::BootstrapStart => "bootstrap-start",
+            Self::BootstrapInsert => "bootstrap-insert",
+            Self::BootstrapComplete => "bootstrap-complete",
         }
     }
 }
@@ -56,6 +63,24 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Appends one message whose body `write` writes.
+    pub fn push(
+        &mut self,
+        database: Arc<str>,
+        table: Arc<str>,
+        kind: MessageKind,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) {
+        let start = self.body.len();
+        write(&mut self.body);
+        self.messages.push(Message {
+            database,
+            table,
+            kind,
+            range: start..self.body.len(),
+        });
+    }
+
     /// The body of message `m`.
     pub fn body_of(&self, m: &Message) -> &[u8] {
         self.body.get(m.range.clone()).unwrap_or_default()

@@ -153,6 +153,40 @@ impl RowRenderer {
         .map(|(_, end)| end)
     }
 
+    /// Renders `bootstrap-start` or `bootstrap-complete` (`data` empty), as Maxwell writes
+    /// them.
+    pub fn render_bootstrap_marker(
+        &self,
+        out: &mut Vec<u8>,
+        database: &str,
+        table: &str,
+        kind: &str,
+        bootstrap: &BootstrapMeta<'_>,
+    ) {
+        let options = &*self.options;
+        let names = &options.names;
+        out.push(b'{');
+        write_str(out, &names.database);
+        out.push(b':');
+        write_str(out, database);
+        out.extend_from_slice(&field_key(&names.table));
+        write_str(out, table);
+        out.extend_from_slice(&field_key(&names.kind));
+        write_str(out, kind);
+        out.extend_from_slice(&field_key(&names.ts));
+        write_int(out, bootstrap.ts);
+        if options.config.push_timestamp {
+            write_field(out, &names.push_ts, false);
+            write_push_ts(out, std::time::SystemTime::now());
+        }
+        if let Some(comment) = bootstrap.comment {
+            out.extend_from_slice(b",\"comment\":");
+            write_str(out, comment);
+        }
+        out.extend_from_slice(&self.data_key);
+        out.extend_from_slice(b"{}}");
+    }
+
     fn render_row(
         &mut self,
         out: &mut Vec<u8>,

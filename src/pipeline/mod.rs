@@ -9,6 +9,7 @@
 //! connections: a failure ends a run, and after a pause a new run resumes from the
 //! checkpoint.
 
+pub mod bootstrap;
 pub mod failover;
 pub mod leader;
 pub mod publisher;
@@ -230,7 +231,20 @@ where
         max: Duration::from_millis(rabbitmq.retry_max_delay_ms),
     })
     .with_confirm_timeout(Duration::from_millis(rabbitmq.confirm_timeout_ms));
-    let outcome = stream::stream(events, ready.reader, publisher, shutdown).await;
+    // Bootstrap requests run beside the stream; a worker that cannot run (no grants to
+    // write its marks, say) says so and leaves the stream alone.
+    let (shared, requests) = bootstrap::Shared::new(config.bootstrap.clone());
+    let reader = ready.reader.with_bootstrap(shared.clone());
+    let worker = tokio::spawn({
+        let (config, shutdown) = (config.clone(), shutdown.clone());
+        async move {
+            if let Err(e) = bootstrap::worker(config, shared, requests, shutdown).await {
+                warn!(error = %e, "bootstrap worker stopped; requests wait for the next start");
+            }
+        }
+    });
+    let outcome = stream::stream(events, reader, publisher, shutdown).await;
+    worker.abort();
     source.close().await;
     outcome
 }

@@ -239,3 +239,308 @@ async fn a_request_is_a_row_in_maxwells_bootstrap_table_and_status_lists_it() {
     drop(conn);
     db.drop_database().await;
 }
+
+/// Reads `db`.`table` one row per chunk; the `v` column of each row, in walk order.
+async fn walk(conn: &mut mysql_async::Conn, db: &str, table: &str) -> Vec<i32> {
+    let plan = TablePlan::load(conn, db, table, None).await.expect("plan");
+    let v = plan.columns.iter().position(|c| c.name == "v").expect("v");
+    let mut got = Vec::new();
+    let mut after: Option<Vec<mysql_common::Value>> = None;
+    for _ in 0..50 {
+        let chunk = snapshot::read_chunk(conn, &plan, after.as_deref(), 1)
+            .await
+            .expect("chunk");
+        if chunk.rows.is_empty() {
+            break;
+        }
+        let cell = chunk.rows.row(0).nth(v).flatten().expect("v");
+        got.push(i32::from_le_bytes(cell.try_into().expect("4 bytes")));
+        after = chunk.last_key;
+    }
+    got
+}
+
+/// The key walk resumes after each chunk's last key as the server orders the table: for a
+/// latin1 text key (sent back in its own charset and collation, where 'e' equals 'é'), a
+/// DECIMAL key whose values differ past a double's precision, and a binary key with bytes
+/// no client charset holds. Every row exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_walk_reads_every_row_once_for_text_decimal_and_binary_keys() {
+    use mysql_async::prelude::Queryable;
+    let _shared = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "boot_keys",
+        &[
+            "CREATE TABLE {db}.t (name VARCHAR(10) CHARACTER SET latin1, amount DECIMAL(30,20), \
+             v INT, PRIMARY KEY (name, amount))",
+            "INSERT INTO {db}.t VALUES \
+             ('é', 1.00000000000000000001, 1), ('é', 1.00000000000000000002, 2), \
+             ('e', 7, 3), ('É', 5, 4), ('f', -1, 5), ('Z', 0, 6), \
+             ('ä', 2.5, 7), ('a', 2.5, 8), ('é', 1.00000000000000000003, 9)",
+            "CREATE TABLE {db}.b (k VARBINARY(4) PRIMARY KEY, v INT)",
+            "INSERT INTO {db}.b VALUES (x'FF', 1), (x'00', 2), (x'7F', 3), (x'FFFE', 4), (x'C3', 5)",
+        ],
+    )
+    .await;
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    for table in ["t", "b"] {
+        let key = if table == "t" { "name, amount" } else { "k" };
+        let want: Vec<i32> = conn
+            .query(format!("SELECT v FROM {}.{table} ORDER BY {key}", db.name))
+            .await
+            .expect("order");
+        snapshot::prepare_session(&mut conn).await.expect("session");
+        let got = walk(&mut conn, &db.name, table).await;
+        assert_eq!(
+            got, want,
+            "{table}: one row per chunk, in the server's key order"
+        );
+        conn.query_drop("SET character_set_results = utf8mb4")
+            .await
+            .expect("reset");
+    }
+    drop(conn);
+    db.drop_database().await;
+}
+
+/// The rows of `t` a consumer ends with when it applies `messages` in order: `insert`,
+/// `update` and `bootstrap-insert` as upserts by `id`, `delete` as delete.
+fn apply(
+    messages: &[Received],
+    db: &str,
+    model: &mut std::collections::BTreeMap<i64, serde_json::Value>,
+) {
+    for m in messages {
+        let v: serde_json::Value = serde_json::from_str(&m.body).expect("JSON");
+        if v["database"] != db || v["table"] != "t" {
+            continue;
+        }
+        let data = &v["data"];
+        let Some(id) = data["id"].as_i64() else {
+            continue;
+        };
+        match v["type"].as_str() {
+            Some("insert" | "update" | "bootstrap-insert") => {
+                model.insert(id, data.clone());
+            }
+            Some("delete") => {
+                model.remove(&id);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A table of 12,000 rows is bootstrapped (three chunks) while a writer inserts, updates
+/// and deletes random rows of it and writes to another table: a consumer applying the
+/// messages in order ends with exactly the table's rows, the other table's changes keep
+/// arriving during the bootstrap, and the bootstrap's messages are Maxwell's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() {
+    use mysql_async::prelude::Queryable;
+    let _shared = SERVER_SETTINGS.read().await;
+    const ROWS: i64 = 12_000;
+    let db = TestDb::create(
+        "boot_exact",
+        &[
+            "CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(20), n INT)",
+            "CREATE TABLE {db}.other (id INT PRIMARY KEY AUTO_INCREMENT, v INT)",
+        ],
+    )
+    .await;
+    {
+        let mut conn = db.pool.get_conn().await.expect("connection");
+        for start in (1..=ROWS).step_by(2_000) {
+            let values: Vec<String> = (start..start + 2_000)
+                .map(|i| format!("({i}, 'row {i}', {})", i * 7 % 1000))
+                .collect();
+            conn.query_drop(format!(
+                "INSERT INTO {}.t VALUES {}",
+                db.name,
+                values.join(",")
+            ))
+            .await
+            .expect("load");
+        }
+    }
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let daemon = DaemonConfig::new(&queue.exchange);
+    let path = daemon.write();
+    let schema_db = unique("mx");
+    let start = db.position().await;
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [
+        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+        ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+    ];
+    let child = spawn_daemon(&path, &[], &env);
+    wait_ready(port, std::time::Duration::from_secs(30)).await;
+
+    // The writer: random changes to t, and rows into other, until told to stop.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, pool, name) = (stop.clone(), mysql(), db.name.clone());
+        tokio::spawn(async move {
+            let mut conn = pool.get_conn().await.expect("writer connection");
+            let mut rng = fastrand::Rng::with_seed(21);
+            let mut ops = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = rng.i64(1..=ROWS + 500);
+                let sql = match rng.u8(0..4) {
+                    0 => format!("UPDATE {name}.t SET a = 'upd {ops}', n = n + 1 WHERE id = {id}"),
+                    1 => format!("DELETE FROM {name}.t WHERE id = {id}"),
+                    2 => format!(
+                        "INSERT INTO {name}.t VALUES ({id}, 'new {ops}', {ops}) \
+                         ON DUPLICATE KEY UPDATE a = 'dup {ops}'"
+                    ),
+                    _ => format!("INSERT INTO {name}.other (v) VALUES ({ops})"),
+                };
+                conn.query_drop(sql).await.expect("write");
+                ops += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            ops
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let target = format!("{}.t", db.name);
+    let (code, out) = relay(
+        &path,
+        &["bootstrap", &target, "--comment", "exact"],
+        &env[..1],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+
+    // Until the bootstrap completes, then a little longer with the writer still going.
+    let mut received = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::time::Instant::now() < deadline
+        && !received
+            .iter()
+            .any(|m: &Received| m.body.contains(r#""type":"bootstrap-complete""#))
+    {
+        let got = queue.drain().await;
+        if got.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        received.extend(got);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ops = writer.await.expect("writer");
+    // A last row marks the end of what the writer wrote.
+    db.exec(&["INSERT INTO {db}.other (v) VALUES (-1)"]).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline
+        && !received
+            .iter()
+            .any(|m| m.body.contains(r#""table":"other""#) && m.body.contains(r#""v":-1"#))
+    {
+        let got = queue.drain().await;
+        if got.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        received.extend(got);
+    }
+    signal(&child, "TERM");
+    let log = String::from_utf8_lossy(
+        &output_within(child, std::time::Duration::from_secs(60))
+            .await
+            .stderr,
+    )
+    .into_owned();
+
+    let kinds = |kind: &str| {
+        received
+            .iter()
+            .filter(|m| m.body.contains(&format!(r#""type":"{kind}""#)))
+            .count()
+    };
+    // One bootstrap, unless the run was resumed after a lost connection (on a loaded
+    // machine): a resumed run starts the request over, as documented.
+    let resumed = log
+        .matches("resuming from the last confirmed checkpoint")
+        .count();
+    let starts = kinds("bootstrap-start");
+    assert!(
+        (1..=1 + resumed).contains(&starts),
+        "{starts} bootstrap-starts for {resumed} resumed runs\n{log}"
+    );
+    assert_eq!(
+        kinds("bootstrap-complete"),
+        1,
+        "one bootstrap-complete\n{log}"
+    );
+    let inserts = kinds("bootstrap-insert");
+    let start_at = received
+        .iter()
+        .position(|m| m.body.contains(r#""type":"bootstrap-start""#))
+        .expect("start");
+    let complete_at = received
+        .iter()
+        .position(|m| m.body.contains(r#""type":"bootstrap-complete""#))
+        .expect("complete");
+    assert!(start_at < complete_at);
+    let others_during = received[start_at..complete_at]
+        .iter()
+        .filter(|m| m.body.contains(r#""table":"other""#))
+        .count();
+    assert!(
+        others_during > 0,
+        "other tables' changes keep flowing during the bootstrap"
+    );
+    // Maxwell's fields: no position, xid or commit; the comment; routed like the table.
+    let first = received
+        .iter()
+        .find(|m| m.body.contains(r#""type":"bootstrap-insert""#))
+        .expect("a bootstrap-insert");
+    assert!(
+        first.body.starts_with(&format!(
+            r#"{{"database":"{}","table":"t","type":"bootstrap-insert","ts":"#,
+            db.name
+        )) && first.body.contains(r#","comment":"exact","data":{"id":"#)
+            && !first.body.contains(r#""xid""#)
+            && !first.body.contains(r#""commit""#),
+        "{}",
+        first.body
+    );
+    assert_eq!(first.routing_key, target);
+
+    let mut model = std::collections::BTreeMap::new();
+    apply(&received, &db.name, &mut model);
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    let rows: Vec<(i64, String, i64)> = conn
+        .query(format!("SELECT id, a, n FROM {}.t ORDER BY id", db.name))
+        .await
+        .expect("table");
+    drop(conn);
+    let table: std::collections::BTreeMap<i64, serde_json::Value> = rows
+        .into_iter()
+        .map(|(id, a, n)| (id, serde_json::json!({"id": id, "a": a, "n": n})))
+        .collect();
+    let differ: Vec<_> = table
+        .iter()
+        .filter(|(id, row)| model.get(id) != Some(row))
+        .map(|(id, row)| (id, row, model.get(id)))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = model
+        .keys()
+        .filter(|id| !table.contains_key(id))
+        .take(5)
+        .collect();
+    assert!(
+        differ.is_empty() && extra.is_empty(),
+        "the consumer's copy differs from the table: {differ:?}; rows it has that the table does not: {extra:?}"
+    );
+    eprintln!(
+        "bootstrap under writes: {} rows in the table, {inserts} bootstrap-inserts, {ops} writer statements, {} messages in all, {others_during} of other during the bootstrap",
+        table.len(),
+        received.len()
+    );
+    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
+    db.drop_database().await;
+}

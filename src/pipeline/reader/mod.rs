@@ -8,6 +8,7 @@
 //! delivery of its own, empty or holding its DDL messages, so the checkpoint moves past it
 //! too.
 
+mod bootstrap;
 mod query;
 mod rows;
 mod tables;
@@ -97,6 +98,8 @@ pub struct Reader<P> {
     filter: Arc<Filter>,
     /// A committed transaction larger than this goes out in several deliveries.
     chunk_bytes: usize,
+    /// Bootstrap requests and watermarks, when a worker runs beside this reader.
+    bootstrap: Option<bootstrap::ReaderBootstrap>,
 }
 
 impl<P: SchemaProvider> Reader<P> {
@@ -126,7 +129,18 @@ impl<P: SchemaProvider> Reader<P> {
             event_counters: vec![None; 256],
             filter: Arc::new(Filter::default()),
             chunk_bytes: CHUNK_BYTES,
+            bootstrap: None,
         }
+    }
+
+    /// Watches the binlog for bootstrap requests and the worker's marks, and publishes
+    /// the chunks the worker hands over (`pipeline::bootstrap`).
+    pub fn with_bootstrap(mut self, shared: Arc<crate::pipeline::bootstrap::Shared>) -> Self {
+        self.bootstrap = Some(bootstrap::ReaderBootstrap::new(
+            shared,
+            self.options.clone(),
+        ));
+        self
     }
 
     /// Hands committed transactions to the publisher in deliveries of about `bytes`
@@ -526,6 +540,13 @@ impl<P: SchemaProvider> Reader<P> {
             .ok_or_else(|| Error::Task("a committed transaction gave no delivery".into()))?;
         if !self.pending_ddl.messages.is_empty() {
             first.batch = std::mem::take(&mut self.pending_ddl).followed_by(first.batch);
+        }
+        // Bootstrap messages go out with the mark's transaction (ours, and small: one
+        // delivery), after its own messages.
+        if let Some(boot) = self.bootstrap.as_mut()
+            && !boot.pending.messages.is_empty()
+        {
+            first.batch = first.batch.followed_by(std::mem::take(&mut boot.pending));
         }
         Ok(first)
     }

@@ -36,7 +36,12 @@ impl<P: SchemaProvider> Reader<P> {
             })?;
         let table = &*layout.table;
         let dropped = matches!(decision, RowsFilter::Drop)
-            || filter::always_dropped(&table.database, &table.name, rows.kind);
+            || filter::always_dropped(&table.database, &table.name, rows.kind)
+            || self
+                .bootstrap
+                .as_ref()
+                .is_some_and(|b| b.is_bookkeeping(table, rows.kind));
+        let watched = self.bootstrap.is_some();
         let per_row = matches!(decision, RowsFilter::PerRow);
         let header = event.header();
         let meta = RowMeta {
@@ -62,6 +67,15 @@ impl<P: SchemaProvider> Reader<P> {
             .map_err(decode_err)?
         {
             count += 1;
+            if watched && let Some(boot) = self.bootstrap.as_mut() {
+                let cx = super::bootstrap::Context {
+                    filter: &self.filter,
+                    options: &self.options,
+                    schema_id: meta.schema_id,
+                    position: &self.event_start,
+                };
+                boot.row(&cx, table, rows.kind, &before, &after)?;
+            }
             let keep = !dropped
                 && (!per_row || {
                     // Maxwell judges a row by its `data`: the before image of a delete.
@@ -101,7 +115,7 @@ impl<P: SchemaProvider> Reader<P> {
 /// A column's value as the filter compares it: `None` when the image lacks the column,
 /// `Some(None)` for NULL, else its text ([`crate::format::value::write_text`]: a string's
 /// characters, a number as rendered).
-fn column_text(
+pub(super) fn column_text(
     table: &Table,
     image: &[Cell<'_>],
     name: &str,

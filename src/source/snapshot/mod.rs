@@ -61,6 +61,51 @@ pub struct PlanColumn {
     pub name: String,
     /// ENUM and SET columns are read as numbers (`col+0`), as the binlog holds them.
     pub labels: Option<Labels>,
+    /// How a key value read from this column is written back as a parameter so that the
+    /// server compares it as the column's own type: text arrives in the column's charset
+    /// (`character_set_results = NULL`) and must be read in it, under its collation; a
+    /// DECIMAL arrives as text, which the server would compare as a double.
+    pub key_param: String,
+}
+
+impl PlanColumn {
+    /// Text keys travel as hex: the server converts a string parameter from the client's
+    /// charset before any SQL sees it, which would garble bytes in another charset.
+    fn key_as_hex(&self) -> bool {
+        self.key_param.starts_with("CONVERT(UNHEX(") || self.key_param == "UNHEX(?)"
+    }
+}
+
+/// A name from `information_schema` used in SQL (a charset or collation): plain only.
+fn plain(name: &str) -> Option<&str> {
+    (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then_some(name)
+}
+
+fn key_param(
+    data_type: &str,
+    charset: Option<&str>,
+    collation: Option<&str>,
+    precision: Option<u64>,
+    scale: Option<u64>,
+) -> String {
+    match (
+        data_type,
+        charset.and_then(plain),
+        collation.and_then(plain),
+    ) {
+        ("decimal", ..) => match (precision, scale) {
+            (Some(p), Some(s)) => format!("CAST(? AS DECIMAL({p},{s}))"),
+            _ => "?".into(),
+        },
+        ("binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob", ..) => {
+            "UNHEX(?)".into()
+        }
+        (_, Some(charset), Some(collation)) => {
+            format!("CONVERT(UNHEX(?) USING {charset}) COLLATE {collation}")
+        }
+        _ => "?".into(),
+    }
 }
 
 /// Backquotes a name for SQL.
@@ -70,12 +115,16 @@ pub fn quote(name: &str) -> String {
 
 /// The session settings every chunk query relies on (see [`image`]).
 pub async fn prepare_session(conn: &mut Conn) -> Result<(), SnapshotError> {
-    conn.query_drop("SET time_zone = '+00:00', character_set_results = NULL")
-        .await
-        .map_err(|source| SnapshotError::Query {
-            query: "SET time_zone, character_set_results",
-            source,
-        })
+    // PAD_CHAR_TO_FULL_LENGTH would pad CHAR values that the binlog holds unpadded.
+    conn.query_drop(
+        "SET time_zone = '+00:00', character_set_results = NULL, \
+         sql_mode = REPLACE(@@sql_mode, 'PAD_CHAR_TO_FULL_LENGTH', '')",
+    )
+    .await
+    .map_err(|source| SnapshotError::Query {
+        query: "SET time_zone, character_set_results, sql_mode",
+        source,
+    })
 }
 
 impl TablePlan {
@@ -87,9 +136,19 @@ impl TablePlan {
         condition: Option<String>,
     ) -> Result<Self, SnapshotError> {
         let query = |query| move |source| SnapshotError::Query { query, source };
-        let rows: Vec<(String, String, String)> = conn
+        type ColumnRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<u64>,
+            Option<u64>,
+        );
+        let rows: Vec<ColumnRow> = conn
             .exec(
-                "SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE FROM information_schema.COLUMNS \
+                "SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, \
+                 NUMERIC_PRECISION, NUMERIC_SCALE FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
                 (database, table),
             )
@@ -103,14 +162,31 @@ impl TablePlan {
         }
         let columns: Vec<PlanColumn> = rows
             .into_iter()
-            .map(|(name, data_type, column_type)| {
-                let labels = match data_type.as_str() {
-                    "enum" => Some(Labels::Enum(parse_labels(&column_type))),
-                    "set" => Some(Labels::Set(parse_labels(&column_type))),
-                    _ => None,
-                };
-                PlanColumn { name, labels }
-            })
+            .map(
+                |(name, data_type, column_type, charset, collation, precision, scale)| {
+                    let labels = match data_type.as_str() {
+                        "enum" => Some(Labels::Enum(parse_labels(&column_type))),
+                        "set" => Some(Labels::Set(parse_labels(&column_type))),
+                        _ => None,
+                    };
+                    let key_param = match labels {
+                        // Read as its index, compared as its index.
+                        Some(_) => "?".into(),
+                        None => key_param(
+                            &data_type,
+                            charset.as_deref(),
+                            collation.as_deref(),
+                            precision,
+                            scale,
+                        ),
+                    };
+                    PlanColumn {
+                        name,
+                        labels,
+                        key_param,
+                    }
+                },
+            )
             .collect();
         let key: Vec<String> = conn
             .exec(
@@ -150,11 +226,11 @@ impl TablePlan {
                 None => quote(&c.name),
             })
             .collect();
-        let key: Vec<String> = self
+        let key: Vec<(String, &str)> = self
             .primary_key
             .iter()
             .filter_map(|&i| self.columns.get(i))
-            .map(|c| quote(&c.name))
+            .map(|c| (quote(&c.name), c.key_param.as_str()))
             .collect();
         let mut conditions = Vec::new();
         if let Some(c) = &self.condition {
@@ -165,8 +241,8 @@ impl TablePlan {
             let terms: Vec<String> = (0..key.len())
                 .map(|i| {
                     let mut parts: Vec<String> =
-                        key[..i].iter().map(|k| format!("{k} = ?")).collect();
-                    parts.push(format!("{} > ?", key[i]));
+                        key[..i].iter().map(|(k, p)| format!("{k} = {p}")).collect();
+                    parts.push(format!("{} > {}", key[i].0, key[i].1));
                     format!("({})", parts.join(" AND "))
                 })
                 .collect();
@@ -182,15 +258,36 @@ impl TablePlan {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", key.join(", ")));
+        let order: Vec<&str> = key.iter().map(|(k, _)| k.as_str()).collect();
+        sql.push_str(&format!(
+            " ORDER BY {} LIMIT {}",
+            order.join(", "),
+            limit.max(1)
+        ));
         sql
     }
 
     /// The parameters of [`Self::select`] for the key `after`.
     fn params(&self, after: &[Value]) -> Vec<Value> {
+        let as_param = |k: usize, v: &Value| -> Value {
+            let hex = self
+                .primary_key
+                .get(k)
+                .and_then(|&c| self.columns.get(c))
+                .is_some_and(PlanColumn::key_as_hex);
+            match v {
+                Value::Bytes(bytes) if hex => Value::Bytes(
+                    bytes
+                        .iter()
+                        .flat_map(|b| format!("{b:02X}").into_bytes())
+                        .collect(),
+                ),
+                other => other.clone(),
+            }
+        };
         let mut params = Vec::new();
         for i in 0..after.len() {
-            params.extend(after[..=i].iter().cloned());
+            params.extend(after[..=i].iter().enumerate().map(|(k, v)| as_param(k, v)));
         }
         params
     }
@@ -322,14 +419,23 @@ mod tests {
                 PlanColumn {
                     name: "a".into(),
                     labels: None,
+                    key_param: "?".into(),
                 },
                 PlanColumn {
                     name: "e".into(),
                     labels: Some(Labels::Enum(vec!["x".into(), "y".into()])),
+                    key_param: "?".into(),
                 },
                 PlanColumn {
                     name: "b".into(),
                     labels: None,
+                    key_param: key_param(
+                        "varchar",
+                        Some("latin1"),
+                        Some("latin1_swedish_ci"),
+                        None,
+                        None,
+                    ),
                 },
             ],
             primary_key: key.to_vec(),
@@ -347,11 +453,27 @@ mod tests {
         p.condition = Some("b > 5".into());
         assert_eq!(
             p.select(true, 10),
-            "SELECT `a`, `e`+0, `b` FROM `d`.`t``x` WHERE (b > 5) AND ((`a` > ?) OR (`a` = ? AND `b` > ?)) ORDER BY `a`, `b` LIMIT 10"
+            "SELECT `a`, `e`+0, `b` FROM `d`.`t``x` WHERE (b > 5) AND ((`a` > ?) OR (`a` = ? AND `b` > CONVERT(UNHEX(?) USING latin1) COLLATE latin1_swedish_ci)) ORDER BY `a`, `b` LIMIT 10"
         );
         assert_eq!(
-            p.params(&[Value::Int(1), Value::Int(2)]),
-            [Value::Int(1), Value::Int(1), Value::Int(2)]
+            p.params(&[Value::Int(1), Value::Bytes(vec![0xE9, b'a'])]),
+            [Value::Int(1), Value::Int(1), Value::Bytes(b"E961".to_vec())],
+            "a text key travels as hex"
+        );
+    }
+
+    #[test]
+    fn key_parameters_are_read_as_the_columns_type() {
+        assert_eq!(
+            key_param("decimal", None, None, Some(20), Some(10)),
+            "CAST(? AS DECIMAL(20,10))"
+        );
+        assert_eq!(key_param("int", None, None, Some(10), Some(0)), "?");
+        assert_eq!(key_param("varbinary", None, None, None, None), "UNHEX(?)");
+        assert_eq!(
+            key_param("varchar", Some("utf8mb4"), Some("x'; DROP"), None, None),
+            "?",
+            "a name that is not plain is never pasted into SQL"
         );
     }
 

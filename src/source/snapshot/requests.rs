@@ -110,7 +110,117 @@ pub async fn ensure_table(conn: &mut Conn, database: &str) -> Result<(), Snapsho
         quote(database)
     ))
     .await
-    .map_err(failed("CREATE TABLE bootstrap"))
+    .map_err(failed("CREATE TABLE bootstrap"))?;
+    conn.query_drop(format!(
+        "CREATE TABLE IF NOT EXISTS {}.{MARKS_TABLE} (\
+         client_id varchar(255) CHARACTER SET latin1 NOT NULL PRIMARY KEY, \
+         run varchar(32) CHARACTER SET latin1 NOT NULL, \
+         request_id bigint unsigned NOT NULL, \
+         chunk bigint unsigned NOT NULL, \
+         mark varchar(8) CHARACTER SET latin1 NOT NULL)",
+        quote(database)
+    ))
+    .await
+    .map_err(failed("CREATE TABLE bootstrap_marks"))
+}
+
+/// The table of watermarks: one row per client id, rewritten at every mark, so that each
+/// mark is a row event in the binlog at the exact place the worker wrote it.
+pub const MARKS_TABLE: &str = "bootstrap_marks";
+
+/// A watermark: where the worker stands in the binlog's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// The request begins (its `started_at` is set in the same transaction).
+    Start,
+    /// A chunk is about to be read.
+    Low,
+    /// The chunk was read (its `inserted_rows` is updated in the same transaction).
+    High,
+    /// The request is complete.
+    Done,
+}
+
+impl Mark {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Low => "low",
+            Self::High => "high",
+            Self::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "start" => Self::Start,
+            "low" => Self::Low,
+            "high" => Self::High,
+            "done" => Self::Done,
+            _ => return None,
+        })
+    }
+}
+
+/// Writes a mark, with the request's progress columns, in one transaction.
+pub async fn write_mark(
+    conn: &mut Conn,
+    config: &BootstrapConfig,
+    run: &str,
+    request_id: u64,
+    chunk: u64,
+    mark: Mark,
+    inserted_rows: u64,
+) -> Result<(), SnapshotError> {
+    let db = quote(&config.database);
+    let progress = match mark {
+        Mark::Start => "started_at = NOW(), inserted_rows = ?".to_owned(),
+        Mark::Low | Mark::High => "inserted_rows = ?".to_owned(),
+        Mark::Done => "is_complete = 1, completed_at = NOW(), inserted_rows = ?".to_owned(),
+    };
+    let mut tx = conn
+        .start_transaction(mysql_async::TxOpts::default())
+        .await
+        .map_err(failed("START TRANSACTION"))?;
+    if mark != Mark::Low {
+        tx.exec_drop(
+            format!("UPDATE {db}.`bootstrap` SET {progress} WHERE id = ?"),
+            (inserted_rows, request_id),
+        )
+        .await
+        .map_err(failed("UPDATE bootstrap"))?;
+    }
+    tx.exec_drop(
+        format!(
+            "INSERT INTO {db}.{MARKS_TABLE} (client_id, run, request_id, chunk, mark) VALUES (?, ?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE run = VALUES(run), request_id = VALUES(request_id), chunk = VALUES(chunk), mark = VALUES(mark)"
+        ),
+        (&config.client_id, run, request_id, chunk, mark.as_str()),
+    )
+    .await
+    .map_err(failed("INSERT INTO bootstrap_marks"))?;
+    tx.commit().await.map_err(failed("COMMIT"))
+}
+
+/// One request of this pipeline as its row stands now; `None` once deleted.
+pub async fn get(
+    conn: &mut Conn,
+    config: &BootstrapConfig,
+    id: u64,
+) -> Result<Option<RequestRow>, SnapshotError> {
+    Ok(select(conn, config, Some(id)).await?.pop())
+}
+
+/// This pipeline's requests not yet complete, oldest first: after a restart they run again.
+pub async fn incomplete(
+    conn: &mut Conn,
+    config: &BootstrapConfig,
+) -> Result<Vec<RequestRow>, SnapshotError> {
+    Ok(list(conn, config)
+        .await?
+        .into_iter()
+        .filter(|r| !r.complete)
+        .collect())
 }
 
 /// Checks that the table can be bootstrapped, counts its rows (as Maxwell's utility does,
