@@ -202,6 +202,14 @@ impl Config {
         self.shutdown.validate()?;
         self.http.validate()?;
         self.bootstrap.validate()?;
+        if self.checkpoint.store == crate::checkpoint::StoreKind::Database
+            && self.checkpoint.database == self.bootstrap.database
+        {
+            return Err(ConfigError::key(
+                "bootstrap.database",
+                "must differ from checkpoint.database: binlog-relay reads nothing of its state database from the binlog, and bootstrap reads its requests and marks there",
+            ));
+        }
         Ok(())
     }
 }

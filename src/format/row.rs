@@ -246,12 +246,8 @@ impl RowRenderer {
                 out.extend_from_slice(&self.bootstrap_type_ts);
                 write_int(out, bootstrap.ts);
                 let head_end = out.len();
-                // Maxwell's bootstrap rows: no position, server or thread; a GTID it does
-                // not know is written as null.
-                if config.gtid_position {
-                    write_field(out, &names.gtid, false);
-                    out.extend_from_slice(b"null");
-                }
+                // Maxwell's bootstrap rows: no position (so no GTID either), server or
+                // thread.
                 if config.schema_id {
                     write_field(out, &names.schema_id, false);
                     match bootstrap.schema_id {

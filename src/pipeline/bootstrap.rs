@@ -170,7 +170,18 @@ pub async fn worker(
             else {
                 continue;
             };
-            run_request(&mut conn, &shared, &request, &mut shutdown).await?;
+            match run_request(&mut conn, &shared, &request, &mut shutdown).await {
+                Ok(()) => {}
+                // The request cannot run as it is (no such table, a type this version cannot
+                // read, bad SQL in its condition): it is closed, so later ones are not held
+                // up behind it, and the log says why.
+                Err(Error::Bootstrap(e)) if e.is_permanent() => {
+                    warn!(request = request.id, database = %request.database, table = %request.table, error = %e, "bootstrap request cannot run; marking it complete");
+                    shared.set_active(None);
+                    shared.mark(&mut conn, request.id, 0, Mark::Done, 0).await?;
+                }
+                Err(e) => return Err(e),
+            }
             if shutdown.is_triggered() {
                 return Ok(());
             }
@@ -193,26 +204,21 @@ async fn run_request(
         table: request.table.as_str().into(),
         comment: request.comment.clone(),
     };
-    let plan = match TablePlan::load(
+    // The marks table first: a request written by maxwell-bootstrap may come before it.
+    requests::ensure_table(conn, &shared.config.database).await?;
+    let plan = TablePlan::load(
         conn,
         &request.database,
         &request.table,
         request.condition.clone(),
     )
-    .await
-    {
-        Ok(plan) => plan,
-        Err(e) => {
-            warn!(request = request.id, database = %request.database, table = %request.table, error = %e, "bootstrap request cannot run; marked complete with nothing read");
-            shared.mark(conn, request.id, 0, Mark::Done, 0).await?;
-            return Ok(());
-        }
+    .await?;
+    // The names as the server stores them: live rows carry those.
+    let active = ActiveRequest {
+        database: plan.database.as_str().into(),
+        table: plan.table.as_str().into(),
+        ..active
     };
-    // The marks table is created with the first request (the request row's table exists).
-    if let Err(e) = requests::ensure_table(conn, &shared.config.database).await {
-        warn!(request = request.id, error = %e, "bootstrap request cannot run: the marks table cannot be created (grant CREATE and INSERT on the bootstrap database)");
-        return Ok(());
-    }
     info!(request = request.id, database = %request.database, table = %request.table, "bootstrap starting");
     shared.set_active(Some(active.clone()));
     shared.mark(conn, request.id, 0, Mark::Start, 0).await?;

@@ -208,6 +208,7 @@ where
     H: HistoryStore + 'static,
 {
     let source = BinlogSource::new(&config.source);
+    let stops = stop_at.is_some();
     let ready = match startup::prepare(config, &source, &mut store, history, stop_at).await? {
         startup::Startup::Ready(ready) => *ready,
         startup::Startup::AtStop(checkpoint) => {
@@ -233,11 +234,19 @@ where
     .with_confirm_timeout(Duration::from_millis(rabbitmq.confirm_timeout_ms));
     // Bootstrap requests run beside the stream; a worker that cannot run (no grants to
     // write its marks, say) says so and leaves the stream alone.
+    // Not on a run that stops at a position: it reads up to there and writes nothing.
     let (shared, requests) = bootstrap::Shared::new(config.bootstrap.clone());
-    let reader = ready.reader.with_bootstrap(shared.clone());
+    let (reader, requests) = if stops {
+        (ready.reader, None)
+    } else {
+        (ready.reader.with_bootstrap(shared.clone()), Some(requests))
+    };
     let worker = tokio::spawn({
         let (config, shutdown) = (config.clone(), shutdown.clone());
         async move {
+            let Some(requests) = requests else {
+                return;
+            };
             if let Err(e) = bootstrap::worker(config, shared, requests, shutdown).await {
                 warn!(error = %e, "bootstrap worker stopped; requests wait for the next start");
             }

@@ -303,6 +303,34 @@ async fn the_key_walk_reads_every_row_once_for_text_decimal_and_binary_keys() {
     db.drop_database().await;
 }
 
+/// Takes messages from `queue` into `received` until one satisfies `done` or `secs` pass.
+async fn drain_until(
+    queue: &Queue,
+    received: &mut Vec<Received>,
+    secs: u64,
+    done: impl Fn(&Received) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline && !received.iter().any(&done) {
+        let got = queue.drain().await;
+        if got.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        received.extend(got);
+    }
+}
+
+/// Stops a daemon with SIGTERM and returns its log.
+async fn stop_daemon(child: tokio::process::Child) -> String {
+    signal(&child, "TERM");
+    String::from_utf8_lossy(
+        &output_within(child, std::time::Duration::from_secs(60))
+            .await
+            .stderr,
+    )
+    .into_owned()
+}
+
 /// The rows of `t` a consumer ends with when it applies `messages` in order: `insert`,
 /// `update` and `bootstrap-insert` as upserts by `id`, `delete` as delete.
 fn apply(
@@ -416,42 +444,20 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
 
     // Until the bootstrap completes, then a little longer with the writer still going.
     let mut received = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while std::time::Instant::now() < deadline
-        && !received
-            .iter()
-            .any(|m: &Received| m.body.contains(r#""type":"bootstrap-complete""#))
-    {
-        let got = queue.drain().await;
-        if got.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        received.extend(got);
-    }
+    drain_until(&queue, &mut received, 120, |m: &Received| {
+        m.body.contains(r#""type":"bootstrap-complete""#)
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let ops = writer.await.expect("writer");
     // A last row marks the end of what the writer wrote.
     db.exec(&["INSERT INTO {db}.other (v) VALUES (-1)"]).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::time::Instant::now() < deadline
-        && !received
-            .iter()
-            .any(|m| m.body.contains(r#""table":"other""#) && m.body.contains(r#""v":-1"#))
-    {
-        let got = queue.drain().await;
-        if got.is_empty() {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        received.extend(got);
-    }
-    signal(&child, "TERM");
-    let log = String::from_utf8_lossy(
-        &output_within(child, std::time::Duration::from_secs(60))
-            .await
-            .stderr,
-    )
-    .into_owned();
+    drain_until(&queue, &mut received, 60, |m: &Received| {
+        m.body.contains(r#""table":"other""#) && m.body.contains(r#""v":-1"#)
+    })
+    .await;
+    let log = stop_daemon(child).await;
 
     let kinds = |kind: &str| {
         received
@@ -542,5 +548,104 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
         received.len()
     );
     exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
+    db.drop_database().await;
+}
+
+/// A request that can never run (its table is gone) is closed with a warning instead of
+/// holding up the next one, and the marks are read even when the operator's filter
+/// blacklists their database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist() {
+    use mysql_async::prelude::Queryable;
+    let _shared = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "boot_next",
+        &[
+            "CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)",
+            "INSERT INTO {db}.t VALUES (1, 10), (2, 20), (3, 30)",
+        ],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let daemon = DaemonConfig::new(&queue.exchange);
+    let path = daemon.write();
+    let schema_db = unique("mx");
+    let start = db.position().await;
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let rules = format!("blacklist: {schema_db}.*");
+    let env = [
+        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+        ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+        ("BINLOG_RELAY__FILTER__RULES", rules.as_str()),
+    ];
+    let child = spawn_daemon(&path, &[], &env);
+    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    // First a request for a table that does not exist, written as maxwell-bootstrap's SQL
+    // would be (the command itself refuses it), then a good one.
+    let (code, out) = relay(&path, &["bootstrap", "--status"], &env[..1]).await;
+    assert_eq!(code, 0, "{out}");
+    {
+        let mut conn = db.pool.get_conn().await.expect("connection");
+        conn.query_drop(format!("CREATE DATABASE IF NOT EXISTS `{schema_db}`"))
+            .await
+            .expect("schema database");
+    }
+    let (code, out) = relay(&path, &["bootstrap", &format!("{}.t", db.name)], &env[..1]).await;
+    assert_eq!(code, 0, "{out}");
+    {
+        let mut conn = db.pool.get_conn().await.expect("connection");
+        // Written after the good one's table is known to exist, and with a lower id than a
+        // second good request: the worker takes them in order.
+        conn.query_drop(format!(
+            "INSERT INTO `{schema_db}`.bootstrap (database_name, table_name, client_id) VALUES ('{}', 'gone', 'maxwell')",
+            db.name
+        ))
+        .await
+        .expect("request for a missing table");
+    }
+    let (code, out) = relay(
+        &path,
+        &[
+            "bootstrap",
+            &format!("{}.t", db.name),
+            "--comment",
+            "second",
+        ],
+        &env[..1],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let mut received = Vec::new();
+    drain_until(&queue, &mut received, 60, |m: &Received| {
+        m.body.contains(r#""type":"bootstrap-complete""#)
+            && m.body.contains(r#""comment":"second""#)
+    })
+    .await;
+    let log = stop_daemon(child).await;
+    let completes = received
+        .iter()
+        .filter(|m| m.body.contains(r#""type":"bootstrap-complete""#))
+        .count();
+    assert_eq!(completes, 2, "both good requests ran\n{log}");
+    assert!(
+        log.contains("bootstrap request cannot run") && log.contains("gone"),
+        "{log}"
+    );
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    let open: Option<u64> = conn
+        .query_first(format!(
+            "SELECT COUNT(*) FROM `{schema_db}`.bootstrap WHERE is_complete = 0"
+        ))
+        .await
+        .expect("requests");
+    assert_eq!(open, Some(0), "every request closed\n{log}");
+    // Nothing of the bookkeeping reached the consumer.
+    assert!(!received.iter().any(|m| m.body.contains("bootstrap_marks")));
+    conn.query_drop(format!("DROP DATABASE `{schema_db}`"))
+        .await
+        .expect("drop");
+    drop(conn);
     db.drop_database().await;
 }

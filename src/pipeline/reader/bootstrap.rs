@@ -56,6 +56,12 @@ impl ReaderBootstrap {
         }
     }
 
+    /// Whether rows of this table are read by bootstrap whatever the operator's blacklist
+    /// says: the requests and the marks.
+    pub(super) fn watches(&self, database: &str, table: &str) -> bool {
+        database == self.shared.config.database && (table == MARKS_TABLE || table == "bootstrap")
+    }
+
     /// Whether rows of this table are bootstrap bookkeeping, never published: the marks,
     /// and changes to requests other than their insert (progress columns).
     pub(super) fn is_bookkeeping(&self, table: &Table, kind: RowKind) -> bool {
@@ -186,6 +192,8 @@ impl ReaderBootstrap {
         };
         match mark {
             Mark::Start | Mark::Done => {
+                // A window the worker left open (it failed between its marks) ends here.
+                boot.window = None;
                 if included {
                     let (kind, name) = if mark == Mark::Start {
                         (MessageKind::BootstrapStart, "bootstrap-start")

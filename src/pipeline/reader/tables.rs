@@ -67,9 +67,14 @@ impl<P: SchemaProvider> Reader<P> {
         {
             return Ok(());
         }
-        if self
-            .filter
-            .is_blacklisted(&tme.database_name(), &tme.table_name())
+        let watched = self
+            .bootstrap
+            .as_ref()
+            .is_some_and(|b| b.watches(&tme.database_name(), &tme.table_name()));
+        if !watched
+            && self
+                .filter
+                .is_blacklisted(&tme.database_name(), &tme.table_name())
         {
             // Never looked up: a blacklisted table's schema cannot stop replication.
             self.tables.tables.remove(&id);

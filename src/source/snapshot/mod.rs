@@ -35,6 +35,10 @@ pub enum SnapshotError {
         #[source]
         source: mysql_async::Error,
     },
+    #[error(
+        "`{database}`.`{table}` has a column of MySQL's JSON type, which this version does not bootstrap"
+    )]
+    MysqlJson { database: String, table: String },
     #[error("`{database}`.`{table}`: {source}")]
     Image {
         database: String,
@@ -42,6 +46,21 @@ pub enum SnapshotError {
         #[source]
         source: ImageError,
     },
+}
+
+impl SnapshotError {
+    /// Whether the request can never run as it is (the table, its types or its condition),
+    /// as opposed to a connection or a server that may answer later.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::NoTable { .. }
+            | Self::NoPrimaryKey { .. }
+            | Self::MysqlJson { .. }
+            | Self::Image { .. } => true,
+            Self::Query { source, .. } => matches!(source, mysql_async::Error::Server(_)),
+            Self::Source(_) | Self::Timeout { .. } => false,
+        }
+    }
 }
 
 /// How to read one table: its columns in table order and its primary key.
@@ -144,18 +163,28 @@ impl TablePlan {
             Option<String>,
             Option<u64>,
             Option<u64>,
+            String,
+            String,
         );
         let rows: Vec<ColumnRow> = conn
             .exec(
                 "SELECT COLUMN_NAME, LOWER(DATA_TYPE), COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME, \
-                 NUMERIC_PRECISION, NUMERIC_SCALE FROM information_schema.COLUMNS \
+                 NUMERIC_PRECISION, NUMERIC_SCALE, TABLE_SCHEMA, TABLE_NAME FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
                 (database, table),
             )
             .await
             .map_err(query("SELECT FROM information_schema.COLUMNS"))?;
-        if rows.is_empty() {
+        // The names as the server stores them (their case may differ from the request's).
+        let Some((database, table)) = rows.first().map(|r| (r.7.clone(), r.8.clone())) else {
             return Err(SnapshotError::NoTable {
+                database: database.into(),
+                table: table.into(),
+            });
+        };
+        let (database, table) = (database.as_str(), table.as_str());
+        if rows.iter().any(|r| r.1 == "json") {
+            return Err(SnapshotError::MysqlJson {
                 database: database.into(),
                 table: table.into(),
             });
@@ -163,7 +192,7 @@ impl TablePlan {
         let columns: Vec<PlanColumn> = rows
             .into_iter()
             .map(
-                |(name, data_type, column_type, charset, collation, precision, scale)| {
+                |(name, data_type, column_type, charset, collation, precision, scale, _, _)| {
                     let labels = match data_type.as_str() {
                         "enum" => Some(Labels::Enum(parse_labels(&column_type))),
                         "set" => Some(Labels::Set(parse_labels(&column_type))),

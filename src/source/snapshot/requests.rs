@@ -190,10 +190,17 @@ pub async fn write_mark(
         .await
         .map_err(failed("UPDATE bootstrap"))?;
     }
+    // A fresh insert every time: its row image is whole even where the server logs only
+    // changed columns of an update (binlog_row_image=MINIMAL).
+    tx.exec_drop(
+        format!("DELETE FROM {db}.{MARKS_TABLE} WHERE client_id = ?"),
+        (&config.client_id,),
+    )
+    .await
+    .map_err(failed("DELETE FROM bootstrap_marks"))?;
     tx.exec_drop(
         format!(
-            "INSERT INTO {db}.{MARKS_TABLE} (client_id, run, request_id, chunk, mark) VALUES (?, ?, ?, ?, ?) \
-             ON DUPLICATE KEY UPDATE run = VALUES(run), request_id = VALUES(request_id), chunk = VALUES(chunk), mark = VALUES(mark)"
+            "INSERT INTO {db}.{MARKS_TABLE} (client_id, run, request_id, chunk, mark) VALUES (?, ?, ?, ?, ?)"
         ),
         (&config.client_id, run, request_id, chunk, mark.as_str()),
     )
@@ -299,14 +306,15 @@ async fn select(
     config: &BootstrapConfig,
     id: Option<u64>,
 ) -> Result<Vec<RequestRow>, SnapshotError> {
+    // Every column may be NULL in a table made by hand: nothing here may assume otherwise.
     type Row = (
-        u64,
-        String,
-        String,
+        Option<u64>,
         Option<String>,
-        u8,
-        u64,
-        u64,
+        Option<String>,
+        Option<String>,
+        Option<u8>,
+        Option<u64>,
+        Option<u64>,
         Option<String>,
         Option<String>,
         Option<String>,
@@ -338,13 +346,13 @@ async fn select(
                 completed_at,
                 comment,
             )| RequestRow {
-                id,
-                database,
-                table,
+                id: id.unwrap_or(0),
+                database: database.unwrap_or_default(),
+                table: table.unwrap_or_default(),
                 condition,
-                complete: complete != 0,
-                inserted_rows,
-                total_rows,
+                complete: complete.unwrap_or(0) != 0,
+                inserted_rows: inserted_rows.unwrap_or(0),
+                total_rows: total_rows.unwrap_or(0),
                 started_at,
                 completed_at,
                 comment,
