@@ -128,6 +128,26 @@ impl Shared {
         .await
     }
 
+    /// Waits until the reader has handled this mark (or the stop). `false` on the stop.
+    async fn handled_by_reader(
+        &self,
+        request: u64,
+        chunk: u64,
+        mark: Mark,
+        shutdown: &mut ShutdownSignal,
+    ) -> bool {
+        let mut handled = self.handled.subscribe();
+        let seen = async {
+            let _ = handled
+                .wait_for(|h| *h == Some((request, chunk, mark)))
+                .await;
+        };
+        tokio::select! {
+            _ = seen => true,
+            _ = shutdown.wait() => false,
+        }
+    }
+
     pub fn active(&self) -> Option<ActiveRequest> {
         self.active.lock().ok().and_then(|a| a.clone())
     }
@@ -177,8 +197,18 @@ pub async fn worker(
                 // up behind it, and the log says why.
                 Err(Error::Bootstrap(e)) if e.is_permanent() => {
                     warn!(request = request.id, database = %request.database, table = %request.table, error = %e, "bootstrap request cannot run; marking it complete");
-                    shared.set_active(None);
+                    // Started: its bootstrap-complete follows what was published. Not
+                    // started: closed without a message.
+                    let started = shared.active().is_some_and(|a| a.id == request.id);
                     shared.mark(&mut conn, request.id, 0, Mark::Done, 0).await?;
+                    if started
+                        && !shared
+                            .handled_by_reader(request.id, 0, Mark::Done, &mut shutdown)
+                            .await
+                    {
+                        return Ok(());
+                    }
+                    shared.set_active(None);
                 }
                 Err(e) => return Err(e),
             }
@@ -244,17 +274,11 @@ async fn run_request(
             .mark(conn, request.id, chunk_no, Mark::High, inserted)
             .await?;
         // The reader takes the chunk at the high mark; the next one waits for that.
-        let mut handled = shared.handled.subscribe();
-        let taken = async {
-            let _ = handled
-                .wait_for(|h| {
-                    h.is_some_and(|(r, c, m)| r == request.id && c == chunk_no && m == Mark::High)
-                })
-                .await;
-        };
-        tokio::select! {
-            _ = taken => {}
-            _ = shutdown.wait() => return Ok(()),
+        if !shared
+            .handled_by_reader(request.id, chunk_no, Mark::High, shutdown)
+            .await
+        {
+            return Ok(());
         }
         if read < CHUNK_ROWS {
             break;
@@ -264,6 +288,15 @@ async fn run_request(
     shared
         .mark(conn, request.id, chunk_no, Mark::Done, inserted)
         .await?;
+    // The next request waits until the reader has published this one's bootstrap-complete
+    // (it publishes only for the request in hand).
+    if !shared
+        .handled_by_reader(request.id, chunk_no, Mark::Done, shutdown)
+        .await
+    {
+        return Ok(());
+    }
+    shared.set_active(None);
     info!(
         request = request.id,
         rows = inserted,

@@ -269,11 +269,13 @@ impl ReaderBootstrap {
                         );
                     }
                 }
-                boot.shared
-                    .handled
-                    .send_replace(Some((request, chunk, Mark::High)));
             }
         }
+        // The worker goes on once the reader has handled its mark: the next chunk after a
+        // high mark, the next request after a done mark.
+        boot.shared
+            .handled
+            .send_replace(Some((request, chunk, mark)));
         Ok(())
     }
 }
