@@ -57,6 +57,24 @@ impl fmt::Debug for Secret {
 
 /// Checks at load time that a file a setting names can be opened, so a typo is a
 /// configuration error naming the key rather than a failure at the first connection.
+/// A database name as a config key may give it: 1 to 64 letters, digits, `_` or `$` (it is
+/// pasted into SQL between backquotes). `Err` names the key.
+pub(crate) fn plain_database(key: &str, name: &str) -> Result<(), ConfigError> {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    if plain {
+        Ok(())
+    } else {
+        Err(ConfigError::key(
+            key,
+            "must be a plain database name: 1 to 64 letters, digits, _ or $",
+        ))
+    }
+}
+
 pub(crate) fn readable_file(key: &str, path: Option<&Path>) -> Result<(), ConfigError> {
     let Some(path) = path else {
         return Ok(());
@@ -105,4 +123,19 @@ pub(crate) fn read_secret(key: &str, path: &Path) -> Result<String, ConfigError>
         ));
     }
     Ok(secret.to_owned())
+}
+
+#[cfg(test)]
+mod plain_database_tests {
+    use super::plain_database;
+
+    #[test]
+    fn only_plain_database_names_pass() {
+        assert!(plain_database("k", "maxwell").is_ok());
+        assert!(plain_database("k", "mx_state$1").is_ok());
+        for bad in ["", "a`b", "a b", "x".repeat(65).as_str(), "é"] {
+            let e = plain_database("bootstrap.database", bad).expect_err(bad);
+            assert!(e.to_string().contains("bootstrap.database"), "{e}");
+        }
+    }
 }

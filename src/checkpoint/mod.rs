@@ -109,18 +109,7 @@ impl CheckpointConfig {
                 "must be at least 1 (milliseconds)",
             ));
         }
-        let plain_name = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        };
-        if !plain_name(&self.database) {
-            return Err(ConfigError::key(
-                "checkpoint.database",
-                "must be a plain database name: 1 to 64 letters, digits, _ or $",
-            ));
-        }
+        crate::section::plain_database("checkpoint.database", &self.database)?;
         if self.client_id.is_empty() || self.client_id.len() > 64 {
             return Err(ConfigError::key(
                 "checkpoint.client_id",

@@ -88,20 +88,6 @@ async fn every_column_type_reads_the_same_in_a_bootstrap_insert_as_in_an_insert(
     db.drop_database().await;
 }
 
-/// Runs `binlog-relay ARGS --config PATH` with extra environment: exit code and output.
-async fn relay(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let path = path.to_string_lossy();
-    let mut all = args.to_vec();
-    all.extend(["--config", path.as_ref()]);
-    let out = output_within(spawn_command(&all, env), std::time::Duration::from_secs(60)).await;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
 /// `bootstrap DB.TABLE` writes the row Maxwell's utility writes (creating the schema
 /// database and table on first use), `--status` lists this client id's requests only, and
 /// a table that cannot be bootstrapped is refused before anything is written.
@@ -123,7 +109,7 @@ async fn a_request_is_a_row_in_maxwells_bootstrap_table_and_status_lists_it() {
     let config = daemon.write();
     let env = [("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str())];
 
-    let (code, out) = relay(&config, &["bootstrap", "--status"], &env).await;
+    let (code, out) = relay_command(&config, &["bootstrap", "--status"], &env).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("no bootstrap requests for client_id maxwell"),
@@ -131,7 +117,7 @@ async fn a_request_is_a_row_in_maxwells_bootstrap_table_and_status_lists_it() {
     );
 
     let target = format!("{}.t", db.name);
-    let (code, out) = relay(
+    let (code, out) = relay_command(
         &config,
         &[
             "bootstrap",
@@ -187,7 +173,7 @@ async fn a_request_is_a_row_in_maxwells_bootstrap_table_and_status_lists_it() {
     .expect("other client's request");
     drop(conn);
 
-    let (code, out) = relay(&config, &["bootstrap", "--status"], &env).await;
+    let (code, out) = relay_command(&config, &["bootstrap", "--status"], &env).await;
     assert_eq!(code, 0, "{out}");
     let listed: Vec<&str> = out.lines().filter(|l| l.contains(&target)).collect();
     assert_eq!(listed.len(), 1, "only this client id's request: {out}");
@@ -223,7 +209,7 @@ async fn a_request_is_a_row_in_maxwells_bootstrap_table_and_status_lists_it() {
         ),
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (code, out) = relay(&config, &args, &env).await;
+        let (code, out) = relay_command(&config, &args, &env).await;
         assert_ne!(code, 0, "{args:?}: {out}");
         assert!(out.contains(says), "{args:?}: {out}");
     }
@@ -434,7 +420,7 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let target = format!("{}.t", db.name);
-    let (code, out) = relay(
+    let (code, out) = relay_command(
         &path,
         &["bootstrap", &target, "--comment", "exact"],
         &env[..1],
@@ -584,7 +570,7 @@ async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist
     wait_ready(port, std::time::Duration::from_secs(30)).await;
     // First a request for a table that does not exist, written as maxwell-bootstrap's SQL
     // would be (the command itself refuses it), then a good one.
-    let (code, out) = relay(&path, &["bootstrap", "--status"], &env[..1]).await;
+    let (code, out) = relay_command(&path, &["bootstrap", "--status"], &env[..1]).await;
     assert_eq!(code, 0, "{out}");
     {
         let mut conn = db.pool.get_conn().await.expect("connection");
@@ -592,7 +578,8 @@ async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist
             .await
             .expect("schema database");
     }
-    let (code, out) = relay(&path, &["bootstrap", &format!("{}.t", db.name)], &env[..1]).await;
+    let (code, out) =
+        relay_command(&path, &["bootstrap", &format!("{}.t", db.name)], &env[..1]).await;
     assert_eq!(code, 0, "{out}");
     {
         let mut conn = db.pool.get_conn().await.expect("connection");
@@ -605,7 +592,7 @@ async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist
         .await
         .expect("request for a missing table");
     }
-    let (code, out) = relay(
+    let (code, out) = relay_command(
         &path,
         &[
             "bootstrap",

@@ -544,20 +544,6 @@ async fn a_write_stuck_on_the_lock_session_gives_up_when_the_lease_does() {
     cluster.clean_up().await;
 }
 
-/// Runs `binlog-relay ARGS --config PATH` to its end, with extra environment.
-async fn command(path: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let path = path.to_string_lossy();
-    let mut all = args.to_vec();
-    all.extend(["--config", path.as_ref()]);
-    let out = output_within(spawn_command(&all, env), Duration::from_secs(60)).await;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_checkpoint_moves_into_the_database_store_and_the_commands_follow_it() {
     let _shared = SERVER_SETTINGS.read().await;
@@ -583,7 +569,7 @@ async fn a_file_checkpoint_moves_into_the_database_store_and_the_commands_follow
     let mut received = drain_until_quiet(&cluster.queue, Duration::from_millis(300)).await;
 
     // Refused until the config says where to copy to; then copied in one command.
-    let (code, out) = command(
+    let (code, out) = relay_command(
         &cluster.path,
         &["positions", "copy-to-database"],
         &files[..1],
@@ -591,9 +577,9 @@ async fn a_file_checkpoint_moves_into_the_database_store_and_the_commands_follow
     .await;
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("checkpoint.store"), "{out}");
-    let (code, out) = command(&cluster.path, &["positions", "copy-to-database"], &[]).await;
+    let (code, out) = relay_command(&cluster.path, &["positions", "copy-to-database"], &[]).await;
     assert_eq!(code, 0, "{out}");
-    let (code, out) = command(&cluster.path, &["positions", "show"], &[]).await;
+    let (code, out) = relay_command(&cluster.path, &["positions", "show"], &[]).await;
     assert_eq!(code, 0, "{out}");
     let file = on_file["position"]["file"].as_str().expect("file");
     let offset = on_file["position"]["offset"].as_u64().expect("offset");
@@ -601,20 +587,20 @@ async fn a_file_checkpoint_moves_into_the_database_store_and_the_commands_follow
         out.contains(&format!("checkpoint: {file}:{offset}")),
         "{out}"
     );
-    let (_, out) = command(&cluster.path, &["positions", "copy-to-database"], &[]).await;
+    let (_, out) = relay_command(&cluster.path, &["positions", "copy-to-database"], &[]).await;
     assert!(out.contains("already has a checkpoint"), "{out}");
 
     // check: the store's grants and a free lock; then, with an instance running, its holder,
     // and the commands that write the state refuse to.
-    let (_, out) = command(&cluster.path, &["check"], &[]).await;
+    let (_, out) = relay_command(&cluster.path, &["check"], &[]).await;
     assert!(out.contains("ok   state grants"), "{out}");
     assert!(out.contains("is free"), "{out}");
     let running = cluster.spawn(&[]);
     let first = [running];
     leader_with_a_confirmed_message(&first, Duration::from_secs(30)).await;
-    let (_, out) = command(&cluster.path, &["check"], &[]).await;
+    let (_, out) = relay_command(&cluster.path, &["check"], &[]).await;
     assert!(out.contains("held by pid"), "{out}");
-    let (code, out) = command(
+    let (code, out) = relay_command(
         &cluster.path,
         &["positions", "set", &format!("{file}:{offset}")],
         &[],
@@ -625,7 +611,7 @@ async fn a_file_checkpoint_moves_into_the_database_store_and_the_commands_follow
         out.contains("an instance of this pipeline is running"),
         "{out}"
     );
-    let (code, out) = command(&cluster.path, &["schema", "recapture"], &[]).await;
+    let (code, out) = relay_command(&cluster.path, &["schema", "recapture"], &[]).await;
     assert_eq!(code, 2, "{out}");
 
     // The instance resumed from the copied checkpoint: rows written now arrive, the ones
@@ -652,7 +638,7 @@ async fn a_file_checkpoint_moves_into_the_database_store_and_the_commands_follow
         "repeats after the move"
     );
     // Stopped: recapture works on the database store.
-    let (code, out) = command(&cluster.path, &["schema", "recapture"], &[]).await;
+    let (code, out) = relay_command(&cluster.path, &["schema", "recapture"], &[]).await;
     assert_eq!(code, 0, "{out}");
     cluster.clean_up().await;
 }

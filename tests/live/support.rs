@@ -704,3 +704,22 @@ pub fn int_field(body: &str, key: &str) -> Option<u64> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     v.get(key)?.as_u64()
 }
+
+/// Runs `binlog-relay ARGS --config PATH` with extra environment to its end (60 s at most):
+/// its exit code and everything it printed.
+pub async fn relay_command(
+    path: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String) {
+    let path = path.to_string_lossy();
+    let mut all = args.to_vec();
+    all.extend(["--config", path.as_ref()]);
+    let out = output_within(spawn_command(&all, env), Duration::from_secs(60)).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}

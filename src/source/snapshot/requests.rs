@@ -34,18 +34,7 @@ impl Default for BootstrapConfig {
 
 impl BootstrapConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let plain = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        };
-        if !plain(&self.database) {
-            return Err(ConfigError::key(
-                "bootstrap.database",
-                "must be a plain database name: 1 to 64 letters, digits, _ or $",
-            ));
-        }
+        crate::section::plain_database("bootstrap.database", &self.database)?;
         if self.client_id.is_empty() || self.client_id.len() > 255 {
             return Err(ConfigError::key(
                 "bootstrap.client_id",
