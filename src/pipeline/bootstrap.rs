@@ -263,6 +263,19 @@ async fn run_request(
         let chunk = snapshot::read_chunk(conn, &plan, after.as_deref(), CHUNK_ROWS).await?;
         let read = chunk.rows.len();
         let last_key = chunk.last_key.clone();
+        // A server that hands back the same last key would have the walk loop for ever.
+        if read > 0 && after.is_some() && last_key == after {
+            return Err(Error::Bootstrap(snapshot::SnapshotError::Image {
+                database: plan.database.clone(),
+                table: plan.table.clone(),
+                source: snapshot::ImageError::Unsupported {
+                    column: String::new(),
+                    what:
+                        "a key walk that did not advance (the server returned the last key again)"
+                            .into(),
+                },
+            }));
+        }
         shared.put_pending(PendingChunk {
             request: active.clone(),
             chunk: chunk_no,
