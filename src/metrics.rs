@@ -89,6 +89,16 @@ pub struct Metrics {
     pub leader_since: Gauge,
     /// Times this instance became leader, and lost or gave up the lead.
     pub leader_changes: IntCounterVec,
+    /// Bootstrap chunks the reader published (each between its watermarks).
+    pub bootstrap_chunks: IntCounter,
+    /// The id of the bootstrap request under way (its row in the `bootstrap` table); 0
+    /// when none is.
+    pub bootstrap_request: IntGauge,
+    /// Rows the request under way has read so far.
+    pub bootstrap_rows_read: IntGauge,
+    /// Rows the request under way expects: the request's `total_rows`, else the server's
+    /// estimate of the table's size.
+    pub bootstrap_rows_expected: IntGauge,
 }
 
 /// One series per change type, looked up once: the per-row and per-message paths increment
@@ -97,8 +107,10 @@ pub struct ByKind {
     insert: IntCounter,
     update: IntCounter,
     delete: IntCounter,
-    /// Messages only: rows are never DDL.
+    /// Messages only: rows are never DDL or bootstrap.
     ddl: Option<IntCounter>,
+    /// Messages only: bootstrap-start, bootstrap-insert, bootstrap-complete.
+    bootstrap: Option<[IntCounter; 3]>,
 }
 
 impl ByKind {
@@ -108,10 +120,15 @@ impl ByKind {
             update: vec.with_label_values(&["update"]),
             delete: vec.with_label_values(&["delete"]),
             ddl: with_ddl.then(|| vec.with_label_values(&["ddl"])),
+            bootstrap: with_ddl.then(|| {
+                ["bootstrap-start", "bootstrap-insert", "bootstrap-complete"]
+                    .map(|kind| vec.with_label_values(&[kind]))
+            }),
         }
     }
 
-    /// The series for `insert`, `update`, `delete` or `ddl`; `None` for a type it does not
+    /// The series for `insert`, `update`, `delete`, `ddl` or a bootstrap type; `None` for a
+    /// type it does not
     /// count.
     pub fn get(&self, kind: &str) -> Option<&IntCounter> {
         match kind {
@@ -119,6 +136,9 @@ impl ByKind {
             "update" => Some(&self.update),
             "delete" => Some(&self.delete),
             "ddl" => self.ddl.as_ref(),
+            "bootstrap-start" => self.bootstrap.as_ref().map(|b| &b[0]),
+            "bootstrap-insert" => self.bootstrap.as_ref().map(|b| &b[1]),
+            "bootstrap-complete" => self.bootstrap.as_ref().map(|b| &b[2]),
             _ => None,
         }
     }
@@ -179,7 +199,7 @@ impl Metrics {
             messages_published: ByKind::new(
                 &counter_vec(
                     "binlog_relay_messages_published_total",
-                    "Messages handed to the sink, by type (insert, update, delete, ddl)",
+                    "Messages handed to the sink, by type (insert, update, delete, ddl, bootstrap-start, bootstrap-insert, bootstrap-complete)",
                     "type",
                 ),
                 true,
@@ -324,6 +344,22 @@ impl Metrics {
                 "binlog_relay_leader_changes_total",
                 "Times this instance took over (change=\"took_over\") or stopped leading (change=\"lost\")",
                 "change",
+            ),
+            bootstrap_chunks: counter(
+                "binlog_relay_bootstrap_chunks_total",
+                "Bootstrap chunks published, each read between two watermarks",
+            ),
+            bootstrap_request: int_gauge(
+                "binlog_relay_bootstrap_request",
+                "Id of the bootstrap request under way (0: none)",
+            ),
+            bootstrap_rows_read: int_gauge(
+                "binlog_relay_bootstrap_rows_read",
+                "Rows the bootstrap request under way has read",
+            ),
+            bootstrap_rows_expected: int_gauge(
+                "binlog_relay_bootstrap_rows_expected",
+                "Rows the bootstrap request under way expects (its total_rows, else the table's estimated size)",
             ),
             registry,
         };

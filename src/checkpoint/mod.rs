@@ -169,6 +169,25 @@ pub struct Checkpoint {
     /// `@@server_uuid` of that server (MySQL; MariaDB has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_uuid: Option<String>,
+    /// The bootstrap under way at `position`, as far as its confirmed chunks go: a restart
+    /// continues it from there (docs/bootstrap.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<BootstrapProgress>,
+}
+
+/// How far a bootstrap request got: every row up to `after` (in key order) is published
+/// and confirmed, or a newer live change of it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapProgress {
+    /// The request's id in the `bootstrap` table.
+    pub request: u64,
+    /// The last chunk confirmed; 0 when only `bootstrap-start` is.
+    pub chunk: u64,
+    /// Rows read so far (Maxwell's `inserted_rows`).
+    pub inserted: u64,
+    /// The key of the last row of the last confirmed chunk; none before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Vec<crate::source::snapshot::SavedKey>>,
 }
 
 impl Checkpoint {
@@ -181,12 +200,19 @@ impl Checkpoint {
             server_id,
             gtid_position: None,
             server_uuid,
+            bootstrap: None,
         }
     }
 
     /// The GTID of the transaction that ends at the position.
     pub fn with_gtid(mut self, gtid: Option<String>) -> Self {
         self.gtid = gtid;
+        self
+    }
+
+    /// The bootstrap under way at the position.
+    pub fn with_bootstrap(mut self, bootstrap: Option<BootstrapProgress>) -> Self {
+        self.bootstrap = bootstrap;
         self
     }
 
@@ -263,7 +289,19 @@ pub fn contract(store: &mut impl CheckpointStore) {
     .with_gtid(Some("0-1-42".into()))
     .with_gtid_position(Some("0-1-42,1-2-7".into()));
     store.save(&second).expect("save a newer one");
-    assert_eq!(store.load().expect("load"), Some(second));
+    assert_eq!(store.load().expect("load"), Some(second.clone()));
+    // A bootstrap under way is part of the state.
+    let third = second.with_bootstrap(Some(BootstrapProgress {
+        request: 3,
+        chunk: 12,
+        inserted: 60_000,
+        after: Some(crate::source::snapshot::SavedKey::save(&[
+            mysql_common::Value::Int(60_000),
+            mysql_common::Value::Bytes(b"k\xff".to_vec()),
+        ])),
+    }));
+    store.save(&third).expect("save with a bootstrap");
+    assert_eq!(store.load().expect("load"), Some(third));
 }
 
 #[cfg(test)]

@@ -15,15 +15,17 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use crate::checkpoint::BootstrapProgress;
 use crate::config::Config;
 use crate::error::Error;
+use crate::metrics::METRICS;
 use crate::shutdown::ShutdownSignal;
 use crate::source::BinlogSource;
 use crate::source::snapshot::requests::{self, Mark};
-use crate::source::snapshot::{self, Chunk, RequestRow, TablePlan};
+use crate::source::snapshot::{self, Chunk, RequestRow, SavedKey, TablePlan};
 
-/// Rows per chunk.
-pub const CHUNK_ROWS: usize = 5_000;
+/// A high mark read again and again without its chunk is a bug, not a race: give up then.
+const MAX_REDOS: u32 = 3;
 
 /// A request the worker runs now.
 #[derive(Debug, Clone)]
@@ -40,6 +42,20 @@ pub struct PendingChunk {
     pub chunk: u64,
     pub plan: TablePlan,
     pub rows: Chunk,
+    /// Rows read by the request up to and including this chunk.
+    pub inserted: u64,
+}
+
+/// A mark the reader handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handled {
+    pub request: u64,
+    pub chunk: u64,
+    pub mark: Mark,
+    /// For a high mark: whether its chunk was published. It is not when the reader did not
+    /// see the low mark or the chunk (it cannot tell which rows changed in between); the
+    /// worker then reads the chunk again.
+    pub taken: bool,
 }
 
 /// What the worker and the reader share.
@@ -50,8 +66,10 @@ pub struct Shared {
     pub config: snapshot::BootstrapConfig,
     pub active: Mutex<Option<ActiveRequest>>,
     pub pending: Mutex<Option<PendingChunk>>,
-    /// The last mark the reader handled: (request, chunk, mark).
-    pub handled: watch::Sender<Option<(u64, u64, Mark)>>,
+    /// The last mark the reader handled.
+    pub handled: watch::Sender<Option<Handled>>,
+    /// The progress of the checkpoint this run started from: the worker continues it.
+    resume: Mutex<Option<BootstrapProgress>>,
     /// New requests the reader saw in the binlog.
     pub requests: mpsc::UnboundedSender<RequestRow>,
 }
@@ -59,6 +77,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(
         config: snapshot::BootstrapConfig,
+        resume: Option<BootstrapProgress>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<RequestRow>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let run = format!(
@@ -77,6 +96,7 @@ impl Shared {
                 active: Mutex::new(None),
                 pending: Mutex::new(None),
                 handled: watch::channel(None).0,
+                resume: Mutex::new(resume),
                 requests: tx,
             }),
             rx,
@@ -128,24 +148,32 @@ impl Shared {
         .await
     }
 
-    /// Waits until the reader has handled this mark (or the stop). `false` on the stop.
+    /// Waits until the reader has handled this mark: `Some(taken)`, or `None` on the stop.
     async fn handled_by_reader(
         &self,
         request: u64,
         chunk: u64,
         mark: Mark,
         shutdown: &mut ShutdownSignal,
-    ) -> bool {
+    ) -> Option<bool> {
         let mut handled = self.handled.subscribe();
         let seen = async {
-            let _ = handled
-                .wait_for(|h| *h == Some((request, chunk, mark)))
-                .await;
+            handled
+                .wait_for(|h| {
+                    h.is_some_and(|h| h.request == request && h.chunk == chunk && h.mark == mark)
+                })
+                .await
+                .ok()
+                .and_then(|h| h.map(|h| h.taken))
         };
         tokio::select! {
-            _ = seen => true,
-            _ = shutdown.wait() => false,
+            taken = seen => taken,
+            _ = shutdown.wait() => None,
         }
+    }
+
+    fn take_resume(&self) -> Option<BootstrapProgress> {
+        self.resume.lock().ok().and_then(|mut r| r.take())
     }
 
     pub fn active(&self) -> Option<ActiveRequest> {
@@ -153,8 +181,9 @@ impl Shared {
     }
 }
 
-/// Runs requests until stopped: those left incomplete by an earlier run first (from the
-/// start: a restart repeats them), then each new one the reader reports.
+/// Runs requests until stopped: the one the checkpoint says is under way first, from its
+/// last confirmed chunk; then those left incomplete by an earlier run (from the start: none
+/// of their chunks is confirmed); then each new one the reader reports.
 pub async fn worker(
     config: Config,
     shared: Arc<Shared>,
@@ -169,6 +198,25 @@ pub async fn worker(
         // A request may come twice: left incomplete by an earlier run, and again from the
         // binlog replayed since the checkpoint. It runs once, and not at all once complete.
         let mut seen = std::collections::HashSet::new();
+        let mut resume = shared.take_resume();
+        if let Some(progress) = &resume {
+            // Its row says complete when the last chunks went out but were not confirmed:
+            // they go out again, and so does bootstrap-complete.
+            match requests::get(&mut conn, &shared.config, progress.request).await? {
+                Some(row) => queue.insert(0, row),
+                None => {
+                    // The request's row was deleted: forget its progress.
+                    warn!(
+                        request = progress.request,
+                        "the bootstrap under way at the checkpoint has no request row any more; dropping it"
+                    );
+                    shared
+                        .mark(&mut conn, progress.request, 0, Mark::Done, 0)
+                        .await?;
+                    resume = None;
+                }
+            }
+        }
         loop {
             let request = if queue.is_empty() {
                 tokio::select! {
@@ -184,13 +232,18 @@ pub async fn worker(
             if !seen.insert(request.id) {
                 continue;
             }
+            let resumed = resume.take().filter(|p| p.request == request.id);
             let Some(request) = requests::get(&mut conn, &shared.config, request.id)
                 .await?
-                .filter(|r| !r.complete)
+                .filter(|r| resumed.is_some() || !r.complete)
             else {
                 continue;
             };
-            match run_request(&mut conn, &shared, &request, &mut shutdown).await {
+            let result = run_request(&mut conn, &shared, &request, resumed, &mut shutdown).await;
+            METRICS.bootstrap_request.set(0);
+            METRICS.bootstrap_rows_read.set(0);
+            METRICS.bootstrap_rows_expected.set(0);
+            match result {
                 Ok(()) => {}
                 // The request cannot run as it is (no such table, a type this version cannot
                 // read, bad SQL in its condition): it is closed, so later ones are not held
@@ -202,9 +255,10 @@ pub async fn worker(
                     let started = shared.active().is_some_and(|a| a.id == request.id);
                     shared.mark(&mut conn, request.id, 0, Mark::Done, 0).await?;
                     if started
-                        && !shared
+                        && shared
                             .handled_by_reader(request.id, 0, Mark::Done, &mut shutdown)
                             .await
+                            .is_none()
                     {
                         return Ok(());
                     }
@@ -222,10 +276,12 @@ pub async fn worker(
     result
 }
 
+/// Runs one request; `resumed` is how far the checkpoint says it got.
 async fn run_request(
     conn: &mut mysql_async::Conn,
     shared: &Shared,
     request: &RequestRow,
+    resumed: Option<BootstrapProgress>,
     shutdown: &mut ShutdownSignal,
 ) -> Result<(), Error> {
     let active = ActiveRequest {
@@ -234,6 +290,11 @@ async fn run_request(
         table: request.table.as_str().into(),
         comment: request.comment.clone(),
     };
+    if resumed.is_some() {
+        // Its bootstrap-start is out: a request that cannot go on gets its
+        // bootstrap-complete.
+        shared.set_active(Some(active.clone()));
+    }
     // The marks table first: a request written by maxwell-bootstrap may come before it.
     requests::ensure_table(conn, &shared.config.database).await?;
     let plan = TablePlan::load(
@@ -249,63 +310,124 @@ async fn run_request(
         table: plan.table.as_str().into(),
         ..active
     };
-    info!(request = request.id, database = %request.database, table = %request.table, "bootstrap starting");
+    let expected = match request.total_rows {
+        0 => snapshot::estimated_rows(conn, &plan).await,
+        n => n,
+    };
+    METRICS.bootstrap_request.set(gauge(request.id));
+    METRICS.bootstrap_rows_expected.set(gauge(expected));
     shared.set_active(Some(active.clone()));
-    shared.mark(conn, request.id, 0, Mark::Start, 0).await?;
     let mut after: Option<Vec<mysql_common::Value>> = None;
     let mut inserted: u64 = 0;
     let mut chunk_no: u64 = 0;
+    match resumed {
+        Some(progress) => {
+            after = match progress.after.as_deref().map(SavedKey::restore) {
+                Some(Some(key)) => Some(key),
+                None => None,
+                Some(None) => {
+                    return Err(Error::Bootstrap(snapshot::SnapshotError::Image {
+                        database: plan.database.clone(),
+                        table: plan.table.clone(),
+                        source: snapshot::ImageError::Unsupported {
+                            column: String::new(),
+                            what: "a saved key the checkpoint holds damaged".into(),
+                        },
+                    }));
+                }
+            };
+            inserted = progress.inserted;
+            chunk_no = progress.chunk;
+            info!(request = request.id, database = %plan.database, table = %plan.table, chunk = chunk_no, rows = inserted, "bootstrap resuming after its last confirmed chunk");
+        }
+        None => {
+            info!(request = request.id, database = %plan.database, table = %plan.table, "bootstrap starting");
+            shared.mark(conn, request.id, 0, Mark::Start, 0).await?;
+        }
+    }
+    let max_rows = shared.config.chunk_rows;
+    let max_bytes = shared.config.chunk_bytes();
+    let mut limit = max_rows;
+    let mut redos = 0;
     loop {
         chunk_no += 1;
+        METRICS.bootstrap_rows_read.set(gauge(inserted));
         shared
             .mark(conn, request.id, chunk_no, Mark::Low, inserted)
             .await?;
-        let chunk = snapshot::read_chunk(conn, &plan, after.as_deref(), CHUNK_ROWS).await?;
-        let read = chunk.rows.len();
+        let chunk = snapshot::read_chunk(conn, &plan, after.as_deref(), limit, max_bytes).await?;
+        let read = u64::try_from(chunk.rows.len()).unwrap_or(u64::MAX);
+        let ends = chunk.ends_table(limit);
+        let cut = chunk.cut;
         let last_key = chunk.last_key.clone();
         // A server that hands back the same last key would have the walk loop for ever.
         if read > 0 && after.is_some() && last_key == after {
-            return Err(Error::Bootstrap(snapshot::SnapshotError::Image {
-                database: plan.database.clone(),
-                table: plan.table.clone(),
-                source: snapshot::ImageError::Unsupported {
-                    column: String::new(),
-                    what:
-                        "a key walk that did not advance (the server returned the last key again)"
-                            .into(),
-                },
-            }));
+            return Err(walk_error(
+                &plan,
+                "a key walk that did not advance (the server returned the last key again)",
+            ));
         }
         shared.put_pending(PendingChunk {
             request: active.clone(),
             chunk: chunk_no,
             plan: plan.clone(),
             rows: chunk,
+            inserted: inserted + read,
         });
-        inserted += u64::try_from(read).unwrap_or(u64::MAX);
         shared
-            .mark(conn, request.id, chunk_no, Mark::High, inserted)
+            .mark(conn, request.id, chunk_no, Mark::High, inserted + read)
             .await?;
         // The reader takes the chunk at the high mark; the next one waits for that.
-        if !shared
+        match shared
             .handled_by_reader(request.id, chunk_no, Mark::High, shutdown)
             .await
         {
-            return Ok(());
+            None => return Ok(()),
+            Some(false) => {
+                redos += 1;
+                if redos > MAX_REDOS {
+                    return Err(walk_error(
+                        &plan,
+                        "a chunk the reader could not take several times over",
+                    ));
+                }
+                warn!(
+                    request = request.id,
+                    chunk = chunk_no,
+                    "bootstrap chunk not taken at its high mark; reading it again"
+                );
+                continue;
+            }
+            Some(true) => redos = 0,
         }
-        if read < CHUNK_ROWS {
+        inserted += read;
+        if ends {
             break;
         }
         after = last_key;
+        if shared.config.pause_ms > 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_millis(shared.config.pause_ms)) => {}
+                _ = shutdown.wait() => return Ok(()),
+            }
+        }
+        // Wide rows: the next query asks for what fits, then grows back.
+        limit = if cut {
+            usize::try_from(read).unwrap_or(1).max(1)
+        } else {
+            limit.saturating_mul(2).min(max_rows)
+        };
     }
+    METRICS.bootstrap_rows_read.set(gauge(inserted));
     shared
         .mark(conn, request.id, chunk_no, Mark::Done, inserted)
         .await?;
     // The next request waits until the reader has published this one's bootstrap-complete
     // (it publishes only for the request in hand).
-    if !shared
+    if shared
         .handled_by_reader(request.id, chunk_no, Mark::Done, shutdown)
         .await
+        .is_none()
     {
         return Ok(());
     }
@@ -316,4 +438,20 @@ async fn run_request(
         "bootstrap read every chunk"
     );
     Ok(())
+}
+
+fn gauge(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A key walk that cannot go on.
+fn walk_error(plan: &TablePlan, what: &str) -> Error {
+    Error::Bootstrap(snapshot::SnapshotError::Image {
+        database: plan.database.clone(),
+        table: plan.table.clone(),
+        source: snapshot::ImageError::Unsupported {
+            column: String::new(),
+            what: what.into(),
+        },
+    })
 }

@@ -52,7 +52,9 @@ pub async fn follow<H: HistoryStore>(
     TrackedSchema::create(history(), base, Vec::new()).map_err(schema_error)?;
     let moved = Checkpoint::new(position, server.server_id, server.server_uuid.clone())
         .with_gtid(cp.gtid.clone())
-        .with_gtid_position(Some(gtid.to_string()));
+        .with_gtid_position(Some(gtid.to_string()))
+        // The rows, and so the bootstrap's key walk, are the same on every server.
+        .with_bootstrap(cp.bootstrap.clone());
     store.save(&moved)?;
     warn!(
         gtid_position = %gtid,

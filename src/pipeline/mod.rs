@@ -217,6 +217,7 @@ where
             return Ok(Outcome::ReachedStop(checkpoint));
         }
     };
+    let resume = ready.checkpoint.bootstrap.clone();
     let events = source.stream_from(&ready.start, &ready.server).await?;
     METRICS.streaming.set(1);
     let rabbitmq = &config.sink.rabbitmq;
@@ -235,7 +236,7 @@ where
     // Bootstrap requests run beside the stream; a worker that cannot run (no grants to
     // write its marks, say) says so and leaves the stream alone.
     // Not on a run that stops at a position: it reads up to there and writes nothing.
-    let (shared, requests) = bootstrap::Shared::new(config.bootstrap.clone());
+    let (shared, requests) = bootstrap::Shared::new(config.bootstrap.clone(), resume);
     let (reader, requests) = if stops {
         (ready.reader, None)
     } else {

@@ -240,6 +240,13 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         let mut input_done = false;
         loop {
             self.settle_ends();
+            // A confirmed bootstrap chunk is saved at once, not at the next tick: a restart
+            // reads again only chunks that were not confirmed.
+            if self.confirmed.as_ref().is_some_and(|cp| {
+                cp.bootstrap.as_ref() != self.saved.as_ref().and_then(|s| s.bootstrap.as_ref())
+            }) {
+                self.save_if_advanced().await?;
+            }
             // Nothing more goes out once a stop is asked for (a fenced leader included),
             // not even what is already taken: it is sent again from the checkpoint.
             if shutdown.is_triggered() {

@@ -152,7 +152,8 @@ where
     .with_limits(&config.transactions)
     .with_server_uuid(server.server_uuid.clone())
     .with_filter(filter)
-    .with_gtids(gtids);
+    .with_gtids(gtids)
+    .with_bootstrap_progress(checkpoint.bootstrap.clone());
     Ok(Startup::Ready(Box::new(Ready {
         server,
         start,

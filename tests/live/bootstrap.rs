@@ -38,7 +38,7 @@ async fn every_column_type_reads_the_same_in_a_bootstrap_insert_as_in_an_insert(
     let mut after: Option<Vec<mysql_common::Value>> = None;
     let mut chunks = 0;
     loop {
-        let chunk = snapshot::read_chunk(&mut conn, &plan, after.as_deref(), 2)
+        let chunk = snapshot::read_chunk(&mut conn, &plan, after.as_deref(), 2, usize::MAX)
             .await
             .expect("chunk");
         if chunk.rows.is_empty() {
@@ -233,7 +233,7 @@ async fn walk(conn: &mut mysql_async::Conn, db: &str, table: &str) -> Vec<i32> {
     let mut got = Vec::new();
     let mut after: Option<Vec<mysql_common::Value>> = None;
     for _ in 0..50 {
-        let chunk = snapshot::read_chunk(conn, &plan, after.as_deref(), 1)
+        let chunk = snapshot::read_chunk(conn, &plan, after.as_deref(), 1, usize::MAX)
             .await
             .expect("chunk");
         if chunk.rows.is_empty() {
@@ -345,28 +345,94 @@ fn apply(
     }
 }
 
-/// A table of 12,000 rows is bootstrapped (three chunks) while a writer inserts, updates
-/// and deletes random rows of it and writes to another table: a consumer applying the
-/// messages in order ends with exactly the table's rows, the other table's changes keep
-/// arriving during the bootstrap, and the bootstrap's messages are Maxwell's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() {
+/// The table of the bootstrap-under-writes tests: mixed types, each with a value a consumer
+/// can compare with what SQL reads (text in two charsets, a big integer, a DECIMAL, a
+/// DATETIME(3), bytes, an ENUM, NULLs).
+const MIXED_TABLE: &str = "CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(40) CHARACTER SET utf8mb4, \
+     l VARCHAR(20) CHARACTER SET latin1, n BIGINT, m DECIMAL(12,2), d DATETIME(3), b VARBINARY(16), \
+     e ENUM('red','green','blue'))";
+
+/// Row `i` as SQL values.
+fn mixed_values(i: i64, tag: &str) -> String {
+    let e = ["'red'", "'green'", "'blue'", "NULL"][usize::try_from(i % 4).unwrap_or(0)];
+    format!(
+        "({i}, '{tag} {i} ✓', 'caf\u{e9} {i}', {}, {}.{:02}, '2026-12-04 10:{:02}:{:02}.{:03}', UNHEX('{:08X}'), {e})",
+        i * 1_000_003,
+        i % 100_000,
+        i % 100,
+        i % 60,
+        (i / 60) % 60,
+        i % 1000,
+        i
+    )
+}
+
+/// The table as a consumer should see it: each row's `data` object.
+async fn mixed_table(db: &TestDb) -> std::collections::BTreeMap<i64, serde_json::Value> {
     use mysql_async::prelude::Queryable;
-    let _shared = SERVER_SETTINGS.read().await;
-    const ROWS: i64 = 12_000;
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    type Row = (
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = conn
+        .query(format!(
+            "SELECT id, a, CONVERT(l USING utf8mb4), n, CAST(m AS CHAR), CAST(d AS CHAR), TO_BASE64(b), CAST(e AS CHAR) FROM {}.t ORDER BY id",
+            db.name
+        ))
+        .await
+        .expect("table");
+    drop(conn);
+    rows.into_iter()
+        .map(|(id, a, l, n, m, d, b, e)| {
+            let m = m.map(|m| serde_json::Value::Number(m.parse().expect("a decimal")));
+            (
+                id,
+                serde_json::json!({"id": id, "a": a, "l": l, "n": n, "m": m, "d": d, "b": b, "e": e}),
+            )
+        })
+        .collect()
+}
+
+/// What the bootstrap-under-writes tests vary.
+struct UnderWrites {
+    name: &'static str,
+    rows: i64,
+    /// Times the daemon is killed with SIGKILL during the bootstrap (and started again).
+    kills: usize,
+    chunk_rows: usize,
+    /// `bootstrap.pause_ms`: slow enough for the kills to land inside the bootstrap.
+    pause_ms: u64,
+}
+
+/// A table of `rows` rows is bootstrapped while a writer inserts, updates and deletes
+/// random rows of it and writes to another table, with the daemon killed `kills` times on
+/// the way: a consumer applying the messages in order ends with exactly the table's rows,
+/// the other table's changes keep arriving during the bootstrap, the bootstrap's messages
+/// are Maxwell's, and a restart goes on from the last confirmed chunk (fewer than 1.5
+/// bootstrap-inserts per row in all).
+async fn bootstrap_under_writes(case: UnderWrites) {
+    use mysql_async::prelude::Queryable;
+    let rows = case.rows;
     let db = TestDb::create(
-        "boot_exact",
+        case.name,
         &[
-            "CREATE TABLE {db}.t (id INT PRIMARY KEY, a VARCHAR(20), n INT)",
+            MIXED_TABLE,
             "CREATE TABLE {db}.other (id INT PRIMARY KEY AUTO_INCREMENT, v INT)",
         ],
     )
     .await;
     {
         let mut conn = db.pool.get_conn().await.expect("connection");
-        for start in (1..=ROWS).step_by(2_000) {
-            let values: Vec<String> = (start..start + 2_000)
-                .map(|i| format!("({i}, 'row {i}', {})", i * 7 % 1000))
+        for start in (1..=rows).step_by(2_000) {
+            let values: Vec<String> = (start..(start + 2_000).min(rows + 1))
+                .map(|i| mixed_values(i, "row"))
                 .collect();
             conn.query_drop(format!(
                 "INSERT INTO {}.t VALUES {}",
@@ -384,12 +450,16 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
     let start = db.position().await;
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
+    let chunk_rows = case.chunk_rows.to_string();
+    let pause_ms = case.pause_ms.to_string();
     let env = [
         ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
         ("BINLOG_RELAY__SOURCE__START", start.as_str()),
         ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+        ("BINLOG_RELAY__BOOTSTRAP__CHUNK_ROWS", chunk_rows.as_str()),
+        ("BINLOG_RELAY__BOOTSTRAP__PAUSE_MS", pause_ms.as_str()),
     ];
-    let child = spawn_daemon(&path, &[], &env);
+    let mut child = spawn_daemon(&path, &[], &env);
     wait_ready(port, std::time::Duration::from_secs(30)).await;
 
     // The writer: random changes to t, and rows into other, until told to stop.
@@ -399,15 +469,17 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
         tokio::spawn(async move {
             let mut conn = pool.get_conn().await.expect("writer connection");
             let mut rng = fastrand::Rng::with_seed(21);
-            let mut ops = 0u64;
+            let mut ops = 0i64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let id = rng.i64(1..=ROWS + 500);
+                let id = rng.i64(1..=rows + 500);
                 let sql = match rng.u8(0..4) {
-                    0 => format!("UPDATE {name}.t SET a = 'upd {ops}', n = n + 1 WHERE id = {id}"),
+                    0 => format!(
+                        "UPDATE {name}.t SET a = 'upd {ops} ✓', n = n + 1, m = m + 0.01, e = NULL WHERE id = {id}"
+                    ),
                     1 => format!("DELETE FROM {name}.t WHERE id = {id}"),
                     2 => format!(
-                        "INSERT INTO {name}.t VALUES ({id}, 'new {ops}', {ops}) \
-                         ON DUPLICATE KEY UPDATE a = 'dup {ops}'"
+                        "INSERT INTO {name}.t VALUES {} ON DUPLICATE KEY UPDATE a = 'dup {ops}', b = NULL",
+                        mixed_values(id, "new")
                     ),
                     _ => format!("INSERT INTO {name}.other (v) VALUES ({ops})"),
                 };
@@ -428,10 +500,46 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
     .await;
     assert_eq!(code, 0, "{out}");
 
+    let is_kind = |m: &Received, kind: &str| m.body.contains(&format!(r#""type":"{kind}""#));
+    let mut received: Vec<Received> = Vec::new();
+    let mut logs = String::new();
+    // Each kill lands once the daemon has read two more chunks since its start (its
+    // metrics say), so every kill falls inside the bootstrap with some chunks confirmed.
+    let mut kills = 0;
+    let mut killed_at = 0.0;
+    while kills < case.kills {
+        let target = killed_at + f64::from(u32::try_from(case.chunk_rows * 2).expect("rows"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let read = loop {
+            let scrape = http_get(port, "/metrics").await.map(|(_, body)| body);
+            let read = scrape
+                .as_deref()
+                .and_then(|s| metric(s, "binlog_relay_bootstrap_rows_read"))
+                .unwrap_or(0.0);
+            if read >= target || std::time::Instant::now() > deadline {
+                break read;
+            }
+            // Keep the queue short meanwhile.
+            received.extend(queue.take(500).await);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        };
+        assert!(
+            read >= target,
+            "the bootstrap read {read} rows by kill {kills}; the test needs it to last through {} kills\n{logs}",
+            case.kills
+        );
+        signal(&child, "KILL");
+        let out = output_within(child, std::time::Duration::from_secs(30)).await;
+        logs.push_str(&String::from_utf8_lossy(&out.stderr));
+        kills += 1;
+        killed_at = read;
+        child = spawn_daemon(&path, &[], &env);
+        wait_ready(port, std::time::Duration::from_secs(30)).await;
+    }
+
     // Until the bootstrap completes, then a little longer with the writer still going.
-    let mut received = Vec::new();
     drain_until(&queue, &mut received, 120, |m: &Received| {
-        m.body.contains(r#""type":"bootstrap-complete""#)
+        is_kind(m, "bootstrap-complete")
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -443,37 +551,38 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
         m.body.contains(r#""table":"other""#) && m.body.contains(r#""v":-1"#)
     })
     .await;
-    let log = stop_daemon(child).await;
+    logs.push_str(&stop_daemon(child).await);
 
-    let kinds = |kind: &str| {
-        received
-            .iter()
-            .filter(|m| m.body.contains(&format!(r#""type":"{kind}""#)))
-            .count()
-    };
-    // One bootstrap, unless the run was resumed after a lost connection (on a loaded
-    // machine): a resumed run starts the request over, as documented.
-    let resumed = log
-        .matches("resuming from the last confirmed checkpoint")
-        .count();
-    let starts = kinds("bootstrap-start");
+    let kinds = |kind: &str| received.iter().filter(|m| is_kind(m, kind)).count();
+    // A run resumed after a kill (or after a lost connection, on a loaded machine) goes on
+    // from the last confirmed chunk: no second bootstrap-start.
+    let resumed = log_count(&logs, "resuming from the last confirmed checkpoint");
+    let resumes = log_count(&logs, "bootstrap resuming after its last confirmed chunk");
     assert!(
-        (1..=1 + resumed).contains(&starts),
-        "{starts} bootstrap-starts for {resumed} resumed runs\n{log}"
+        resumes >= kills,
+        "{resumes} resumed bootstraps after {kills} kills\n{logs}"
     );
-    assert_eq!(
-        kinds("bootstrap-complete"),
-        1,
-        "one bootstrap-complete\n{log}"
+    let starts = kinds("bootstrap-start");
+    assert_eq!(starts, 1, "{starts} bootstrap-starts\n{logs}");
+    // A kill after the bootstrap-complete went out and before it was saved repeats it.
+    let completes = kinds("bootstrap-complete");
+    assert!(
+        (1..=1 + kills).contains(&completes),
+        "{completes} bootstrap-completes\n{logs}"
     );
     let inserts = kinds("bootstrap-insert");
+    let limit = usize::try_from(rows).expect("rows") * 3 / 2;
+    assert!(
+        inserts < limit,
+        "{inserts} bootstrap-inserts for {rows} rows: a restart must go on from the last confirmed chunk"
+    );
     let start_at = received
         .iter()
-        .position(|m| m.body.contains(r#""type":"bootstrap-start""#))
+        .position(|m| is_kind(m, "bootstrap-start"))
         .expect("start");
     let complete_at = received
         .iter()
-        .position(|m| m.body.contains(r#""type":"bootstrap-complete""#))
+        .position(|m| is_kind(m, "bootstrap-complete"))
         .expect("complete");
     assert!(start_at < complete_at);
     let others_during = received[start_at..complete_at]
@@ -487,7 +596,7 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
     // Maxwell's fields: no position, xid or commit; the comment; routed like the table.
     let first = received
         .iter()
-        .find(|m| m.body.contains(r#""type":"bootstrap-insert""#))
+        .find(|m| is_kind(m, "bootstrap-insert"))
         .expect("a bootstrap-insert");
     assert!(
         first.body.starts_with(&format!(
@@ -503,16 +612,7 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
 
     let mut model = std::collections::BTreeMap::new();
     apply(&received, &db.name, &mut model);
-    let mut conn = db.pool.get_conn().await.expect("connection");
-    let rows: Vec<(i64, String, i64)> = conn
-        .query(format!("SELECT id, a, n FROM {}.t ORDER BY id", db.name))
-        .await
-        .expect("table");
-    drop(conn);
-    let table: std::collections::BTreeMap<i64, serde_json::Value> = rows
-        .into_iter()
-        .map(|(id, a, n)| (id, serde_json::json!({"id": id, "a": a, "n": n})))
-        .collect();
+    let table = mixed_table(&db).await;
     let differ: Vec<_> = table
         .iter()
         .filter(|(id, row)| model.get(id) != Some(row))
@@ -529,12 +629,46 @@ async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() 
         "the consumer's copy differs from the table: {differ:?}; rows it has that the table does not: {extra:?}"
     );
     eprintln!(
-        "bootstrap under writes: {} rows in the table, {inserts} bootstrap-inserts, {ops} writer statements, {} messages in all, {others_during} of other during the bootstrap",
+        "bootstrap under writes: {} rows in the table, {inserts} bootstrap-inserts, {kills} kills ({resumed} runs resumed after a lost connection), {ops} writer statements, {} messages in all, {others_during} of other during the bootstrap",
         table.len(),
         received.len()
     );
     exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
     db.drop_database().await;
+}
+
+/// How many times a log says `what`.
+fn log_count(log: &str, what: &str) -> usize {
+    log.matches(what).count()
+}
+
+/// 50,000 rows of mixed types under random writes end exact at an in-order consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_bootstrapped_under_writes_ends_exact_at_an_in_order_consumer() {
+    let _shared = SERVER_SETTINGS.read().await;
+    bootstrap_under_writes(UnderWrites {
+        name: "boot_exact",
+        rows: 50_000,
+        kills: 0,
+        chunk_rows: 5_000,
+        pause_ms: 0,
+    })
+    .await;
+}
+
+/// The same with the daemon killed five times during the bootstrap: still exact, and each
+/// restart goes on from the last confirmed chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_killed_five_times_goes_on_from_its_last_confirmed_chunk() {
+    let _shared = SERVER_SETTINGS.read().await;
+    bootstrap_under_writes(UnderWrites {
+        name: "boot_kills",
+        rows: 50_000,
+        kills: 5,
+        chunk_rows: 1_000,
+        pause_ms: 100,
+    })
+    .await;
 }
 
 /// A request that can never run (its table is gone) is closed with a warning instead of

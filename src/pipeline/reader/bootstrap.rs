@@ -16,15 +16,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::checkpoint::BootstrapProgress;
 use crate::decode::{Cell, RowKind};
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::format::row::RowRenderer;
 use crate::format::{Batch, BootstrapMeta, MessageKind, OutputOptions, TableLayout};
-use crate::pipeline::bootstrap::Shared;
+use crate::pipeline::bootstrap::{Handled, Shared};
 use crate::position::BinlogPosition;
-use crate::source::snapshot::RequestRow;
 use crate::source::snapshot::requests::{MARKS_TABLE, Mark};
+use crate::source::snapshot::{RequestRow, SavedKey};
 use crate::table::Table;
 
 /// The reader's side of bootstrap.
@@ -103,13 +104,15 @@ pub(super) struct Context<'a> {
     pub options: &'a Arc<OutputOptions>,
     pub schema_id: Option<u64>,
     pub position: &'a BinlogPosition,
+    /// The bootstrap progress the reader's checkpoints carry: moved by the marks.
+    pub progress: &'a mut Option<BootstrapProgress>,
 }
 
 impl ReaderBootstrap {
     /// Looks at one decoded row for requests, marks and changes inside a window.
     pub(super) fn row(
         &mut self,
-        cx: &Context<'_>,
+        cx: &mut Context<'_>,
         table: &Table,
         kind: RowKind,
         before: &[Cell<'_>],
@@ -157,7 +160,12 @@ impl ReaderBootstrap {
         Ok(())
     }
 
-    fn mark(&mut self, cx: &Context<'_>, table: &Table, after: &[Cell<'_>]) -> Result<(), Error> {
+    fn mark(
+        &mut self,
+        cx: &mut Context<'_>,
+        table: &Table,
+        after: &[Cell<'_>],
+    ) -> Result<(), Error> {
         let ts = u32::try_from(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -179,6 +187,10 @@ impl ReaderBootstrap {
         ) else {
             return Ok(());
         };
+        if mark == Mark::Done && cx.progress.as_ref().is_some_and(|p| p.request == request) {
+            // Whether or not the request is in hand (its row may be gone), it is over.
+            *cx.progress = None;
+        }
         let Some(active) = boot.shared.active().filter(|a| a.id == request) else {
             return Ok(());
         };
@@ -194,6 +206,14 @@ impl ReaderBootstrap {
             Mark::Start | Mark::Done => {
                 // A window the worker left open (it failed between its marks) ends here.
                 boot.window = None;
+                if mark == Mark::Start {
+                    *cx.progress = Some(BootstrapProgress {
+                        request,
+                        chunk: 0,
+                        inserted: 0,
+                        after: None,
+                    });
+                }
                 if included {
                     let (kind, name) = if mark == Mark::Start {
                         (MessageKind::BootstrapStart, "bootstrap-start")
@@ -228,9 +248,25 @@ impl ReaderBootstrap {
                     .take()
                     .filter(|w| w.request == request && w.chunk == chunk);
                 let pending = boot.shared.take_pending(request, chunk);
-                if let (Some(window), Some(pending)) = (window, pending)
-                    && included
-                {
+                // Without both, the chunk cannot be published safely: the worker reads it
+                // again between new marks.
+                let (Some(window), Some(pending)) = (window, pending) else {
+                    boot.shared.handled.send_replace(Some(Handled {
+                        request,
+                        chunk,
+                        mark,
+                        taken: false,
+                    }));
+                    return Ok(());
+                };
+                *cx.progress = Some(BootstrapProgress {
+                    request,
+                    chunk,
+                    inserted: pending.inserted,
+                    after: pending.rows.last_key.as_deref().map(SavedKey::save),
+                });
+                crate::metrics::METRICS.bootstrap_chunks.inc();
+                if included {
                     let table = Arc::new(pending.rows.table(&pending.plan));
                     let layout = TableLayout::new(table.clone(), cx.options);
                     let mut out = Vec::new();
@@ -273,9 +309,12 @@ impl ReaderBootstrap {
         }
         // The worker goes on once the reader has handled its mark: the next chunk after a
         // high mark, the next request after a done mark.
-        boot.shared
-            .handled
-            .send_replace(Some((request, chunk, mark)));
+        boot.shared.handled.send_replace(Some(Handled {
+            request,
+            chunk,
+            mark,
+            taken: true,
+        }));
         Ok(())
     }
 }

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use super::{CHUNK_BYTES, Delivery};
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{BootstrapProgress, Checkpoint};
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::format::{Batch, OutputOptions, TransactionBuffer, TransactionsConfig};
@@ -100,6 +100,9 @@ pub struct Reader<P> {
     chunk_bytes: usize,
     /// Bootstrap requests and watermarks, when a worker runs beside this reader.
     bootstrap: Option<bootstrap::ReaderBootstrap>,
+    /// How far the bootstrap under way got at the position read, carried in every
+    /// checkpoint (also by runs without a bootstrap worker, which must not forget it).
+    bootstrap_progress: Option<BootstrapProgress>,
 }
 
 impl<P: SchemaProvider> Reader<P> {
@@ -130,6 +133,7 @@ impl<P: SchemaProvider> Reader<P> {
             filter: Arc::new(Filter::default()),
             chunk_bytes: CHUNK_BYTES,
             bootstrap: None,
+            bootstrap_progress: None,
         }
     }
 
@@ -140,6 +144,12 @@ impl<P: SchemaProvider> Reader<P> {
             shared,
             self.options.clone(),
         ));
+        self
+    }
+
+    /// The bootstrap progress of the start position's checkpoint.
+    pub fn with_bootstrap_progress(mut self, progress: Option<BootstrapProgress>) -> Self {
+        self.bootstrap_progress = progress;
         self
     }
 
@@ -567,6 +577,7 @@ impl<P: SchemaProvider> Reader<P> {
         )
         .with_gtid(self.gtid.clone())
         .with_gtid_position(self.gtids.as_ref().map(ToString::to_string))
+        .with_bootstrap(self.bootstrap_progress.clone())
     }
 
     fn malformed(&self, event: &'static str, e: impl std::fmt::Display) -> Error {

@@ -68,13 +68,14 @@ impl<P: SchemaProvider> Reader<P> {
         {
             count += 1;
             if watched && let Some(boot) = self.bootstrap.as_mut() {
-                let cx = super::bootstrap::Context {
+                let mut cx = super::bootstrap::Context {
                     filter: &self.filter,
                     options: &self.options,
                     schema_id: meta.schema_id,
                     position: &self.event_start,
+                    progress: &mut self.bootstrap_progress,
                 };
-                boot.row(&cx, table, rows.kind, &before, &after)?;
+                boot.row(&mut cx, table, rows.kind, &before, &after)?;
             }
             let keep = !dropped
                 && (!per_row || {

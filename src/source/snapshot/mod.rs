@@ -322,6 +322,64 @@ impl TablePlan {
     }
 }
 
+/// A key value as the checkpoint keeps it, so that a restart continues the key walk where
+/// the last confirmed chunk ended: every form the binary protocol hands back, bytes in
+/// base64, floats by their bits (exact, and comparable).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SavedKey {
+    Null,
+    Bytes(String),
+    Int(i64),
+    Uint(u64),
+    FloatBits(u32),
+    DoubleBits(u64),
+    Date(u16, u8, u8, u8, u8, u8, u32),
+    Time(bool, u32, u8, u8, u8, u32),
+}
+
+impl SavedKey {
+    pub fn save(values: &[Value]) -> Vec<Self> {
+        use base64::Engine as _;
+        values
+            .iter()
+            .map(|v| match v {
+                Value::NULL => Self::Null,
+                Value::Bytes(b) => Self::Bytes(base64::engine::general_purpose::STANDARD.encode(b)),
+                Value::Int(i) => Self::Int(*i),
+                Value::UInt(u) => Self::Uint(*u),
+                Value::Float(f) => Self::FloatBits(f.to_bits()),
+                Value::Double(d) => Self::DoubleBits(d.to_bits()),
+                &Value::Date(y, mo, d, h, mi, s, us) => Self::Date(y, mo, d, h, mi, s, us),
+                &Value::Time(neg, d, h, mi, s, us) => Self::Time(neg, d, h, mi, s, us),
+            })
+            .collect()
+    }
+
+    /// The values back; `None` when a saved byte string is not base64 (a damaged
+    /// checkpoint).
+    pub fn restore(saved: &[Self]) -> Option<Vec<Value>> {
+        use base64::Engine as _;
+        saved
+            .iter()
+            .map(|k| {
+                Some(match k {
+                    Self::Null => Value::NULL,
+                    Self::Bytes(b) => {
+                        Value::Bytes(base64::engine::general_purpose::STANDARD.decode(b).ok()?)
+                    }
+                    Self::Int(i) => Value::Int(*i),
+                    Self::Uint(u) => Value::UInt(*u),
+                    Self::FloatBits(f) => Value::Float(f32::from_bits(*f)),
+                    Self::DoubleBits(d) => Value::Double(f64::from_bits(*d)),
+                    &Self::Date(y, mo, d, h, mi, s, us) => Value::Date(y, mo, d, h, mi, s, us),
+                    &Self::Time(neg, d, h, mi, s, us) => Value::Time(neg, d, h, mi, s, us),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The labels of an ENUM's or SET's `COLUMN_TYPE` (`enum('a','b''c')`).
 fn parse_labels(column_type: &str) -> Vec<String> {
     let inner = column_type
@@ -353,6 +411,15 @@ pub struct Chunk {
     pub columns: Vec<ImageColumn>,
     pub rows: ImageRows,
     pub last_key: Option<Vec<Value>>,
+    /// Rows were left out for the byte bound: the table goes on after `last_key`.
+    pub cut: bool,
+}
+
+impl Chunk {
+    /// Whether the table has no more rows after this chunk.
+    pub fn ends_table(&self, limit: usize) -> bool {
+        !self.cut && self.rows.len() < limit
+    }
 }
 
 impl Chunk {
@@ -381,12 +448,30 @@ impl Chunk {
     }
 }
 
+/// The server's estimate of a table's rows (`information_schema.TABLES.TABLE_ROWS`: exact
+/// for MyISAM, an estimate for InnoDB); 0 when unknown.
+pub async fn estimated_rows(conn: &mut Conn, plan: &TablePlan) -> u64 {
+    conn.exec_first::<Option<u64>, _, _>(
+        "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+        (&plan.database, &plan.table),
+    )
+    .await
+    .ok()
+    .flatten()
+    .flatten()
+    .unwrap_or(0)
+}
+
 /// Reads the chunk after `after` (from the start when `None`).
+///
+/// At most `limit` rows, and no more once the rows hold `max_bytes` (always one at least):
+/// such a chunk is `cut`, and the rest of the query's rows are read and dropped.
 pub async fn read_chunk(
     conn: &mut Conn,
     plan: &TablePlan,
     after: Option<&[Value]>,
     limit: usize,
+    max_bytes: usize,
 ) -> Result<Chunk, SnapshotError> {
     let image = |source| SnapshotError::Image {
         database: plan.database.clone(),
@@ -419,7 +504,11 @@ pub async fn read_chunk(
     }
     let mut rows = ImageRows::new(columns.len());
     let mut last_key = None;
+    let mut cut = false;
     while let Some(row) = result.next().await.map_err(query)? {
+        if cut {
+            continue;
+        }
         let values = row.unwrap();
         rows.push(&columns, &values).map_err(image)?;
         last_key = Some(
@@ -428,17 +517,43 @@ pub async fn read_chunk(
                 .filter_map(|&i| values.get(i).cloned())
                 .collect(),
         );
+        cut = rows.bytes() >= max_bytes;
     }
+    // Cut at the last row: nothing was dropped.
+    let cut = cut && rows.len() < limit;
     Ok(Chunk {
         columns,
         rows,
         last_key,
+        cut,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_key_comes_back_as_the_same_values() {
+        let key = vec![
+            Value::NULL,
+            Value::Bytes(vec![0, 0xff, b'a', 0x80]),
+            Value::Int(-7),
+            Value::UInt(u64::MAX),
+            Value::Float(-0.5),
+            Value::Double(f64::MIN_POSITIVE),
+            Value::Date(2026, 12, 4, 23, 59, 58, 999_999),
+            Value::Time(true, 34, 22, 1, 2, 3),
+        ];
+        let saved = SavedKey::save(&key);
+        let text = serde_json::to_string(&saved).unwrap();
+        let back: Vec<SavedKey> = serde_json::from_str(&text).unwrap();
+        assert_eq!(SavedKey::restore(&back), Some(key));
+        assert_eq!(
+            SavedKey::restore(&[SavedKey::Bytes("not base64!".into())]),
+            None
+        );
+    }
 
     fn plan(key: &[usize]) -> TablePlan {
         TablePlan {

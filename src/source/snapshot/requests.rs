@@ -21,24 +21,63 @@ pub struct BootstrapConfig {
     pub database: String,
     /// Requests with this `client_id` are run by this pipeline; others are left alone.
     pub client_id: String,
+    /// Rows per chunk: each is one query between two watermarks. Larger chunks read faster
+    /// and hold more in memory.
+    pub chunk_rows: usize,
+    /// The most a chunk holds, in MiB of row data: wide rows make smaller chunks.
+    pub chunk_mb: usize,
+    /// A pause between chunks, to spare a busy source server (0: none).
+    pub pause_ms: u64,
 }
+
+/// The default rows per chunk.
+pub const DEFAULT_CHUNK_ROWS: usize = 5_000;
+const MAX_CHUNK_ROWS: usize = 1_000_000;
+const DEFAULT_CHUNK_MB: usize = 8;
+const MAX_CHUNK_MB: usize = 1024;
 
 impl Default for BootstrapConfig {
     fn default() -> Self {
         Self {
             database: "maxwell".into(),
             client_id: "maxwell".into(),
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+            chunk_mb: DEFAULT_CHUNK_MB,
+            pause_ms: 0,
         }
     }
 }
 
 impl BootstrapConfig {
+    /// `chunk_mb` in bytes.
+    pub fn chunk_bytes(&self) -> usize {
+        self.chunk_mb.saturating_mul(1024 * 1024)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         crate::section::plain_database("bootstrap.database", &self.database)?;
         if self.client_id.is_empty() || self.client_id.len() > 255 {
             return Err(ConfigError::key(
                 "bootstrap.client_id",
                 "must be 1 to 255 characters (Maxwell's client_id column)",
+            ));
+        }
+        if !(1..=MAX_CHUNK_ROWS).contains(&self.chunk_rows) {
+            return Err(ConfigError::key(
+                "bootstrap.chunk_rows",
+                format!("must be 1 to {MAX_CHUNK_ROWS} rows"),
+            ));
+        }
+        if !(1..=MAX_CHUNK_MB).contains(&self.chunk_mb) {
+            return Err(ConfigError::key(
+                "bootstrap.chunk_mb",
+                format!("must be 1 to {MAX_CHUNK_MB} (MiB)"),
+            ));
+        }
+        if self.pause_ms > 60_000 {
+            return Err(ConfigError::key(
+                "bootstrap.pause_ms",
+                "must be at most 60000 (milliseconds between chunks)",
             ));
         }
         Ok(())
