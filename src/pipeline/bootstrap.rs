@@ -12,7 +12,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::checkpoint::BootstrapProgress;
@@ -26,6 +26,16 @@ use crate::source::snapshot::{self, Chunk, RequestRow, SavedKey, TablePlan};
 
 /// A high mark read again and again without its chunk is a bug, not a race: give up then.
 const MAX_REDOS: u32 = 3;
+/// Chunks read and not yet taken by the reader, at most.
+const FLIGHTS: usize = 2;
+
+/// A chunk whose high mark is written and not yet handled.
+struct Flight {
+    chunk: u64,
+    /// The key it was read after.
+    from: Option<Vec<mysql_common::Value>>,
+    read: u64,
+}
 
 /// A request the worker runs now.
 #[derive(Debug, Clone)]
@@ -34,6 +44,9 @@ pub struct ActiveRequest {
     pub database: Arc<str>,
     pub table: Arc<str>,
     pub comment: Option<String>,
+    /// The names of the key the walk follows (empty for a keyless table, or before the
+    /// table is read): the reader notes live changes by it.
+    pub key: Arc<[String]>,
 }
 
 /// A chunk read and waiting for the reader to reach its high mark.
@@ -41,6 +54,8 @@ pub struct PendingChunk {
     pub request: ActiveRequest,
     pub chunk: u64,
     pub plan: TablePlan,
+    /// The key it was read after (saved form); none for the first chunk and keyless tables.
+    pub from: Option<Vec<SavedKey>>,
     pub rows: Chunk,
     /// Rows read by the request up to and including this chunk.
     pub inserted: u64,
@@ -65,9 +80,12 @@ pub struct Shared {
     pub run: String,
     pub config: snapshot::BootstrapConfig,
     pub active: Mutex<Option<ActiveRequest>>,
-    pub pending: Mutex<Option<PendingChunk>>,
-    /// The last mark the reader handled.
-    pub handled: watch::Sender<Option<Handled>>,
+    /// Chunks read, waiting for their high marks (at most [`FLIGHTS`]).
+    pub pending: Mutex<Vec<PendingChunk>>,
+    /// Each high and done mark the reader handled, in binlog order.
+    pub handled: mpsc::UnboundedSender<Handled>,
+    /// The worker's end of `handled`.
+    handled_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Handled>>,
     /// The progress of the checkpoint this run started from: the worker continues it.
     resume: Mutex<Option<BootstrapProgress>>,
     /// New requests the reader saw in the binlog.
@@ -80,6 +98,7 @@ impl Shared {
         resume: Option<BootstrapProgress>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<RequestRow>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (handled_tx, handled_rx) = mpsc::unbounded_channel();
         let run = format!(
             "{:x}{:x}",
             std::process::id(),
@@ -94,8 +113,9 @@ impl Shared {
                 run,
                 config,
                 active: Mutex::new(None),
-                pending: Mutex::new(None),
-                handled: watch::channel(None).0,
+                pending: Mutex::new(Vec::new()),
+                handled: handled_tx,
+                handled_rx: tokio::sync::Mutex::new(handled_rx),
                 resume: Mutex::new(resume),
                 requests: tx,
             }),
@@ -111,20 +131,19 @@ impl Shared {
 
     fn put_pending(&self, chunk: PendingChunk) {
         if let Ok(mut pending) = self.pending.lock() {
-            *pending = Some(chunk);
+            // Chunks of a request that ended, or left by a refusal, go.
+            pending.retain(|p| p.request.id == chunk.request.id && p.chunk < chunk.chunk);
+            pending.push(chunk);
         }
     }
 
     /// Takes the chunk waiting for this mark, if it is this run's.
     pub fn take_pending(&self, request: u64, chunk: u64) -> Option<PendingChunk> {
         let mut pending = self.pending.lock().ok()?;
-        if pending
-            .as_ref()
-            .is_some_and(|p| p.request.id == request && p.chunk == chunk)
-        {
-            return pending.take();
-        }
-        None
+        let at = pending
+            .iter()
+            .position(|p| p.request.id == request && p.chunk == chunk)?;
+        Some(pending.remove(at))
     }
 
     /// Writes a mark of this run.
@@ -156,15 +175,16 @@ impl Shared {
         mark: Mark,
         shutdown: &mut ShutdownSignal,
     ) -> Option<bool> {
-        let mut handled = self.handled.subscribe();
+        // Every handled mark is queued, so one handled before this wait began is not
+        // missed; older ones (of chunks given up on) are passed over.
+        let mut handled = self.handled_rx.lock().await;
         let seen = async {
-            handled
-                .wait_for(|h| {
-                    h.is_some_and(|h| h.request == request && h.chunk == chunk && h.mark == mark)
-                })
-                .await
-                .ok()
-                .and_then(|h| h.map(|h| h.taken))
+            while let Some(h) = handled.recv().await {
+                if h.request == request && h.chunk == chunk && h.mark == mark {
+                    return Some(h.taken);
+                }
+            }
+            None
         };
         tokio::select! {
             taken = seen => taken,
@@ -239,7 +259,15 @@ pub async fn worker(
             else {
                 continue;
             };
-            let result = run_request(&mut conn, &shared, &request, resumed, &mut shutdown).await;
+            let result = run_request(
+                &mut conn,
+                &source,
+                &shared,
+                &request,
+                resumed,
+                &mut shutdown,
+            )
+            .await;
             METRICS.bootstrap_request.set(0);
             METRICS.bootstrap_rows_read.set(0);
             METRICS.bootstrap_rows_expected.set(0);
@@ -279,6 +307,7 @@ pub async fn worker(
 /// Runs one request; `resumed` is how far the checkpoint says it got.
 async fn run_request(
     conn: &mut mysql_async::Conn,
+    source: &BinlogSource,
     shared: &Shared,
     request: &RequestRow,
     resumed: Option<BootstrapProgress>,
@@ -289,6 +318,7 @@ async fn run_request(
         database: request.database.as_str().into(),
         table: request.table.as_str().into(),
         comment: request.comment.clone(),
+        key: Arc::from(Vec::new()),
     };
     if resumed.is_some() {
         // Its bootstrap-start is out: a request that cannot go on gets its
@@ -297,7 +327,7 @@ async fn run_request(
     }
     // The marks table first: a request written by maxwell-bootstrap may come before it.
     requests::ensure_table(conn, &shared.config.database).await?;
-    let plan = TablePlan::load(
+    let mut plan = TablePlan::load(
         conn,
         &request.database,
         &request.table,
@@ -308,6 +338,7 @@ async fn run_request(
     let active = ActiveRequest {
         database: plan.database.as_str().into(),
         table: plan.table.as_str().into(),
+        key: key_names(&plan).into(),
         ..active
     };
     let expected = match request.total_rows {
@@ -349,42 +380,151 @@ async fn run_request(
     let max_bytes = shared.config.chunk_bytes();
     let mut limit = max_rows;
     let mut redos = 0;
-    loop {
-        chunk_no += 1;
-        METRICS.bootstrap_rows_read.set(gauge(inserted));
-        shared
-            .mark(conn, request.id, chunk_no, Mark::Low, inserted)
-            .await?;
-        let chunk = snapshot::read_chunk(conn, &plan, after.as_deref(), limit, max_bytes).await?;
-        let read = u64::try_from(chunk.rows.len()).unwrap_or(u64::MAX);
-        let ends = chunk.ends_table(limit);
-        let cut = chunk.cut;
-        let last_key = chunk.last_key.clone();
-        // A server that hands back the same last key would have the walk loop for ever.
-        if read > 0 && after.is_some() && last_key == after {
-            return Err(walk_error(
-                &plan,
-                "a key walk that did not advance (the server returned the last key again)",
-            ));
+    // A keyless table is read in one streamed pass on a session of its own; a restart
+    // reads it again from its first row (docs/bootstrap.md).
+    let mut scan_conn = None;
+    if !plan.has_key() {
+        if chunk_no > 0 {
+            info!(
+                request = request.id,
+                "the table has no key to resume at; reading it again from the start"
+            );
+            after = None;
+            inserted = 0;
         }
-        shared.put_pending(PendingChunk {
-            request: active.clone(),
-            chunk: chunk_no,
-            plan: plan.clone(),
-            rows: chunk,
-            inserted: inserted + read,
-        });
-        shared
-            .mark(conn, request.id, chunk_no, Mark::High, inserted + read)
-            .await?;
-        // The reader takes the chunk at the high mark; the next one waits for that.
+        let mut scan = source.dedicated_conn().await?;
+        snapshot::prepare_session(&mut scan).await?;
+        scan_conn = Some(scan);
+    }
+    let mut stream = match scan_conn.as_mut() {
+        Some(scan) => Some(snapshot::Stream::open(scan, &plan).await?),
+        None => None,
+    };
+    // Two chunks in flight: the next one is read while the reader publishes the last.
+    // Each continues from the key the one before it ended at, and the reader takes a chunk
+    // only where its progress stands (`reader::bootstrap`), so a refused chunk refuses
+    // those after it too, and the walk goes back to it.
+    let mut flights: std::collections::VecDeque<Flight> = std::collections::VecDeque::new();
+    let mut next_from = after.clone();
+    let mut table_read = false;
+    loop {
+        if !table_read && flights.len() < FLIGHTS {
+            chunk_no += 1;
+            METRICS.bootstrap_rows_read.set(gauge(inserted));
+            shared
+                .mark(conn, request.id, chunk_no, Mark::Low, inserted)
+                .await?;
+            if stream.is_none() {
+                // The table's shape as of this chunk's low mark: a change before it is in
+                // the rows read, one after it makes the reader refuse the chunk.
+                let fresh = TablePlan::load(
+                    conn,
+                    &request.database,
+                    &request.table,
+                    request.condition.clone(),
+                )
+                .await?;
+                if key_names(&fresh) != *active.key {
+                    return Err(walk_error(
+                        &fresh,
+                        "its key changed during the bootstrap; request the bootstrap again",
+                    ));
+                }
+                plan = fresh;
+            }
+            let chunk = match stream.as_mut() {
+                Some(stream) => stream.next_chunk(&plan, limit, max_bytes).await?,
+                None => {
+                    snapshot::read_chunk(conn, &plan, next_from.as_deref(), limit, max_bytes)
+                        .await?
+                }
+            };
+            let read = u64::try_from(chunk.rows.len()).unwrap_or(u64::MAX);
+            let ends = chunk.ends_table(limit);
+            let cut = chunk.cut;
+            let last_key = chunk.last_key.clone();
+            // A server that hands back the same last key would have the walk loop for ever.
+            if read > 0 && next_from.is_some() && last_key == next_from {
+                return Err(walk_error(
+                    &plan,
+                    "a key walk that did not advance (the server returned the last key again)",
+                ));
+            }
+            let before: u64 = flights.iter().map(|f| f.read).sum();
+            shared.put_pending(PendingChunk {
+                request: active.clone(),
+                chunk: chunk_no,
+                plan: plan.clone(),
+                from: next_from.as_deref().map(SavedKey::save),
+                rows: chunk,
+                inserted: inserted + before + read,
+            });
+            shared
+                .mark(
+                    conn,
+                    request.id,
+                    chunk_no,
+                    Mark::High,
+                    inserted + before + read,
+                )
+                .await?;
+            flights.push_back(Flight {
+                chunk: chunk_no,
+                from: next_from.clone(),
+                read,
+            });
+            if ends {
+                table_read = true;
+            } else {
+                next_from = last_key;
+                // Wide rows: the next query asks for what fits, then grows back.
+                limit = if cut {
+                    usize::try_from(read).unwrap_or(1).max(1)
+                } else {
+                    limit.saturating_mul(2).min(max_rows)
+                };
+            }
+            if shared.config.pause_ms > 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(shared.config.pause_ms)) => {}
+                    _ = shutdown.wait() => return Ok(()),
+                }
+            }
+            if flights.len() < FLIGHTS && !table_read {
+                continue;
+            }
+        }
+        let Some(flight) = flights.pop_front() else {
+            break;
+        };
         match shared
-            .handled_by_reader(request.id, chunk_no, Mark::High, shutdown)
+            .handled_by_reader(request.id, flight.chunk, Mark::High, shutdown)
             .await
         {
             None => return Ok(()),
+            Some(true) => {
+                redos = 0;
+                inserted += flight.read;
+            }
             Some(false) => {
+                // The chunks after it are refused too: wait for the reader to pass them.
+                for later in flights.drain(..) {
+                    if shared
+                        .handled_by_reader(request.id, later.chunk, Mark::High, shutdown)
+                        .await
+                        .is_none()
+                    {
+                        return Ok(());
+                    }
+                }
                 redos += 1;
+                if stream.is_some() {
+                    // A pass's rows cannot be read again: the request starts over.
+                    return Err(walk_error(
+                        &plan,
+                        "a keyless table's chunk the reader could not take; request the bootstrap again",
+                    ));
+                }
                 if redos > MAX_REDOS {
                     return Err(walk_error(
                         &plan,
@@ -393,32 +533,19 @@ async fn run_request(
                 }
                 warn!(
                     request = request.id,
-                    chunk = chunk_no,
-                    "bootstrap chunk not taken at its high mark; reading it again"
+                    chunk = flight.chunk,
+                    "bootstrap chunk not taken at its high mark (the table changed shape around it); reading it again"
                 );
-                continue;
-            }
-            Some(true) => redos = 0,
-        }
-        inserted += read;
-        if ends {
-            break;
-        }
-        after = last_key;
-        if shared.config.pause_ms > 0 {
-            tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_millis(shared.config.pause_ms)) => {}
-                _ = shutdown.wait() => return Ok(()),
+                next_from = flight.from;
+                table_read = false;
             }
         }
-        // Wide rows: the next query asks for what fits, then grows back.
-        limit = if cut {
-            usize::try_from(read).unwrap_or(1).max(1)
-        } else {
-            limit.saturating_mul(2).min(max_rows)
-        };
     }
     METRICS.bootstrap_rows_read.set(gauge(inserted));
+    drop(stream);
+    if let Some(scan) = scan_conn {
+        let _ = scan.disconnect().await;
+    }
     shared
         .mark(conn, request.id, chunk_no, Mark::Done, inserted)
         .await?;
@@ -438,6 +565,14 @@ async fn run_request(
         "bootstrap read every chunk"
     );
     Ok(())
+}
+
+/// The names of the columns of the key the walk follows.
+fn key_names(plan: &TablePlan) -> Vec<String> {
+    plan.primary_key
+        .iter()
+        .filter_map(|&i| plan.columns.get(i).map(|c| c.name.clone()))
+        .collect()
 }
 
 fn gauge(n: u64) -> i64 {

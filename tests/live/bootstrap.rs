@@ -100,7 +100,6 @@ async fn a_request_is_a_row_in_maxwells_bootstrap_table_and_status_lists_it() {
         &[
             "CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)",
             "INSERT INTO {db}.t VALUES (1, 10), (2, 20), (3, 30)",
-            "CREATE TABLE {db}.nokey (v INT)",
         ],
     )
     .await;
@@ -184,15 +183,11 @@ async fn a_request_is_a_row_in_maxwells_bootstrap_table_and_status_lists_it() {
         "{out}"
     );
 
-    // Refused, with nothing written: no such table; no primary key; bad SQL; bad name.
+    // Refused, with nothing written: no such table; bad SQL; bad name.
     for (args, says) in [
         (
             vec!["bootstrap".to_owned(), format!("{}.missing", db.name)],
             "does not exist",
-        ),
-        (
-            vec!["bootstrap".to_owned(), format!("{}.nokey", db.name)],
-            "no primary key",
         ),
         (
             vec![
@@ -768,5 +763,259 @@ async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist
         .await
         .expect("drop");
     drop(conn);
+    db.drop_database().await;
+}
+
+/// Tables without a primary key bootstrap: one with a unique key of NOT NULL columns walks
+/// and merges by it (exact under writes, like a primary key), and one with no key at all is
+/// read in one streamed pass (every row once when nothing writes to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_without_a_primary_key_bootstrap_by_a_unique_key_or_in_one_pass() {
+    use mysql_async::prelude::Queryable;
+    let _shared = SERVER_SETTINGS.read().await;
+    const ROWS: i64 = 20_000;
+    let db = TestDb::create(
+        "boot_nokey",
+        &[
+            "CREATE TABLE {db}.u (code VARCHAR(20) NOT NULL, v INT, note VARCHAR(20), UNIQUE KEY (code), KEY (v))",
+            "CREATE TABLE {db}.k (a INT, b VARCHAR(10))",
+            "INSERT INTO {db}.k VALUES (1, 'x'), (1, 'x'), (2, NULL), (NULL, 'y')",
+        ],
+    )
+    .await;
+    {
+        let mut conn = db.pool.get_conn().await.expect("connection");
+        let values: Vec<String> = (1..=ROWS)
+            .map(|i| format!("('c{i:05}', {i}, 'row')"))
+            .collect();
+        conn.query_drop(format!(
+            "INSERT INTO {}.u VALUES {}",
+            db.name,
+            values.join(",")
+        ))
+        .await
+        .expect("load");
+    }
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let daemon = DaemonConfig::new(&queue.exchange);
+    let path = daemon.write();
+    let schema_db = unique("mx");
+    let start = db.position().await;
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [
+        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+        ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+        ("BINLOG_RELAY__BOOTSTRAP__CHUNK_ROWS", "5000"),
+        ("BINLOG_RELAY__BOOTSTRAP__PAUSE_MS", "20"),
+    ];
+    let child = spawn_daemon(&path, &[], &env);
+    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, pool, name) = (stop.clone(), mysql(), db.name.clone());
+        tokio::spawn(async move {
+            let mut conn = pool.get_conn().await.expect("writer connection");
+            let mut rng = fastrand::Rng::with_seed(7);
+            let mut ops = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let code = format!("c{:05}", rng.i64(1..=ROWS + 100));
+                let sql = match rng.u8(0..3) {
+                    0 => format!(
+                        "UPDATE {name}.u SET v = v + 1, note = 'upd {ops}' WHERE code = '{code}'"
+                    ),
+                    1 => format!("DELETE FROM {name}.u WHERE code = '{code}'"),
+                    _ => format!(
+                        "INSERT INTO {name}.u VALUES ('{code}', {ops}, 'new') ON DUPLICATE KEY UPDATE note = 'dup {ops}'"
+                    ),
+                };
+                conn.query_drop(sql).await.expect("write");
+                ops += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
+    };
+    for table in ["u", "k"] {
+        let (code, out) = relay_command(
+            &path,
+            &["bootstrap", &format!("{}.{table}", db.name)],
+            &env[..1],
+        )
+        .await;
+        assert_eq!(code, 0, "{out}");
+    }
+    let is = |m: &Received, kind: &str, table: &str| {
+        m.body.contains(&format!(r#""type":"{kind}""#))
+            && m.body.contains(&format!(r#""table":"{table}""#))
+    };
+    let mut received = Vec::new();
+    drain_until(&queue, &mut received, 120, |m: &Received| {
+        is(m, "bootstrap-complete", "k")
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.expect("writer");
+    db.exec(&["INSERT INTO {db}.k VALUES (-1, 'end')"]).await;
+    drain_until(&queue, &mut received, 60, |m: &Received| {
+        m.body.contains(r#""type":"insert""#) && m.body.contains(r#""b":"end""#)
+    })
+    .await;
+    let log = stop_daemon(child).await;
+    assert!(
+        received.iter().any(|m| is(m, "bootstrap-complete", "u")),
+        "u completes\n{log}"
+    );
+
+    // u: applied in order by its unique key, the consumer has exactly the table.
+    let mut model = std::collections::BTreeMap::new();
+    for m in &received {
+        let v: serde_json::Value = serde_json::from_str(&m.body).expect("JSON");
+        if v["table"] != "u" {
+            continue;
+        }
+        // bootstrap-start and -complete have no row.
+        let Some(code) = v["data"]["code"].as_str().map(str::to_owned) else {
+            continue;
+        };
+        match v["type"].as_str() {
+            Some("insert" | "update" | "bootstrap-insert") => {
+                model.insert(code, v["data"].clone());
+            }
+            Some("delete") => {
+                model.remove(&code);
+            }
+            _ => {}
+        }
+    }
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    let rows: Vec<(String, i64, String)> = conn
+        .query(format!("SELECT code, v, note FROM {}.u", db.name))
+        .await
+        .expect("u");
+    let table: std::collections::BTreeMap<String, serde_json::Value> = rows
+        .into_iter()
+        .map(|(code, v, note)| {
+            (
+                code.clone(),
+                serde_json::json!({"code": code, "v": v, "note": note}),
+            )
+        })
+        .collect();
+    assert!(
+        table == model,
+        "the consumer's copy of u differs from the table\n{log}"
+    );
+
+    // k: every row once, duplicates and NULLs included.
+    let mut bootstrapped: Vec<String> = received
+        .iter()
+        .filter(|m| is(m, "bootstrap-insert", "k"))
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(&m.body).expect("JSON");
+            v["data"].to_string()
+        })
+        .collect();
+    bootstrapped.sort();
+    assert_eq!(
+        bootstrapped,
+        [
+            r#"{"a":1,"b":"x"}"#,
+            r#"{"a":1,"b":"x"}"#,
+            r#"{"a":2,"b":null}"#,
+            r#"{"a":null,"b":"y"}"#,
+        ],
+        "{log}"
+    );
+    drop(conn);
+    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
+    db.drop_database().await;
+}
+
+/// `bootstrap.initial`: a first start (no checkpoint) asks for a bootstrap of every table
+/// the filter passes, then streams; a later start asks for nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_with_initial_bootstraps_every_table_the_filter_passes() {
+    let _shared = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "boot_initial",
+        &[
+            "CREATE TABLE {db}.a (id INT PRIMARY KEY, v VARCHAR(10))",
+            "CREATE TABLE {db}.b (id INT PRIMARY KEY)",
+            "CREATE TABLE {db}.skipped (id INT PRIMARY KEY)",
+            "INSERT INTO {db}.a VALUES (1, 'one'), (2, 'two')",
+            "INSERT INTO {db}.b VALUES (10), (20), (30)",
+            "INSERT INTO {db}.skipped VALUES (5)",
+        ],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let daemon = DaemonConfig::new(&queue.exchange);
+    let path = daemon.write();
+    let schema_db = unique("mx");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let rules = format!(
+        "exclude: *.*, include: {0}.*, exclude: {0}.skipped",
+        db.name
+    );
+    let env = [
+        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+        ("BINLOG_RELAY__FILTER__RULES", rules.as_str()),
+        ("BINLOG_RELAY__BOOTSTRAP__INITIAL", "true"),
+    ];
+    let child = spawn_daemon(&path, &[], &env);
+    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    let complete = |m: &Received, table: &str| {
+        m.body.contains(r#""type":"bootstrap-complete""#)
+            && m.body.contains(&format!(r#""table":"{table}""#))
+    };
+    let mut received = Vec::new();
+    drain_until(&queue, &mut received, 60, |m: &Received| complete(m, "b")).await;
+    db.exec(&["INSERT INTO {db}.a VALUES (3, 'three')"]).await;
+    drain_until(&queue, &mut received, 30, |m: &Received| {
+        m.body.contains(r#""type":"insert""#) && m.body.contains(r#""v":"three""#)
+    })
+    .await;
+    let log = stop_daemon(child).await;
+    let data = |kind: &str, table: &str| -> Vec<String> {
+        let mut out: Vec<String> = received
+            .iter()
+            .filter(|m| {
+                m.body.contains(&format!(r#""type":"{kind}""#))
+                    && m.body.contains(&format!(r#""table":"{table}""#))
+            })
+            .map(|m| {
+                let v: serde_json::Value = serde_json::from_str(&m.body).expect("JSON");
+                v["data"].to_string()
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(
+        data("bootstrap-insert", "a"),
+        [r#"{"id":1,"v":"one"}"#, r#"{"id":2,"v":"two"}"#],
+        "{log}"
+    );
+    assert_eq!(
+        data("bootstrap-insert", "b"),
+        [r#"{"id":10}"#, r#"{"id":20}"#, r#"{"id":30}"#],
+        "{log}"
+    );
+    assert!(data("bootstrap-insert", "skipped").is_empty(), "{log}");
+    assert_eq!(data("insert", "a"), [r#"{"id":3,"v":"three"}"#], "{log}");
+    assert!(
+        log.contains("initial snapshot requested") && log.contains("requested=2"),
+        "{log}"
+    );
+
+    // A second start has a checkpoint: nothing more is asked for.
+    let child = spawn_daemon(&path, &[], &env);
+    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    let log = stop_daemon(child).await;
+    assert!(!log.contains("initial snapshot requested"), "{log}");
+    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
     db.drop_database().await;
 }

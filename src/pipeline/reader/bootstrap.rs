@@ -43,8 +43,13 @@ struct Window {
     chunk: u64,
     database: Arc<str>,
     table: Arc<str>,
-    /// Rendered primary keys of the table's rows changed since the low mark.
+    /// The names of the walk's key columns.
+    key: Arc<[String]>,
+    /// Rendered keys of the table's rows changed since the low mark.
     changed: HashSet<Vec<u8>>,
+    /// The table's shape changed (DDL), or a live row lacked a key column: the chunk
+    /// cannot be merged, and is read again.
+    stale: bool,
 }
 
 impl ReaderBootstrap {
@@ -73,12 +78,25 @@ impl ReaderBootstrap {
     }
 }
 
-/// The primary key of `image` as rendered JSON values: the same bytes for a binlog row and
-/// a chunk row of the same key (they share the renderer). `None` when a key column is
-/// missing from the image.
-fn rendered_key(table: &Table, image: &[Cell<'_>]) -> Option<Vec<u8>> {
+impl ReaderBootstrap {
+    /// A statement changed `database`.`table` (every table of it when `None`): a chunk read
+    /// around it may have the old shape.
+    pub(super) fn schema_changed(&mut self, database: &str, table: Option<&str>) {
+        if let Some(window) = self.window.as_mut()
+            && &*window.database == database
+            && table.is_none_or(|t| t == &*window.table)
+        {
+            window.stale = true;
+        }
+    }
+}
+
+/// The key of `image` (its columns `key`) as rendered JSON values: the same bytes for a
+/// binlog row and a chunk row of the same key (they share the renderer). `None` when a key
+/// column is missing from the image.
+fn rendered_key(table: &Table, key_columns: &[usize], image: &[Cell<'_>]) -> Option<Vec<u8>> {
     let mut key = Vec::new();
-    for &i in &table.primary_key {
+    for &i in key_columns {
         let column = table.columns.get(i)?;
         match image.get(i)? {
             Cell::Value(raw) => {
@@ -148,10 +166,21 @@ impl ReaderBootstrap {
         if let Some(window) = boot.window.as_mut()
             && window.database == table.database
             && window.table == table.name
+            && !window.key.is_empty()
         {
+            // The walk's key by name: a unique key stands in for a missing primary key.
+            let columns: Vec<usize> = window
+                .key
+                .iter()
+                .filter_map(|name| table.columns.iter().position(|c| &c.name == name))
+                .collect();
+            if columns.len() != window.key.len() {
+                // The key is gone from the table (DDL): nothing can be matched safely.
+                window.stale = true;
+            }
             for image in [before, after] {
                 if !image.is_empty()
-                    && let Some(key) = rendered_key(table, image)
+                    && let Some(key) = rendered_key(table, &columns, image)
                 {
                     window.changed.insert(key);
                 }
@@ -239,24 +268,38 @@ impl ReaderBootstrap {
                     chunk,
                     database: active.database.clone(),
                     table: active.table.clone(),
+                    key: active.key.clone(),
                     changed: HashSet::new(),
+                    stale: false,
                 });
             }
             Mark::High => {
                 let window = boot
                     .window
                     .take()
-                    .filter(|w| w.request == request && w.chunk == chunk);
+                    .filter(|w| w.request == request && w.chunk == chunk && !w.stale);
                 let pending = boot.shared.take_pending(request, chunk);
-                // Without both, the chunk cannot be published safely: the worker reads it
-                // again between new marks.
-                let (Some(window), Some(pending)) = (window, pending) else {
-                    boot.shared.handled.send_replace(Some(Handled {
+                // A chunk continues where the request's published rows end: after the key
+                // of the last chunk taken (a keyless pass: the next chunk in number).
+                let continues = |p: &crate::pipeline::bootstrap::PendingChunk| {
+                    cx.progress.as_ref().is_some_and(|progress| {
+                        progress.request == request
+                            && if p.plan.has_key() {
+                                p.from == progress.after
+                            } else {
+                                progress.chunk + 1 == chunk
+                            }
+                    })
+                };
+                // Without all three, the chunk cannot be published safely: the worker reads
+                // it again between new marks.
+                let (Some(window), Some(pending)) = (window, pending.filter(continues)) else {
+                    let _ = boot.shared.handled.send(Handled {
                         request,
                         chunk,
                         mark,
                         taken: false,
-                    }));
+                    });
                     return Ok(());
                 };
                 *cx.progress = Some(BootstrapProgress {
@@ -278,7 +321,9 @@ impl ReaderBootstrap {
                             .row(i)
                             .map(|c| c.map_or(Cell::Null, Cell::Value))
                             .collect();
-                        if rendered_key(&table, &cells).is_some_and(|k| window.changed.contains(&k))
+                        if !window.changed.is_empty()
+                            && rendered_key(&table, &pending.plan.primary_key, &cells)
+                                .is_some_and(|k| window.changed.contains(&k))
                         {
                             continue;
                         }
@@ -309,12 +354,14 @@ impl ReaderBootstrap {
         }
         // The worker goes on once the reader has handled its mark: the next chunk after a
         // high mark, the next request after a done mark.
-        boot.shared.handled.send_replace(Some(Handled {
-            request,
-            chunk,
-            mark,
-            taken: true,
-        }));
+        if matches!(mark, Mark::High | Mark::Done) {
+            let _ = boot.shared.handled.send(Handled {
+                request,
+                chunk,
+                mark,
+                taken: true,
+            });
+        }
         Ok(())
     }
 }

@@ -74,6 +74,12 @@ impl<P: SchemaProvider> Reader<P> {
                 Vec::new()
             }
         };
+        if let Some(boot) = self.bootstrap.as_mut() {
+            for effect in &effects {
+                let (db, table) = filter::ddl_subject(effect);
+                boot.schema_changed(db, table);
+            }
+        }
         super::tables::count_schema_changes(version, self.provider.schema_id());
         self.tables.clear();
         if self.options.config.ddl {

@@ -21,10 +21,6 @@ pub use requests::{BootstrapConfig, NewRequest, RequestRow};
 pub enum SnapshotError {
     #[error("`{database}`.`{table}` does not exist (or this user cannot see it)")]
     NoTable { database: String, table: String },
-    #[error(
-        "`{database}`.`{table}` has no primary key; this version bootstraps only tables with one"
-    )]
-    NoPrimaryKey { database: String, table: String },
     #[error(transparent)]
     Source(#[from] super::SourceError),
     #[error("{what} got no answer within {millis} ms (source.query_timeout_ms)")]
@@ -53,10 +49,7 @@ impl SnapshotError {
     /// as opposed to a connection or a server that may answer later.
     pub fn is_permanent(&self) -> bool {
         match self {
-            Self::NoTable { .. }
-            | Self::NoPrimaryKey { .. }
-            | Self::MysqlJson { .. }
-            | Self::Image { .. } => true,
+            Self::NoTable { .. } | Self::MysqlJson { .. } | Self::Image { .. } => true,
             Self::Query { source, .. } => matches!(source, mysql_async::Error::Server(_)),
             Self::Source(_) | Self::Timeout { .. } => false,
         }
@@ -69,8 +62,11 @@ pub struct TablePlan {
     pub database: String,
     pub table: String,
     pub columns: Vec<PlanColumn>,
-    /// Column indexes of the primary key, in key order.
+    /// Column indexes of the key the walk follows, in key order: the primary key, else a
+    /// unique key of NOT NULL columns; empty when the table has neither.
     pub primary_key: Vec<usize>,
+    /// Whether that key is the primary key (messages name only a primary key).
+    pub key_is_primary: bool,
     /// The request's own condition, SQL as the operator wrote it.
     pub condition: Option<String>,
 }
@@ -217,32 +213,52 @@ impl TablePlan {
                 },
             )
             .collect();
-        let key: Vec<String> = conn
+        // The primary key, else the narrowest unique key of NOT NULL columns (as good for
+        // walking and merging: one row per value); else none, and the table is read in one
+        // streamed pass (`docs/bootstrap.md`: what is weaker).
+        let indexes: Vec<(String, String, String)> = conn
             .exec(
-                "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
-                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' \
-                 ORDER BY SEQ_IN_INDEX",
+                "SELECT INDEX_NAME, COLUMN_NAME, NULLABLE FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 \
+                 ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
                 (database, table),
             )
             .await
             .map_err(query("SELECT FROM information_schema.STATISTICS"))?;
-        let primary_key: Vec<usize> = key
-            .iter()
-            .filter_map(|k| columns.iter().position(|c| &c.name == k))
-            .collect();
-        if primary_key.is_empty() || primary_key.len() != key.len() {
-            return Err(SnapshotError::NoPrimaryKey {
-                database: database.into(),
-                table: table.into(),
-            });
+        let mut candidates: Vec<(bool, Vec<usize>, bool)> = Vec::new();
+        let mut current: Option<&str> = None;
+        for (index, column, nullable) in &indexes {
+            if current != Some(index.as_str()) {
+                current = Some(index.as_str());
+                candidates.push((index == "PRIMARY", Vec::new(), true));
+            }
+            if let Some(last) = candidates.last_mut() {
+                match columns.iter().position(|c| &c.name == column) {
+                    Some(i) if nullable != "YES" => last.1.push(i),
+                    _ => last.2 = false,
+                }
+            }
         }
+        let chosen = candidates
+            .iter()
+            .filter(|(_, key, usable)| *usable && !key.is_empty())
+            .min_by_key(|(primary, key, _)| (!primary, key.len()));
+        let (key_is_primary, primary_key) = chosen
+            .map(|(primary, key, _)| (*primary, key.clone()))
+            .unwrap_or_default();
         Ok(Self {
             database: database.into(),
             table: table.into(),
             columns,
             primary_key,
+            key_is_primary,
             condition,
         })
+    }
+
+    /// Whether the table has a key to walk: without one it is read in one streamed pass.
+    pub fn has_key(&self) -> bool {
+        !self.primary_key.is_empty()
     }
 
     /// The chunk query: after the key `after` when given, `limit` rows in key order.
@@ -286,6 +302,10 @@ impl TablePlan {
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
+        }
+        if key.is_empty() {
+            // One streamed pass (see `read_stream`).
+            return sql;
         }
         let order: Vec<&str> = key.iter().map(|(k, _)| k.as_str()).collect();
         sql.push_str(&format!(
@@ -443,7 +463,11 @@ impl Chunk {
             database: plan.database.as_str().into(),
             name: plan.table.as_str().into(),
             columns,
-            primary_key: plan.primary_key.clone(),
+            primary_key: if plan.key_is_primary {
+                plan.primary_key.clone()
+            } else {
+                Vec::new()
+            },
         }
     }
 }
@@ -462,6 +486,47 @@ pub async fn estimated_rows(conn: &mut Conn, plan: &TablePlan) -> u64 {
     .unwrap_or(0)
 }
 
+fn image_error(plan: &TablePlan) -> impl Fn(ImageError) -> SnapshotError + '_ {
+    |source| SnapshotError::Image {
+        database: plan.database.clone(),
+        table: plan.table.clone(),
+        source,
+    }
+}
+
+fn chunk_query(source: mysql_async::Error) -> SnapshotError {
+    SnapshotError::Query {
+        query: "the bootstrap chunk query",
+        source,
+    }
+}
+
+/// How a result's columns are written as row images, checked against the plan.
+fn result_columns(
+    result: &mysql_async::QueryResult<'_, 'static, mysql_async::BinaryProtocol>,
+    plan: &TablePlan,
+) -> Result<Vec<ImageColumn>, SnapshotError> {
+    let image = image_error(plan);
+    let columns: Vec<ImageColumn> = result
+        .columns_ref()
+        .iter()
+        .zip(&plan.columns)
+        .map(|(c, p)| image::image_column(c, p.labels.as_ref()))
+        .collect::<Result<_, _>>()
+        .map_err(&image)?;
+    if columns.len() != plan.columns.len() {
+        return Err(image(ImageError::Unsupported {
+            column: String::new(),
+            what: format!(
+                "a result of {} columns for a table of {}",
+                columns.len(),
+                plan.columns.len()
+            ),
+        }));
+    }
+    Ok(columns)
+}
+
 /// Reads the chunk after `after` (from the start when `None`).
 ///
 /// At most `limit` rows, and no more once the rows hold `max_bytes` (always one at least):
@@ -473,44 +538,20 @@ pub async fn read_chunk(
     limit: usize,
     max_bytes: usize,
 ) -> Result<Chunk, SnapshotError> {
-    let image = |source| SnapshotError::Image {
-        database: plan.database.clone(),
-        table: plan.table.clone(),
-        source,
-    };
-    let query = |source| SnapshotError::Query {
-        query: "the bootstrap chunk query",
-        source,
-    };
+    let image = image_error(plan);
     let sql = plan.select(after.is_some(), limit);
     let params = after.map(|a| plan.params(a)).unwrap_or_default();
-    let mut result = conn.exec_iter(sql, params).await.map_err(query)?;
-    let columns: Vec<ImageColumn> = result
-        .columns_ref()
-        .iter()
-        .zip(&plan.columns)
-        .map(|(c, p)| image::image_column(c, p.labels.as_ref()))
-        .collect::<Result<_, _>>()
-        .map_err(image)?;
-    if columns.len() != plan.columns.len() {
-        return Err(image(ImageError::Unsupported {
-            column: String::new(),
-            what: format!(
-                "a result of {} columns for a table of {}",
-                columns.len(),
-                plan.columns.len()
-            ),
-        }));
-    }
+    let mut result = conn.exec_iter(sql, params).await.map_err(chunk_query)?;
+    let columns = result_columns(&result, plan)?;
     let mut rows = ImageRows::new(columns.len());
     let mut last_key = None;
     let mut cut = false;
-    while let Some(row) = result.next().await.map_err(query)? {
+    while let Some(row) = result.next().await.map_err(chunk_query)? {
         if cut {
             continue;
         }
         let values = row.unwrap();
-        rows.push(&columns, &values).map_err(image)?;
+        rows.push(&columns, &values).map_err(&image)?;
         last_key = Some(
             plan.primary_key
                 .iter()
@@ -527,6 +568,71 @@ pub async fn read_chunk(
         last_key,
         cut,
     })
+}
+
+/// A keyless table read in one pass: one SELECT, its rows taken a chunk at a time. The
+/// server holds the statement's snapshot (and its read view) until the pass ends.
+pub struct Stream<'c> {
+    result: mysql_async::QueryResult<'c, 'static, mysql_async::BinaryProtocol>,
+    columns: Vec<ImageColumn>,
+    ended: bool,
+}
+
+/// How long the server waits for the pass's reader between chunks (its default, 60 s, is
+/// shorter than a broker that holds the stream back may take).
+const STREAM_WRITE_TIMEOUT_S: u32 = 3600;
+
+impl<'c> Stream<'c> {
+    /// Starts the pass on `conn`, a session of its own.
+    pub async fn open(conn: &'c mut Conn, plan: &TablePlan) -> Result<Self, SnapshotError> {
+        conn.query_drop(format!(
+            "SET SESSION net_write_timeout = {STREAM_WRITE_TIMEOUT_S}"
+        ))
+        .await
+        .map_err(|source| SnapshotError::Query {
+            query: "SET net_write_timeout",
+            source,
+        })?;
+        let params: Vec<Value> = Vec::new();
+        let result = conn
+            .exec_iter(plan.select(false, 0), params)
+            .await
+            .map_err(chunk_query)?;
+        let columns = result_columns(&result, plan)?;
+        Ok(Self {
+            result,
+            columns,
+            ended: false,
+        })
+    }
+
+    /// The next chunk: up to `limit` rows and about `max_bytes`; fewer than `limit` (and
+    /// not `cut`) once the pass ends.
+    pub async fn next_chunk(
+        &mut self,
+        plan: &TablePlan,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Chunk, SnapshotError> {
+        let image = image_error(plan);
+        let mut rows = ImageRows::new(self.columns.len());
+        let mut cut = false;
+        while !self.ended && rows.len() < limit && !cut {
+            match self.result.next().await.map_err(chunk_query)? {
+                Some(row) => {
+                    rows.push(&self.columns, &row.unwrap()).map_err(&image)?;
+                    cut = rows.bytes() >= max_bytes;
+                }
+                None => self.ended = true,
+            }
+        }
+        Ok(Chunk {
+            columns: self.columns.clone(),
+            rows,
+            last_key: None,
+            cut: cut && !self.ended,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -557,6 +663,7 @@ mod tests {
 
     fn plan(key: &[usize]) -> TablePlan {
         TablePlan {
+            key_is_primary: true,
             database: "d".into(),
             table: "t`x".into(),
             columns: vec![

@@ -28,6 +28,9 @@ pub struct BootstrapConfig {
     pub chunk_mb: usize,
     /// A pause between chunks, to spare a busy source server (0: none).
     pub pause_ms: u64,
+    /// On a first start (no checkpoint), request a bootstrap of every table the filter
+    /// passes, then stream: consumers start from whole tables.
+    pub initial: bool,
 }
 
 /// The default rows per chunk.
@@ -44,6 +47,7 @@ impl Default for BootstrapConfig {
             chunk_rows: DEFAULT_CHUNK_ROWS,
             chunk_mb: DEFAULT_CHUNK_MB,
             pause_ms: 0,
+            initial: false,
         }
     }
 }
@@ -309,6 +313,53 @@ pub async fn submit(
         query: "SELECT FROM bootstrap",
         source: mysql_async::Error::Other("the request just written is not there".into()),
     })
+}
+
+/// The comment of the requests an initial snapshot writes.
+pub const INITIAL_COMMENT: &str = "initial snapshot";
+
+/// Requests a bootstrap of each of `tables` (database, table) for the initial snapshot,
+/// with the server's estimate of each table's rows as `total_rows` (counting every table
+/// could take long), skipping tables that already have an incomplete request of this
+/// pipeline (an earlier first start that did not get to save its checkpoint). Returns how
+/// many were written.
+pub async fn submit_initial(
+    conn: &mut Conn,
+    config: &BootstrapConfig,
+    tables: &[(String, String)],
+) -> Result<usize, SnapshotError> {
+    ensure_table(conn, &config.database).await?;
+    let waiting: std::collections::HashSet<(String, String)> = incomplete(conn, config)
+        .await?
+        .into_iter()
+        .map(|r| (r.database, r.table))
+        .collect();
+    let mut written = 0;
+    for (database, table) in tables {
+        if waiting.contains(&(database.clone(), table.clone())) {
+            continue;
+        }
+        conn.exec_drop(
+            format!(
+                "INSERT INTO {}.`bootstrap` (database_name, table_name, total_rows, client_id, comment) \
+                 SELECT ?, ?, COALESCE((SELECT TABLE_ROWS FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?), 0), ?, ?",
+                quote(&config.database)
+            ),
+            (
+                database,
+                table,
+                database,
+                table,
+                &config.client_id,
+                INITIAL_COMMENT,
+            ),
+        )
+        .await
+        .map_err(failed("INSERT INTO bootstrap"))?;
+        written += 1;
+    }
+    Ok(written)
 }
 
 /// This pipeline's requests, oldest first.
