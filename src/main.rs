@@ -143,6 +143,10 @@ enum PositionsAction {
         #[command(flatten)]
         config: ConfigArgs,
         position: BinlogPosition,
+        /// Also ask for a bootstrap of every table the filter passes, which the daemon runs
+        /// when it starts: the way back after a purged binlog (docs/bootstrap.md).
+        #[arg(long)]
+        bootstrap: bool,
     },
     /// Copy the checkpoint and schema history from checkpoint.dir into the database store
     /// (checkpoint.database on the source server), which must be empty for this client_id:
@@ -223,8 +227,13 @@ fn main() -> ExitCode {
             action: PositionsAction::Show { config },
         } => command::positions::show_command(&config.into()),
         Command::Positions {
-            action: PositionsAction::Set { config, position },
-        } => command::positions::set_command(&config.into(), position),
+            action:
+                PositionsAction::Set {
+                    config,
+                    position,
+                    bootstrap,
+                },
+        } => command::positions::set_command(&config.into(), position, bootstrap),
         Command::Positions {
             action: PositionsAction::CopyToDatabase { config },
         } => command::positions::copy_command(&config.into()),

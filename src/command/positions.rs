@@ -19,15 +19,40 @@ pub fn show_command(file: &super::ConfigFile) -> ExitCode {
 }
 
 /// `positions set FILE:POS`: moves the checkpoint and says where it now is.
-pub fn set_command(file: &super::ConfigFile, position: BinlogPosition) -> ExitCode {
+pub fn set_command(
+    file: &super::ConfigFile,
+    position: BinlogPosition,
+    bootstrap: bool,
+) -> ExitCode {
     super::one_shot(
         file,
-        async move |config| set(&config, &position).await,
-        |cp| {
+        async move |config| {
+            let checkpoint = set(&config, &position).await?;
+            let requested = if bootstrap {
+                // After the checkpoint moved: the daemon runs them from there, merging
+                // each chunk with the changes it streams (docs/bootstrap.md).
+                let source = BinlogSource::new(&config.source);
+                let filter = config.filter.compile()?;
+                let requested =
+                    crate::pipeline::bootstrap::request_every_table(&config, &source, &filter)
+                        .await;
+                source.close().await;
+                Some(requested?)
+            } else {
+                None
+            };
+            Ok::<_, Error>((checkpoint, requested))
+        },
+        |(cp, requested)| {
             println!(
                 "checkpoint set to {} on server_id {}",
                 cp.position, cp.server_id
-            )
+            );
+            if let Some((tables, written)) = requested {
+                println!(
+                    "bootstrap requested for {written} of the {tables} tables the filter passes (the others were already waiting); start the daemon to run them, and follow them with `binlog-relay bootstrap --status`"
+                );
+            }
         },
     )
 }

@@ -590,3 +590,47 @@ fn walk_error(plan: &TablePlan, what: &str) -> Error {
         },
     })
 }
+
+/// Asks for a bootstrap of every base table the filter passes, except the server's own
+/// databases and ours: the initial snapshot (`bootstrap.initial`) and the way back after a
+/// purged binlog (`positions set --bootstrap`). Tables already waiting are not asked for
+/// twice. Returns how many tables passed and how many requests were written.
+pub async fn request_every_table(
+    config: &Config,
+    source: &BinlogSource,
+    filter: &crate::filter::Filter,
+) -> Result<(usize, usize), Error> {
+    use mysql_async::prelude::Queryable;
+    const SERVER_DATABASES: [&str; 4] =
+        ["mysql", "information_schema", "performance_schema", "sys"];
+    let ours = [
+        config.bootstrap.database.as_str(),
+        config.checkpoint.database.as_str(),
+    ];
+    let mut conn = source.dedicated_conn().await?;
+    let result = async {
+        let tables: Vec<(String, String)> = conn
+            .query(
+                "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+                 WHERE TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME",
+            )
+            .await
+            .map_err(|source| snapshot::SnapshotError::Query {
+                query: "SELECT FROM information_schema.TABLES",
+                source,
+            })?;
+        let wanted: Vec<(String, String)> = tables
+            .into_iter()
+            .filter(|(db, table)| {
+                !SERVER_DATABASES.contains(&db.as_str())
+                    && !ours.contains(&db.as_str())
+                    && filter.includes_table(db, Some(table))
+            })
+            .collect();
+        let written = requests::submit_initial(&mut conn, &config.bootstrap, &wanted).await?;
+        Ok::<_, Error>((wanted.len(), written))
+    }
+    .await;
+    let _ = conn.disconnect().await;
+    result
+}

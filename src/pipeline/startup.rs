@@ -113,7 +113,12 @@ where
     if saved.is_none() && config.bootstrap.initial && stop_at.is_none() {
         // Before the first checkpoint: a crash in between starts over and asks again
         // (tables already asked for are skipped), rather than stream without them.
-        request_initial_snapshot(config, source, known_tables(schema.catalog()), &filter).await?;
+        let (tables, requested) =
+            super::bootstrap::request_every_table(config, source, &filter).await?;
+        info!(
+            tables,
+            requested, "first start: initial snapshot requested (bootstrap.initial)"
+        );
     }
     if saved.is_none() {
         // Record the starting point at once, as Maxwell does: a crash before the first
@@ -165,42 +170,6 @@ where
         checkpoint,
         reader,
     })))
-}
-
-/// The initial snapshot: a bootstrap request for every table the filter passes, except the
-/// server's own databases and ours.
-async fn request_initial_snapshot<'a>(
-    config: &Config,
-    source: &BinlogSource,
-    tables: impl Iterator<Item = (&'a str, &'a str, Vec<&'a str>)>,
-    filter: &crate::filter::Filter,
-) -> Result<(), Error> {
-    const SERVER_DATABASES: [&str; 4] =
-        ["mysql", "information_schema", "performance_schema", "sys"];
-    let ours = [
-        config.bootstrap.database.as_str(),
-        config.checkpoint.database.as_str(),
-    ];
-    let wanted: Vec<(String, String)> = tables
-        .filter(|(db, table, _)| {
-            !SERVER_DATABASES.contains(db)
-                && !ours.contains(db)
-                && filter.includes_table(db, Some(table))
-        })
-        .map(|(db, table, _)| (db.to_owned(), table.to_owned()))
-        .collect();
-    let mut conn = source.dedicated_conn().await?;
-    let written =
-        crate::source::snapshot::requests::submit_initial(&mut conn, &config.bootstrap, &wanted)
-            .await;
-    let _ = conn.disconnect().await;
-    let written = written?;
-    info!(
-        tables = wanted.len(),
-        requested = written,
-        "first start: initial snapshot requested (bootstrap.initial)"
-    );
-    Ok(())
 }
 
 /// Where `source.start` says to begin when there is no checkpoint.

@@ -1019,3 +1019,67 @@ async fn a_first_start_with_initial_bootstraps_every_table_the_filter_passes() {
     exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
     db.drop_database().await;
 }
+
+/// The way back after a purged binlog: `positions set --bootstrap` moves the checkpoint
+/// and asks for a bootstrap of every table the filter passes, which the daemon then runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn positions_set_with_bootstrap_asks_for_every_table_the_filter_passes() {
+    let _shared = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "boot_reset",
+        &[
+            "CREATE TABLE {db}.t (id INT PRIMARY KEY)",
+            "CREATE TABLE {db}.skipped (id INT PRIMARY KEY)",
+            "INSERT INTO {db}.t VALUES (1), (2)",
+            "INSERT INTO {db}.skipped VALUES (3)",
+        ],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let daemon = DaemonConfig::new(&queue.exchange);
+    let path = daemon.write();
+    let schema_db = unique("mx");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let rules = format!(
+        "exclude: *.*, include: {0}.*, exclude: {0}.skipped",
+        db.name
+    );
+    let env = [
+        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+        ("BINLOG_RELAY__FILTER__RULES", rules.as_str()),
+        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+    ];
+    let position = db.position().await;
+    let (code, out) = relay_command(
+        &path,
+        &["positions", "set", &position, "--bootstrap"],
+        &env[..2],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("bootstrap requested for 1 of the 1 tables"),
+        "{out}"
+    );
+    let child = spawn_daemon(&path, &[], &env);
+    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    let mut received = Vec::new();
+    drain_until(&queue, &mut received, 60, |m: &Received| {
+        m.body.contains(r#""type":"bootstrap-complete""#)
+    })
+    .await;
+    let log = stop_daemon(child).await;
+    let rows: Vec<&str> = received
+        .iter()
+        .filter(|m| m.body.contains(r#""type":"bootstrap-insert""#))
+        .map(|m| m.body.as_str())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}\n{log}");
+    assert!(
+        rows.iter().all(|r| r.contains(r#""table":"t""#)),
+        "{rows:?}"
+    );
+    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
+    db.drop_database().await;
+}
