@@ -307,6 +307,16 @@ pub fn contract(store: &mut impl CheckpointStore) {
 #[cfg(test)]
 mod contract_tests {
     #[test]
+    fn a_checkpoint_written_before_bootstrap_progress_existed_still_reads() {
+        let old = r#"{"position":{"file":"mariadb-bin.000003","offset":4567},"server_id":101,"gtid":"0-101-9"}"#;
+        let cp: super::Checkpoint = serde_json::from_str(old).unwrap();
+        assert_eq!(cp.bootstrap, None);
+        assert_eq!(cp.position.offset, 4567);
+        // And one without progress is written as before.
+        assert!(!serde_json::to_string(&cp).unwrap().contains("bootstrap"));
+    }
+
+    #[test]
     fn the_file_and_memory_stores_keep_the_contract() {
         let dir = tempfile::tempdir().unwrap();
         super::contract(&mut super::FileStore::open(dir.path()).unwrap());

@@ -325,6 +325,7 @@ async fn run_request(
         // bootstrap-complete.
         shared.set_active(Some(active.clone()));
     }
+    snapshot::check_commit_order(conn).await?;
     // The marks table first: a request written by maxwell-bootstrap may come before it.
     requests::ensure_table(conn, &shared.config.database).await?;
     let mut plan = TablePlan::load(

@@ -1083,3 +1083,97 @@ async fn positions_set_with_bootstrap_asks_for_every_table_the_filter_passes() {
     exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
     db.drop_database().await;
 }
+
+/// A column added while a table is bootstrapped: the chunks read after it carry the new
+/// column (the plan is read again at every low mark), no chunk goes back to the old shape,
+/// and every row is published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_added_during_a_bootstrap_appears_in_the_chunks_after_it() {
+    use mysql_async::prelude::Queryable;
+    let _shared = SERVER_SETTINGS.read().await;
+    const ROWS: i64 = 10_000;
+    let db = TestDb::create(
+        "boot_ddl",
+        &["CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)"],
+    )
+    .await;
+    {
+        let mut conn = db.pool.get_conn().await.expect("connection");
+        let values: Vec<String> = (1..=ROWS).map(|i| format!("({i}, {i})")).collect();
+        conn.query_drop(format!(
+            "INSERT INTO {}.t VALUES {}",
+            db.name,
+            values.join(",")
+        ))
+        .await
+        .expect("load");
+    }
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let daemon = DaemonConfig::new(&queue.exchange);
+    let path = daemon.write();
+    let schema_db = unique("mx");
+    let start = db.position().await;
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [
+        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+        ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+        ("BINLOG_RELAY__BOOTSTRAP__CHUNK_ROWS", "500"),
+        ("BINLOG_RELAY__BOOTSTRAP__PAUSE_MS", "100"),
+    ];
+    let child = spawn_daemon(&path, &[], &env);
+    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    let (code, out) =
+        relay_command(&path, &["bootstrap", &format!("{}.t", db.name)], &env[..1]).await;
+    assert_eq!(code, 0, "{out}");
+    // Once a few chunks are read (the daemon's metrics say), the column comes.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let scrape = http_get(port, "/metrics").await.map(|(_, body)| body);
+        let read = scrape
+            .as_deref()
+            .and_then(|s| metric(s, "binlog_relay_bootstrap_rows_read"))
+            .unwrap_or(0.0);
+        if read >= 2_000.0 {
+            assert!(read < 8_000.0, "the ALTER must land inside the bootstrap");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bootstrap did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    db.exec(&["ALTER TABLE {db}.t ADD COLUMN z INT NOT NULL DEFAULT 7"])
+        .await;
+    let mut received = Vec::new();
+    drain_until(&queue, &mut received, 120, |m: &Received| {
+        m.body.contains(r#""type":"bootstrap-complete""#)
+    })
+    .await;
+    let log = stop_daemon(child).await;
+    let rows: Vec<serde_json::Value> = received
+        .iter()
+        .filter(|m| m.body.contains(r#""type":"bootstrap-insert""#))
+        .map(|m| serde_json::from_str::<serde_json::Value>(&m.body).expect("JSON")["data"].clone())
+        .collect();
+    let ids: std::collections::BTreeSet<i64> =
+        rows.iter().filter_map(|d| d["id"].as_i64()).collect();
+    assert_eq!(
+        ids.len(),
+        usize::try_from(ROWS).expect("rows"),
+        "every row\n{log}"
+    );
+    let first_new = rows
+        .iter()
+        .position(|d| d.get("z").is_some())
+        .unwrap_or_else(|| panic!("no chunk after the ALTER has the column\n{log}"));
+    assert!(first_new > 0, "the ALTER came after the first chunks");
+    assert!(
+        rows[first_new..].iter().all(|d| d["z"] == 7),
+        "a chunk after the ALTER went back to the old shape\n{log}"
+    );
+    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
+    db.drop_database().await;
+}

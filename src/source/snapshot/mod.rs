@@ -35,6 +35,10 @@ pub enum SnapshotError {
         "`{database}`.`{table}` has a column of MySQL's JSON type, which this version does not bootstrap"
     )]
     MysqlJson { database: String, table: String },
+    #[error(
+        "the server runs with binlog_order_commits=OFF, so transactions may commit in another order than the binlog's and the watermarks cannot be trusted; set binlog_order_commits=ON (MySQL's default) to bootstrap"
+    )]
+    CommitOrder,
     #[error("`{database}`.`{table}`: {source}")]
     Image {
         database: String,
@@ -49,7 +53,10 @@ impl SnapshotError {
     /// as opposed to a connection or a server that may answer later.
     pub fn is_permanent(&self) -> bool {
         match self {
-            Self::NoTable { .. } | Self::MysqlJson { .. } | Self::Image { .. } => true,
+            Self::NoTable { .. }
+            | Self::MysqlJson { .. }
+            | Self::CommitOrder
+            | Self::Image { .. } => true,
             Self::Query { source, .. } => matches!(source, mysql_async::Error::Server(_)),
             Self::Source(_) | Self::Timeout { .. } => false,
         }
@@ -469,6 +476,25 @@ impl Chunk {
                 Vec::new()
             },
         }
+    }
+}
+
+/// Refuses a server whose commits may not follow binlog order (MySQL's
+/// `binlog_order_commits=OFF`): the watermark argument rests on it. MariaDB has no such
+/// setting and always commits in binlog order.
+pub async fn check_commit_order(conn: &mut Conn) -> Result<(), SnapshotError> {
+    match conn
+        .query_first::<Option<i64>, _>("SELECT @@GLOBAL.binlog_order_commits")
+        .await
+    {
+        Ok(Some(Some(0))) => Err(SnapshotError::CommitOrder),
+        Ok(_) => Ok(()),
+        // 1193: no such variable (MariaDB).
+        Err(mysql_async::Error::Server(e)) if e.code == 1193 => Ok(()),
+        Err(source) => Err(SnapshotError::Query {
+            query: "SELECT @@binlog_order_commits",
+            source,
+        }),
     }
 }
 

@@ -450,3 +450,47 @@ impl RequestRow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_sizes_and_the_pause_are_checked() {
+        assert!(BootstrapConfig::default().validate().is_ok());
+        for (config, key) in [
+            (
+                BootstrapConfig {
+                    chunk_rows: 0,
+                    ..Default::default()
+                },
+                "bootstrap.chunk_rows",
+            ),
+            (
+                BootstrapConfig {
+                    chunk_rows: 1_000_001,
+                    ..Default::default()
+                },
+                "bootstrap.chunk_rows",
+            ),
+            (
+                BootstrapConfig {
+                    chunk_mb: 0,
+                    ..Default::default()
+                },
+                "bootstrap.chunk_mb",
+            ),
+            (
+                BootstrapConfig {
+                    pause_ms: 60_001,
+                    ..Default::default()
+                },
+                "bootstrap.pause_ms",
+            ),
+        ] {
+            let error = config.validate().expect_err("refused").to_string();
+            assert!(error.contains(key), "{error}");
+        }
+        assert_eq!(BootstrapConfig::default().chunk_bytes(), 8 * 1024 * 1024);
+    }
+}
