@@ -5,4 +5,5 @@ mod bad_config;
 mod crashers;
 mod fixtures;
 mod golden;
+mod jsonb;
 mod pipeline;

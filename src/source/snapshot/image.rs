@@ -137,11 +137,9 @@ pub fn image_column(column: &Column, labels: Option<&Labels>) -> Result<ImageCol
             }
         }
         (None, WireType::MYSQL_TYPE_GEOMETRY) => ColumnType::Geometry { prefix: 4 },
-        (None, WireType::MYSQL_TYPE_JSON) => {
-            // MySQL's JSON travels as text; the binlog holds MySQL's binary JSON, which this
-            // version does not write. (MariaDB's JSON is LONGTEXT and is read as text.)
-            return Err(unsupported("MySQL's JSON type".into()));
-        }
+        // MySQL's JSON travels as text and is written in MySQL's binary form (`jsonb`).
+        // (MariaDB's JSON is LONGTEXT and is read as text.)
+        (None, WireType::MYSQL_TYPE_JSON) => ColumnType::Json { prefix: 4 },
         (None, other) => return Err(unsupported(format!("type {other:?}"))),
     };
     // A binary string's charset is `binary` (63); CHAR(n) of any other charset is read
@@ -330,6 +328,13 @@ fn write(out: &mut Vec<u8>, column: &ImageColumn, value: &Value) -> Result<(), I
             | ColumnType::Geometry { prefix },
             Value::Bytes(bytes),
         ) => prefixed(out, bytes, prefix).ok_or_else(bad),
+        (ColumnType::Json { prefix }, Value::Bytes(text)) => {
+            let doc = super::jsonb::encode(text).map_err(|e| ImageError::Unsupported {
+                column: column.name.clone(),
+                what: e.to_string(),
+            })?;
+            prefixed(out, &doc, prefix).ok_or_else(bad)
+        }
         (ColumnType::FixedString { prefix }, Value::Bytes(bytes)) => {
             let bytes = if column.strip_zero_pad {
                 let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);

@@ -7,6 +7,7 @@
 //! (the pipeline's bootstrap merges them; `docs/bootstrap.md` says why that is exact).
 
 pub mod image;
+pub mod jsonb;
 pub mod requests;
 
 use mysql_async::Conn;
@@ -32,10 +33,6 @@ pub enum SnapshotError {
         source: mysql_async::Error,
     },
     #[error(
-        "`{database}`.`{table}` has a column of MySQL's JSON type, which this version does not bootstrap"
-    )]
-    MysqlJson { database: String, table: String },
-    #[error(
         "the server runs with binlog_order_commits=OFF, so transactions may commit in another order than the binlog's and the watermarks cannot be trusted; set binlog_order_commits=ON (MySQL's default) to bootstrap"
     )]
     CommitOrder,
@@ -53,10 +50,7 @@ impl SnapshotError {
     /// as opposed to a connection or a server that may answer later.
     pub fn is_permanent(&self) -> bool {
         match self {
-            Self::NoTable { .. }
-            | Self::MysqlJson { .. }
-            | Self::CommitOrder
-            | Self::Image { .. } => true,
+            Self::NoTable { .. } | Self::CommitOrder | Self::Image { .. } => true,
             Self::Query { source, .. } => matches!(source, mysql_async::Error::Server(_)),
             Self::Source(_) | Self::Timeout { .. } => false,
         }
@@ -186,12 +180,6 @@ impl TablePlan {
             });
         };
         let (database, table) = (database.as_str(), table.as_str());
-        if rows.iter().any(|r| r.1 == "json") {
-            return Err(SnapshotError::MysqlJson {
-                database: database.into(),
-                table: table.into(),
-            });
-        }
         let columns: Vec<PlanColumn> = rows
             .into_iter()
             .map(
