@@ -482,6 +482,6 @@ mod tests {
         unique.dedup();
         assert_eq!(names, unique);
         // Every series but the per-event-type and per-broker-node ones, which appear with their first value.
-        assert_eq!(names.len(), 33, "{names:?}");
+        assert_eq!(names.len(), 37, "{names:?}");
     }
 }

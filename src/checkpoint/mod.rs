@@ -188,6 +188,10 @@ pub struct BootstrapProgress {
     /// The key of the last row of the last confirmed chunk; none before the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Vec<crate::source::snapshot::SavedKey>>,
+    /// The names of the key `after` is a value of: a table whose key changed since is read
+    /// again from the start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key: Vec<String>,
 }
 
 impl Checkpoint {
@@ -299,6 +303,7 @@ pub fn contract(store: &mut impl CheckpointStore) {
             mysql_common::Value::Int(60_000),
             mysql_common::Value::Bytes(b"k\xff".to_vec()),
         ])),
+        key: vec!["id".into(), "k".into()],
     }));
     store.save(&third).expect("save with a bootstrap");
     assert_eq!(store.load().expect("load"), Some(third));

@@ -19,6 +19,7 @@ use crate::checkpoint::BootstrapProgress;
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::METRICS;
+use crate::position::BinlogPosition;
 use crate::shutdown::ShutdownSignal;
 use crate::source::BinlogSource;
 use crate::source::snapshot::requests::{self, Mark};
@@ -62,7 +63,7 @@ pub struct PendingChunk {
 }
 
 /// A mark the reader handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handled {
     pub request: u64,
     pub chunk: u64,
@@ -71,6 +72,9 @@ pub struct Handled {
     /// see the low mark or the chunk (it cannot tell which rows changed in between); the
     /// worker then reads the chunk again.
     pub taken: bool,
+    /// Where the mark's row is in the binlog: its messages are confirmed once a checkpoint
+    /// past it is saved.
+    pub at: BinlogPosition,
 }
 
 /// What the worker and the reader share.
@@ -86,6 +90,8 @@ pub struct Shared {
     pub handled: mpsc::UnboundedSender<Handled>,
     /// The worker's end of `handled`.
     handled_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Handled>>,
+    /// The position of the last checkpoint saved.
+    saved: tokio::sync::watch::Receiver<Option<BinlogPosition>>,
     /// The progress of the checkpoint this run started from: the worker continues it.
     resume: Mutex<Option<BootstrapProgress>>,
     /// New requests the reader saw in the binlog.
@@ -96,6 +102,7 @@ impl Shared {
     pub fn new(
         config: snapshot::BootstrapConfig,
         resume: Option<BootstrapProgress>,
+        saved: tokio::sync::watch::Receiver<Option<BinlogPosition>>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<RequestRow>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (handled_tx, handled_rx) = mpsc::unbounded_channel();
@@ -116,11 +123,17 @@ impl Shared {
                 pending: Mutex::new(Vec::new()),
                 handled: handled_tx,
                 handled_rx: tokio::sync::Mutex::new(handled_rx),
+                saved,
                 resume: Mutex::new(resume),
                 requests: tx,
             }),
             rx,
         )
+    }
+
+    /// The worker stopped: no request is under way (the reader drops an open window).
+    pub fn worker_stopped(&self) {
+        self.set_active(None);
     }
 
     fn set_active(&self, request: Option<ActiveRequest>) {
@@ -167,28 +180,42 @@ impl Shared {
         .await
     }
 
-    /// Waits until the reader has handled this mark: `Some(taken)`, or `None` on the stop.
+    /// Waits until the reader has handled this mark: what it did, or `None` on the stop.
     async fn handled_by_reader(
         &self,
         request: u64,
         chunk: u64,
         mark: Mark,
         shutdown: &mut ShutdownSignal,
-    ) -> Option<bool> {
+    ) -> Option<Handled> {
         // Every handled mark is queued, so one handled before this wait began is not
         // missed; older ones (of chunks given up on) are passed over.
         let mut handled = self.handled_rx.lock().await;
         let seen = async {
             while let Some(h) = handled.recv().await {
                 if h.request == request && h.chunk == chunk && h.mark == mark {
-                    return Some(h.taken);
+                    return Some(h);
                 }
             }
             None
         };
         tokio::select! {
-            taken = seen => taken,
+            h = seen => h,
             _ = shutdown.wait() => None,
+        }
+    }
+
+    /// Waits until a checkpoint past `at` is saved: every message up to it is confirmed.
+    /// `false` on the stop.
+    async fn confirmed(&self, at: &BinlogPosition, shutdown: &mut ShutdownSignal) -> bool {
+        let mut saved = self.saved.clone();
+        let past = saved.wait_for(|p| {
+            p.as_ref()
+                .is_some_and(|p| p.cmp_sequence(at) == std::cmp::Ordering::Greater)
+        });
+        tokio::select! {
+            r = past => r.is_ok(),
+            _ = shutdown.wait() => false,
         }
     }
 
@@ -282,15 +309,20 @@ pub async fn worker(
                     // started: closed without a message.
                     let started = shared.active().is_some_and(|a| a.id == request.id);
                     shared.mark(&mut conn, request.id, 0, Mark::Done, 0).await?;
-                    if started
-                        && shared
+                    if started {
+                        let Some(done) = shared
                             .handled_by_reader(request.id, 0, Mark::Done, &mut shutdown)
                             .await
-                            .is_none()
-                    {
-                        return Ok(());
+                        else {
+                            return Ok(());
+                        };
+                        shared.set_active(None);
+                        if !shared.confirmed(&done.at, &mut shutdown).await {
+                            return Ok(());
+                        }
                     }
                     shared.set_active(None);
+                    requests::complete(&mut conn, &shared.config, request.id).await?;
                 }
                 Err(e) => return Err(e),
             }
@@ -352,6 +384,15 @@ async fn run_request(
     let mut after: Option<Vec<mysql_common::Value>> = None;
     let mut inserted: u64 = 0;
     let mut chunk_no: u64 = 0;
+    // A key that changed since the progress was saved makes its saved value meaningless:
+    // the table is read again from the start, with a new bootstrap-start.
+    let resumed = resumed.filter(|progress| {
+        let same = progress.key.is_empty() || progress.key == *active.key;
+        if !same {
+            warn!(request = request.id, saved_key = ?progress.key, key = ?active.key, "the table's key changed since the bootstrap's progress was saved; reading it again from the start");
+        }
+        same
+    });
     match resumed {
         Some(progress) => {
             after = match progress.after.as_deref().map(SavedKey::restore) {
@@ -408,8 +449,20 @@ async fn run_request(
     let mut flights: std::collections::VecDeque<Flight> = std::collections::VecDeque::new();
     let mut next_from = after.clone();
     let mut table_read = false;
+    let mut unconfirmed: std::collections::VecDeque<BinlogPosition> =
+        std::collections::VecDeque::new();
     loop {
         if !table_read && flights.len() < FLIGHTS {
+            // Memory: a chunk taken by the reader waits as messages until the broker
+            // confirms them; the next read waits until all but the last taken are.
+            while unconfirmed.len() > 1 {
+                let Some(at) = unconfirmed.pop_front() else {
+                    break;
+                };
+                if !shared.confirmed(&at, shutdown).await {
+                    return Ok(());
+                }
+            }
             chunk_no += 1;
             METRICS.bootstrap_rows_read.set(gauge(inserted));
             shared
@@ -503,11 +556,12 @@ async fn run_request(
             .await
         {
             None => return Ok(()),
-            Some(true) => {
+            Some(handled) if handled.taken => {
                 redos = 0;
                 inserted += flight.read;
+                unconfirmed.push_back(handled.at);
             }
-            Some(false) => {
+            Some(_) => {
                 // The chunks after it are refused too: wait for the reader to pass them.
                 for later in flights.drain(..) {
                     if shared
@@ -551,15 +605,20 @@ async fn run_request(
         .mark(conn, request.id, chunk_no, Mark::Done, inserted)
         .await?;
     // The next request waits until the reader has published this one's bootstrap-complete
-    // (it publishes only for the request in hand).
-    if shared
+    // (it publishes only for the request in hand), and until that is confirmed: only then
+    // is the request complete in its row. A stop before that leaves it incomplete, and the
+    // next start runs it again, rather than take it as done with messages still unsent.
+    let Some(done) = shared
         .handled_by_reader(request.id, chunk_no, Mark::Done, shutdown)
         .await
-        .is_none()
-    {
+    else {
+        return Ok(());
+    };
+    shared.set_active(None);
+    if !shared.confirmed(&done.at, shutdown).await {
         return Ok(());
     }
-    shared.set_active(None);
+    requests::complete(conn, &shared.config, request.id).await?;
     info!(
         request = request.id,
         rows = inserted,

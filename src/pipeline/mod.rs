@@ -218,6 +218,8 @@ where
         }
     };
     let resume = ready.checkpoint.bootstrap.clone();
+    // Bootstrap waits on saved checkpoints: a request is complete once its messages are.
+    let (saved_tx, saved_rx) = tokio::sync::watch::channel(None);
     let events = source.stream_from(&ready.start, &ready.server).await?;
     METRICS.streaming.set(1);
     let rabbitmq = &config.sink.rabbitmq;
@@ -232,11 +234,12 @@ where
         first: Duration::from_millis(rabbitmq.retry_delay_ms),
         max: Duration::from_millis(rabbitmq.retry_max_delay_ms),
     })
-    .with_confirm_timeout(Duration::from_millis(rabbitmq.confirm_timeout_ms));
+    .with_confirm_timeout(Duration::from_millis(rabbitmq.confirm_timeout_ms))
+    .with_saved_watch(saved_tx);
     // Bootstrap requests run beside the stream; a worker that cannot run (no grants to
     // write its marks, say) says so and leaves the stream alone.
     // Not on a run that stops at a position: it reads up to there and writes nothing.
-    let (shared, requests) = bootstrap::Shared::new(config.bootstrap.clone(), resume);
+    let (shared, requests) = bootstrap::Shared::new(config.bootstrap.clone(), resume, saved_rx);
     let (reader, requests) = if stops {
         (ready.reader, None)
     } else {
@@ -248,9 +251,10 @@ where
             let Some(requests) = requests else {
                 return;
             };
-            if let Err(e) = bootstrap::worker(config, shared, requests, shutdown).await {
+            if let Err(e) = bootstrap::worker(config, shared.clone(), requests, shutdown).await {
                 warn!(error = %e, "bootstrap worker stopped; requests wait for the next start");
             }
+            shared.worker_stopped();
         }
     });
     let outcome = stream::stream(events, reader, publisher, shutdown).await;

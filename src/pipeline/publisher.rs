@@ -139,6 +139,8 @@ pub struct Publisher<S: Sink, C> {
     confirmed: Option<Checkpoint>,
     /// What the store holds.
     saved: Option<Checkpoint>,
+    /// Told the position of each checkpoint saved (bootstrap waits on it).
+    saved_watch: Option<tokio::sync::watch::Sender<Option<crate::position::BinlogPosition>>>,
     /// When a checkpoint was last logged at info level.
     last_logged: Option<Instant>,
     /// Refused messages are sent again only after this.
@@ -180,12 +182,22 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             abandoned: FuturesUnordered::new(),
             confirmed: saved.clone(),
             saved,
+            saved_watch: None,
             last_logged: None,
             paused_until: None,
             next_pause: retry.first,
             refusals_unlogged: 0,
             refusal_logged: None,
         }
+    }
+
+    /// Reports the position of every checkpoint saved on `watch`.
+    pub fn with_saved_watch(
+        mut self,
+        watch: tokio::sync::watch::Sender<Option<crate::position::BinlogPosition>>,
+    ) -> Self {
+        self.saved_watch = Some(watch);
+        self
     }
 
     /// Takes the connection as lost when a published message is not confirmed within
@@ -627,6 +639,9 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             debug!(position = %cp.position, "checkpoint saved");
         }
         self.saved = Some(cp.clone());
+        if let Some(watch) = &self.saved_watch {
+            watch.send_replace(Some(cp.position.clone()));
+        }
         Ok(())
     }
 }

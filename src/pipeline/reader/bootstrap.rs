@@ -28,6 +28,9 @@ use crate::source::snapshot::requests::{MARKS_TABLE, Mark};
 use crate::source::snapshot::{RequestRow, SavedKey};
 use crate::table::Table;
 
+/// The most live keys a window notes before it gives up on its chunk.
+const MAX_WINDOW_KEYS: usize = 100_000;
+
 /// The reader's side of bootstrap.
 pub(crate) struct ReaderBootstrap {
     shared: Arc<Shared>,
@@ -163,6 +166,15 @@ impl ReaderBootstrap {
                 return boot.mark(cx, table, after);
             }
         }
+        if boot
+            .window
+            .as_ref()
+            .is_some_and(|w| w.database == table.database && w.table == table.name)
+            && boot.shared.active().map(|a| a.id) != boot.window.as_ref().map(|w| w.request)
+        {
+            // The worker stopped between its marks: no high mark will come.
+            boot.window = None;
+        }
         if let Some(window) = boot.window.as_mut()
             && window.database == table.database
             && window.table == table.name
@@ -179,11 +191,23 @@ impl ReaderBootstrap {
                 window.stale = true;
             }
             for image in [before, after] {
-                if !image.is_empty()
-                    && let Some(key) = rendered_key(table, &columns, image)
-                {
-                    window.changed.insert(key);
+                if image.is_empty() {
+                    continue;
                 }
+                match rendered_key(table, &columns, image) {
+                    Some(key) => {
+                        window.changed.insert(key);
+                    }
+                    // A key column left out of the image (binlog_row_image=NOBLOB with a
+                    // BLOB key): the change cannot be matched.
+                    None => window.stale = true,
+                }
+            }
+            // A window open far longer than a chunk takes (a worker that died between its
+            // marks) stops growing: its chunk is refused anyway.
+            if window.changed.len() > MAX_WINDOW_KEYS {
+                window.changed.clear();
+                window.stale = true;
             }
         }
         Ok(())
@@ -241,6 +265,7 @@ impl ReaderBootstrap {
                         chunk: 0,
                         inserted: 0,
                         after: None,
+                        key: active.key.to_vec(),
                     });
                 }
                 if included {
@@ -299,6 +324,7 @@ impl ReaderBootstrap {
                         chunk,
                         mark,
                         taken: false,
+                        at: cx.position.clone(),
                     });
                     return Ok(());
                 };
@@ -306,7 +332,14 @@ impl ReaderBootstrap {
                     request,
                     chunk,
                     inserted: pending.inserted,
-                    after: pending.rows.last_key.as_deref().map(SavedKey::save),
+                    key: active.key.to_vec(),
+                    // An empty last chunk leaves the walk where it was.
+                    after: pending
+                        .rows
+                        .last_key
+                        .as_deref()
+                        .map(SavedKey::save)
+                        .or_else(|| pending.from.clone()),
                 });
                 crate::metrics::METRICS.bootstrap_chunks.inc();
                 if included {
@@ -360,6 +393,7 @@ impl ReaderBootstrap {
                 chunk,
                 mark,
                 taken: true,
+                at: cx.position.clone(),
             });
         }
         Ok(())

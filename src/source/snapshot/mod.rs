@@ -51,7 +51,11 @@ impl SnapshotError {
     pub fn is_permanent(&self) -> bool {
         match self {
             Self::NoTable { .. } | Self::CommitOrder | Self::Image { .. } => true,
-            Self::Query { source, .. } => matches!(source, mysql_async::Error::Server(_)),
+            // A lock wait, a deadlock, a statement time limit or a killed query may pass.
+            Self::Query { source, .. } => matches!(
+                source,
+                mysql_async::Error::Server(e) if !matches!(e.code, 1205 | 1213 | 1317 | 3024 | 1969)
+            ),
             Self::Source(_) | Self::Timeout { .. } => false,
         }
     }
@@ -211,7 +215,9 @@ impl TablePlan {
         // The primary key, else the narrowest unique key of NOT NULL columns (as good for
         // walking and merging: one row per value); else none, and the table is read in one
         // streamed pass (`docs/bootstrap.md`: what is weaker).
-        let indexes: Vec<(String, String, String)> = conn
+        // A functional key part (MySQL 8.0.13+) has no column name: such a key is not
+        // walkable.
+        let indexes: Vec<(String, Option<String>, String)> = conn
             .exec(
                 "SELECT INDEX_NAME, COLUMN_NAME, NULLABLE FROM information_schema.STATISTICS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 \
@@ -228,7 +234,10 @@ impl TablePlan {
                 candidates.push((index == "PRIMARY", Vec::new(), true));
             }
             if let Some(last) = candidates.last_mut() {
-                match columns.iter().position(|c| &c.name == column) {
+                match column
+                    .as_ref()
+                    .and_then(|column| columns.iter().position(|c| &c.name == column))
+                {
                     Some(i) if nullable != "YES" => last.1.push(i),
                     _ => last.2 = false,
                 }

@@ -194,6 +194,25 @@ impl Mark {
     }
 }
 
+/// Marks a request complete (`is_complete`, `completed_at`): once every message of it is
+/// confirmed and the checkpoint past them is saved, so that a restart never takes a
+/// request as done whose messages could still be lost.
+pub async fn complete(
+    conn: &mut Conn,
+    config: &BootstrapConfig,
+    request_id: u64,
+) -> Result<(), SnapshotError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {}.`bootstrap` SET is_complete = 1, completed_at = NOW() WHERE id = ?",
+            quote(&config.database)
+        ),
+        (request_id,),
+    )
+    .await
+    .map_err(failed("UPDATE bootstrap"))
+}
+
 /// Writes a mark, with the request's progress columns, in one transaction.
 pub async fn write_mark(
     conn: &mut Conn,
@@ -208,7 +227,8 @@ pub async fn write_mark(
     let progress = match mark {
         Mark::Start => "started_at = NOW(), inserted_rows = ?".to_owned(),
         Mark::Low | Mark::High => "inserted_rows = ?".to_owned(),
-        Mark::Done => "is_complete = 1, completed_at = NOW(), inserted_rows = ?".to_owned(),
+        // Complete only once its messages are confirmed ([`complete`]).
+        Mark::Done => "inserted_rows = ?".to_owned(),
     };
     let mut tx = conn
         .start_transaction(mysql_async::TxOpts::default())
@@ -329,9 +349,11 @@ pub async fn submit_initial(
     tables: &[(String, String)],
 ) -> Result<usize, SnapshotError> {
     ensure_table(conn, &config.database).await?;
+    // A waiting request with a condition covers only part of its table.
     let waiting: std::collections::HashSet<(String, String)> = incomplete(conn, config)
         .await?
         .into_iter()
+        .filter(|r| r.condition.as_deref().is_none_or(|c| c.trim().is_empty()))
         .map(|r| (r.database, r.table))
         .collect();
     let mut written = 0;
