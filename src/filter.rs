@@ -2,8 +2,9 @@
 //!
 //! Two layers, as in Maxwell (its `Filter` and `FilterPattern` classes):
 //!
-//! - Rules Maxwell applies whatever its configuration says ([`always_dropped`],
-//!   [`ddl_dropped`]): its own schema (`maxwell.*`, except inserts into `maxwell.bootstrap`)
+//! - Rules Maxwell applies whatever its configuration says ([`Filter::always_dropped`],
+//!   [`Filter::ddl_dropped`]): its own schema database (`maxwell.*` by default, whatever
+//!   `schema_database` names; except inserts into its `bootstrap` table)
 //!   and the heartbeat tables of managed MySQL (`mysql.ha_health_check`,
 //!   `mysql.rds_heartbeat*`) never reach the sink.
 //! - The operator's [`Filter`], written in Maxwell's `filter` syntax:
@@ -24,13 +25,16 @@ use regex::Regex;
 use crate::decode::RowKind;
 use crate::schema::ddl::Effect;
 
-/// Whether Maxwell drops rows of this table regardless of filters.
-pub fn always_dropped(database: &str, table: &str, kind: RowKind) -> bool {
-    match database {
-        "maxwell" => !(table == "bootstrap" && kind == RowKind::Insert),
-        "mysql" => table == "ha_health_check" || table.starts_with("rds_heartbeat"),
-        _ => false,
+/// Maxwell's default schema database.
+const MAXWELL_SCHEMA: &str = "maxwell";
+
+/// Whether Maxwell, with its schema database `schema`, drops rows of this table regardless
+/// of filters.
+fn always_dropped_in(schema: &str, database: &str, table: &str, kind: RowKind) -> bool {
+    if database == schema {
+        return !(table == "bootstrap" && kind == RowKind::Insert);
     }
+    database == "mysql" && (table == "ha_health_check" || table.starts_with("rds_heartbeat"))
 }
 
 /// The database and table (none for database statements) a DDL message is about.
@@ -47,12 +51,6 @@ pub fn ddl_subject(effect: &Effect) -> (&str, Option<&str>) {
         }
         | Effect::TableDrop { database, table } => (database, Some(table)),
     }
-}
-
-/// Whether Maxwell drops a DDL message regardless of filters: changes to its own schema
-/// database.
-pub fn ddl_dropped(effect: &Effect) -> bool {
-    ddl_subject(effect).0 == "maxwell"
 }
 
 /// A `db.table` pattern in the filter's syntax (`*`, exact names, quoted names,
@@ -170,6 +168,9 @@ impl Rule {
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     rules: Vec<Rule>,
+    /// Maxwell's schema database (`schema_database`, our `bootstrap.database`); `maxwell`
+    /// when not set.
+    maxwell_schema: Option<String>,
 }
 
 /// A column's value as the filter sees it: `None` for SQL NULL, else its text.
@@ -187,7 +188,32 @@ impl Filter {
             };
             rules.push(parse_rule(raw.trim()).map_err(error)?);
         }
-        Ok(Self { rules })
+        Ok(Self {
+            rules,
+            maxwell_schema: None,
+        })
+    }
+
+    /// Names Maxwell's schema database, whose tables' rows and DDL are never published
+    /// (but inserts into its `bootstrap` table).
+    pub fn set_maxwell_schema(&mut self, database: &str) {
+        self.maxwell_schema = Some(database.to_owned());
+    }
+
+    fn maxwell_schema(&self) -> &str {
+        self.maxwell_schema.as_deref().unwrap_or(MAXWELL_SCHEMA)
+    }
+
+    /// Whether Maxwell drops rows of this table regardless of the rules: its own schema
+    /// database's (but inserts into `bootstrap`) and managed MySQL's heartbeats.
+    pub fn always_dropped(&self, database: &str, table: &str, kind: RowKind) -> bool {
+        always_dropped_in(self.maxwell_schema(), database, table, kind)
+    }
+
+    /// Whether Maxwell drops a DDL message regardless of the rules: changes to its own
+    /// schema database.
+    pub fn ddl_dropped(&self, effect: &Effect) -> bool {
+        ddl_subject(effect).0 == self.maxwell_schema()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -484,13 +510,31 @@ mod tests {
 
     #[test]
     fn maxwells_own_tables_and_managed_heartbeats_are_dropped() {
-        assert!(always_dropped("maxwell", "heartbeats", RowKind::Insert));
-        assert!(always_dropped("maxwell", "bootstrap", RowKind::Update));
-        assert!(!always_dropped("maxwell", "bootstrap", RowKind::Insert));
-        assert!(always_dropped("mysql", "ha_health_check", RowKind::Update));
-        assert!(always_dropped("mysql", "rds_heartbeat2", RowKind::Insert));
-        assert!(!always_dropped("mysql", "user", RowKind::Insert));
-        assert!(!always_dropped("tcs", "Placement", RowKind::Insert));
+        let f = Filter::default();
+        assert!(f.always_dropped("maxwell", "heartbeats", RowKind::Insert));
+        assert!(f.always_dropped("maxwell", "bootstrap", RowKind::Update));
+        assert!(!f.always_dropped("maxwell", "bootstrap", RowKind::Insert));
+        assert!(f.always_dropped("mysql", "ha_health_check", RowKind::Update));
+        assert!(f.always_dropped("mysql", "rds_heartbeat2", RowKind::Insert));
+        assert!(!f.always_dropped("mysql", "user", RowKind::Insert));
+        assert!(!f.always_dropped("tcs", "Placement", RowKind::Insert));
+    }
+
+    #[test]
+    fn maxwells_schema_is_dropped_under_its_configured_name_only() {
+        let mut f = Filter::default();
+        f.set_maxwell_schema("mx_tis");
+        assert!(f.always_dropped("mx_tis", "positions", RowKind::Update));
+        assert!(f.always_dropped("mx_tis", "heartbeats", RowKind::Insert));
+        assert!(!f.always_dropped("mx_tis", "bootstrap", RowKind::Insert));
+        // A database that happens to be called maxwell is then an ordinary one.
+        assert!(!f.always_dropped("maxwell", "positions", RowKind::Update));
+        let ddl = |database: &str| Effect::DatabaseDrop {
+            database: database.into(),
+        };
+        assert!(f.ddl_dropped(&ddl("mx_tis")));
+        assert!(!f.ddl_dropped(&ddl("maxwell")));
+        assert!(Filter::default().ddl_dropped(&ddl("maxwell")));
     }
 
     /// The example of Maxwell's filtering documentation, rule by rule.

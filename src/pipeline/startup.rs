@@ -101,6 +101,8 @@ where
     let mut schema =
         schema_start::open(source, &server, &start, saved.is_some(), &mut history).await?;
     let mut filter = config.filter.compile()?;
+    // Maxwell's schema database is where bootstrap requests live (`schema_database`).
+    filter.set_maxwell_schema(&config.bootstrap.database);
     if config.checkpoint.store == crate::checkpoint::StoreKind::Database {
         // Our own checkpoint and history writes are in the binlog too.
         filter.blacklist_database(&config.checkpoint.database);

@@ -131,3 +131,69 @@ async fn a_bad_filter_rule_is_a_configuration_error_naming_it() {
         done.stderr
     );
 }
+
+/// Maxwell's schema database under a name of its own (`schema_database`, here
+/// `bootstrap.database`): its tables' rows and DDL are dropped, except inserts into its
+/// `bootstrap` table, while other databases publish as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxwells_schema_database_is_dropped_under_its_configured_name() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let schema = TestDb::create(
+        "mx_schema",
+        &[
+            "CREATE TABLE {db}.positions (client_id VARCHAR(20) PRIMARY KEY, binlog_position INT)",
+            "CREATE TABLE {db}.bootstrap (id INT PRIMARY KEY AUTO_INCREMENT, database_name VARCHAR(20), table_name VARCHAR(20), client_id VARCHAR(20))",
+        ],
+    )
+    .await;
+    let app = TestDb::create("mx_app", &["CREATE TABLE {db}.t (id INT PRIMARY KEY)"]).await;
+    let queue = Queue::bind("#").await;
+    let start = app.position().await;
+    schema
+        .exec(&[
+            "INSERT INTO {db}.positions VALUES ('other', 4)",
+            "UPDATE {db}.positions SET binlog_position = 5",
+            "ALTER TABLE {db}.positions ADD COLUMN x INT",
+            "INSERT INTO {db}.bootstrap (database_name, table_name, client_id) VALUES ('x', 'y', 'someone')",
+        ])
+        .await;
+    app.exec(&["INSERT INTO {db}.t VALUES (1)"]).await;
+    let stop = app.position().await;
+    let daemon = DaemonConfig::new(&queue.exchange);
+    let path = daemon.write();
+    let (code, out) = relay_command(
+        &path,
+        &["run", "--stop-at", &stop],
+        &[
+            ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+            ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema.name.as_str()),
+            ("BINLOG_RELAY__OUTPUT__DDL", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    // The run has ended: everything it published is in the queue.
+    let mut received = queue.take_at_least(2, Duration::from_secs(10)).await;
+    received.extend(queue.drain().await);
+    let mut seen: Vec<String> = received
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(&m.body).expect("JSON");
+            format!(
+                "{}.{} {}",
+                v["database"].as_str().unwrap_or(""),
+                v["table"].as_str().unwrap_or(""),
+                v["type"]
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut expected = vec![
+        format!("{}.bootstrap \"insert\"", schema.name),
+        format!("{}.t \"insert\"", app.name),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+    schema.drop_database().await;
+    app.drop_database().await;
+}

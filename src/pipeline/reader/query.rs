@@ -92,7 +92,7 @@ impl<P: SchemaProvider> Reader<P> {
             };
             for effect in &effects {
                 let (db, table) = filter::ddl_subject(effect);
-                if !filter::ddl_dropped(effect) && self.filter.includes_table(db, table) {
+                if !self.filter.ddl_dropped(effect) && self.filter.includes_table(db, table) {
                     push_ddl(&mut self.pending_ddl, effect, &meta, &self.options);
                 }
             }

@@ -7,7 +7,6 @@ use super::Reader;
 use super::tables::RowsFilter;
 use crate::decode::{Cell, RowKind, RowsEvent};
 use crate::error::Error;
-use crate::filter;
 use crate::format::RowMeta;
 use crate::metrics::METRICS;
 use crate::schema::SchemaProvider;
@@ -36,7 +35,9 @@ impl<P: SchemaProvider> Reader<P> {
             })?;
         let table = &*layout.table;
         let dropped = matches!(decision, RowsFilter::Drop)
-            || filter::always_dropped(&table.database, &table.name, rows.kind)
+            || self
+                .filter
+                .always_dropped(&table.database, &table.name, rows.kind)
             || self
                 .bootstrap
                 .as_ref()
