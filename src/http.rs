@@ -39,6 +39,14 @@ pub struct HttpConfig {
     /// `/readyz` answers 503 while the reader is further behind the source than this.
     #[serde(default = "default_ready_max_lag_seconds")]
     pub ready_max_lag_seconds: u64,
+    /// Where Maxwell's probe paths (`/ping`, `/healthcheck`, `/prometheus`) are served:
+    /// Maxwell's `http_path_prefix`.
+    #[serde(default = "default_maxwell_prefix")]
+    pub maxwell_prefix: String,
+}
+
+fn default_maxwell_prefix() -> String {
+    "/".into()
 }
 
 fn default_listen() -> String {
@@ -53,13 +61,34 @@ impl Default for HttpConfig {
         Self {
             listen: default_listen(),
             ready_max_lag_seconds: DEFAULT_READY_MAX_LAG_SECONDS,
+            maxwell_prefix: default_maxwell_prefix(),
         }
     }
 }
 
 impl HttpConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let prefix = &self.maxwell_prefix;
+        if !prefix.starts_with('/')
+            || prefix.contains("//")
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c))
+        {
+            return Err(ConfigError::key(
+                "http.maxwell_prefix",
+                format!(
+                    "{prefix:?} is not a URL path; use \"/\" or a path such as \"/maxwell\" (letters, digits, -, _, ., ~ between slashes)"
+                ),
+            ));
+        }
         self.address().map(|_| ())
+    }
+
+    /// The path of one of Maxwell's probes (`ping`, `healthcheck`, `prometheus`) under
+    /// `maxwell_prefix`.
+    pub fn maxwell_path(&self, name: &str) -> String {
+        format!("{}/{name}", self.maxwell_prefix.trim_end_matches('/'))
     }
 
     /// The address to listen on, `None` when the endpoint is off.
@@ -145,13 +174,28 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Serves the endpoint until the process exits.
-pub async fn serve(listener: TcpListener, readiness: Readiness) {
+///
+/// Maxwell's probes are answered too, at `config.maxwell_path(..)`, so that load balancers,
+/// orchestrators and scrapers set up for Maxwell keep working: `ping` answers `pong`,
+/// `healthcheck` answers as Maxwell's Dropwizard servlet does (200 or 500, with the
+/// `/readyz` verdict), and `prometheus` serves the metrics.
+pub async fn serve(listener: TcpListener, readiness: Readiness, config: &HttpConfig) {
+    let ping = config.maxwell_path("ping");
+    let healthcheck = config.maxwell_path("healthcheck");
+    let prometheus = config.maxwell_path("prometheus");
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(move || async move { readyz(readiness) }));
+        .route("/readyz", get(move || async move { readyz(readiness) }))
+        // Dropwizard's PingServlet prints its answer with a line end.
+        .route(&ping, get(|| async { "pong\n" }))
+        .route(
+            &healthcheck,
+            get(move || async move { maxwell_healthcheck(readiness) }),
+        )
+        .route(&prometheus, get(metrics));
     if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+        tracing::info!(%address, %ping, %healthcheck, %prometheus, "serving /metrics, /healthz and /readyz, and Maxwell's probes");
     }
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -191,6 +235,31 @@ async fn metrics() -> impl IntoResponse {
 /// The process answers: its runtime is running. Liveness only; see `/readyz` for work.
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// Maxwell's `/healthcheck`: Dropwizard's health-check servlet's answer for its one check,
+/// `MaxwellHealth`: 200 and `healthy: true`, or 500 and `healthy: false` with what failed.
+fn maxwell_healthcheck(readiness: Readiness) -> impl IntoResponse {
+    let (status, body) = readyz(readiness);
+    let json = if status == StatusCode::OK {
+        serde_json::json!({"MaxwellHealth": {"healthy": true}})
+    } else {
+        let failed: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.strip_prefix("FAIL "))
+            .collect();
+        serde_json::json!({"MaxwellHealth": {"healthy": false, "message": failed.join("; ")}})
+    };
+    let status = if status == StatusCode::OK {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        json.to_string(),
+    )
 }
 
 /// Ready when every check passes; the body lists each.
@@ -264,8 +333,80 @@ mod tests {
             max_lag_seconds: 60,
             max_silence: Duration::from_secs(10),
         };
-        tokio::spawn(serve(listener, readiness));
+        let config = HttpConfig {
+            maxwell_prefix: "/mx/".into(),
+            ..HttpConfig::default()
+        };
+        tokio::spawn(async move { serve(listener, readiness, &config).await });
         address
+    }
+
+    #[test]
+    fn maxwells_prefix_must_be_a_path() {
+        let with = |prefix: &str| HttpConfig {
+            maxwell_prefix: prefix.into(),
+            ..HttpConfig::default()
+        };
+        assert!(with("/").validate().is_ok());
+        assert!(with("/maxwell/").validate().is_ok());
+        assert_eq!(with("/").maxwell_path("ping"), "/ping");
+        assert_eq!(with("/mx/").maxwell_path("ping"), "/mx/ping");
+        for bad in ["", "mx", "/a//b", "/a b", "/{x}"] {
+            let error = with(bad).validate().expect_err(bad).to_string();
+            assert!(error.contains("http.maxwell_prefix"), "{error}");
+        }
+    }
+
+    /// Status and body of a GET.
+    async fn fetch(address: SocketAddr, path: &str, timeout: Duration) -> Option<(u16, String)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
+            let request = format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.ok()?;
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response).await.ok()?;
+            let text = String::from_utf8_lossy(&response).into_owned();
+            let (head, body) = text.split_once("\r\n\r\n")?;
+            let status = head.split(' ').nth(1)?.parse().ok()?;
+            Some((status, body.to_owned()))
+        };
+        tokio::time::timeout(timeout, exchange).await.ok()?
+    }
+
+    #[tokio::test]
+    async fn maxwells_probes_answer_under_the_prefix() {
+        let address = endpoint().await;
+        let (status, body) = fetch(address, "/mx/ping", Duration::from_secs(5))
+            .await
+            .expect("ping answers");
+        assert_eq!((status, body.as_str()), (200, "pong\n"));
+        // Not ready here (nothing streams): Maxwell's servlet answers 500 and says why.
+        let (status, body) = fetch(address, "/mx/healthcheck", Duration::from_secs(5))
+            .await
+            .expect("healthcheck answers");
+        assert_eq!(status, 500, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(json["MaxwellHealth"]["healthy"], false, "{body}");
+        assert!(
+            json["MaxwellHealth"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("streaming")),
+            "{body}"
+        );
+        let (status, body) = fetch(address, "/mx/prometheus", Duration::from_secs(5))
+            .await
+            .expect("prometheus answers");
+        assert_eq!(status, 200);
+        assert!(
+            body.contains("binlog_relay_messages_confirmed_total"),
+            "{body}"
+        );
+        // Only under the prefix.
+        let (status, _) = fetch(address, "/ping", Duration::from_secs(5))
+            .await
+            .expect("answers");
+        assert_eq!(status, 404);
     }
 
     #[tokio::test]

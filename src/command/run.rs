@@ -66,16 +66,24 @@ pub fn command(file: &super::ConfigFile, stop_at: Option<StopAt>) -> ExitCode {
             std::process::exit(1);
         });
         if let Ok(Some(address)) = config.http.address() {
+            let config_read_timeout_ms = config.source.read_timeout_ms;
             let listener = crate::http::bind(address)
                 .await
                 .map_err(crate::Error::from)?;
-            tokio::spawn(crate::http::serve(
-                listener,
-                crate::http::Readiness {
-                    max_lag_seconds: config.http.ready_max_lag_seconds,
-                    max_silence: std::time::Duration::from_millis(config.source.read_timeout_ms),
-                },
-            ));
+            let http = config.http.clone();
+            tokio::spawn(async move {
+                crate::http::serve(
+                    listener,
+                    crate::http::Readiness {
+                        max_lag_seconds: http.ready_max_lag_seconds,
+                        max_silence: std::time::Duration::from_millis(
+                            config_read_timeout_ms,
+                        ),
+                    },
+                    &http,
+                )
+                .await
+            });
         }
         tokio::spawn(crate::systemd::notify());
         let outcome = pipeline::run(&config, stop_at, signal).await;

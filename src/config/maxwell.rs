@@ -855,6 +855,16 @@ fn http(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
     let address = o.take("http_bind_address");
     let port: Option<u16> = o.take_number("http_port")?;
     let serves = types.split(',').any(|k| k.trim() == "http") || diagnostic || config_endpoint;
+    // Maxwell's probes (/ping, /healthcheck, /prometheus) live under its path prefix.
+    if let Some(prefix) = o.take("http_path_prefix") {
+        let prefix = prefix.trim();
+        let prefix = if prefix.starts_with('/') {
+            prefix.to_owned()
+        } else {
+            format!("/{prefix}")
+        };
+        t.set("http", "maxwell_prefix", prefix, "http_path_prefix");
+    }
     if serves {
         let listen = format!(
             "{}:{}",
@@ -870,7 +880,7 @@ fn http(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
         t.note(
             "http",
             "listen",
-            "/metrics serves Prometheus text, /healthz and /readyz health",
+            "/metrics serves Prometheus text, /healthz and /readyz health; Maxwell's /ping, /healthcheck and /prometheus answer too (under http.maxwell_prefix)",
         );
     } else if address.is_some() || port.is_some() {
         t.warn(
@@ -967,7 +977,6 @@ fn judge_leftover(key: &str, producer: &str, t: &mut Translation) -> Result<(), 
         "metrics_prefix"
         | "metrics_slf4j_interval"
         | "metrics_age_slo"
-        | "http_path_prefix"
         | "http_diagnostic_timeout"
         | "custom_health.factory" => {
             "has no equivalent: binlog-relay serves /metrics, /healthz and /readyz at the root"
@@ -1304,6 +1313,7 @@ mod tests {
             ("producer_partition_by", "table"),
             ("metrics_type", "slf4j,http"),
             ("http_port", "9000"),
+            ("http_path_prefix", "maxwell"),
             ("bootstrapper", "async"),
             ("binlog_heartbeat", "false"),
             ("ssl", "DISABLED"),
@@ -1328,6 +1338,13 @@ mod tests {
             value(&toml, "http", "listen").unwrap().as_str(),
             Some("0.0.0.0:9000")
         );
+        // Maxwell's probe paths move with its prefix (given one, if it lacks it, a leading
+        // slash).
+        assert_eq!(
+            value(&toml, "http", "maxwell_prefix").unwrap().as_str(),
+            Some("/maxwell")
+        );
+        assert!(!keys.contains(&"http_path_prefix"), "{keys:?}");
         assert_eq!(
             value(&toml, "source", "start").unwrap().as_str(),
             Some("mysql-bin.000003:4")
