@@ -22,6 +22,7 @@ fn table() -> Table {
         unsigned,
         charset,
         labels: None,
+        json_text: false,
     };
     Table {
         database: "bench".into(),
@@ -164,6 +165,7 @@ fn one_column(ty: ColumnType, unsigned: bool, charset: Charset, value: &[u8]) ->
             unsigned,
             charset,
             labels: None,
+            json_text: false,
         }],
         primary_key: vec![],
     };

@@ -386,6 +386,7 @@ mod tests {
                     unsigned: false,
                     charset: Charset::Utf8,
                     labels: None,
+                    json_text: false,
                 })
                 .collect(),
             primary_key: Vec::new(),

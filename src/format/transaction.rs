@@ -309,6 +309,7 @@ mod tests {
             unsigned: false,
             charset: Charset::Utf8,
             labels: None,
+            json_text: false,
         };
         Arc::new(Table {
             database: "shop".into(),
@@ -378,6 +379,7 @@ mod tests {
                     unsigned: false,
                     charset: Charset::Binary,
                     labels: None,
+                    json_text: false,
                 },
                 Column {
                     name: "body".into(),
@@ -385,6 +387,7 @@ mod tests {
                     unsigned: false,
                     charset: Charset::Binary,
                     labels: None,
+                    json_text: false,
                 },
             ],
             primary_key: vec![0],

@@ -199,6 +199,9 @@ fn write<const JSON: bool>(
             super::mysql_json::write_mysql_json_text(out, doc)
         }
         .map_err(|_| RenderError::BadValue)?,
+        Value::Text(bytes) if column.json_text && column.charset != Charset::Binary => {
+            return write_json_text::<JSON>(out, &column.charset, bytes);
+        }
         Value::Text(bytes) => match &column.charset {
             Charset::Binary if JSON => write_base64(out, bytes),
             Charset::Binary => write_base64_text(out, bytes),
@@ -209,6 +212,39 @@ fn write<const JSON: bool>(
                 string(out, &text);
             }
         },
+    }
+    Ok(false)
+}
+
+/// MariaDB's JSON (text the schema says holds JSON): embedded as stored, the way Maxwell
+/// writes it raw, whitespace and key order kept. Empty text is `null`, as in Maxwell.
+/// Text that is not JSON (possible only with the column's check turned off) would make
+/// Maxwell's message unreadable, or stop it; it is published as a JSON string instead, so
+/// the message stays valid and nothing is lost (`docs/format.md`). Returns `true` for
+/// `null`.
+fn write_json_text<const JSON: bool>(
+    out: &mut Vec<u8>,
+    charset: &Charset,
+    bytes: &[u8],
+) -> Result<bool, RenderError> {
+    if bytes.is_empty() {
+        out.extend_from_slice(b"null");
+        return Ok(true);
+    }
+    let text = charset
+        .decode(bytes)
+        .ok_or(RenderError::UnsupportedCharset)?;
+    let is_json = serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+    match (JSON, is_json) {
+        (true, true) => out.extend_from_slice(text.as_bytes()),
+        (true, false) => write_str(out, &text),
+        // A filter compares a document that is one string by its characters, as it does
+        // MySQL's JSON.
+        (false, true) => match serde_json::from_str::<String>(&text) {
+            Ok(string) => out.extend_from_slice(string.as_bytes()),
+            Err(_) => out.extend_from_slice(text.as_bytes()),
+        },
+        (false, false) => out.extend_from_slice(text.as_bytes()),
     }
     Ok(false)
 }
@@ -293,12 +329,14 @@ mod tests {
             unsigned: false,
             charset,
             labels: None,
+            json_text: false,
         }
     }
 
     fn labelled(ty: ColumnType, labels: &[&str]) -> Column {
         Column {
             labels: Some(labels.iter().map(|l| l.to_string()).collect()),
+            json_text: false,
             ..col(ty, Charset::Utf8)
         }
     }
@@ -402,6 +440,56 @@ mod tests {
         let mut text = Vec::new();
         assert!(write_text(&mut text, &enum_zero, &[0]).unwrap());
         assert_eq!(text, b"null");
+    }
+
+    #[test]
+    fn mariadb_json_text_is_embedded_as_stored() {
+        let json = Column {
+            json_text: true,
+            ..col(ColumnType::Blob { prefix: 4 }, Charset::Utf8)
+        };
+        let lp = |text: &str| [&(text.len() as u32).to_le_bytes()[..], text.as_bytes()].concat();
+        let both = |raw: &[u8]| {
+            let (mut value, mut text) = (Vec::new(), Vec::new());
+            let null = write_value(&mut value, &json, raw, false).unwrap();
+            assert_eq!(write_text(&mut text, &json, raw).unwrap(), null);
+            (
+                String::from_utf8(value).unwrap(),
+                String::from_utf8(text).unwrap(),
+                null,
+            )
+        };
+        // Maxwell writes the stored text raw: spacing and key order kept.
+        let doc = "{\"b\": [1, 2.50], \"a\": {\"x\": null}}";
+        assert_eq!(both(&lp(doc)), (doc.to_owned(), doc.to_owned(), false));
+        // Leading whitespace (which stops Maxwell's reader) is still JSON.
+        assert_eq!(both(&lp("\n\t[true]")).0, "\n\t[true]");
+        // A document that is one string: embedded as a JSON string, compared by its text.
+        assert_eq!(
+            both(&lp("\"caf\u{e9} \\\"q\\\"\"")),
+            (
+                "\"caf\u{e9} \\\"q\\\"\"".to_owned(),
+                "caf\u{e9} \"q\"".to_owned(),
+                false
+            )
+        );
+        assert_eq!(both(&lp("12.5e3")).0, "12.5e3");
+        // Empty text is null, as in Maxwell.
+        assert_eq!(both(&lp("")), ("null".to_owned(), "null".to_owned(), true));
+        // Not JSON (the check turned off): a string, so the message stays valid JSON.
+        for bad in ["{\"a\":", "not json", "{'a':1}", "[1,]", "{\"a\":1} x"] {
+            let (value, text, null) = both(&lp(bad));
+            assert!(!null);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&value).unwrap(),
+                serde_json::Value::String(bad.to_owned()),
+                "{bad}"
+            );
+            assert_eq!(text, bad);
+        }
+        // Without the schema's word, the same text is a string.
+        let plain = col(ColumnType::Blob { prefix: 4 }, Charset::Utf8);
+        assert_eq!(render(&plain, &lp("[1]")).unwrap(), "\"[1]\"");
     }
 
     #[test]

@@ -129,6 +129,7 @@ impl TableDef {
                     .position(|k| k.eq_ignore_ascii_case(&c.name))
                     .and_then(|p| u32::try_from(p + 1).ok()),
                 fsp: c.fsp,
+                json: c.data_type == "json",
             })
             .collect()
     }

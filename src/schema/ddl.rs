@@ -880,6 +880,7 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
     let mut inline_pk = false;
     let mut place = None;
     let mut previous_unique = false;
+    let mut json_checked = false;
     while !cur.at_end() && !matches!(cur.peek(), Some(Token::Comma | Token::RParen)) {
         let unique_before = previous_unique;
         previous_unique = false;
@@ -918,6 +919,11 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
             place = Some(Place::First);
         } else if cur.eat_kw("AFTER") {
             place = Some(Place::After(cur.ident()?));
+        } else if json_valid_check(cur, &name) {
+            // MariaDB's JSON, as `SHOW CREATE TABLE` and mysqldump spell it.
+            json_checked = true;
+            cur.next();
+            cur.skip_one()?;
         } else if cur.is_kw("WITH") && cur.is_kw_at(1, "SYSTEM") {
             return Err(format!(
                 "column `{name}` is system-versioned: MariaDB adds hidden columns this version does not model"
@@ -942,6 +948,16 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
     if !ColumnDef::is_text_type(&data_type) && !ColumnDef::is_binary_type(&data_type) {
         charset = None;
     }
+    // Text checked with `json_valid` is MariaDB's JSON, its charset kept (as Maxwell's
+    // capture marks it; `docs/format.md`).
+    let data_type = if json_checked
+        && ColumnDef::is_text_type(&data_type)
+        && !matches!(data_type.as_str(), "enum" | "set")
+    {
+        "json".to_owned()
+    } else {
+        data_type
+    };
     Ok((
         ColumnDef {
             name,
@@ -954,6 +970,18 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
         inline_pk,
         place,
     ))
+}
+
+/// Whether `CHECK (json_valid(column))` comes next: the check MariaDB gives a `JSON`
+/// column, which is then text to the binlog.
+fn json_valid_check(cur: &Cursor<'_>, column: &str) -> bool {
+    cur.is_kw("CHECK")
+        && cur.peek_at(1) == Some(&Token::LParen)
+        && cur.is_kw_at(2, "json_valid")
+        && cur.peek_at(3) == Some(&Token::LParen)
+        && matches!(cur.peek_at(4), Some(Token::Word(w)) if w.value.eq_ignore_ascii_case(column))
+        && cur.peek_at(5) == Some(&Token::RParen)
+        && cur.peek_at(6) == Some(&Token::RParen)
 }
 
 /// The type name at the cursor, synonyms resolved, with the charset some names imply.

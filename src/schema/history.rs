@@ -596,6 +596,9 @@ impl<S: HistoryStore> SchemaProvider for TrackedSchema<S> {
                 .iter()
                 .map(|c| {
                     let (data_type, fsp) = sql_type(c.ty, &c.charset);
+                    // MariaDB's JSON is text to the binlog; the flag came from this
+                    // schema and stays in it.
+                    let data_type = if c.json_text { "json" } else { data_type };
                     ColumnDef {
                         name: c.name.clone(),
                         data_type: data_type.to_owned(),

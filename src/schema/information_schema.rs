@@ -116,6 +116,34 @@ pub async fn capture(pool: &Pool, limit: Duration) -> Result<Catalog, SchemaErro
         }
     }
 
+    // MariaDB's JSON is LONGTEXT with a `json_valid` check: the check is what tells it.
+    const JSON_CHECKS: &str = "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CHECK_CLAUSE \
+         FROM information_schema.CHECK_CONSTRAINTS WHERE CHECK_CLAUSE LIKE 'json_valid(%'";
+    const VERSION: &str = "SELECT @@version";
+    let version: Option<String> = within(limit, VERSION, conn.query_first(VERSION)).await?;
+    if version.is_some_and(|v| v.to_ascii_lowercase().contains("mariadb")) {
+        let checks: Vec<(String, String, String)> =
+            match within(limit, JSON_CHECKS, conn.query(JSON_CHECKS)).await {
+                Ok(checks) => checks,
+                // Before 10.3.10 there is no CHECK_CONSTRAINTS table (and JSON is plain
+                // LONGTEXT without a check, as Maxwell sees it too).
+                Err(SchemaError::Capture {
+                    source: mysql_async::Error::Server(e),
+                    ..
+                }) if e.code == 1109 => Vec::new(),
+                Err(e) => return Err(e),
+            };
+        for (db, table, clause) in checks {
+            let (db, table) = (fold(db), fold(table));
+            if let (Some(def), Some(column)) = (
+                defs.get_mut(&(db, table)),
+                crate::table::json_valid_column(&clause),
+            ) {
+                mark_json(def, &column);
+            }
+        }
+    }
+
     const KEYS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME \
          FROM information_schema.KEY_COLUMN_USAGE \
          WHERE CONSTRAINT_NAME = 'PRIMARY' AND TABLE_SCHEMA NOT IN \
@@ -133,6 +161,20 @@ pub async fn capture(pool: &Pool, limit: Duration) -> Result<Catalog, SchemaErro
         catalog.put_table(&db, &table, TableEntry::Known(def));
     }
     Ok(catalog)
+}
+
+/// Marks `column` of `def` as MariaDB JSON when it holds text (not ENUM or SET), as
+/// Maxwell does for a column with a `json_valid` check.
+pub(super) fn mark_json(def: &mut TableDef, column: &str) {
+    if let Some(c) = def
+        .columns
+        .iter_mut()
+        .find(|c| c.name.eq_ignore_ascii_case(column))
+        && ColumnDef::is_text_type(&c.data_type)
+        && !matches!(c.data_type.as_str(), "enum" | "set")
+    {
+        c.data_type = "json".into();
+    }
 }
 
 /// One `information_schema.COLUMNS` row as a catalog column.

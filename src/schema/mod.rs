@@ -40,6 +40,9 @@ pub struct ColumnInfo {
     /// DATETIME and TIME (tables created before 10.1 or with mysql56_temporal_format off),
     /// which the binlog logs with the old type codes and no metadata.
     pub fsp: Option<u8>,
+    /// MariaDB's JSON (text with a `json_valid` check, or declared `JSON`): its text is
+    /// published as embedded JSON. The binlog cannot tell, even with full metadata.
+    pub json: bool,
 }
 
 /// Why a table could not be described.
@@ -210,6 +213,7 @@ pub async fn resolve(
                     labels: None,
                     primary_key_position: None,
                     fsp: None,
+                    json: false,
                 })
                 .collect(),
             None => {
@@ -245,6 +249,7 @@ pub async fn resolve(
                 unsigned: info.unsigned,
                 charset: info.charset.unwrap_or(Charset::Binary),
                 labels: info.labels.map(Into::into),
+                json_text: info.json && ty.is_character(),
             })
             .collect();
         // MINIMAL metadata has no names but does record signedness and charsets as they
@@ -276,13 +281,18 @@ pub async fn resolve(
     };
     if from_binlog {
         // Names came from the binlog, but old-format temporal columns say nothing of their
-        // fractional digits; only the schema knows (MariaDB hires types).
-        if table.columns.iter().any(|c| c.ty.is_legacy_temporal())
+        // fractional digits, and a MariaDB JSON column is text to the binlog; only the
+        // schema knows either.
+        let asks_schema = |c: &Column| {
+            c.ty.is_legacy_temporal() || (c.ty.is_character() && c.charset != Charset::Binary)
+        };
+        if table.columns.iter().any(asks_schema)
             && let Ok(Some(infos)) = provider.columns(at, &table.database, &table.name).await
         {
             for column in &mut table.columns {
                 if let Some(info) = infos.iter().find(|i| i.name == column.name) {
                     column.ty = column.ty.with_schema_fsp(info.fsp);
+                    column.json_text = info.json && column.ty.is_character();
                 }
             }
         }
@@ -342,6 +352,7 @@ fn from_metadata(
             unsigned,
             charset,
             labels,
+            json_text: false,
         });
     }
     Ok(columns)

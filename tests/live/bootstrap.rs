@@ -16,57 +16,13 @@ use super::types::{EXPECTED, ROWS, TABLE};
 /// path render it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_column_type_reads_the_same_in_a_bootstrap_insert_as_in_an_insert() {
-    use mysql_async::prelude::Queryable;
     let _shared = SERVER_SETTINGS.read().await;
     let db = TestDb::create("boot_types", &[TABLE]).await;
     let mut session = vec!["SET SESSION sql_mode = ''", "SET time_zone = '+01:00'"];
     session.extend_from_slice(ROWS);
     db.exec(&session).await;
 
-    let mut conn = db.pool.get_conn().await.expect("connection");
-    // The reading session's own settings must not matter: the chunk query sets its own.
-    conn.query_drop("SET time_zone = '-07:00', NAMES latin1")
-        .await
-        .expect("session");
-    snapshot::prepare_session(&mut conn).await.expect("session");
-    let plan = TablePlan::load(&mut conn, &db.name, "t", None)
-        .await
-        .expect("plan");
-    let options = Arc::new(OutputOptions::default());
-    let mut renderer = RowRenderer::new(options.clone());
-    let mut messages = Vec::new();
-    let mut after: Option<Vec<mysql_common::Value>> = None;
-    let mut chunks = 0;
-    loop {
-        let chunk = snapshot::read_chunk(&mut conn, &plan, after.as_deref(), 2, usize::MAX)
-            .await
-            .expect("chunk");
-        if chunk.rows.is_empty() {
-            break;
-        }
-        chunks += 1;
-        let layout = TableLayout::new(Arc::new(chunk.table(&plan)), &options);
-        for i in 0..chunk.rows.len() {
-            let cells: Vec<Cell<'_>> = chunk
-                .rows
-                .row(i)
-                .map(|c| c.map_or(Cell::Null, Cell::Value))
-                .collect();
-            let mut out = Vec::new();
-            let meta = BootstrapMeta {
-                ts: 1_700_000_000,
-                schema_id: None,
-                comment: Some("resync"),
-            };
-            renderer
-                .render_bootstrap_insert(&mut out, &layout, &meta, &cells)
-                .expect("render");
-            messages.push(String::from_utf8(out).expect("utf-8"));
-        }
-        after = chunk.last_key;
-    }
-    // Back to the pool before the pool is closed (which waits for it).
-    drop(conn);
+    let (messages, chunks) = bootstrap_messages(&db, "t", 2).await;
     assert_eq!(chunks, 2, "four rows in chunks of two");
     // Rows 1 to 3 as inserted, and row 4 as updated (without `old`).
     let row4 = EXPECTED[4]
@@ -1175,5 +1131,87 @@ async fn a_column_added_during_a_bootstrap_appears_in_the_chunks_after_it() {
         "a chunk after the ALTER went back to the old shape\n{log}"
     );
     exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
+    db.drop_database().await;
+}
+
+/// The `bootstrap-insert` messages of `db`.`table` read in chunks of `chunk_rows`, with
+/// the number of chunks read, rendered as the daemon renders them.
+async fn bootstrap_messages(db: &TestDb, table: &str, chunk_rows: usize) -> (Vec<String>, usize) {
+    use mysql_async::prelude::Queryable;
+    let mut conn = db.pool.get_conn().await.expect("connection");
+    // The reading session's own settings must not matter: the chunk query sets its own.
+    conn.query_drop("SET time_zone = '-07:00', NAMES latin1")
+        .await
+        .expect("session");
+    snapshot::prepare_session(&mut conn).await.expect("session");
+    let plan = TablePlan::load(&mut conn, &db.name, table, None)
+        .await
+        .expect("plan");
+    let options = Arc::new(OutputOptions::default());
+    let mut renderer = RowRenderer::new(options.clone());
+    let mut messages = Vec::new();
+    let mut after: Option<Vec<mysql_common::Value>> = None;
+    let mut chunks = 0;
+    loop {
+        let chunk =
+            snapshot::read_chunk(&mut conn, &plan, after.as_deref(), chunk_rows, usize::MAX)
+                .await
+                .expect("chunk");
+        if chunk.rows.is_empty() {
+            break;
+        }
+        chunks += 1;
+        let layout = TableLayout::new(Arc::new(chunk.table(&plan)), &options);
+        for i in 0..chunk.rows.len() {
+            let cells: Vec<Cell<'_>> = chunk
+                .rows
+                .row(i)
+                .map(|c| c.map_or(Cell::Null, Cell::Value))
+                .collect();
+            let mut out = Vec::new();
+            let meta = BootstrapMeta {
+                ts: 1_700_000_000,
+                schema_id: None,
+                comment: Some("resync"),
+            };
+            renderer
+                .render_bootstrap_insert(&mut out, &layout, &meta, &cells)
+                .expect("render");
+            messages.push(String::from_utf8(out).expect("utf-8"));
+        }
+        after = chunk.last_key;
+    }
+    // Back to the pool before the pool is closed (which waits for it).
+    drop(conn);
+    (messages, chunks)
+}
+
+/// MariaDB's JSON (LONGTEXT with a `json_valid` check) is embedded in a `bootstrap-insert`
+/// as the binlog path embeds it (`tests/live/types.rs`), and other text stays a string.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_json_is_embedded_in_a_bootstrap_insert() {
+    let _shared = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "boot_mjson",
+        &[
+            "CREATE TABLE {db}.t (id INT PRIMARY KEY, j JSON, \
+             k LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin CHECK (json_valid(`k`)), \
+             t LONGTEXT)",
+            r#"INSERT INTO {db}.t VALUES (1, '{"b": [1, 2.50], "a": {"x": null}}', '"s"', '[1]'), (2, NULL, NULL, '{}')"#,
+        ],
+    )
+    .await;
+    let (messages, _) = bootstrap_messages(&db, "t", 10).await;
+    let data: Vec<&str> = messages
+        .iter()
+        .map(|m| &m[m.find(r#""data":"#).expect("data")..])
+        .collect();
+    assert_eq!(
+        data,
+        [
+            r#""data":{"id":1,"j":{"b": [1, 2.50], "a": {"x": null}},"k":"s","t":"[1]"}}"#,
+            r#""data":{"id":2,"j":null,"k":null,"t":"{}"}}"#,
+        ]
+    );
     db.drop_database().await;
 }

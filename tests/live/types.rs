@@ -176,3 +176,67 @@ async fn minimal_and_noblob_row_images_render_as_maxwell_documents() {
     );
     db.drop_database().await;
 }
+
+/// MariaDB stores `JSON` as `LONGTEXT` with a `json_valid` check; Maxwell publishes such a
+/// column's value as embedded JSON, and so must we, whether the column is known from the
+/// schema captured at start (`cap`) or from the CREATE TABLE the binlog carries (`ddl`,
+/// whose checks are dropped afterwards so that only the statement can tell), with and
+/// without column names in the binlog.
+async fn mariadb_json_columns_are_embedded_json(metadata: &str) {
+    let _guard = SERVER_SETTINGS.write().await;
+    let db = TestDb::create(
+        "mjson",
+        &["CREATE TABLE {db}.cap (id INT PRIMARY KEY, j JSON, t LONGTEXT)"],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    db.exec(&[&format!("SET GLOBAL binlog_row_metadata = '{metadata}'")])
+        .await;
+    let start = db.position().await;
+    db.exec(&[
+        "CREATE TABLE {db}.ddl (id INT PRIMARY KEY, j JSON, \
+         k LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin CHECK (json_valid(`k`)), \
+         t LONGTEXT)",
+        r#"INSERT INTO {db}.cap VALUES (1, '{"b": [1, 2.50], "a": {"x": null}}', '[1]')"#,
+        r#"INSERT INTO {db}.cap VALUES (2, NULL, '{}')"#,
+        r#"UPDATE {db}.cap SET j = '"café"' WHERE id = 2"#,
+        r#"INSERT INTO {db}.ddl VALUES (1, '[true, false]', '{"k":"v"}', '"s"')"#,
+        r#"UPDATE {db}.ddl SET k = '12.5' WHERE id = 1"#,
+        "ALTER TABLE {db}.ddl MODIFY j LONGTEXT, MODIFY k LONGTEXT",
+    ])
+    .await;
+    db.exec(&["SET GLOBAL binlog_row_metadata = 'FULL'"]).await;
+
+    let config = DaemonConfig::new(&queue.exchange);
+    run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+    let got = queue.take_at_least(5, Duration::from_secs(10)).await;
+    let data: Vec<&str> = got
+        .iter()
+        .map(|m| &m.body[m.body.find(r#""data":"#).expect("data")..])
+        .collect();
+    assert_eq!(
+        data,
+        vec![
+            r#""data":{"id":1,"j":{"b": [1, 2.50], "a": {"x": null}},"t":"[1]"}}"#,
+            r#""data":{"id":2,"j":null,"t":"{}"}}"#,
+            r#""data":{"id":2,"j":"café","t":"{}"},"old":{"j":null}}"#,
+            r#""data":{"id":1,"j":[true, false],"k":{"k":"v"},"t":"\"s\""}}"#,
+            r#""data":{"id":1,"j":[true, false],"k":12.5,"t":"\"s\""},"old":{"k":{"k":"v"}}}"#,
+        ],
+        "with binlog_row_metadata={metadata}"
+    );
+    for m in &got {
+        serde_json::from_str::<serde_json::Value>(&m.body).expect("every message is JSON");
+    }
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_json_columns_are_embedded_json_with_full_row_metadata() {
+    mariadb_json_columns_are_embedded_json("FULL").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_json_columns_are_embedded_json_from_the_schema_history() {
+    mariadb_json_columns_are_embedded_json("NO_LOG").await;
+}

@@ -55,6 +55,7 @@ fn col(name: &str, unsigned: bool, charset: Option<Charset>) -> ColumnInfo {
         labels: None,
         primary_key_position: None,
         fsp: None,
+        json: false,
     }
 }
 

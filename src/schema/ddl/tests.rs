@@ -521,3 +521,25 @@ fn logged_statements_carry_no_literals() {
         10
     );
 }
+
+#[test]
+fn mariadb_json_is_text_with_a_json_valid_check() {
+    // As MariaDB's SHOW CREATE TABLE and mysqldump write a `JSON` column, and as a
+    // migration tool may write one; a check on anything else is not JSON.
+    let c = run(&[
+        "CREATE TABLE `t` (
+          `a` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`a`)),
+          `b` text NOT NULL CHECK (JSON_VALID(b)),
+          `c` longtext DEFAULT NULL CHECK (json_valid(`c`) and `c` <> ''),
+          `d` varchar(10) CHECK (char_length(`d`) > 1),
+          `e` longtext CHECK (json_valid(`a`)),
+          `f` int CHECK (json_valid(`f`))
+        )",
+        "ALTER TABLE t ADD COLUMN g mediumtext CHECK (json_valid(`g`)) AFTER a",
+    ]);
+    assert_eq!(
+        describe(&c, "app", "t"),
+        "a:json utf8mb4, g:json utf8mb4, b:json utf8mb4, c:longtext utf8mb4, \
+         d:varchar utf8mb4, e:longtext utf8mb4, f:int, pk="
+    );
+}

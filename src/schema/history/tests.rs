@@ -176,6 +176,7 @@ async fn full_metadata_is_the_authority() {
         unsigned: false,
         charset: Charset::Binary,
         labels: None,
+        json_text: false,
     };
     let table = Table {
         database: "app".into(),

@@ -86,6 +86,9 @@ pub struct PlanColumn {
     /// (`character_set_results = NULL`) and must be read in it, under its collation; a
     /// DECIMAL arrives as text, which the server would compare as a double.
     pub key_param: String,
+    /// MariaDB's JSON (text with a `json_valid` check): published as embedded JSON, as the
+    /// binlog path publishes it.
+    pub json: bool,
 }
 
 impl PlanColumn {
@@ -145,6 +148,38 @@ pub async fn prepare_session(conn: &mut Conn) -> Result<(), SnapshotError> {
         query: "SET time_zone, character_set_results, sql_mode",
         source,
     })
+}
+
+/// The columns of `database`.`table` that MariaDB's `json_valid` check marks as JSON (none
+/// on MySQL, whose JSON is its own type, or on a MariaDB without `CHECK_CONSTRAINTS`).
+async fn json_columns(
+    conn: &mut Conn,
+    database: &str,
+    table: &str,
+) -> Result<Vec<String>, SnapshotError> {
+    let version: Option<String> = conn
+        .query_first("SELECT @@version")
+        .await
+        .map_err(|source| SnapshotError::Query {
+            query: "SELECT @@version",
+            source,
+        })?;
+    if !version.is_some_and(|v| v.to_ascii_lowercase().contains("mariadb")) {
+        return Ok(Vec::new());
+    }
+    const CHECKS: &str = "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS \
+         WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? AND CHECK_CLAUSE LIKE 'json_valid(%'";
+    match conn.exec::<String, _, _>(CHECKS, (database, table)).await {
+        Ok(clauses) => Ok(clauses
+            .iter()
+            .filter_map(|c| crate::table::json_valid_column(c))
+            .collect()),
+        Err(mysql_async::Error::Server(e)) if e.code == 1109 => Ok(Vec::new()),
+        Err(source) => Err(SnapshotError::Query {
+            query: CHECKS,
+            source,
+        }),
+    }
 }
 
 impl TablePlan {
@@ -208,10 +243,20 @@ impl TablePlan {
                         name,
                         labels,
                         key_param,
+                        json: false,
                     }
                 },
             )
             .collect();
+        let mut columns = columns;
+        for column in json_columns(conn, database, table).await? {
+            if let Some(c) = columns
+                .iter_mut()
+                .find(|c| c.name.eq_ignore_ascii_case(&column))
+            {
+                c.json = true;
+            }
+        }
         // The primary key, else the narrowest unique key of NOT NULL columns (as good for
         // walking and merging: one row per value); else none, and the table is read in one
         // streamed pass (`docs/bootstrap.md`: what is weaker).
@@ -461,6 +506,7 @@ impl Chunk {
                 unsigned: c.unsigned,
                 charset: crate::table::Charset::from_collation_id(c.collation),
                 labels: p.labels.as_ref().map(|l| l.names().to_vec().into()),
+                json_text: p.json && c.ty.is_character(),
             })
             .collect();
         crate::table::Table {
@@ -694,11 +740,13 @@ mod tests {
                     name: "a".into(),
                     labels: None,
                     key_param: "?".into(),
+                    json: false,
                 },
                 PlanColumn {
                     name: "e".into(),
                     labels: Some(Labels::Enum(vec!["x".into(), "y".into()])),
                     key_param: "?".into(),
+                    json: false,
                 },
                 PlanColumn {
                     name: "b".into(),
@@ -710,6 +758,7 @@ mod tests {
                         None,
                         None,
                     ),
+                    json: false,
                 },
             ],
             primary_key: key.to_vec(),
