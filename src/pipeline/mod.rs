@@ -207,7 +207,7 @@ where
     C: CheckpointStore + 'static,
     H: HistoryStore + 'static,
 {
-    let source = BinlogSource::new(&config.source);
+    let source = BinlogSource::new(&config.source).with_row_query(config.output.row_query);
     let stops = stop_at.is_some();
     let ready = match startup::prepare(config, &source, &mut store, history, stop_at).await? {
         startup::Startup::Ready(ready) => *ready,

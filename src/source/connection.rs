@@ -4,6 +4,7 @@ use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts, OptsBuilder, Pool, Row};
 use mysql_common::binlog::events::Event;
+use mysql_common::packets::BinlogDumpFlags;
 use tracing::{info, warn};
 
 use std::future::Future;
@@ -57,6 +58,8 @@ pub struct BinlogSource {
     connect_timeout: Duration,
     read_timeout: Duration,
     query_timeout: Duration,
+    /// Ask a MariaDB server for its ANNOTATE_ROWS events (`output.row_query`).
+    annotate_rows: bool,
 }
 
 impl BinlogSource {
@@ -90,7 +93,16 @@ impl BinlogSource {
             connect_timeout: Duration::from_millis(config.connect_timeout_ms),
             read_timeout: Duration::from_millis(config.read_timeout_ms),
             query_timeout: Duration::from_millis(config.query_timeout_ms),
+            annotate_rows: false,
         }
+    }
+
+    /// Streams ask a MariaDB server for the statement behind each row change (its
+    /// ANNOTATE_ROWS events), which it sends a replica only when asked. MySQL sends its
+    /// ROWS_QUERY events whenever `binlog_rows_query_log_events` is on.
+    pub fn with_row_query(mut self, on: bool) -> Self {
+        self.annotate_rows = on;
+        self
     }
 
     /// `work` (a connection attempt) within `source.connect_timeout_ms`.
@@ -387,9 +399,12 @@ impl BinlogSource {
         let heartbeat = format!("SET @master_heartbeat_period = {HEARTBEAT_PERIOD_NS}");
         self.answer("SET @master_heartbeat_period", conn.query_drop(&heartbeat))
             .await?;
-        let request = BinlogStreamRequest::new(self.replica_server_id)
+        let mut request = BinlogStreamRequest::new(self.replica_server_id)
             .with_filename(position.file.as_bytes())
             .with_pos(position.offset);
+        if server.is_mariadb && self.annotate_rows {
+            request = request.with_flags(BinlogDumpFlags::BINLOG_SEND_ANNOTATE_ROWS_EVENT);
+        }
         let stream = tokio::time::timeout(self.query_timeout, conn.get_binlog_stream(request))
             .await
             .map_err(|_| SourceError::QueryTimeout {

@@ -53,13 +53,8 @@ exclude_columns = ["pass_word"]
     assert_eq!(got.len(), 1, "{got:#?}");
     let body = &got[0].body;
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
-    // MariaDB only streams ANNOTATE_ROWS events to replicas that set dump flag 2, which
-    // mysql_async cannot set yet: no `query` live (the fixture test shows it from a file).
-    // MariaDB starts transactions with GTID events, not BEGIN: no thread id either.
-    assert!(
-        v.get("query").is_none() && v.get("threadId").is_none(),
-        "{body}"
-    );
+    // MariaDB starts transactions with GTID events, not BEGIN: no thread id.
+    assert!(v.get("threadId").is_none(), "{body}");
     // Values that differ per run, checked for what they must be.
     let position = v["position"].as_str().unwrap();
     let start_file = start.rsplit_once(':').unwrap().0;
@@ -87,12 +82,14 @@ exclude_columns = ["pass_word"]
     // Everything else is exact.
     let expected = format!(
         concat!(
-            r#"{{"database":"{name}","table":"people","type":"insert","ts":{ts},"#,
+            r#"{{"database":"{name}","table":"people","query":"{query}","type":"insert","ts":{ts},"#,
             r#""xid":{xid},"commit":true,"position":"{position}","gtid":"{gtid}","serverId":101,"#,
             r#""pushTs":{push_ts},"primaryKey":[1],"primaryKeyColumns":["id"],"#,
             r#""data":{{"id":1,"firstName":"Ada"}}}}"#
         ),
         name = name,
+        // The statement, cut at row_query_max_length characters.
+        query = insert.chars().take(30).collect::<String>(),
         ts = v["ts"],
         xid = v["xid"],
         position = position,
@@ -100,5 +97,58 @@ exclude_columns = ["pass_word"]
         push_ts = push_ts_text,
     );
     assert_eq!(body, &expected);
+    db.drop_database().await;
+}
+
+/// `output.row_query` on a live MariaDB: the server streams the statement behind each row
+/// change (its ANNOTATE_ROWS event) only to a replica that asks (dump flag 2), and every
+/// row of the statement carries it exactly as the client sent it, comments and all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_query_carries_each_statement_on_a_live_mariadb_stream() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "rowq",
+        &["CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(10))"],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let start = db.position().await;
+    let statements = [
+        "INSERT INTO {db}.t VALUES (1, 'a'), (2, 'b')",
+        "/* request-id: 7, user: ada */ UPDATE {db}.t SET v = 'c' WHERE id = 1",
+        "DELETE FROM {db}.t WHERE id = 2 -- cleanup\n",
+        "INSERT INTO {db}.t /* inline */ VALUES (3, 'ü \"q\"')",
+    ];
+    db.exec(&statements).await;
+    let config = DaemonConfig::new(&queue.exchange);
+    let path = config.write();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[output]\nrow_query = true\n");
+    std::fs::write(&path, text).unwrap();
+    run_to_now(&path, &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
+
+    let got = queue.take_at_least(5, Duration::from_secs(10)).await;
+    let queries: Vec<(String, String)> = got
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+            let query = v["query"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no query: {}", m.body));
+            (v["type"].as_str().unwrap().to_owned(), query.to_owned())
+        })
+        .collect();
+    let sql = |i: usize| statements[i].replace("{db}", &db.name);
+    assert_eq!(
+        queries,
+        vec![
+            ("insert".to_owned(), sql(0)),
+            ("insert".to_owned(), sql(0)),
+            ("update".to_owned(), sql(1)),
+            // The server keeps the statement without its trailing whitespace.
+            ("delete".to_owned(), sql(2).trim_end().to_owned()),
+            ("insert".to_owned(), sql(3)),
+        ]
+    );
     db.drop_database().await;
 }

@@ -136,7 +136,11 @@ impl<'a> BinlogRequest<'a> {
             let cmd = ComBinlogDump::new(self.server_id)
                 .with_pos(self.pos as u32)
                 .with_filename(&*self.filename)
-                .with_flags(self.flags & BinlogDumpFlags::BINLOG_DUMP_NON_BLOCK);
+                .with_flags(
+                    self.flags
+                        & (BinlogDumpFlags::BINLOG_DUMP_NON_BLOCK
+                            | BinlogDumpFlags::BINLOG_SEND_ANNOTATE_ROWS_EVENT),
+                );
             Either::Left(cmd)
         }
     }

@@ -3705,6 +3705,10 @@ my_bitflags! {
         /// If there is no more event to send a EOF_Packet instead of blocking the connection
         const BINLOG_DUMP_NON_BLOCK = 0x01;
         const BINLOG_THROUGH_POSITION = 0x02;
+        /// MariaDB, COM_BINLOG_DUMP: send ANNOTATE_ROWS events (the statement behind the
+        /// rows events that follow), which MariaDB sends a replica only when asked.
+        /// The same bit as `BINLOG_THROUGH_POSITION`, which is for COM_BINLOG_DUMP_GTID.
+        const BINLOG_SEND_ANNOTATE_ROWS_EVENT = 0x02;
         const BINLOG_THROUGH_GTID = 0x04;
     }
 }
