@@ -12,6 +12,8 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+# The patched mysql_common and mysql_async ([patch.crates-io]; vendor/README.md).
+COPY vendor ./vendor
 RUN mkdir -p src benches examples \
     && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && echo 'fn main() {}' > benches/rows.rs && echo 'fn main() {}' > examples/consume.rs \

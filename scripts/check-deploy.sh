@@ -39,6 +39,29 @@ build=$(grep -o 'cargo build --release[^&]*--bin binlog-relay' Dockerfile | tail
 log "building as the Dockerfile does: $build"
 $build --quiet
 
+# 2b. The build context: only what the build stage COPYs is there, so every path the
+# manifest needs (the vendored crates of [patch]) must be copied before its first build.
+# The COPY lines before that build, as Docker copies them, then its RUN's stub files.
+context="$work/context"
+mkdir -p "$context"
+while read -r -a words; do
+  dest=${words[-1]}
+  mkdir -p "$context/$dest"
+  for src in "${words[@]:0:${#words[@]}-1}"; do
+    if [ -d "$src" ]; then cp -r "$src/." "$context/$dest/"; else cp "$src" "$context/$dest/"; fi
+  done
+done < <(awk '/^FROM/{stage++} stage==1 && /cargo build/{exit} stage==1 && /^COPY /{sub(/^COPY /,""); print}' Dockerfile)
+stubs=$(awk '/^FROM/{stage++} stage==1' Dockerfile | sed -n '/^RUN /,/cargo build/p' \
+  | sed -n '1,/cargo build/p' | sed 's/\\$//' | tr '\n' ' ' \
+  | sed -e 's/^RUN //' -e 's/&& *cargo build.*//')
+(cd "$context" && eval "$stubs")
+if ! (cd "$context" && cargo metadata --locked --offline --format-version 1 >/dev/null 2>"$work/metadata.err"); then
+  cat "$work/metadata.err" >&2
+  log "the Dockerfile's first build cannot resolve the manifest from what it copies (COPY the missing path before it)"
+  exit 1
+fi
+log "Dockerfile build context: the manifest resolves from what it copies"
+
 # 3. The runtime, as the image runs it. Running as another uid takes root.
 [ "$(id -u)" = 0 ] || { log "step 3 runs the binary as the image's uid, which needs root"; exit 1; }
 uid=$(grep -o -- '--uid [0-9]*' Dockerfile | awk '{print $2}')
