@@ -48,6 +48,8 @@ install_packages() {
   local missing=()
   command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server mariadb-client)
   command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+  # The encryption tests decrypt with an implementation of their own (Python's).
+  python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -qq

@@ -48,6 +48,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Spill(#[from] crate::format::SpillError),
+    #[error("cannot encrypt a message (output.encrypt): {0}")]
+    Encrypt(crate::format::EncryptError),
     #[error(transparent)]
     Http(#[from] crate::http::HttpError),
     #[error("the server closed the binlog stream after {position}")]

@@ -11,7 +11,7 @@
 //! warning naming it, where ignoring it cannot change what is published or where it goes
 //! (metrics reporters, tuning knobs, other producers' keys); or refused with an error naming
 //! it, where going on without it would change the messages, their destination or their
-//! protection (TLS, encryption, JavaScript filters, a separate schema server). A key Maxwell
+//! protection (TLS, JavaScript filters, a separate schema server). A key Maxwell
 //! does not know is an error too. The reference is Maxwell's `MaxwellConfig` and
 //! `RabbitmqProducer` (docs/configuration.md lists the whole key map).
 
@@ -211,7 +211,8 @@ impl Translation {
         if secrets == Secrets::Hidden && self.has_secrets() {
             out.push_str(
                 "# Passwords are shown as ********: rerun with --show-secrets to write them, or\n\
-                 # set them in BINLOG_RELAY__SOURCE__PASSWORD / BINLOG_RELAY__SINK__RABBITMQ__URI.\n",
+                 # set them in BINLOG_RELAY__SOURCE__PASSWORD / BINLOG_RELAY__SINK__RABBITMQ__URI\n\
+                 # (and BINLOG_RELAY__OUTPUT__SECRET_KEY).\n",
             );
         }
         for w in &self.warnings {
@@ -691,14 +692,17 @@ fn output(o: &mut Options, t: &mut Translation) -> Result<(), ConfigError> {
                 t.warn("secret_key", "is not used: encrypt is none");
             }
         }
+        Some(mode @ ("data" | "all")) => {
+            t.set("output", "encrypt", mode, "encrypt");
+            // Maxwell refuses to start without it; so does binlog-relay, at load.
+            if let Some(key) = o.take("secret_key") {
+                t.set_secret("output", "secret_key", key, "********".into(), "secret_key");
+            }
+        }
         Some(mode) => {
             return Err(refuse(
                 "encrypt",
-                format!(
-                    "{mode:?}: Maxwell's AES encryption of messages is not supported; use \
-                     [masking] to hash, redact or drop sensitive columns, and amqps:// for \
-                     transport"
-                ),
+                format!("{mode:?}: Maxwell's modes are none, data and all"),
             ));
         }
     }
@@ -1282,7 +1286,7 @@ mod tests {
     fn unsupported_options_are_errors_naming_them() {
         for (key, value) in [
             ("producer", "kafka"),
-            ("encrypt", "data"),
+            ("encrypt", "rows"),
             ("javascript", "/etc/filter.js"),
             ("ssl", "VERIFY_EVERYTHING"),
             ("schema_host", "s"),
@@ -1300,6 +1304,56 @@ mod tests {
             let key_name = if key == "producer" { "producer" } else { key };
             assert!(err.to_string().contains(key_name), "{key}: {err}");
         }
+    }
+
+    #[test]
+    fn encryption_prefix_and_schema_database_translate_without_refusal() {
+        let t = translate(props(&[
+            ("producer", "rabbitmq"),
+            ("encrypt", "all"),
+            ("secret_key", "0123456789abcdef"),
+            ("http_path_prefix", "/mx"),
+            ("schema_database", "mx_state"),
+        ]))
+        .unwrap();
+        let shown = t.to_toml(Secrets::Shown);
+        assert_eq!(
+            value(&shown, "output", "encrypt").unwrap().as_str(),
+            Some("all")
+        );
+        assert_eq!(
+            value(&shown, "output", "secret_key").unwrap().as_str(),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(
+            value(&shown, "http", "maxwell_prefix").unwrap().as_str(),
+            Some("/mx")
+        );
+        assert_eq!(
+            value(&shown, "bootstrap", "database").unwrap().as_str(),
+            Some("mx_state")
+        );
+        // The key is a secret: hidden unless asked for, and named where to set it.
+        let hidden = t.to_toml(Secrets::Hidden);
+        assert!(!hidden.contains("0123456789abcdef"), "{hidden}");
+        assert!(
+            hidden.contains("BINLOG_RELAY__OUTPUT__SECRET_KEY"),
+            "{hidden}"
+        );
+        // The translation loads, and the key is checked as Maxwell's cipher would need it.
+        let mut output: crate::format::OutputConfig = toml::from_str::<toml::Table>(&shown)
+            .unwrap()["output"]
+            .clone()
+            .try_into()
+            .unwrap();
+        assert!(output.compile().unwrap().sealer.is_some());
+        output.secret_key = crate::section::Secret::new("short");
+        let err = output.compile().unwrap_err().to_string();
+        assert!(
+            err.contains("output.secret_key") && err.contains("16, 24 or 32"),
+            "{err}"
+        );
+        assert!(!err.contains("short"), "the key is never shown: {err}");
     }
 
     #[test]

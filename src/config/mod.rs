@@ -174,6 +174,15 @@ impl Config {
             }
             self.source.password = Secret::new(read_secret("source.password_file", path)?);
         }
+        if let Some(path) = &self.output.secret_key_file {
+            if !self.output.secret_key.expose().is_empty() {
+                return Err(ConfigError::key(
+                    "output.secret_key_file",
+                    "set output.secret_key or output.secret_key_file, not both",
+                ));
+            }
+            self.output.secret_key = Secret::new(read_secret("output.secret_key_file", path)?);
+        }
         let rabbit = &mut self.sink.rabbitmq;
         if let Some(path) = &rabbit.password_file {
             let password = read_secret("sink.rabbitmq.password_file", path)?;

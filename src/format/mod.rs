@@ -11,6 +11,7 @@
 
 pub mod batch;
 pub mod ddl;
+pub mod encrypt;
 pub mod geometry;
 pub mod json;
 pub mod json_diff;
@@ -25,6 +26,7 @@ pub mod transaction;
 pub mod value;
 
 pub use batch::{Batch, Chunk, Message, MessageKind};
+pub use encrypt::{EncryptError, EncryptMode, Sealer};
 pub use layout::TableLayout;
 pub use options::{NamingStrategy, OutputConfig, OutputOptions};
 pub use row::{BootstrapMeta, RowMeta};

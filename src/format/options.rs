@@ -49,6 +49,14 @@ pub struct OutputConfig {
     pub naming_strategy: NamingStrategy,
     /// Columns left out of `data` and `old`: exact names, or `/regex/` (whole-name match).
     pub exclude_columns: Vec<String>,
+    /// Maxwell's `encrypt`: `none`, `data` (`data` and `old` sealed) or `all` (the whole
+    /// message sealed), with AES-CBC as Maxwell does it (`docs/format.md`).
+    pub encrypt: super::EncryptMode,
+    /// Maxwell's `secret_key`: the AES key as text, whose UTF-8 bytes (16, 24 or 32) are
+    /// the key. Never logged.
+    pub secret_key: crate::section::Secret,
+    /// A file holding `secret_key` (a trailing newline is not part of it).
+    pub secret_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for OutputConfig {
@@ -71,6 +79,9 @@ impl Default for OutputConfig {
             null_zerodates: false,
             naming_strategy: NamingStrategy::None,
             exclude_columns: Vec::new(),
+            encrypt: super::EncryptMode::None,
+            secret_key: crate::section::Secret::default(),
+            secret_key_file: None,
         }
     }
 }
@@ -134,6 +145,8 @@ pub struct OutputOptions {
     pub names: FieldNames,
     /// Column masks (`[masking]`).
     pub masking: std::sync::Arc<super::mask::Masking>,
+    /// Seals finished messages when `encrypt` is on.
+    pub sealer: Option<std::sync::Arc<super::Sealer>>,
 }
 
 /// Maxwell's top-level field names, renamed once by the naming strategy.
@@ -201,11 +214,15 @@ impl OutputConfig {
             exclude.push(ColumnPattern(re));
         }
         let names = FieldNames::new(self.naming_strategy);
+        let sealer = super::Sealer::new(self.encrypt, self.secret_key.expose())
+            .map_err(|message| ConfigError::key("output.secret_key", message))?
+            .map(std::sync::Arc::new);
         Ok(OutputOptions {
             config: self.clone(),
             exclude,
             names,
             masking: Default::default(),
+            sealer,
         })
     }
 }
@@ -224,6 +241,7 @@ impl Default for OutputOptions {
             exclude: Vec::new(),
             names: FieldNames::new(NamingStrategy::None),
             masking: Default::default(),
+            sealer: None,
         }
     }
 }

@@ -203,23 +203,39 @@ async fn maxwell_properties_publish_exactly_what_the_equivalent_toml_does() {
 async fn an_unsupported_maxwell_option_stops_the_start_and_names_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("config.properties");
-    std::fs::write(
-        &path,
-        "host=127.0.0.1\nproducer=rabbitmq\nrabbitmq_pass=hunter2\nencrypt=all\nsecret_key=k\n",
-    )
-    .expect("write");
-    let done = wait(
-        spawn_command(&["run", "--maxwell-config", &path.to_string_lossy()], &[]),
-        Duration::from_secs(30),
+    let start = |text: &str| {
+        std::fs::write(&path, text).expect("write");
+        wait(
+            spawn_command(&["run", "--maxwell-config", &path.to_string_lossy()], &[]),
+            Duration::from_secs(30),
+        )
+    };
+    let done = start(
+        "host=127.0.0.1\nproducer=rabbitmq\nrabbitmq_pass=hunter2\njavascript=/etc/filter.js\n",
     )
     .await;
     assert_eq!(done.code, Some(2), "{}", done.stderr);
     assert!(
-        done.stderr.contains("Maxwell option `encrypt`"),
+        done.stderr.contains("Maxwell option `javascript`"),
         "{}",
         done.stderr
     );
     assert!(!done.stderr.contains("hunter2"), "{}", done.stderr);
+    // Encryption translates; a key AES cannot take stops the start, without showing it.
+    let done =
+        start("host=127.0.0.1\nproducer=rabbitmq\nencrypt=all\nsecret_key=not-an-aes-key-length\n")
+            .await;
+    assert_eq!(done.code, Some(2), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("output.secret_key") && done.stderr.contains("16, 24 or 32"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        !done.stderr.contains("not-an-aes-key-length"),
+        "{}",
+        done.stderr
+    );
 }
 
 /// A Maxwell file naming the test services, the exchange and Maxwell's state database.

@@ -292,7 +292,10 @@ impl<P: SchemaProvider> Reader<P> {
         mut delivery: Option<Delivery>,
         out: &mpsc::Sender<Delivery>,
     ) -> Result<bool, Error> {
-        while let Some(d) = delivery {
+        while let Some(mut d) = delivery {
+            if let Some(sealer) = &self.options.sealer {
+                sealer.seal_batch(&mut d.batch).map_err(Error::Encrypt)?;
+            }
             if out.send(d).await.is_err() {
                 return Ok(false);
             }
