@@ -73,6 +73,18 @@ pub enum Error {
     #[error("there is no checkpoint in {dir} to copy")]
     NothingToCopy { dir: String },
     #[error(
+        "there is no checkpoint to hand back to Maxwell: binlog-relay has not published anything with this configuration (checkpoint.store, checkpoint.dir or client_id), so Maxwell's own position still holds"
+    )]
+    NothingToExport,
+    #[error(
+        "the checkpoint was taken on server_id {checkpoint} but the source is server_id {server}: Maxwell reads its position by the server it connects to, so this one would not be found. Point source.host at the checkpoint's server, or, on a MariaDB topology, set source.gtid_mode = true (Maxwell's gtid_mode) to hand back the GTID position"
+    )]
+    ExportServerChanged { checkpoint: u32, server: u32 },
+    #[error(
+        "source.gtid_mode is on (Maxwell's gtid_mode) but the checkpoint holds no GTID position: the server sends no GTIDs. Turn gtid_mode off on both sides"
+    )]
+    ExportNeedsGtid,
+    #[error(
         "source.gtid_mode is on and the source is another server than the checkpoint's, but there is no schema history in checkpoint.dir to carry over; restore the directory, or re-sync the consumers and use `binlog-relay positions set`"
     )]
     NoHistoryToFollow,

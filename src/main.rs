@@ -155,6 +155,14 @@ enum PositionsAction {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Roll back to Maxwell: write the checkpoint into Maxwell's positions table
+    /// (bootstrap.database, for bootstrap.client_id) as Maxwell's position store writes it,
+    /// so that Maxwell resumes where binlog-relay stopped. Run it with the daemon stopped
+    /// (docs/migrating-from-maxwell.md).
+    ExportMaxwell {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -237,6 +245,9 @@ fn main() -> ExitCode {
         Command::Positions {
             action: PositionsAction::CopyToDatabase { config },
         } => command::positions::copy_command(&config.into()),
+        Command::Positions {
+            action: PositionsAction::ExportMaxwell { config },
+        } => command::positions::export_maxwell_command(&config.into()),
         Command::Config {
             action: ConfigAction::FromMaxwell { file, show_secrets },
         } => command::from_maxwell::command(&file, show_secrets),

@@ -285,6 +285,7 @@ pub fn evaluate(facts: &ServerFacts, config: &Config, checkpoint_file: Option<&s
     if config.checkpoint.store == crate::checkpoint::StoreKind::Database {
         items.push(state_grants(&facts.grants, &config.checkpoint.database));
     }
+    items.push(maxwell_grants(&facts.grants, &config.bootstrap.database));
     items
 }
 
@@ -365,7 +366,8 @@ fn grants(lines: &[String]) -> Item {
 
 /// What the database store needs on its own database: its tables are created on first use
 /// and written on every checkpoint.
-fn state_grants(lines: &[String], database: &str) -> Item {
+/// The privileges of `needed` that no line of `SHOW GRANTS` gives on `database`.
+fn missing_on<'a>(lines: &[String], database: &str, needed: &[&'a str]) -> Vec<&'a str> {
     let on_db = format!(" ON `{}`.* ", database.to_ascii_uppercase());
     let relevant: Vec<String> = lines
         .iter()
@@ -373,9 +375,9 @@ fn state_grants(lines: &[String], database: &str) -> Item {
         .map(|l| l.to_ascii_uppercase().replace('\\', ""))
         .filter(|l| l.contains(" ON *.* ") || l.contains(&on_db))
         .collect();
-    let needed = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE"];
-    let missing: Vec<&str> = needed
-        .into_iter()
+    needed
+        .iter()
+        .copied()
         .filter(|p| {
             !relevant.iter().any(|l| {
                 let privileges = l.split(" ON ").next().unwrap_or("");
@@ -386,7 +388,15 @@ fn state_grants(lines: &[String], database: &str) -> Item {
                         .any(|x| x.trim() == *p)
             })
         })
-        .collect();
+        .collect()
+}
+
+fn state_grants(lines: &[String], database: &str) -> Item {
+    let missing = missing_on(
+        lines,
+        database,
+        &["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE"],
+    );
     if missing.is_empty() {
         Item::ok(
             "state grants",
@@ -400,6 +410,33 @@ fn state_grants(lines: &[String], database: &str) -> Item {
             format!("missing on `{database}`.*: {}", missing.join(", ")),
             format!(
                 "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `{database}`.* TO the account in source.user"
+            ),
+        )
+    }
+}
+
+/// Maxwell's state database (`bootstrap.database`, Maxwell's `schema_database`): read for
+/// bootstrap requests and `source.start = "maxwell"`, written by `binlog-relay bootstrap`
+/// and by `positions export-maxwell`, the roll-back. A warning, not a failure: streaming
+/// does not need it.
+fn maxwell_grants(lines: &[String], database: &str) -> Item {
+    let missing = missing_on(lines, database, &["SELECT", "INSERT", "UPDATE", "CREATE"]);
+    if missing.is_empty() {
+        Item::ok(
+            "maxwell grants",
+            format!(
+                "SELECT, INSERT, UPDATE, CREATE on `{database}`.* (bootstrap requests, positions export-maxwell)"
+            ),
+        )
+    } else {
+        Item::warn(
+            "maxwell grants",
+            format!(
+                "missing on `{database}`.*: {}; bootstrap requests, source.start = \"maxwell\" and the roll-back to Maxwell (positions export-maxwell) need them",
+                missing.join(", ")
+            ),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, CREATE ON `{database}`.* TO the account in source.user"
             ),
         )
     }
@@ -715,6 +752,8 @@ mod tests {
             retention_seconds: Some(7 * 86_400),
             grants: vec![
                 "GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `maxwell`@`%`".into(),
+                // Maxwell's documented grant on its own database.
+                "GRANT ALL PRIVILEGES ON `maxwell`.* TO `maxwell`@`%`".into(),
             ],
             binlog_files: Some(vec!["bin.000001".into(), "bin.000002".into()]),
             tls_version: "TLSv1.3".into(),
@@ -879,6 +918,31 @@ mod tests {
             "{item:?}"
         );
         assert!(item.fix.unwrap().contains("ON `relay`.*"));
+    }
+
+    #[test]
+    fn maxwells_state_database_needs_write_grants_for_the_roll_back() {
+        let item = maxwell_grants(
+            &["GRANT SELECT, INSERT, UPDATE, CREATE ON `mx\\_state`.* TO `m`@`%`".into()],
+            "mx_state",
+        );
+        assert!(item.to_string().contains("ok"), "{item}");
+        let item = maxwell_grants(
+            &[
+                "GRANT SELECT, REPLICATION SLAVE ON *.* TO `m`@`%`".into(),
+                "GRANT INSERT ON `maxwell`.* TO `m`@`%`".into(),
+            ],
+            "mx_state",
+        );
+        let text = item.to_string();
+        assert!(
+            text.contains("INSERT, UPDATE, CREATE")
+                && text.contains("export-maxwell")
+                && text.contains("GRANT SELECT, INSERT, UPDATE, CREATE ON `mx_state`.*"),
+            "{text}"
+        );
+        // A warning: streaming works without it.
+        assert!(!failing(&[item]).contains(&"maxwell grants"));
     }
 
     #[test]

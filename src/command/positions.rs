@@ -1,6 +1,6 @@
-//! `binlog-relay positions show|set`: the operator's view of the checkpoint, and the way to
-//! move it (with the daemon stopped), for example after the binlog it points into was
-//! purged.
+//! `binlog-relay positions show|set|copy-to-database|export-maxwell`: the operator's view
+//! of the checkpoint, the way to move it (with the daemon stopped), for example after the
+//! binlog it points into was purged, and the way back to Maxwell.
 
 use std::process::ExitCode;
 
@@ -11,7 +11,8 @@ use crate::pipeline::leader::{self, with_exclusive_state};
 use crate::pipeline::schema_start;
 use crate::pipeline::state::State;
 use crate::position::{BinlogPosition, FIRST_EVENT_OFFSET};
-use crate::source::{BinlogSource, SourceError};
+use crate::schema::history::HistoryStore as _;
+use crate::source::{BinlogSource, MaxwellExport, MaxwellPositionRow, SourceError};
 
 /// `positions show`: prints the checkpoint and the server's binlog files.
 pub fn show_command(file: &super::ConfigFile) -> ExitCode {
@@ -216,4 +217,127 @@ async fn set_held(
     store.save(&checkpoint)?;
     source.close().await;
     Ok(checkpoint)
+}
+
+/// `positions export-maxwell`: the roll-back. Writes the checkpoint into Maxwell's
+/// `positions` table as Maxwell's own position store writes it, so that Maxwell, started
+/// again, resumes exactly where binlog-relay stopped.
+pub fn export_maxwell_command(file: &super::ConfigFile) -> ExitCode {
+    super::one_shot(
+        file,
+        async |config| export_maxwell(&config).await,
+        print_hand_back,
+    )
+}
+
+/// What `export-maxwell` wrote, and what Maxwell will need to know about the schema.
+#[derive(Debug)]
+pub struct HandBack {
+    pub database: String,
+    pub export: MaxwellExport,
+    /// Schema statements binlog-relay followed after Maxwell's newest stored schema and
+    /// before the checkpoint (position, statement): Maxwell's schema lacks them.
+    pub schema_changes: Vec<(BinlogPosition, String)>,
+}
+
+/// Hands the checkpoint to Maxwell (its `schema_database` and `client_id` are
+/// `bootstrap.database` and `bootstrap.client_id`, as `config from-maxwell` writes them).
+/// Holds the state meanwhile, so no daemon moves the checkpoint under it.
+pub async fn export_maxwell(config: &Config) -> Result<HandBack, Error> {
+    with_exclusive_state(config, async |state| {
+        let checkpoint = state
+            .checkpoint_store()?
+            .load()?
+            .ok_or(Error::NothingToExport)?;
+        let source = BinlogSource::new(&config.source);
+        let result = async {
+            let server = source.check_server().await?;
+            let gtid_mode = config.source.gtid_mode;
+            if !gtid_mode && checkpoint.server_id != server.server_id {
+                return Err(Error::ExportServerChanged {
+                    checkpoint: checkpoint.server_id,
+                    server: server.server_id,
+                });
+            }
+            let gtid_set = if gtid_mode {
+                Some(
+                    checkpoint
+                        .gtid_position
+                        .clone()
+                        .ok_or(Error::ExportNeedsGtid)?,
+                )
+            } else {
+                None
+            };
+            let maxwell = crate::source::MaxwellState {
+                database: config.bootstrap.database.clone(),
+                client_id: config.bootstrap.client_id.clone(),
+            };
+            let row = MaxwellPositionRow {
+                server_id: if gtid_mode { 0 } else { server.server_id },
+                client_id: maxwell.client_id.clone(),
+                binlog_file: checkpoint.position.file.clone(),
+                binlog_position: checkpoint.position.offset,
+                gtid_set,
+                last_heartbeat_read: 0,
+            };
+            let export = source.export_maxwell_position(&maxwell, row).await?;
+            let mut history = state.history_store();
+            let entries = history
+                .load()
+                .map_err(|e| schema_start::history_error(&checkpoint.position, e))?
+                .map(|h| h.entries)
+                .unwrap_or_default();
+            let schema_changes = entries
+                .into_iter()
+                .filter(|e| e.origin == crate::schema::history::Origin::Ddl)
+                .filter(|e| !e.position.reached(&checkpoint.position))
+                .filter(|e| {
+                    export
+                        .schema_position
+                        .as_ref()
+                        .is_none_or(|at| e.position.reached(at))
+                })
+                .map(|e| (e.position, e.statement))
+                .collect();
+            Ok(HandBack {
+                database: maxwell.database,
+                export,
+                schema_changes,
+            })
+        }
+        .await;
+        source.close().await;
+        result
+    })
+    .await
+}
+
+fn print_hand_back(h: HandBack) {
+    let r = &h.export.row;
+    println!(
+        "Maxwell's position for client_id {:?} set in `{}`.positions: server_id {}, {}:{}, gtid_set {}, last_heartbeat_read {}",
+        r.client_id,
+        h.database,
+        r.server_id,
+        r.binlog_file,
+        r.binlog_position,
+        r.gtid_set.as_deref().unwrap_or("NULL"),
+        r.last_heartbeat_read
+    );
+    match (&h.export.schema_position, h.schema_changes.first()) {
+        (_, Some((at, statement))) => println!(
+            "Maxwell's stored schema predates {} schema change(s) binlog-relay followed (the first at {at}: {statement}). Start Maxwell the first time with recapture_schema=true, before any other schema change, so that it reads the tables as they are now",
+            h.schema_changes.len()
+        ),
+        (None, None) => println!(
+            "Maxwell has no stored schema for this server: it captures the tables as they are when it starts"
+        ),
+        (Some(at), None) => println!(
+            "Maxwell's stored schema (at {at}) is current: binlog-relay followed no schema change since"
+        ),
+    }
+    println!(
+        "Stop binlog-relay for good before starting Maxwell: both would publish the same rows"
+    );
 }

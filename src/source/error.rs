@@ -91,6 +91,10 @@ pub enum SourceError {
         "cannot start from Maxwell's position in {table}: {message}. Reading it needs SELECT on that table for source.user"
     )]
     MaxwellPosition { table: String, message: String },
+    #[error(
+        "cannot hand the position back to Maxwell in {table}: {message}. Writing it needs SELECT on Maxwell's heartbeats, positions and schemas tables and INSERT and UPDATE on positions for source.user (`binlog-relay check` lists them)"
+    )]
+    MaxwellExport { table: String, message: String },
     #[error("the server closed the binlog stream")]
     StreamClosed,
     #[error(

@@ -94,3 +94,135 @@ impl BinlogSource {
         }
     }
 }
+
+/// The row Maxwell's `MysqlPositionStore.set` writes into `<schema_database>.positions`,
+/// field for field: what `positions export-maxwell` writes so that Maxwell resumes where
+/// binlog-relay stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxwellPositionRow {
+    /// The server's `@@server_id`; 0 when Maxwell runs with `gtid_mode` (its
+    /// `DEFAULT_GTID_SERVER_ID`).
+    pub server_id: u32,
+    pub client_id: String,
+    pub binlog_file: String,
+    pub binlog_position: u64,
+    /// Only in GTID mode (Maxwell reads it back only then): MySQL's executed GTID set or
+    /// MariaDB's GTID position.
+    pub gtid_set: Option<String>,
+    /// The last of Maxwell's own heartbeats read from the binlog. Maxwell writes no
+    /// heartbeats while binlog-relay runs, so this is the last one it wrote.
+    pub last_heartbeat_read: i64,
+}
+
+/// What `export_maxwell_position` found and wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxwellExport {
+    pub row: MaxwellPositionRow,
+    /// Where Maxwell's newest stored schema for the server is (`schemas`), if it has one.
+    pub schema_position: Option<BinlogPosition>,
+}
+
+impl BinlogSource {
+    /// Writes `row` (its `last_heartbeat_read` filled in here) into Maxwell's `positions`
+    /// table with the statement Maxwell's position store uses. Maxwell's tables must exist:
+    /// if Maxwell never ran on this server there is nothing to roll back to, and it starts
+    /// from `init_position` instead.
+    pub async fn export_maxwell_position(
+        &self,
+        state: &MaxwellState,
+        mut row: MaxwellPositionRow,
+    ) -> Result<MaxwellExport, SourceError> {
+        let db = format!("`{}`", state.database.replace('`', "``"));
+        let table = format!("{db}.`positions`");
+        let failed = |message: String| SourceError::MaxwellExport {
+            table: table.clone(),
+            message,
+        };
+        let mut conn = self.conn().await?;
+        // The last heartbeat Maxwell wrote for this client, else what its row says.
+        let heartbeat_sql = format!(
+            "SELECT heartbeat FROM {db}.`heartbeats` WHERE server_id = ? AND client_id = ?"
+        );
+        let args = (row.server_id, row.client_id.as_str());
+        let heartbeat: Option<i64> = self
+            .bounded("SELECT FROM heartbeats", async {
+                Ok(conn.exec_first(heartbeat_sql.as_str(), args).await)
+            })
+            .await?
+            .or_else(|e| missing_table(e).map(|()| None))
+            .map_err(|e| failed(e.to_string()))?;
+        let stored_sql = format!(
+            "SELECT last_heartbeat_read FROM {table} WHERE server_id = ? AND client_id = ?"
+        );
+        let stored: Option<Option<i64>> = self
+            .bounded("SELECT FROM positions", async {
+                Ok(conn.exec_first(stored_sql.as_str(), args).await)
+            })
+            .await?
+            .map_err(|e| match missing_table(e) {
+                Ok(()) => failed(format!(
+                    "Maxwell's state is not on this server (no `{}`.positions): Maxwell never \
+                     ran here with schema_database {:?}, so there is no position to hand back. \
+                     Start Maxwell with init_position={}:{}:{} instead",
+                    state.database,
+                    state.database,
+                    row.binlog_file,
+                    row.binlog_position,
+                    row.last_heartbeat_read
+                )),
+                Err(e) => failed(e.to_string()),
+            })?;
+        row.last_heartbeat_read = heartbeat.or(stored.flatten()).unwrap_or(0);
+        let insert = format!(
+            "INSERT INTO {table} SET server_id = ?, gtid_set = ?, binlog_file = ?, \
+             binlog_position = ?, last_heartbeat_read = ?, client_id = ? \
+             ON DUPLICATE KEY UPDATE last_heartbeat_read = ?, gtid_set = ?, binlog_file = ?, \
+             binlog_position = ?"
+        );
+        let params: Vec<mysql_async::Value> = vec![
+            row.server_id.into(),
+            row.gtid_set.clone().into(),
+            row.binlog_file.clone().into(),
+            row.binlog_position.into(),
+            row.last_heartbeat_read.into(),
+            row.client_id.clone().into(),
+            row.last_heartbeat_read.into(),
+            row.gtid_set.clone().into(),
+            row.binlog_file.clone().into(),
+            row.binlog_position.into(),
+        ];
+        self.bounded("INSERT INTO positions", async {
+            Ok(conn.exec_drop(insert.as_str(), params).await)
+        })
+        .await?
+        .map_err(|e| failed(e.to_string()))?;
+        // Maxwell's newest stored schema for the server: what it restores at its start.
+        let schema_sql = format!(
+            "SELECT binlog_file, binlog_position FROM {db}.`schemas` \
+             WHERE server_id = ? AND deleted = 0 ORDER BY id DESC LIMIT 1"
+        );
+        let schema: Option<(String, u64)> = self
+            .bounded("SELECT FROM schemas", async {
+                Ok(conn.exec_first(schema_sql.as_str(), (row.server_id,)).await)
+            })
+            .await?
+            .or_else(|e| missing_table(e).map(|()| None))
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(MaxwellExport {
+            row,
+            schema_position: schema.map(|(file, offset)| BinlogPosition::new(file, offset)),
+        })
+    }
+}
+
+/// `Ok` when `e` says the database or table does not exist; the error otherwise.
+fn missing_table(e: mysql_async::Error) -> Result<(), mysql_async::Error> {
+    match &e {
+        mysql_async::Error::Server(s)
+            if s.code == ER_BAD_DB_ERROR || s.code == ER_NO_SUCH_TABLE =>
+        {
+            Ok(())
+        }
+        _ => Err(e),
+    }
+}

@@ -31,6 +31,7 @@ use crate::section::{ConfigError, Secret};
 
 pub use connection::{BinlogSource, ServerInfo, SourceEvents};
 pub use error::SourceError;
+pub use maxwell_state::{MaxwellExport, MaxwellPositionRow};
 
 /// Where binlog events come from: the seam between a source and the pipeline. The live
 /// stream ([`SourceEvents`]) and binlog files on disk ([`file::BinlogFileEvents`]) implement

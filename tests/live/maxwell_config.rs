@@ -363,3 +363,211 @@ async fn a_first_start_continues_where_maxwell_stopped() {
     exec(&db.pool, &[&format!("DROP DATABASE {state_db}")]).await;
     db.drop_database().await;
 }
+
+/// The roll-back. Maxwell stopped at a position, binlog-relay took over from it (rows and a
+/// schema change), then `positions export-maxwell` writes the row Maxwell's position store
+/// would have written at binlog-relay's checkpoint (its `set`: server_id, client_id, file,
+/// offset, gtid_set, last_heartbeat_read; heartbeat_at untouched), says Maxwell's stored
+/// schema is behind, and a start from that row continues exactly after the checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_maxwell_writes_the_row_maxwell_would_write_at_the_checkpoint() {
+    use mysql_async::prelude::Queryable;
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create(
+        "mxback",
+        &["CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)"],
+    )
+    .await;
+    // Maxwell's state tables, with the columns of its maxwell_schema.sql.
+    let state_db = format!("{}_state", db.name);
+    exec(
+        &db.pool,
+        &[
+            &format!("CREATE DATABASE {state_db}"),
+            &format!(
+                "CREATE TABLE {state_db}.positions (server_id INT UNSIGNED NOT NULL, \
+                 binlog_file VARCHAR(255), binlog_position INT UNSIGNED, \
+                 gtid_set VARCHAR(4096), \
+                 client_id VARCHAR(255) CHARSET latin1 NOT NULL DEFAULT 'maxwell', \
+                 heartbeat_at BIGINT NULL DEFAULT NULL, \
+                 last_heartbeat_read BIGINT NULL DEFAULT NULL, \
+                 PRIMARY KEY (server_id, client_id))"
+            ),
+            &format!(
+                "CREATE TABLE {state_db}.heartbeats (server_id INT UNSIGNED NOT NULL, \
+                 client_id VARCHAR(255) CHARSET latin1 NOT NULL DEFAULT 'maxwell', \
+                 heartbeat BIGINT NOT NULL, PRIMARY KEY (server_id, client_id))"
+            ),
+            &format!(
+                "CREATE TABLE {state_db}.schemas (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, \
+                 binlog_file VARCHAR(255), binlog_position INT UNSIGNED, \
+                 last_heartbeat_read BIGINT NULL DEFAULT 0, gtid_set VARCHAR(4096), \
+                 base_schema_id INT UNSIGNED NULL DEFAULT NULL, deltas MEDIUMTEXT, \
+                 server_id INT UNSIGNED, position_sha CHAR(40) DEFAULT NULL, \
+                 charset VARCHAR(255), version SMALLINT UNSIGNED NOT NULL DEFAULT 0, \
+                 deleted TINYINT(1) NOT NULL DEFAULT 0)"
+            ),
+        ],
+    )
+    .await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    // Maxwell stopped here: its position, its schema stored at it, its last heartbeat.
+    let stopped = db.position().await;
+    let (file, offset) = stopped.rsplit_once(':').expect("FILE:POS");
+    exec(
+        &db.pool,
+        &[
+            &format!(
+                "INSERT INTO {state_db}.positions (server_id, binlog_file, binlog_position, \
+                 client_id, heartbeat_at, last_heartbeat_read) \
+                 SELECT @@server_id, '{file}', {offset}, 'esr', NULL, 1700000000000"
+            ),
+            &format!("INSERT INTO {state_db}.heartbeats SELECT @@server_id, 'esr', 1700000001000"),
+            &format!(
+                "INSERT INTO {state_db}.schemas (binlog_file, binlog_position, server_id, charset) \
+                 SELECT '{file}', {offset}, @@server_id, 'utf8mb4'"
+            ),
+        ],
+    )
+    .await;
+    // binlog-relay's turn: rows, and a schema change Maxwell's stored schema lacks.
+    db.exec(&[
+        "INSERT INTO {db}.t VALUES (1, 1), (2, 2)",
+        "ALTER TABLE {db}.t ADD COLUMN w INT",
+        "UPDATE {db}.t SET w = 3 WHERE id = 1",
+    ])
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let props = maxwell_file(
+        dir.path(),
+        &queue.exchange,
+        &format!("client_id=esr\nschema_database={state_db}\n"),
+    );
+    let state = dir.path().join("state");
+    let done = run_to_now_in(&props, &state).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let got = queue.take(3).await;
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+            format!("{} {}", v["type"].as_str().unwrap(), v["data"]["id"])
+        })
+        .collect();
+    assert_eq!(kinds, ["insert 1", "insert 2", "update 1"]);
+    let checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("position.json")).unwrap()).unwrap();
+    let cp_file = checkpoint["position"]["file"].as_str().unwrap().to_owned();
+    let cp_offset = checkpoint["position"]["offset"].as_u64().unwrap();
+
+    // The roll-back.
+    let export = |extra: &'static [(&'static str, &'static str)]| {
+        let state = state.to_string_lossy().into_owned();
+        let props = props.clone();
+        async move {
+            let mut env = vec![("BINLOG_RELAY__CHECKPOINT__DIR", state.as_str())];
+            env.extend_from_slice(extra);
+            let out = output_within(
+                spawn_command(
+                    &["positions", "export-maxwell", "--maxwell-config", &props],
+                    &env,
+                ),
+                Duration::from_secs(60),
+            )
+            .await;
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let (code, stdout, stderr) = export(&[]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("recapture_schema=true") && stdout.contains("ADD COLUMN w"),
+        "{stdout}"
+    );
+    type PositionRow = (
+        u32,
+        String,
+        u64,
+        Option<String>,
+        String,
+        Option<i64>,
+        Option<i64>,
+    );
+    let read_rows = || async {
+        let mut conn = db.pool.get_conn().await.unwrap();
+        let rows: Vec<PositionRow> = conn
+            .query(format!(
+                "SELECT server_id, binlog_file, binlog_position, gtid_set, client_id, \
+                 heartbeat_at, last_heartbeat_read FROM {state_db}.positions \
+                 ORDER BY server_id"
+            ))
+            .await
+            .unwrap();
+        let server_id: u32 = conn
+            .query_first("SELECT @@server_id")
+            .await
+            .unwrap()
+            .unwrap();
+        (rows, server_id)
+    };
+    let (rows, server_id) = read_rows().await;
+    assert_eq!(
+        rows,
+        vec![(
+            server_id,
+            cp_file.clone(),
+            cp_offset,
+            None,
+            "esr".to_owned(),
+            None,
+            // The last heartbeat Maxwell wrote, which is the last it would have read.
+            Some(1_700_000_001_000),
+        )]
+    );
+
+    // Maxwell, started again, reads that row: a start from it continues after the
+    // checkpoint, with nothing repeated and nothing skipped.
+    db.exec(&["INSERT INTO {db}.t VALUES (3, 3, 3)"]).await;
+    let done = run_to_now_in(&props, &dir.path().join("again")).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+    let got = queue.take(1).await;
+    assert!(
+        got[0].body.contains(r#""data":{"id":3,"v":3,"w":3}"#),
+        "{}",
+        got[0].body
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        queue.drain().await.is_empty(),
+        "only the row after the checkpoint"
+    );
+
+    // With gtid_mode, Maxwell keeps its position under server_id 0, with the GTID position.
+    let (code, stdout, stderr) = export(&[("BINLOG_RELAY__SOURCE__GTID_MODE", "true")]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (rows, _) = read_rows().await;
+    let gtid = checkpoint["gtid_position"]
+        .as_str()
+        .expect("MariaDB GTID position");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        rows[0],
+        (
+            0,
+            cp_file,
+            cp_offset,
+            Some(gtid.to_owned()),
+            "esr".to_owned(),
+            None,
+            // No heartbeat of Maxwell's under server_id 0: it never ran in GTID mode here.
+            Some(0),
+        )
+    );
+
+    exec(&db.pool, &[&format!("DROP DATABASE {state_db}")]).await;
+    db.drop_database().await;
+}
