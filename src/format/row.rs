@@ -154,13 +154,15 @@ impl RowRenderer {
     }
 
     /// Renders `bootstrap-start` or `bootstrap-complete` (`data` empty), as Maxwell writes
-    /// them.
+    /// them: with `primary_keys`/`primary_key_columns`, the key's names (`key`: the table's
+    /// primary key on the start, none on the end) and a `null` value for each.
     pub fn render_bootstrap_marker(
         &self,
         out: &mut Vec<u8>,
         database: &str,
         table: &str,
         kind: &str,
+        key: &[String],
         bootstrap: &BootstrapMeta<'_>,
     ) {
         let options = &*self.options;
@@ -182,6 +184,28 @@ impl RowRenderer {
         if let Some(comment) = bootstrap.comment {
             out.extend_from_slice(b",\"comment\":");
             write_str(out, comment);
+        }
+        if options.config.primary_keys {
+            write_field(out, &names.primary_key, false);
+            out.push(b'[');
+            for i in 0..key.len() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"null");
+            }
+            out.push(b']');
+        }
+        if options.config.primary_key_columns {
+            write_field(out, &names.primary_key_columns, false);
+            out.push(b'[');
+            for (i, name) in key.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, name);
+            }
+            out.push(b']');
         }
         out.extend_from_slice(&self.data_key);
         out.extend_from_slice(b"{}}");
@@ -678,6 +702,36 @@ mod tests {
         assert_eq!(at(120_000), "1690000000.12");
         assert_eq!(at(0), "1690000000.0");
         assert_eq!(at(1), "1690000000.0000010");
+    }
+
+    #[test]
+    fn bootstrap_markers_name_the_key_as_maxwell_does() {
+        let config = crate::format::OutputConfig {
+            primary_keys: true,
+            primary_key_columns: true,
+            naming_strategy: crate::format::NamingStrategy::UnderscoreToCamelcase,
+            ..Default::default()
+        };
+        let renderer = RowRenderer::new(Arc::new(config.compile().unwrap()));
+        let meta = BootstrapMeta {
+            ts: 7,
+            schema_id: None,
+            comment: Some("c"),
+        };
+        let render = |kind: &str, key: &[String]| {
+            let mut out = Vec::new();
+            renderer.render_bootstrap_marker(&mut out, "db", "t", kind, key, &meta);
+            String::from_utf8(out).unwrap()
+        };
+        // The start names the table's key, a null value for each column; the end has none.
+        assert_eq!(
+            render("bootstrap-start", &["id".into(), "part_no".into()]),
+            r#"{"database":"db","table":"t","type":"bootstrap-start","ts":7,"comment":"c","primaryKey":[null,null],"primaryKeyColumns":["id","part_no"],"data":{}}"#
+        );
+        assert_eq!(
+            render("bootstrap-complete", &[]),
+            r#"{"database":"db","table":"t","type":"bootstrap-complete","ts":7,"comment":"c","primaryKey":[],"primaryKeyColumns":[],"data":{}}"#
+        );
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct ActiveRequest {
     /// The names of the key the walk follows (empty for a keyless table, or before the
     /// table is read): the reader notes live changes by it.
     pub key: Arc<[String]>,
+    /// The table's primary key names (empty without one, or when the walk follows another
+    /// unique key): `bootstrap-start`'s `primary_key_columns`, as in Maxwell.
+    pub primary_key: Arc<[String]>,
 }
 
 /// A chunk read and waiting for the reader to reach its high mark.
@@ -351,6 +354,7 @@ async fn run_request(
         table: request.table.as_str().into(),
         comment: request.comment.clone(),
         key: Arc::from(Vec::new()),
+        primary_key: Arc::from(Vec::new()),
     };
     if resumed.is_some() {
         // Its bootstrap-start is out: a request that cannot go on gets its
@@ -372,6 +376,11 @@ async fn run_request(
         database: plan.database.as_str().into(),
         table: plan.table.as_str().into(),
         key: key_names(&plan).into(),
+        primary_key: if plan.key_is_primary {
+            key_names(&plan).into()
+        } else {
+            Arc::from(Vec::new())
+        },
         ..active
     };
     let expected = match request.total_rows {

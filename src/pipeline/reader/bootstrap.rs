@@ -269,10 +269,19 @@ impl ReaderBootstrap {
                     });
                 }
                 if included {
-                    let (kind, name) = if mark == Mark::Start {
-                        (MessageKind::BootstrapStart, "bootstrap-start")
+                    // Maxwell names the key on the start and an empty one on the end.
+                    let (kind, name, key) = if mark == Mark::Start {
+                        (
+                            MessageKind::BootstrapStart,
+                            "bootstrap-start",
+                            &active.primary_key[..],
+                        )
                     } else {
-                        (MessageKind::BootstrapComplete, "bootstrap-complete")
+                        (
+                            MessageKind::BootstrapComplete,
+                            "bootstrap-complete",
+                            &[][..],
+                        )
                     };
                     let renderer = &boot.renderer;
                     boot.pending
@@ -282,6 +291,7 @@ impl ReaderBootstrap {
                                 &active.database,
                                 &active.table,
                                 name,
+                                key,
                                 &meta,
                             )
                         });
