@@ -571,3 +571,73 @@ async fn export_maxwell_writes_the_row_maxwell_would_write_at_the_checkpoint() {
     exec(&db.pool, &[&format!("DROP DATABASE {state_db}")]).await;
     db.drop_database().await;
 }
+
+/// Maxwell's probe paths on a running daemon started from a Maxwell file with
+/// `http_path_prefix`: `/ping`, `/healthcheck` (200 while it streams, 500 with what failed
+/// while the database cannot be reached) and `/prometheus`, so probes and scrapers set up
+/// for Maxwell keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxwells_probe_paths_answer_under_its_prefix() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let queue = Queue::bind("#").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state").to_string_lossy().into_owned();
+    let port = free_port();
+    let props = maxwell_file(
+        dir.path(),
+        &queue.exchange,
+        &format!(
+            "metrics_type=http\nhttp_bind_address=127.0.0.1\nhttp_port={port}\n\
+             http_path_prefix=/mx\nschema_database={}\n",
+            unique("mxprobe")
+        ),
+    );
+    let env = [("BINLOG_RELAY__CHECKPOINT__DIR", state.as_str())];
+    let child = spawn_command(&["run", "--maxwell-config", &props], &env);
+    wait_ready(port, Duration::from_secs(30)).await;
+    assert_eq!(
+        http_get(port, "/mx/ping").await,
+        Some((200, "pong\n".to_owned()))
+    );
+    let (status, body) = http_get(port, "/mx/healthcheck").await.expect("answer");
+    assert_eq!(status, 200, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(health["MaxwellHealth"]["healthy"], true, "{body}");
+    let (status, body) = http_get(port, "/mx/prometheus").await.expect("answer");
+    assert_eq!(status, 200);
+    assert!(body.contains("binlog_relay_streaming 1"), "{body}");
+    // Not at the root: the prefix moved them, as it moves Maxwell's.
+    assert_eq!(http_get(port, "/ping").await.map(|(s, _)| s), Some(404));
+    signal(&child, "TERM");
+    let done = wait(child, Duration::from_secs(30)).await;
+    assert_eq!(done.code, Some(0), "{}", done.stderr);
+
+    // A database that cannot be reached: the health check says so, with a 500.
+    let dark = free_port().to_string();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [
+        ("BINLOG_RELAY__CHECKPOINT__DIR", state.as_str()),
+        ("BINLOG_RELAY__SOURCE__PORT", dark.as_str()),
+        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+    ];
+    let child = spawn_command(&["run", "--maxwell-config", &props], &env);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let (status, body) = loop {
+        if let Some(answer) = http_get(port, "/mx/healthcheck").await {
+            break answer;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no HTTP answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, 500, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(health["MaxwellHealth"]["healthy"], false, "{body}");
+    assert!(
+        health["MaxwellHealth"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    drop(child);
+}
