@@ -364,8 +364,6 @@ fn grants(lines: &[String]) -> Item {
     }
 }
 
-/// What the database store needs on its own database: its tables are created on first use
-/// and written on every checkpoint.
 /// The privileges of `needed` that no line of `SHOW GRANTS` gives on `database`.
 fn missing_on<'a>(lines: &[String], database: &str, needed: &[&'a str]) -> Vec<&'a str> {
     let on_db = format!(" ON `{}`.* ", database.to_ascii_uppercase());
@@ -391,6 +389,8 @@ fn missing_on<'a>(lines: &[String], database: &str, needed: &[&'a str]) -> Vec<&
         .collect()
 }
 
+/// What the database store needs on its own database: its tables are created on first use
+/// and written on every checkpoint.
 fn state_grants(lines: &[String], database: &str) -> Item {
     let missing = missing_on(
         lines,

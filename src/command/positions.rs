@@ -281,25 +281,19 @@ pub async fn export_maxwell(config: &Config) -> Result<HandBack, Error> {
                 gtid_set,
                 last_heartbeat_read: 0,
             };
-            let export = source.export_maxwell_position(&maxwell, row).await?;
-            let mut history = state.history_store();
-            let entries = history
+            let export = source
+                .export_maxwell_position(&maxwell, row, server.server_id)
+                .await?;
+            let history = state
+                .history_store()
                 .load()
-                .map_err(|e| schema_start::history_error(&checkpoint.position, e))?
-                .map(|h| h.entries)
-                .unwrap_or_default();
-            let schema_changes = entries
-                .into_iter()
-                .filter(|e| e.origin == crate::schema::history::Origin::Ddl)
-                .filter(|e| !e.position.reached(&checkpoint.position))
-                .filter(|e| {
-                    export
-                        .schema_position
-                        .as_ref()
-                        .is_none_or(|at| e.position.reached(at))
-                })
-                .map(|e| (e.position, e.statement))
-                .collect();
+                .map_err(|e| schema_start::history_error(&checkpoint.position, e))?;
+            let schema_changes = schema_changes_since(
+                history,
+                export.schema_position.as_ref(),
+                export.previous.as_ref(),
+                &checkpoint.position,
+            );
             Ok(HandBack {
                 database: maxwell.database,
                 export,
@@ -311,6 +305,55 @@ pub async fn export_maxwell(config: &Config) -> Result<HandBack, Error> {
         result
     })
     .await
+}
+
+/// What binlog-relay's schema history holds that Maxwell's stored schema (at
+/// `maxwell_schema`) cannot know, up to `until`: every change after it (statements, tables
+/// re-read from the binlog, recaptures), and a base captured after the point Maxwell had
+/// reached (`maxwell_stopped`): the history was started or replaced there, so what changed
+/// in between is unknown. No history at all counts as unknown too.
+fn schema_changes_since(
+    history: Option<crate::schema::history::History>,
+    maxwell_schema: Option<&BinlogPosition>,
+    maxwell_stopped: Option<&BinlogPosition>,
+    until: &BinlogPosition,
+) -> Vec<(BinlogPosition, String)> {
+    let after_maxwell = |at: &BinlogPosition| maxwell_schema.is_none_or(|m| at.reached(m));
+    let Some(history) = history else {
+        return vec![(
+            until.clone(),
+            "(no schema history in the checkpoint's state)".into(),
+        )];
+    };
+    let mut changes = Vec::new();
+    // Maxwell's schema holds every change up to where it stopped.
+    let known_until = match (maxwell_schema, maxwell_stopped) {
+        (Some(a), Some(b)) => Some(if a.reached(b) { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    if known_until.is_some_and(|k| history.base.position.cmp_sequence(k).is_gt()) {
+        changes.push((
+            history.base.position.clone(),
+            "(schema captured here by binlog-relay)".into(),
+        ));
+    }
+    changes.extend(
+        history
+            .entries
+            .into_iter()
+            .filter(|e| !e.position.reached(until) && after_maxwell(&e.position))
+            .map(|e| {
+                let what = match e.origin {
+                    _ if !e.statement.is_empty() => e.statement,
+                    crate::schema::history::Origin::TableMap => {
+                        "(a table re-read from the binlog's column names)".into()
+                    }
+                    _ => "(the schema captured again)".into(),
+                };
+                (e.position, what)
+            }),
+    );
+    changes
 }
 
 fn print_hand_back(h: HandBack) {
@@ -326,10 +369,19 @@ fn print_hand_back(h: HandBack) {
         r.last_heartbeat_read
     );
     match (&h.export.schema_position, h.schema_changes.first()) {
-        (_, Some((at, statement))) => println!(
-            "Maxwell's stored schema predates {} schema change(s) binlog-relay followed (the first at {at}: {statement}). Start Maxwell the first time with recapture_schema=true, before any other schema change, so that it reads the tables as they are now",
-            h.schema_changes.len()
-        ),
+        (_, Some(_)) => {
+            println!(
+                "Maxwell's stored schema predates {} schema change(s) binlog-relay followed. Start Maxwell the first time with recapture_schema=true, before any other schema change, so that it reads the tables as they are now. The changes:",
+                h.schema_changes.len()
+            );
+            const SHOWN: usize = 10;
+            for (at, what) in h.schema_changes.iter().take(SHOWN) {
+                println!("  {at}: {what}");
+            }
+            if h.schema_changes.len() > SHOWN {
+                println!("  ... and {} more", h.schema_changes.len() - SHOWN);
+            }
+        }
         (None, None) => println!(
             "Maxwell has no stored schema for this server: it captures the tables as they are when it starts"
         ),
@@ -340,4 +392,78 @@ fn print_hand_back(h: HandBack) {
     println!(
         "Stop binlog-relay for good before starting Maxwell: both would publish the same rows"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::catalog::Catalog;
+    use crate::schema::history::{Base, Entry, History, Origin};
+
+    fn at(offset: u64) -> BinlogPosition {
+        BinlogPosition::new("bin.000002", offset)
+    }
+
+    fn history(base: u64, entries: &[(u64, Origin, &str)]) -> History {
+        History {
+            base: Base {
+                position: at(base),
+                server_id: 1,
+                catalog: Catalog::default(),
+            },
+            entries: entries
+                .iter()
+                .map(|&(offset, origin, statement)| Entry {
+                    position: at(offset),
+                    origin,
+                    statement: statement.into(),
+                    changes: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn offsets(changes: &[(BinlogPosition, String)]) -> Vec<u64> {
+        changes.iter().map(|(p, _)| p.offset).collect()
+    }
+
+    #[test]
+    fn maxwell_is_told_what_its_stored_schema_lacks() {
+        let h = || {
+            history(
+                100,
+                &[
+                    (150, Origin::Ddl, "ALTER TABLE a ADD x INT"),
+                    (250, Origin::TableMap, ""),
+                    (300, Origin::Ddl, "DROP TABLE b"),
+                    (900, Origin::Ddl, "CREATE TABLE late (id INT)"),
+                ],
+            )
+        };
+        let since = |h, schema: Option<u64>, stopped: Option<u64>| {
+            schema_changes_since(
+                h,
+                schema.map(at).as_ref(),
+                stopped.map(at).as_ref(),
+                &at(800),
+            )
+        };
+        // Maxwell's schema at 200, stopped at 200: what binlog-relay followed after it, up
+        // to the checkpoint (800), counts; a change past the checkpoint does not.
+        let changes = since(Some(h()), Some(200), Some(200));
+        assert_eq!(offsets(&changes), [250, 300]);
+        assert!(changes[0].1.contains("re-read"), "{changes:?}");
+        // Nothing after Maxwell's schema: current.
+        assert!(since(Some(h()), Some(400), Some(400)).is_empty());
+        // binlog-relay's history begins after the point Maxwell had reached: what changed
+        // in between is unknown, so it counts.
+        let changes = since(Some(history(500, &[])), Some(100), Some(400));
+        assert_eq!(offsets(&changes), [500]);
+        assert!(changes[0].1.contains("captured"), "{changes:?}");
+        // A history begun where Maxwell stopped, after its schema: nothing unknown.
+        assert!(since(Some(history(400, &[])), Some(100), Some(400)).is_empty());
+        // No Maxwell schema at all: everything counts. No history at all: unknown.
+        assert_eq!(offsets(&since(Some(h()), None, None)), [150, 250, 300]);
+        assert_eq!(since(None, Some(1), None).len(), 1);
+    }
 }

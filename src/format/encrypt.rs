@@ -40,7 +40,7 @@ pub enum EncryptError {
     #[error("AES-CBC encryption failed (the cipher library refused the message)")]
     Cipher,
     #[error(
-        "a {kind} message has no top-level `data` field to encrypt; this is a bug in binlog-relay, please report it"
+        "a {kind} message has no top-level `data` field to encrypt (or lies outside its batch); this is a bug in binlog-relay, please report it"
     )]
     NoData { kind: &'static str },
 }
@@ -97,7 +97,9 @@ impl Sealer {
         let mut plain = Vec::new();
         for message in &mut batch.messages {
             let Some(text) = batch.body.get(message.range.clone()) else {
-                continue;
+                return Err(EncryptError::NoData {
+                    kind: message.kind.as_str(),
+                });
             };
             let start = body.len();
             if message.kind == MessageKind::Ddl {

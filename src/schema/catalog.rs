@@ -25,6 +25,11 @@ pub struct Catalog {
     /// kept in lower case and looked up that way.
     #[serde(default)]
     pub lower_case_table_names: u8,
+    /// Whether the server is MariaDB, whose `JSON` is text with a `json_valid` check (set
+    /// at capture; a history captured before this field existed reads as not MariaDB, so
+    /// only `JSON` itself marks JSON there until the next capture).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mariadb: bool,
     pub databases: BTreeMap<String, Database>,
 }
 
@@ -140,6 +145,7 @@ impl Catalog {
         Self {
             server_charset: server_charset.into(),
             lower_case_table_names: 0,
+            mariadb: false,
             databases: BTreeMap::new(),
         }
     }

@@ -128,6 +128,7 @@ pub fn apply(catalog: &mut Catalog, default_db: &str, sql: &str) -> Result<Touch
         pos: 0,
         default_db: &default_db,
         fold,
+        mariadb: catalog.mariadb,
     };
     let mut touched = Touched::default();
     let result = statement(&mut cur, catalog, &mut touched);
@@ -305,6 +306,8 @@ struct Cursor<'a> {
     default_db: &'a str,
     /// Fold database and table names to lower case (`lower_case_table_names` 1 or 2).
     fold: bool,
+    /// The server is MariaDB, where a `json_valid` check makes a text column JSON.
+    mariadb: bool,
 }
 
 impl Cursor<'_> {
@@ -919,8 +922,9 @@ fn column_definition(cur: &mut Cursor<'_>) -> Parse<(ColumnDef, bool, Option<Pla
             place = Some(Place::First);
         } else if cur.eat_kw("AFTER") {
             place = Some(Place::After(cur.ident()?));
-        } else if json_valid_check(cur, &name) {
-            // MariaDB's JSON, as `SHOW CREATE TABLE` and mysqldump spell it.
+        } else if cur.mariadb && json_valid_check(cur, &name) {
+            // MariaDB's JSON, as `SHOW CREATE TABLE` and mysqldump spell it (on MySQL, a
+            // text column with this check is text, as Maxwell has it).
             json_checked = true;
             cur.next();
             cur.skip_one()?;
@@ -1113,6 +1117,7 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
             pos: from,
             default_db: cur.default_db,
             fold: cur.fold,
+            mariadb: cur.mariadb,
         };
         if spec.eat_kw("RENAME")
             && !spec.is_kw("COLUMN")
@@ -1142,6 +1147,7 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
             pos: from,
             default_db: cur.default_db,
             fold: cur.fold,
+            mariadb: cur.mariadb,
         };
         if spec.eat_kws(&["CONVERT", "TO"]) {
             let mut charset = def.charset.clone();
@@ -1176,6 +1182,7 @@ fn alter_table(cur: &mut Cursor<'_>, catalog: &mut Catalog, touched: &mut Touche
             pos: from,
             default_db: cur.default_db,
             fold: cur.fold,
+            mariadb: cur.mariadb,
         };
         alter_spec(&mut spec, &mut def, &mut new_name, &mut names_used)?;
     }

@@ -121,7 +121,8 @@ pub async fn capture(pool: &Pool, limit: Duration) -> Result<Catalog, SchemaErro
          FROM information_schema.CHECK_CONSTRAINTS WHERE CHECK_CLAUSE LIKE 'json_valid(%'";
     const VERSION: &str = "SELECT @@version";
     let version: Option<String> = within(limit, VERSION, conn.query_first(VERSION)).await?;
-    if version.is_some_and(|v| v.to_ascii_lowercase().contains("mariadb")) {
+    catalog.mariadb = version.is_some_and(|v| v.to_ascii_lowercase().contains("mariadb"));
+    if catalog.mariadb {
         let checks: Vec<(String, String, String)> =
             match within(limit, JSON_CHECKS, conn.query(JSON_CHECKS)).await {
                 Ok(checks) => checks,

@@ -118,6 +118,8 @@ pub struct MaxwellPositionRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaxwellExport {
     pub row: MaxwellPositionRow,
+    /// Where Maxwell's row pointed before: where it stopped, and binlog-relay started.
+    pub previous: Option<BinlogPosition>,
     /// Where Maxwell's newest stored schema for the server is (`schemas`), if it has one.
     pub schema_position: Option<BinlogPosition>,
 }
@@ -126,11 +128,13 @@ impl BinlogSource {
     /// Writes `row` (its `last_heartbeat_read` filled in here) into Maxwell's `positions`
     /// table with the statement Maxwell's position store uses. Maxwell's tables must exist:
     /// if Maxwell never ran on this server there is nothing to roll back to, and it starts
-    /// from `init_position` instead.
+    /// from `init_position` instead. `server_id` is the server's own id, under which
+    /// Maxwell stores its schemas (in GTID mode too, where the position row has 0).
     pub async fn export_maxwell_position(
         &self,
         state: &MaxwellState,
         mut row: MaxwellPositionRow,
+        server_id: u32,
     ) -> Result<MaxwellExport, SourceError> {
         let db = format!("`{}`", state.database.replace('`', "``"));
         let table = format!("{db}.`positions`");
@@ -152,9 +156,11 @@ impl BinlogSource {
             .or_else(|e| missing_table(e).map(|()| None))
             .map_err(|e| failed(e.to_string()))?;
         let stored_sql = format!(
-            "SELECT last_heartbeat_read FROM {table} WHERE server_id = ? AND client_id = ?"
+            "SELECT last_heartbeat_read, binlog_file, binlog_position FROM {table} \
+             WHERE server_id = ? AND client_id = ?"
         );
-        let stored: Option<Option<i64>> = self
+        type Stored = (Option<i64>, Option<String>, Option<u64>);
+        let stored: Option<Stored> = self
             .bounded("SELECT FROM positions", async {
                 Ok(conn.exec_first(stored_sql.as_str(), args).await)
             })
@@ -172,7 +178,40 @@ impl BinlogSource {
                 )),
                 Err(e) => failed(e.to_string()),
             })?;
-        row.last_heartbeat_read = heartbeat.or(stored.flatten()).unwrap_or(0);
+        let previous = stored
+            .as_ref()
+            .and_then(|(_, file, offset)| Some(BinlogPosition::new(file.clone()?, (*offset)?)));
+        row.last_heartbeat_read = heartbeat
+            .or(stored.as_ref().and_then(|(h, _, _)| *h))
+            .unwrap_or(0);
+        // A row only under the other key means Maxwell runs with the other gtid_mode: it
+        // would read that stale row, not this one.
+        let other_key = if row.server_id == 0 { server_id } else { 0 };
+        if stored.is_none() && other_key != row.server_id {
+            let other: Option<Option<String>> = self
+                .bounded("SELECT FROM positions", async {
+                    Ok(conn
+                        .exec_first(
+                            format!(
+                                "SELECT binlog_file FROM {table} \
+                                 WHERE server_id = ? AND client_id = ?"
+                            )
+                            .as_str(),
+                            (other_key, row.client_id.as_str()),
+                        )
+                        .await)
+                })
+                .await?
+                .map_err(|e| failed(e.to_string()))?;
+            if other.is_some() {
+                return Err(failed(format!(
+                    "Maxwell's row for client_id {:?} is under server_id {other_key}, which                      means Maxwell runs with gtid_mode {}; set source.gtid_mode = {} to match                      it, or Maxwell would resume from its old row",
+                    row.client_id,
+                    if other_key == 0 { "on" } else { "off" },
+                    other_key == 0
+                )));
+            }
+        }
         let insert = format!(
             "INSERT INTO {table} SET server_id = ?, gtid_set = ?, binlog_file = ?, \
              binlog_position = ?, last_heartbeat_read = ?, client_id = ? \
@@ -203,13 +242,14 @@ impl BinlogSource {
         );
         let schema: Option<(String, u64)> = self
             .bounded("SELECT FROM schemas", async {
-                Ok(conn.exec_first(schema_sql.as_str(), (row.server_id,)).await)
+                Ok(conn.exec_first(schema_sql.as_str(), (server_id,)).await)
             })
             .await?
             .or_else(|e| missing_table(e).map(|()| None))
             .map_err(|e| failed(e.to_string()))?;
         Ok(MaxwellExport {
             row,
+            previous,
             schema_position: schema.map(|(file, offset)| BinlogPosition::new(file, offset)),
         })
     }

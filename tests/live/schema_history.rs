@@ -114,7 +114,7 @@ const STEPS: &[Step] = &[
         ],
         insert: "INSERT INTO audit VALUES (1, 200, '{\"a\": 1}')",
         table: "audit",
-        data: r#"{"id":1,"flag":200,"detail":"{\"a\": 1}"}"#,
+        data: r#"{"id":1,"flag":200,"detail":{"a": 1}}"#,
     },
     Step {
         ddl: &[
