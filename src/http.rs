@@ -123,7 +123,18 @@ pub struct HttpError {
 /// `binlog-relay health` command a container's `HEALTHCHECK` runs, so the image needs no
 /// shell or curl. One fixed request to our own server: a plain HTTP/1.0 GET.
 pub async fn probe(address: &str, path: &str, timeout: std::time::Duration) -> Result<u16, String> {
+    fetch(address, path, timeout).await.map(|(code, _)| code)
+}
+
+/// One GET of `path` from a daemon's endpoint at `address`: the status code and the body
+/// (at most 1 MiB; a larger answer is cut).
+pub async fn fetch(
+    address: &str,
+    path: &str,
+    timeout: std::time::Duration,
+) -> Result<(u16, String), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const MAX_ANSWER: u64 = 1 << 20;
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(address)
             .await
@@ -135,14 +146,21 @@ pub async fn probe(address: &str, path: &str, timeout: std::time::Duration) -> R
             .map_err(|e| format!("cannot send the request: {e}"))?;
         let mut response = Vec::new();
         stream
+            .take(MAX_ANSWER)
             .read_to_end(&mut response)
             .await
             .map_err(|e| format!("cannot read the answer: {e}"))?;
         let text = String::from_utf8_lossy(&response);
-        text.split(' ')
+        let code = text
+            .split(' ')
             .nth(1)
             .and_then(|code| code.parse::<u16>().ok())
-            .ok_or_else(|| format!("not an HTTP answer from {address}"))
+            .ok_or_else(|| format!("not an HTTP answer from {address}"))?;
+        let body = text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned();
+        Ok((code, body))
     };
     tokio::time::timeout(timeout, exchange)
         .await
@@ -177,22 +195,20 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(60);
 ///
 /// Maxwell's probes are answered too, at `config.maxwell_path(..)`, so that load balancers,
 /// orchestrators and scrapers set up for Maxwell keep working: `ping` answers `pong`,
-/// `healthcheck` answers as Maxwell's Dropwizard servlet does (200 or 500, with the
-/// `/readyz` verdict), and `prometheus` serves the metrics.
+/// `healthcheck` answers as Maxwell's Dropwizard servlet does (200, or 500 for 15 minutes
+/// after a message failed), and `prometheus` serves the metrics.
 pub async fn serve(listener: TcpListener, readiness: Readiness, config: &HttpConfig) {
     let ping = config.maxwell_path("ping");
     let healthcheck = config.maxwell_path("healthcheck");
     let prometheus = config.maxwell_path("prometheus");
     let app = Router::new()
         .route("/metrics", get(metrics))
+        .route("/status", get(status))
         .route("/healthz", get(healthz))
         .route("/readyz", get(move || async move { readyz(readiness) }))
         // Dropwizard's PingServlet prints its answer with a line end.
         .route(&ping, get(|| async { "pong\n" }))
-        .route(
-            &healthcheck,
-            get(move || async move { maxwell_healthcheck(readiness) }),
-        )
+        .route(&healthcheck, get(|| async { maxwell_healthcheck() }))
         .route(&prometheus, get(metrics));
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, %ping, %healthcheck, %prometheus, "serving /metrics, /healthz and /readyz, and Maxwell's probes");
@@ -232,34 +248,96 @@ async fn metrics() -> impl IntoResponse {
     )
 }
 
+/// `/status`: one JSON document with what `binlog-relay status` shows (the same numbers
+/// as `/metrics`, plus what a series cannot carry: the checkpoint's file, the last error,
+/// the table a bootstrap reads).
+async fn status() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        status_document().to_string(),
+    )
+}
+
+/// The `/status` document (`binlog-relay status` reads it).
+pub fn status_document() -> serde_json::Value {
+    let m = &*METRICS;
+    let facts = crate::metrics::STATUS.facts();
+    let count = |kind: &str| m.messages_published.get(kind).map_or(0, |c| c.get());
+    let saved_at = m.checkpoint_saved_at.get();
+    let bootstrap = (m.bootstrap_request.get() > 0).then(|| {
+        serde_json::json!({
+            "request": m.bootstrap_request.get(),
+            "table": facts.bootstrap_table,
+            "rows_read": m.bootstrap_rows_read.get(),
+            "rows_expected": m.bootstrap_rows_expected.get(),
+        })
+    });
+    serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "now": crate::metrics::unix_now(),
+        "role": if m.leader.get() == 1 { "leader" } else { "standby" },
+        "streaming": m.streaming.get() == 1,
+        "source_connected": m.source_connected.get() == 1,
+        "sink_connected": m.sink_connected.get() == 1,
+        "broker_blocked": m.broker_blocked_now.get() == 1,
+        "position": facts.position,
+        "checkpoint_saved_at": (saved_at > 0.0).then_some(saved_at),
+        "lag_seconds": m.lag_seconds.get(),
+        "in_flight": m.in_flight.get(),
+        "published": {
+            "insert": count("insert"),
+            "update": count("update"),
+            "delete": count("delete"),
+            "ddl": count("ddl"),
+            "bootstrap-insert": count("bootstrap-insert"),
+        },
+        "confirmed": m.messages_confirmed.get(),
+        "reconnects": {
+            "source": m.reconnects.with_label_values(&["source"]).get(),
+            "sink": m.reconnects.with_label_values(&["sink"]).get(),
+        },
+        "last_error": facts.last_error,
+        "bootstrap": bootstrap,
+    })
+}
+
 /// The process answers: its runtime is running. Liveness only; see `/readyz` for work.
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Maxwell's `/healthcheck`: Dropwizard's health-check servlet's answer for its one check,
-/// `MaxwellHealth`: 200 and `healthy: true`, or 500 and `healthy: false` with what failed.
-fn maxwell_healthcheck(readiness: Readiness) -> impl IntoResponse {
-    let (status, body) = readyz(readiness);
-    let json = if status == StatusCode::OK {
-        serde_json::json!({"MaxwellHealth": {"healthy": true}})
-    } else {
-        let failed: Vec<&str> = body
-            .lines()
-            .filter_map(|l| l.strip_prefix("FAIL "))
-            .collect();
-        serde_json::json!({"MaxwellHealth": {"healthy": false, "message": failed.join("; ")}})
-    };
-    let status = if status == StatusCode::OK {
-        StatusCode::OK
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
+/// Maxwell's `/healthcheck`: Dropwizard's health-check servlet's answer for Maxwell's one
+/// check, `MaxwellHealth`, with Maxwell's rule: unhealthy (500) while a message failed to
+/// be sent in the last 15 minutes, healthy (200) otherwise, however far behind. A probe
+/// set up for Maxwell so neither restarts nor drains the daemon while it catches up; use
+/// `/readyz` for readiness.
+fn maxwell_healthcheck() -> impl IntoResponse {
+    let failed_at = crate::metrics::STATUS.facts().message_failed_at;
+    let (status, json) = maxwell_health(failed_at, crate::metrics::unix_now());
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
         json.to_string(),
     )
+}
+
+/// Maxwell's verdict at `now` for a last failed message at `failed_at`.
+fn maxwell_health(failed_at: Option<f64>, now: f64) -> (StatusCode, serde_json::Value) {
+    const WINDOW_SECONDS: f64 = 15.0 * 60.0;
+    let recent = failed_at.filter(|at| now - at < WINDOW_SECONDS);
+    match recent {
+        None => (
+            StatusCode::OK,
+            serde_json::json!({"MaxwellHealth": {"healthy": true}}),
+        ),
+        Some(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({"MaxwellHealth": {
+                "healthy": false,
+                "message": "messages failed to be sent to RabbitMQ in the past 15 minutes (they are sent again; nothing is lost)"
+            }}),
+        ),
+    }
 }
 
 /// Ready when every check passes; the body lists each.
@@ -374,6 +452,27 @@ mod tests {
         tokio::time::timeout(timeout, exchange).await.ok()?
     }
 
+    #[test]
+    fn maxwells_health_is_unhealthy_for_15_minutes_after_a_failed_message() {
+        // Not streaming, far behind: still healthy, as Maxwell's check has it.
+        let (status, json) = maxwell_health(None, 1_000.0);
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            json,
+            serde_json::json!({"MaxwellHealth": {"healthy": true}})
+        );
+        let (status, json) = maxwell_health(Some(1_000.0), 1_000.0 + 899.0);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(json["MaxwellHealth"]["healthy"], false);
+        assert!(
+            json["MaxwellHealth"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("15 minutes"))
+        );
+        let (status, _) = maxwell_health(Some(1_000.0), 1_000.0 + 900.0);
+        assert_eq!(status, StatusCode::OK);
+    }
+
     #[tokio::test]
     async fn maxwells_probes_answer_under_the_prefix() {
         let address = endpoint().await;
@@ -381,18 +480,15 @@ mod tests {
             .await
             .expect("ping answers");
         assert_eq!((status, body.as_str()), (200, "pong\n"));
-        // Not ready here (nothing streams): Maxwell's servlet answers 500 and says why.
+        // Dropwizard's answer, whichever it is (the verdict's rule is tested below).
         let (status, body) = fetch(address, "/mx/healthcheck", Duration::from_secs(5))
             .await
             .expect("healthcheck answers");
-        assert_eq!(status, 500, "{body}");
         let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
-        assert_eq!(json["MaxwellHealth"]["healthy"], false, "{body}");
-        assert!(
-            json["MaxwellHealth"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("streaming")),
-            "{body}"
+        assert_eq!(
+            json["MaxwellHealth"]["healthy"].as_bool(),
+            Some(status == 200),
+            "{status} {body}"
         );
         let (status, body) = fetch(address, "/mx/prometheus", Duration::from_secs(5))
             .await

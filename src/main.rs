@@ -69,6 +69,20 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
+    /// One screen about a running daemon, from its /status endpoint: role, position, lag,
+    /// rates, in-flight messages, connections, reconnects, the last error and the bootstrap
+    /// under way. Plain text when not on a terminal; --watch redraws it.
+    Status {
+        /// The daemon's http.listen address.
+        #[arg(long, default_value = "127.0.0.1:9187")]
+        address: String,
+        /// Show a new screen every --interval seconds until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between the readings the rates are taken over.
+        #[arg(long, default_value_t = 2)]
+        interval: u64,
+    },
     /// Resync a table into the stream: record a bootstrap request (a row in Maxwell's
     /// `bootstrap` table, as maxwell-bootstrap writes it), or list the requests with --status.
     Bootstrap {
@@ -268,5 +282,14 @@ fn main() -> ExitCode {
             path,
             timeout,
         } => command::health::command(&address, &path, std::time::Duration::from_secs(timeout)),
+        Command::Status {
+            address,
+            watch,
+            interval,
+        } => command::status::command(
+            &address,
+            watch,
+            std::time::Duration::from_secs(interval.max(1)),
+        ),
     }
 }

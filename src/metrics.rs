@@ -398,6 +398,8 @@ impl Metrics {
         self.checkpoint_offset
             .set(i64::try_from(position.offset).unwrap_or(i64::MAX));
         self.checkpoint_saved_at.set(unix_now());
+        let text = position.to_string();
+        STATUS.with(|f| f.position = Some(text));
     }
 
     /// This instance leads from now.
@@ -446,6 +448,68 @@ pub fn unix_now() -> f64 {
 
 /// The process's metrics.
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// What `/status` (and `binlog-relay status`) shows that a series cannot carry: the
+/// checkpoint's file name, the last error's text, the table a bootstrap reads. Set where
+/// those happen, read by the endpoint.
+#[derive(Debug, Default)]
+pub struct Status {
+    inner: std::sync::Mutex<StatusFacts>,
+}
+
+/// A copy of [`Status`] at one moment.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct StatusFacts {
+    /// The saved checkpoint, `FILE:OFFSET`.
+    pub position: Option<String>,
+    /// The last error the daemon recovered from (a lost connection, a bootstrap request
+    /// that could not run), with its Unix time: the same text the log has.
+    pub last_error: Option<LastError>,
+    /// `database.table` of the bootstrap under way.
+    pub bootstrap_table: Option<String>,
+    /// Unix time a message last failed (refused or lost; it is sent again): Maxwell's
+    /// `/healthcheck` reports unhealthy for 15 minutes after one.
+    pub message_failed_at: Option<f64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct LastError {
+    pub at: f64,
+    pub message: String,
+}
+
+impl Status {
+    fn with(&self, change: impl FnOnce(&mut StatusFacts)) {
+        // A poisoned lock still holds usable facts: a panic elsewhere must not blind it.
+        let mut facts = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut facts);
+    }
+
+    pub fn facts(&self) -> StatusFacts {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn error(&self, message: impl std::fmt::Display) {
+        let message = message.to_string();
+        self.with(|f| {
+            f.last_error = Some(LastError {
+                at: unix_now(),
+                message,
+            })
+        });
+    }
+
+    pub fn message_failed(&self) {
+        let now = unix_now();
+        self.with(|f| f.message_failed_at = Some(now));
+    }
+
+    pub fn bootstrap_table(&self, table: Option<String>) {
+        self.with(|f| f.bootstrap_table = table);
+    }
+}
+
+pub static STATUS: LazyLock<Status> = LazyLock::new(Status::default);
 
 #[cfg(test)]
 mod tests {

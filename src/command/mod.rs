@@ -12,6 +12,7 @@ pub mod health;
 pub mod positions;
 pub mod recapture;
 pub mod run;
+pub mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

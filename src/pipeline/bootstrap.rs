@@ -301,6 +301,7 @@ pub async fn worker(
             METRICS.bootstrap_request.set(0);
             METRICS.bootstrap_rows_read.set(0);
             METRICS.bootstrap_rows_expected.set(0);
+            crate::metrics::STATUS.bootstrap_table(None);
             match result {
                 Ok(()) => {}
                 // The request cannot run as it is (no such table, a type this version cannot
@@ -308,6 +309,10 @@ pub async fn worker(
                 // up behind it, and the log says why.
                 Err(Error::Bootstrap(e)) if e.is_permanent() => {
                     warn!(request = request.id, database = %request.database, table = %request.table, error = %e, "bootstrap request cannot run; marking it complete");
+                    crate::metrics::STATUS.error(format!(
+                        "bootstrap request {} of {}.{} cannot run: {e}",
+                        request.id, request.database, request.table
+                    ));
                     // Started: its bootstrap-complete follows what was published. Not
                     // started: closed without a message.
                     let started = shared.active().is_some_and(|a| a.id == request.id);
@@ -388,6 +393,7 @@ async fn run_request(
         n => n,
     };
     METRICS.bootstrap_request.set(gauge(request.id));
+    crate::metrics::STATUS.bootstrap_table(Some(format!("{}.{}", plan.database, plan.table)));
     METRICS.bootstrap_rows_expected.set(gauge(expected));
     shared.set_active(Some(active.clone()));
     let mut after: Option<Vec<mysql_common::Value>> = None;

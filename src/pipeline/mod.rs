@@ -133,6 +133,7 @@ pub(crate) async fn run_leading(
         };
         let side = error.lost_side().unwrap_or("source");
         METRICS.reconnects.with_label_values(&[side]).inc();
+        crate::metrics::STATUS.error(&error);
         if side == "sink" {
             // The node in use went away: try the next one of a cluster first.
             crate::sink::rabbitmq::prefer_next_address();

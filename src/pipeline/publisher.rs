@@ -339,6 +339,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                                 .is_none_or(|d| d > Instant::now()) => {}
                         Err(_) => {
                             METRICS.messages_failed.with_label_values(&["error"]).inc();
+                            crate::metrics::STATUS.message_failed();
                             return Err(Error::Sink(SinkError::ConfirmTimeout {
                                 millis: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                             }));
@@ -362,6 +363,7 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                     _ => "error",
                 };
                 METRICS.messages_failed.with_label_values(&[reason]).inc();
+                crate::metrics::STATUS.message_failed();
                 match e {
                     SinkError::Nacked | SinkError::Returned { .. } => Ok(Settled::Refused(reason)),
                     other => Err(Error::Sink(other)),

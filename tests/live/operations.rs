@@ -257,3 +257,216 @@ async fn systemd_hears_ready_watchdog_pings_and_stopping() {
         "{heard:?}"
     );
 }
+
+/// The metric names a PromQL expression uses (`binlog_relay_*` and `process_*`), with a
+/// histogram's `_bucket`/`_sum`/`_count` series named by their family.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let bytes = expr.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts = (expr[i..].starts_with("binlog_relay_") || expr[i..].starts_with("process_"))
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let end = expr[i..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(expr.len(), |n| i + n);
+        names.push(expr[i..end].to_owned());
+        i = end;
+    }
+    names
+}
+
+/// The dashboard's queries and the alert rules name only metrics a running daemon exports,
+/// so neither can drift from the code unnoticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_and_alerts_name_only_exported_metrics() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let queue = Queue::bind("#").await;
+    let config = DaemonConfig::new(&queue.exchange);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = spawn_daemon(
+        &config.write(),
+        &[],
+        &[("BINLOG_RELAY__HTTP__LISTEN", listen.as_str())],
+    );
+    let (_, scrape) = poll(port, "/metrics", Duration::from_secs(30), |s, body| {
+        s == 200 && body.contains("binlog_relay_streaming 1")
+    })
+    .await
+    .expect("a streaming daemon's /metrics");
+    drop(child);
+    // Family names and their types, from the `# TYPE` lines.
+    let families: std::collections::BTreeMap<&str, &str> = scrape
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    let exported = |name: &str| {
+        families.contains_key(name)
+            || ["_bucket", "_sum", "_count"].iter().any(|suffix| {
+                name.strip_suffix(suffix)
+                    .is_some_and(|family| families.get(family) == Some(&"histogram"))
+            })
+    };
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("monitoring");
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("grafana/binlog-relay.json")).expect("dashboard"),
+    )
+    .expect("dashboard JSON");
+    let mut exprs: Vec<String> = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(target["expr"].as_str().expect("expr").to_owned());
+        }
+    }
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables")
+    {
+        if let Some(q) = variable["definition"].as_str() {
+            exprs.push(q.to_owned());
+        }
+    }
+    let rules =
+        std::fs::read_to_string(root.join("prometheus/binlog-relay.rules.yml")).expect("rules");
+    let alert_exprs: Vec<String> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr:"))
+        .map(|e| e.trim().to_owned())
+        .collect();
+    assert!(alert_exprs.len() >= 10, "{alert_exprs:?}");
+    exprs.extend(alert_exprs);
+
+    let named: std::collections::BTreeSet<String> =
+        exprs.iter().flat_map(|e| metric_names(e)).collect();
+    let unknown: Vec<&String> = named.iter().filter(|n| !exported(n)).collect();
+    assert!(
+        unknown.is_empty(),
+        "named but not exported: {unknown:?}\nexported: {:?}",
+        families.keys()
+    );
+    // Enough of the daemon's series are watched for the check to mean something.
+    assert!(named.len() >= 30, "{named:?}");
+}
+
+/// `binlog-relay status` against a running daemon: one screen of plain text when its
+/// output is not a terminal, and, under a real terminal (tmux), a screen redrawn in place
+/// with `--watch`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_one_screen_as_text_and_redraws_it_in_a_terminal() {
+    let _guard = SERVER_SETTINGS.read().await;
+    let db = TestDb::create("status", &["CREATE TABLE {db}.t (id INT PRIMARY KEY)"]).await;
+    let queue = Queue::bind(&format!("{}.#", db.name)).await;
+    let config = DaemonConfig::new(&queue.exchange);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let start = db.position().await;
+    let child = spawn_daemon(
+        &config.write(),
+        &[],
+        &[
+            ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+            ("BINLOG_RELAY__SOURCE__START", start.as_str()),
+            (
+                "BINLOG_RELAY__FILTER__RULES",
+                &format!("exclude: *.*, include: {}.*", db.name),
+            ),
+        ],
+    );
+    assert!(
+        poll(port, "/readyz", Duration::from_secs(30), |s, _| s == 200)
+            .await
+            .is_some(),
+        "never ready"
+    );
+    db.exec(&["INSERT INTO {db}.t VALUES (1), (2), (3)"]).await;
+    assert_eq!(
+        queue.take_at_least(3, Duration::from_secs(10)).await.len(),
+        3
+    );
+    // The checkpoint is saved within checkpoint.interval_ms of the confirms.
+    let (_, status) = poll(port, "/status", Duration::from_secs(10), |s, body| {
+        s == 200 && body.contains("\"position\":\"")
+    })
+    .await
+    .expect("a saved position in /status");
+    let doc: serde_json::Value = serde_json::from_str(&status).expect("JSON");
+    assert_eq!(doc["published"]["insert"], 3, "{status}");
+
+    // Text mode: stdout is a pipe here.
+    let out = output_within(
+        spawn_command(&["status", "--address", &listen, "--interval", "1"], &[]),
+        Duration::from_secs(20),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The checkpoint moves with other tests' transactions too: its file is what stays.
+    let position = doc["position"].as_str().expect("position");
+    let file = position.rsplit_once(':').expect("FILE:OFFSET").0;
+    for line in [
+        "leader, streaming",
+        &format!("position     {file}:"),
+        "rates        bootstrap-insert 0.0/s  ddl 0.0/s  delete 0.0/s  insert 0.0/s",
+        "connections  source up, sink up, broker not blocking",
+        "reconnects   sink 0, source 0",
+        "last error   none",
+        "bootstrap    none running",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    assert!(
+        !text.contains('\x1b'),
+        "escape codes off a terminal:\n{text}"
+    );
+
+    // Under a real terminal: --watch redraws one screen in place.
+    let session = unique("status");
+    let bin = env!("CARGO_BIN_EXE_binlog-relay");
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux (scripts/services.sh installs it)")
+    };
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &format!("{bin} status --watch --interval 1 --address {listen}"),
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let screen = tmux(&["capture-pane", "-p", "-t", &session]);
+    let _ = tmux(&["kill-session", "-t", &session]);
+    let screen = String::from_utf8_lossy(&screen.stdout).into_owned();
+    assert_eq!(
+        screen
+            .matches(&format!("binlog-relay {} at", env!("CARGO_PKG_VERSION")))
+            .count(),
+        1,
+        "one screen, redrawn in place:\n{screen}"
+    );
+    assert!(screen.contains("leader, streaming"), "{screen}");
+    assert!(
+        screen.contains(&format!("position     {file}:")),
+        "{screen}"
+    );
+    drop(child);
+    db.drop_database().await;
+}
