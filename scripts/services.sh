@@ -50,6 +50,8 @@ install_packages() {
   command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
   # The encryption tests decrypt with an implementation of their own (Python's).
   python3 -c 'import cryptography' >/dev/null 2>&1 || missing+=(python3-cryptography)
+  # `binlog-relay status --watch` is tested under a real terminal.
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     as_root apt-get update -qq

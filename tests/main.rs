@@ -11,6 +11,8 @@
 
 #[path = "common/bounded_alloc.rs"]
 mod bounded_alloc;
+#[path = "common/contract.rs"]
+mod contract;
 #[path = "common/harness.rs"]
 mod harness;
 

@@ -485,10 +485,13 @@ impl Queue {
                 .await
                 .expect("basic.get")
         {
+            let body = String::from_utf8(m.delivery.data).expect("utf-8 body");
+            // Every message a live test receives keeps to the published contract.
+            crate::contract::check_message(&body);
             out.push(Received {
                 exchange: m.delivery.exchange.to_string(),
                 routing_key: m.delivery.routing_key.to_string(),
-                body: String::from_utf8(m.delivery.data).expect("utf-8 body"),
+                body,
                 properties: m.delivery.properties,
             });
         }
@@ -682,10 +685,15 @@ pub async fn run_to_now_on_stdout(config: &DaemonConfig, start: &str) -> std::pr
             ("BINLOG_RELAY__SINK__TYPE", "stdout"),
         ],
     );
-    tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
         .await
         .expect("binlog-relay did not exit in time")
-        .expect("wait for binlog-relay")
+        .expect("wait for binlog-relay");
+    // The stdout sink prints one message per line: each keeps to the contract.
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        crate::contract::check_message(line);
+    }
+    out
 }
 
 /// Sends a signal to a running child.

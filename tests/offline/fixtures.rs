@@ -40,11 +40,15 @@ async fn replay_from(
 ) -> Result<Vec<String>, Error> {
     let sink = MemorySink::new();
     replay_file(path, offset, schema, options, sink.clone()).await?;
-    Ok(sink
+    let messages: Vec<String> = sink
         .recorded()
         .iter()
         .map(|m| m.text().expect("UTF-8").to_owned())
-        .collect())
+        .collect();
+    for m in &messages {
+        crate::contract::check_message(m);
+    }
+    Ok(messages)
 }
 
 fn col(name: &str, unsigned: bool, charset: Option<Charset>) -> ColumnInfo {

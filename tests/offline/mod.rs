@@ -2,6 +2,7 @@
 
 mod architecture;
 mod bad_config;
+mod contract;
 mod crashers;
 mod fixtures;
 mod golden;
