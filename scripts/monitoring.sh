@@ -65,7 +65,7 @@ python3 - <<'PY'
 import re, sys, yaml
 rules = yaml.safe_load(open("monitoring/prometheus/binlog-relay.rules.yml"))
 doc = open("docs/operations.md").read()
-anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+anchors = {re.sub(r"[^a-z0-9 _-]", "", h.strip().lower()).replace(" ", "-")
            for h in re.findall(r"^#+ (.*)$", doc, re.M)}
 bad = [r["annotations"]["runbook"] for g in rules["groups"] for r in g["rules"]
        if r["annotations"]["runbook"].split("#", 1)[1] not in anchors]
@@ -86,4 +86,5 @@ log "dashboard: monitoring/grafana/binlog-relay.json is current"
 if [ ! -d contract/node_modules ] || [ contract/package-lock.json -nt contract/node_modules ]; then
   (cd contract && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+log "AsyncAPI parser on node $(node --version) (the lock file's packages ask for 20 or later)"
 (cd contract && node validate-asyncapi.mjs asyncapi.yaml)

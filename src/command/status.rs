@@ -86,7 +86,7 @@ pub fn command(address: &str, watch: bool, interval: Duration) -> ExitCode {
                 Err(e) => format!("binlog-relay status: {e} (retrying)\n"),
             };
             let mut out = std::io::stdout().lock();
-            let _ = if watch && terminal {
+            let written = if watch && terminal {
                 // Home and clear, then the screen: redrawn in place.
                 write!(out, "\x1b[H\x1b[2J{screen}")
             } else if watch {
@@ -94,7 +94,10 @@ pub fn command(address: &str, watch: bool, interval: Duration) -> ExitCode {
             } else {
                 write!(out, "{screen}")
             };
-            let _ = out.flush();
+            // A reader that went away (`status --watch | head`) ends the watch.
+            if written.and_then(|()| out.flush()).is_err() {
+                return ExitCode::FAILURE;
+            }
             if !watch {
                 return ExitCode::SUCCESS;
             }
@@ -172,7 +175,12 @@ pub fn render(address: &str, now: &Snapshot, before: Option<&Snapshot>, terminal
     let _ = writeln!(s, "reconnects   {}", reconnects.join(", "));
     match &now.last_error {
         Some(e) => {
-            let _ = writeln!(s, "last error   {} ago: {}", ago(now.now - e.at), e.message);
+            let _ = writeln!(
+                s,
+                "last error   {} ago: {}",
+                ago(now.now - e.at),
+                printable(&e.message)
+            );
         }
         None => {
             let _ = writeln!(s, "last error   none");
@@ -180,7 +188,7 @@ pub fn render(address: &str, now: &Snapshot, before: Option<&Snapshot>, terminal
     }
     match &now.bootstrap {
         Some(b) => {
-            let table = b.table.as_deref().unwrap_or("?");
+            let table = printable(b.table.as_deref().unwrap_or("?"));
             let _ = writeln!(
                 s,
                 "bootstrap    #{} {table} {}",
@@ -212,6 +220,14 @@ fn progress(read: i64, expected: i64) -> String {
         thousands(read),
         thousands(expected)
     )
+}
+
+/// `text` without control characters (a newline, an escape sequence from a table name):
+/// each becomes a space, so the screen keeps its lines and the terminal its state.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn thousands(n: i64) -> String {
@@ -329,5 +345,19 @@ mod tests {
         );
         assert_eq!(progress(1_234_567, 0), "1,234,567 rows read");
         assert_eq!(thousands(-1_000), "-1,000");
+    }
+
+    #[test]
+    fn control_characters_from_the_daemon_do_not_reach_the_terminal() {
+        let mut now = snapshot();
+        now.last_error = Some(LastError {
+            at: 999.0,
+            message: "bad\nline\x1b[2Jcleared".into(),
+        });
+        now.bootstrap.as_mut().unwrap().table = Some("shop.\x1b]0;x\x07t".into());
+        let text = render("a", &now, None, false);
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(text.contains("bad line [2Jcleared"), "{text}");
+        assert_eq!(text.lines().count(), 9, "{text}");
     }
 }

@@ -52,8 +52,11 @@ impl<P: SchemaProvider> Reader<P> {
         // is stored before anything after it is published. The server gives a changed
         // table a new table id, so cached table maps stay correct, but dropping them keeps
         // the cache from growing with every DDL.
-        let schema_error = |source| {
-            METRICS.schema_errors.inc();
+        let schema_error = |source: crate::schema::SchemaError| {
+            // A lost connection during a capture heals by itself: not a schema problem.
+            if !source.is_transient() {
+                METRICS.schema_errors.inc();
+            }
             Error::Schema {
                 position: self.event_start.clone(),
                 source: Box::new(source),

@@ -86,7 +86,10 @@ impl<P: SchemaProvider> Reader<P> {
         let table = schema::resolve(&self.event_start, &tme, &mut self.provider)
             .await
             .map_err(|source| {
-                METRICS.schema_errors.inc();
+                // A lost connection during a capture heals by itself: not a schema problem.
+                if !source.is_transient() {
+                    METRICS.schema_errors.inc();
+                }
                 Error::Schema {
                     position: self.event_start.clone(),
                     source: Box::new(source),
