@@ -179,19 +179,49 @@ async fn run_once(
     }
     let store = state.checkpoint_store()?;
     let history = || state.history_store();
+    // Whether this instance may still publish: always with the file store; while its
+    // lease holds with the database store.
+    let may_publish: Fence = match state {
+        State::Database { lease, .. } => {
+            let lease = lease.clone();
+            std::sync::Arc::new(move || lease.is_valid())
+        }
+        State::File(_) => std::sync::Arc::new(|| true),
+    };
     match config.sink.kind {
         SinkKind::Rabbitmq => {
             let sink = RabbitmqSink::connect(&config.sink.rabbitmq).await?;
             METRICS.sink_connected.set(1);
-            run_with(config, stop_at.clone(), shutdown, sink, store, history).await
+            run_fenced(
+                config,
+                stop_at.clone(),
+                shutdown,
+                sink,
+                store,
+                history,
+                may_publish,
+            )
+            .await
         }
         SinkKind::Stdout => {
             METRICS.sink_connected.set(1);
             let sink = StdoutSink::new();
-            run_with(config, stop_at.clone(), shutdown, sink, store, history).await
+            run_fenced(
+                config,
+                stop_at.clone(),
+                shutdown,
+                sink,
+                store,
+                history,
+                may_publish,
+            )
+            .await
         }
     }
 }
+
+/// Whether this instance may still publish (see [`publisher::Publisher::with_fence`]).
+pub type Fence = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Runs the daemon on the live source with a given sink and checkpoint store: start-up,
 /// then streaming.
@@ -200,8 +230,27 @@ pub async fn run_with<S, C, H>(
     stop_at: Option<StopAt>,
     shutdown: ShutdownSignal,
     sink: S,
+    store: C,
+    history: impl FnMut() -> H,
+) -> Result<Outcome, Error>
+where
+    S: Sink + 'static,
+    C: CheckpointStore + 'static,
+    H: HistoryStore + 'static,
+{
+    let always: Fence = std::sync::Arc::new(|| true);
+    run_fenced(config, stop_at, shutdown, sink, store, history, always).await
+}
+
+/// [`run_with`] for an instance that may lose the right to publish (`may_publish`).
+async fn run_fenced<S, C, H>(
+    config: &Config,
+    stop_at: Option<StopAt>,
+    shutdown: ShutdownSignal,
+    sink: S,
     mut store: C,
     history: impl FnMut() -> H,
+    may_publish: Fence,
 ) -> Result<Outcome, Error>
 where
     S: Sink + 'static,
@@ -236,7 +285,8 @@ where
         max: Duration::from_millis(rabbitmq.retry_max_delay_ms),
     })
     .with_confirm_timeout(Duration::from_millis(rabbitmq.confirm_timeout_ms))
-    .with_saved_watch(saved_tx);
+    .with_saved_watch(saved_tx)
+    .with_fence(move || may_publish());
     // Bootstrap requests run beside the stream; a worker that cannot run (no grants to
     // write its marks, say) says so and leaves the stream alone.
     // Not on a run that stops at a position: it reads up to there and writes nothing.

@@ -150,6 +150,9 @@ pub struct Publisher<S: Sink, C> {
     /// Refusals since the last log line about them, and when that was.
     refusals_unlogged: u64,
     refusal_logged: Option<Instant>,
+    /// Whether this instance may still publish (false once its leader lease ran out): a
+    /// clean stop finishes the transaction it began only while it may.
+    may_publish: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
 impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
@@ -188,7 +191,15 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             next_pause: retry.first,
             refusals_unlogged: 0,
             refusal_logged: None,
+            may_publish: Arc::new(|| true),
         }
+    }
+
+    /// `may_publish` says whether this instance still leads (its lease is valid). A stop
+    /// finishes the transaction begun only while it does; a fenced leader sends nothing.
+    pub fn with_fence(mut self, may_publish: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.may_publish = Arc::new(may_publish);
+        self
     }
 
     /// Reports the position of every checkpoint saved on `watch`.
@@ -226,7 +237,10 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         // Stop intake first so the reader notices, then settle what is in flight.
         input.close();
         let settled = match result {
-            Ok(Ending::Shutdown) => self.settle_in_flight().await,
+            Ok(Ending::Shutdown) => match self.finish_begun().await {
+                Ok(()) => self.settle_in_flight().await,
+                Err(e) => Err(e),
+            },
             Ok(Ending::Done) => Ok(()),
             Err(e) => Err(e),
         };
@@ -260,7 +274,8 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
                 self.save_if_advanced().await?;
             }
             // Nothing more goes out once a stop is asked for (a fenced leader included),
-            // not even what is already taken: it is sent again from the checkpoint.
+            // but the rest of a transaction begun (`finish_begun`, not when fenced): what
+            // is not sent is sent again from the checkpoint.
             if shutdown.is_triggered() {
                 return Ok(Ending::Shutdown);
             }
@@ -605,6 +620,39 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
     /// Shutdown: waits for the published messages' confirmations, in order, and sends
     /// nothing more. A refusal ends the wait: what is not confirmed is sent again on the
     /// next start.
+    /// On a stop, publishes the rest of the transaction whose first messages are out, when
+    /// all of it is here (its end is queued), so the checkpoint moves past it and the next
+    /// start does not send its confirmed part again. Nothing when this instance no longer
+    /// leads (another may publish the same rows), after a refusal (the pause would outlast
+    /// the stop), or when the transaction has not begun. The stop's deadline bounds it.
+    async fn finish_begun(&mut self) -> Result<(), Error> {
+        let begun = matches!(
+            self.waiting.front(),
+            Some(Entry::Message { delivery, index, .. }) if delivery.first_index + index > 0
+        );
+        let whole = self.waiting.iter().any(|e| matches!(e, Entry::End(_)));
+        if !begun || !whole {
+            return Ok(());
+        }
+        // publish_waiting stops at a triggered signal: this one never is.
+        let (_keep, go_on) = crate::shutdown::Shutdown::new();
+        while !self.waiting.is_empty() {
+            if !(self.may_publish)() || self.paused_until.is_some() {
+                return Ok(());
+            }
+            self.publish_waiting(&go_on).await?;
+            if self.waiting.is_empty() {
+                break;
+            }
+            // The window is full: wait for the oldest confirmation.
+            match Self::front_confirm(&mut self.out, self.confirm_timeout, &self.blocking).await? {
+                Settled::Confirmed => self.pop_confirmed(),
+                Settled::Refused(_) => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
     async fn settle_in_flight(&mut self) -> Result<(), Error> {
         loop {
             self.settle_ends();
@@ -759,6 +807,55 @@ mod tests {
         assert_eq!(result.unwrap(), None);
         assert!(sink.recorded().is_empty(), "{:?}", sink.recorded());
         assert_eq!(store.saves(), 0);
+    }
+
+    /// A stop while a transaction is half out: the rest of it is published, so the
+    /// checkpoint moves past it (a restart sends none of it again); a fenced leader sends
+    /// nothing more, and the checkpoint stays before it.
+    #[tokio::test]
+    async fn a_stop_finishes_the_transaction_begun_unless_fenced() {
+        let run = |fenced: bool| async move {
+            let (sink, held) = HeldSink::new();
+            let store = MemoryStore::new();
+            let lease_valid = Arc::new(std::sync::atomic::AtomicBool::new(true));
+            let publisher = {
+                let valid = lease_valid.clone();
+                Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600))
+                    .with_fence(move || valid.load(std::sync::atomic::Ordering::SeqCst))
+            };
+            let (tx, rx) = mpsc::channel(2);
+            let (shutdown, signal) = Shutdown::new();
+            let task = tokio::spawn(publisher.run(rx, signal));
+            // Five messages, a window of two: two go out, three wait.
+            tx.send(delivery(5, 100)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            assert_eq!(held.published().len(), 2);
+            if fenced {
+                lease_valid.store(false, std::sync::atomic::Ordering::SeqCst);
+            }
+            shutdown.trigger();
+            // Confirm whatever goes out, as a broker would.
+            let acker = tokio::spawn({
+                let held = held.clone();
+                async move {
+                    for _ in 0..100 {
+                        for n in held.open() {
+                            held.ack(n);
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            });
+            let result = task.await.unwrap();
+            acker.abort();
+            result.unwrap();
+            (
+                held.published().len(),
+                store.get().map(|cp| cp.position.offset),
+            )
+        };
+        assert_eq!(run(false).await, (5, Some(100)));
+        assert_eq!(run(true).await, (2, None));
     }
 
     #[tokio::test]
