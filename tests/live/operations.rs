@@ -353,6 +353,46 @@ async fn dashboard_and_alerts_name_only_exported_metrics() {
     );
     // Enough of the daemon's series are watched for the check to mean something.
     assert!(named.len() >= 30, "{named:?}");
+
+    // The labels they group and select by are labels the daemon's series carry (job and
+    // instance come from Prometheus, le from histograms).
+    let exported_labels: std::collections::BTreeSet<&str> = scrape
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('{').and_then(|(_, rest)| rest.split_once('}')))
+        .flat_map(|(labels, _)| labels.split(','))
+        .filter_map(|pair| pair.split_once('=').map(|(name, _)| name.trim()))
+        .collect();
+    let mut used = std::collections::BTreeSet::new();
+    for expr in &exprs {
+        // `by (a, b)` groupings.
+        for part in expr.split("by (").skip(1) {
+            let inside = part.split(')').next().unwrap_or("");
+            used.extend(inside.split(',').map(|l| l.trim().to_owned()));
+        }
+        // `{a="x", b=~"y"}` matchers.
+        for part in expr.split('{').skip(1) {
+            let inside = part.split('}').next().unwrap_or("");
+            for matcher in inside.split(',') {
+                let name: String = matcher
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                used.insert(name);
+            }
+        }
+    }
+    let unknown: Vec<&String> = used
+        .iter()
+        .filter(|l| !l.is_empty() && !["job", "instance", "le"].contains(&l.as_str()))
+        .filter(|l| !exported_labels.contains(l.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "labels used but on no exported series: {unknown:?}\nexported: {exported_labels:?}"
+    );
+    assert!(used.contains("side") && used.contains("type"), "{used:?}");
 }
 
 /// `binlog-relay status` against a running daemon: one screen of plain text when its
