@@ -192,7 +192,7 @@ async fn run_once(
         SinkKind::Rabbitmq => {
             let sink = RabbitmqSink::connect(&config.sink.rabbitmq).await?;
             METRICS.sink_connected.set(1);
-            run_fenced(
+            run_with(
                 config,
                 stop_at.clone(),
                 shutdown,
@@ -206,7 +206,7 @@ async fn run_once(
         SinkKind::Stdout => {
             METRICS.sink_connected.set(1);
             let sink = StdoutSink::new();
-            run_fenced(
+            run_with(
                 config,
                 stop_at.clone(),
                 shutdown,
@@ -224,26 +224,9 @@ async fn run_once(
 pub type Fence = std::sync::Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// Runs the daemon on the live source with a given sink and checkpoint store: start-up,
-/// then streaming.
-pub async fn run_with<S, C, H>(
-    config: &Config,
-    stop_at: Option<StopAt>,
-    shutdown: ShutdownSignal,
-    sink: S,
-    store: C,
-    history: impl FnMut() -> H,
-) -> Result<Outcome, Error>
-where
-    S: Sink + 'static,
-    C: CheckpointStore + 'static,
-    H: HistoryStore + 'static,
-{
-    let always: Fence = std::sync::Arc::new(|| true);
-    run_fenced(config, stop_at, shutdown, sink, store, history, always).await
-}
-
-/// [`run_with`] for an instance that may lose the right to publish (`may_publish`).
-async fn run_fenced<S, C, H>(
+/// then streaming. `may_publish` says whether this instance may still publish (false once
+/// its leader lease ran out; always true with the file store).
+async fn run_with<S, C, H>(
     config: &Config,
     stop_at: Option<StopAt>,
     shutdown: ShutdownSignal,

@@ -238,6 +238,17 @@ async fn an_unsupported_maxwell_option_stops_the_start_and_names_it() {
     );
 }
 
+/// Maxwell's `positions` table in `state_db`, with the columns of its maxwell_schema.sql.
+fn positions_table(state_db: &str) -> String {
+    format!(
+        "CREATE TABLE {state_db}.positions (server_id INT UNSIGNED NOT NULL, \
+         binlog_file VARCHAR(255), binlog_position INT UNSIGNED, gtid_set VARCHAR(4096), \
+         client_id VARCHAR(255) CHARSET latin1 NOT NULL DEFAULT 'maxwell', \
+         heartbeat_at BIGINT NULL DEFAULT NULL, last_heartbeat_read BIGINT NULL DEFAULT NULL, \
+         PRIMARY KEY (server_id, client_id))"
+    )
+}
+
 /// A Maxwell file naming the test services, the exchange and Maxwell's state database.
 fn maxwell_file(dir: &std::path::Path, exchange: &str, extra: &str) -> String {
     let (amqp_host, amqp_port, amqp_user, amqp_pass) = broker();
@@ -284,13 +295,7 @@ async fn a_first_start_continues_where_maxwell_stopped() {
         &db.pool,
         &[
             &format!("CREATE DATABASE {state_db}"),
-            &format!(
-                "CREATE TABLE {state_db}.positions (server_id INT UNSIGNED NOT NULL, \
-                 binlog_file VARCHAR(255), binlog_position INT UNSIGNED, \
-                 gtid_set VARCHAR(4096), client_id VARCHAR(255) NOT NULL DEFAULT 'maxwell', \
-                 heartbeat_at BIGINT NULL, last_heartbeat_read BIGINT NULL, \
-                 PRIMARY KEY (server_id, client_id))"
-            ),
+            &positions_table(&state_db),
         ],
     )
     .await;
@@ -384,15 +389,7 @@ async fn export_maxwell_writes_the_row_maxwell_would_write_at_the_checkpoint() {
         &db.pool,
         &[
             &format!("CREATE DATABASE {state_db}"),
-            &format!(
-                "CREATE TABLE {state_db}.positions (server_id INT UNSIGNED NOT NULL, \
-                 binlog_file VARCHAR(255), binlog_position INT UNSIGNED, \
-                 gtid_set VARCHAR(4096), \
-                 client_id VARCHAR(255) CHARSET latin1 NOT NULL DEFAULT 'maxwell', \
-                 heartbeat_at BIGINT NULL DEFAULT NULL, \
-                 last_heartbeat_read BIGINT NULL DEFAULT NULL, \
-                 PRIMARY KEY (server_id, client_id))"
-            ),
+            &positions_table(&state_db),
             &format!(
                 "CREATE TABLE {state_db}.heartbeats (server_id INT UNSIGNED NOT NULL, \
                  client_id VARCHAR(255) CHARSET latin1 NOT NULL DEFAULT 'maxwell', \
@@ -630,7 +627,8 @@ async fn maxwells_probe_paths_answer_under_its_prefix() {
     // Maxwell's rule: unhealthy only while messages failed in the last 15 minutes. A queue
     // that holds one message and refuses the rest makes the broker nack.
     let db = TestDb::create("mxhealth", &["CREATE TABLE {db}.t (id INT PRIMARY KEY)"]).await;
-    let full = Queue::bounded("#", 1).await;
+    // Bound to this test's rows only: other tests' rows, unrouted, cause no refusal.
+    let full = Queue::bounded(&format!("{}.#", db.name), 1).await;
     let start = db.position().await;
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
