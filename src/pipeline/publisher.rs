@@ -647,7 +647,12 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             // The window is full: wait for the oldest confirmation.
             match Self::front_confirm(&mut self.out, self.confirm_timeout, &self.blocking).await? {
                 Settled::Confirmed => self.pop_confirmed(),
-                Settled::Refused(_) => return Ok(()),
+                // Its settled confirmation leaves the front (a settled one is never
+                // awaited again); what is not confirmed goes on the next start.
+                Settled::Refused(reason) => {
+                    self.refused(reason);
+                    return Ok(());
+                }
             }
         }
         Ok(())
@@ -856,6 +861,37 @@ mod tests {
         };
         assert_eq!(run(false).await, (5, Some(100)));
         assert_eq!(run(true).await, (2, None));
+    }
+
+    /// A refusal while a stop finishes the transaction begun: the stop ends there, with
+    /// the checkpoint before the transaction, and the refused message's settled
+    /// confirmation is never awaited again (tokio's oneshot panics if it is; CI once
+    /// hit this in the randomised test below).
+    #[tokio::test]
+    async fn a_refusal_while_a_stop_finishes_the_transaction_ends_the_stop() {
+        let (sink, held) = HeldSink::new();
+        let store = MemoryStore::new();
+        let publisher = Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600))
+            .with_retry(FAST_RETRY);
+        let (tx, rx) = mpsc::channel(2);
+        let (shutdown, signal) = Shutdown::new();
+        let task = tokio::spawn(publisher.run(rx, signal));
+        // Five messages, a window of two: two go out, three wait.
+        tx.send(delivery(5, 100)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(held.published().len(), 2);
+        shutdown.trigger();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // The broker refuses the oldest; the other is confirmed.
+        assert!(held.nack(0));
+        assert!(held.ack(1));
+        let result = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the stop ends")
+            .expect("the publisher does not panic");
+        assert_eq!(result.unwrap(), None);
+        assert_eq!(store.get(), None);
+        assert_eq!(held.published().len(), 2);
     }
 
     #[tokio::test]
