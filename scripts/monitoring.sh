@@ -2,8 +2,9 @@
 # Checks what operators and consumer teams take from this repository directly:
 #   1. the Prometheus alert rules: `promtool check rules`, then `promtool test rules` with
 #      their unit tests, and that every alert has a case that fires and one that does not;
-#   2. the Grafana dashboard: the JSON is what monitoring/grafana/dashboard.py writes, and
-#      the provisioning files parse (the metric names its queries use are checked against a
+#   2. the Grafana dashboard: the JSON is what monitoring/grafana/dashboard.py writes, it
+#      type-checks against Grafana's own Dashboard model (@grafana/schema), and the
+#      provisioning files parse (the metric names its queries use are checked against a
 #      running daemon by the live test dashboard_and_alerts_name_only_exported_metrics);
 #   3. the AsyncAPI document (contract/asyncapi.yaml), with the AsyncAPI parser, which also
 #      resolves its references into contract/message.schema.json.
@@ -81,6 +82,12 @@ for f in glob.glob("monitoring/**/*.yml", recursive=True):
     yaml.safe_load(open(f))
 PY
 log "dashboard: monitoring/grafana/binlog-relay.json is current"
+# Grafana itself cannot be installed here: the dashboard is type-checked against the
+# Dashboard model Grafana's own @grafana/schema package generates from its schema.
+if [ ! -d monitoring/grafana/node_modules ] || [ monitoring/grafana/package-lock.json -nt monitoring/grafana/node_modules ]; then
+  (cd monitoring/grafana && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+(cd monitoring/grafana && node check-dashboard.mjs binlog-relay.json)
 
 # 3. The AsyncAPI document.
 if [ ! -d contract/node_modules ] || [ contract/package-lock.json -nt contract/node_modules ]; then
