@@ -151,7 +151,9 @@ impl Config {
             config::Environment::with_prefix(ENV_PREFIX)
                 .prefix_separator(ENV_SEPARATOR)
                 .separator(ENV_SEPARATOR)
-                .try_parsing(true)
+                // No `try_parsing`: it would turn a password or key of digits into a
+                // number ("007" into 7). Values stay text, and a numeric or boolean key
+                // parses its text when it is read.
                 .source(Some(overrides)),
         );
         let raw = builder.build().map_err(|e| classify(e, path))?;
@@ -352,6 +354,30 @@ mod tests {
         assert_eq!(c.source.password.expose(), "12345");
         assert_eq!(c.sink.rabbitmq.exchange, "cdc");
         assert!(c.sink.rabbitmq.persistent);
+    }
+
+    /// A secret that looks like a number is the text it was given, leading zeros, dots and
+    /// exponents included; numbers and switches still read theirs.
+    #[test]
+    fn a_secret_of_digits_from_the_environment_keeps_its_text() {
+        let file = "[source]\nhost = \"db\"\n";
+        let env = [
+            ("BINLOG_RELAY__SOURCE__PASSWORD", "007"),
+            ("BINLOG_RELAY__OUTPUT__ENCRYPT", "data"),
+            ("BINLOG_RELAY__OUTPUT__SECRET_KEY", "0000111122223333"),
+            ("BINLOG_RELAY__SOURCE__PORT", "03307"),
+            ("BINLOG_RELAY__SINK__RABBITMQ__PERSISTENT", "false"),
+        ];
+        let c = load(file, &env).unwrap();
+        assert_eq!(c.source.password.expose(), "007");
+        assert_eq!(c.output.secret_key.expose(), "0000111122223333");
+        assert_eq!(c.source.port, 3307);
+        assert!(!c.sink.rabbitmq.persistent);
+        let c = load(file, &[("BINLOG_RELAY__SOURCE__PASSWORD", "1.50")]).unwrap();
+        assert_eq!(c.source.password.expose(), "1.50");
+        // A number the key cannot read as an integer is named.
+        let err = load(file, &[("BINLOG_RELAY__SOURCE__SERVER_ID", "1e3")]).unwrap_err();
+        assert!(err.to_string().contains("source.server_id"), "{err}");
     }
 
     #[test]
