@@ -547,4 +547,28 @@ mod tests {
         assert_eq!(later, Ok(200));
         drop(idle);
     }
+
+    /// `status` reads whatever listens at the address it is given: an endpoint that never
+    /// stops sending costs it 1 MiB and ends the read, not its memory or its wait.
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_at_one_mebibyte() {
+        use tokio::io::AsyncWriteExt;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+            let chunk = vec![b'x'; 64 * 1024];
+            // Until the client goes away.
+            while stream.write_all(&chunk).await.is_ok() {}
+        });
+        let (code, body) = super::fetch(&address, "/status", Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(code, 200);
+        let head = "HTTP/1.1 200 OK\r\n\r\n".len();
+        assert_eq!(body.len(), (1 << 20) - head);
+        assert!(body.bytes().all(|b| b == b'x'));
+        server.abort();
+    }
 }
