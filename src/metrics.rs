@@ -144,9 +144,11 @@ impl ByKind {
     }
 }
 
-/// Latency buckets from 100 µs to 10 s.
-const LATENCY_BUCKETS: [f64; 12] = [
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0,
+/// Latency buckets from 100 µs to 10 s, in steps of 1, 2.5 and 5 (or 2) per decade, so a
+/// quantile read between two of them is off by at most that step.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
 ];
 
 impl Metrics {
