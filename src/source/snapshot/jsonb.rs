@@ -85,9 +85,15 @@ pub fn encode(text: &[u8]) -> Result<Vec<u8>, JsonbError> {
     }
     let mut out = Vec::new();
     if matches!(node, Node::Object(_) | Node::Array(_)) {
-        let large = !fits_small(&node);
-        out.push(container_type(&node, large));
-        write_container(&mut out, &node, large)?;
+        // The small format when everything fits, else the large one. A container in the
+        // small format may not hold one in the large format, so one try decides for all;
+        // only a document that overflows it is written twice.
+        out.push(container_type(&node, false));
+        if write_container(&mut out, &node, false).is_err() {
+            out.clear();
+            out.push(container_type(&node, true));
+            write_container(&mut out, &node, true)?;
+        }
     } else {
         // At the top, every scalar is written out in full after its type.
         out.push(scalar_type(&node, false).0);
@@ -154,13 +160,6 @@ fn write_scalar(out: &mut Vec<u8>, node: &Node) {
         }
         Node::Array(_) | Node::Object(_) => {}
     }
-}
-
-/// Whether the container, and every container in it, fits the small format. A container
-/// in the small format may not hold one in the large format, so one test for all.
-fn fits_small(node: &Node) -> bool {
-    let mut scratch = Vec::new();
-    write_container(&mut scratch, node, false).is_ok()
 }
 
 /// Writes an object's or array's body (after its type byte): count, size, entries, keys,
