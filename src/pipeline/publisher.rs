@@ -814,27 +814,52 @@ mod tests {
         assert_eq!(store.saves(), 0);
     }
 
+    /// A running publisher with a window of two, given one transaction of five messages:
+    /// two are out, unconfirmed, and three wait; its input stays open.
+    struct HalfOut {
+        task: tokio::task::JoinHandle<Result<Option<Checkpoint>, Error>>,
+        held: crate::sink::memory::HeldConfirms,
+        store: MemoryStore,
+        shutdown: Shutdown,
+        _input: mpsc::Sender<Delivery>,
+    }
+
+    async fn half_out(may_publish: impl Fn() -> bool + Send + Sync + 'static) -> HalfOut {
+        let (sink, held) = HeldSink::new();
+        let store = MemoryStore::new();
+        let publisher = Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600))
+            .with_retry(FAST_RETRY)
+            .with_fence(may_publish);
+        let (tx, rx) = mpsc::channel(2);
+        let (shutdown, signal) = Shutdown::new();
+        let task = tokio::spawn(publisher.run(rx, signal));
+        tx.send(delivery(5, 100)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(held.published().len(), 2);
+        HalfOut {
+            task,
+            held,
+            store,
+            shutdown,
+            _input: tx,
+        }
+    }
+
     /// A stop while a transaction is half out: the rest of it is published, so the
     /// checkpoint moves past it (a restart sends none of it again); a fenced leader sends
     /// nothing more, and the checkpoint stays before it.
     #[tokio::test]
     async fn a_stop_finishes_the_transaction_begun_unless_fenced() {
         let run = |fenced: bool| async move {
-            let (sink, held) = HeldSink::new();
-            let store = MemoryStore::new();
             let lease_valid = Arc::new(std::sync::atomic::AtomicBool::new(true));
-            let publisher = {
-                let valid = lease_valid.clone();
-                Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600))
-                    .with_fence(move || valid.load(std::sync::atomic::Ordering::SeqCst))
-            };
-            let (tx, rx) = mpsc::channel(2);
-            let (shutdown, signal) = Shutdown::new();
-            let task = tokio::spawn(publisher.run(rx, signal));
-            // Five messages, a window of two: two go out, three wait.
-            tx.send(delivery(5, 100)).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            assert_eq!(held.published().len(), 2);
+            let valid = lease_valid.clone();
+            let HalfOut {
+                task,
+                held,
+                store,
+                shutdown,
+                _input,
+            } = half_out(move || valid.load(std::sync::atomic::Ordering::SeqCst)).await;
             if fenced {
                 lease_valid.store(false, std::sync::atomic::Ordering::SeqCst);
             }
@@ -869,17 +894,13 @@ mod tests {
     /// hit this in the randomised test below).
     #[tokio::test]
     async fn a_refusal_while_a_stop_finishes_the_transaction_ends_the_stop() {
-        let (sink, held) = HeldSink::new();
-        let store = MemoryStore::new();
-        let publisher = Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600))
-            .with_retry(FAST_RETRY);
-        let (tx, rx) = mpsc::channel(2);
-        let (shutdown, signal) = Shutdown::new();
-        let task = tokio::spawn(publisher.run(rx, signal));
-        // Five messages, a window of two: two go out, three wait.
-        tx.send(delivery(5, 100)).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        assert_eq!(held.published().len(), 2);
+        let HalfOut {
+            task,
+            held,
+            store,
+            shutdown,
+            _input,
+        } = half_out(|| true).await;
         shutdown.trigger();
         tokio::time::sleep(Duration::from_millis(30)).await;
         // The broker refuses the oldest; the other is confirmed.
