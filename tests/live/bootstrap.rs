@@ -362,6 +362,57 @@ struct UnderWrites {
     pause_ms: u64,
 }
 
+/// What each daemon test below shares: a queue bound to the test database's rows, a config
+/// file for its exchange, Maxwell's schema database under a name of its own, and an HTTP
+/// address to wait on.
+struct BootDaemon {
+    queue: Queue,
+    _config: DaemonConfig,
+    path: std::path::PathBuf,
+    schema_db: String,
+    port: u16,
+    listen: String,
+}
+
+impl BootDaemon {
+    async fn new(db: &TestDb) -> Self {
+        let queue = Queue::bind(&format!("{}.#", db.name)).await;
+        let config = DaemonConfig::new(&queue.exchange);
+        let path = config.write();
+        let port = free_port();
+        Self {
+            queue,
+            _config: config,
+            path,
+            schema_db: unique("mx"),
+            port,
+            listen: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// The daemon's environment: the schema database first (all a command needs, so
+    /// `&env[..1]` serves one), then `extra`, then the HTTP address.
+    fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut env = vec![("BINLOG_RELAY__BOOTSTRAP__DATABASE", self.schema_db.as_str())];
+        env.extend_from_slice(extra);
+        env.push(("BINLOG_RELAY__HTTP__LISTEN", self.listen.as_str()));
+        env
+    }
+
+    /// Starts the daemon with `env` and waits until it is ready.
+    async fn start(&self, env: &[(&str, &str)]) -> tokio::process::Child {
+        let child = spawn_daemon(&self.path, &[], env);
+        wait_ready(self.port, std::time::Duration::from_secs(30)).await;
+        child
+    }
+
+    /// Drops Maxwell's schema database and the test database.
+    async fn clean_up(&self, db: TestDb) {
+        exec(&db.pool, &[&format!("DROP DATABASE `{}`", self.schema_db)]).await;
+        db.drop_database().await;
+    }
+}
+
 /// A table of `rows` rows is bootstrapped while a writer inserts, updates and deletes
 /// random rows of it and writes to another table, with the daemon killed `kills` times on
 /// the way: a consumer applying the messages in order ends with exactly the table's rows,
@@ -394,24 +445,16 @@ async fn bootstrap_under_writes(case: UnderWrites) {
             .expect("load");
         }
     }
-    let queue = Queue::bind(&format!("{}.#", db.name)).await;
-    let daemon = DaemonConfig::new(&queue.exchange);
-    let path = daemon.write();
-    let schema_db = unique("mx");
+    let d = BootDaemon::new(&db).await;
     let start = db.position().await;
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
     let chunk_rows = case.chunk_rows.to_string();
     let pause_ms = case.pause_ms.to_string();
-    let env = [
-        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+    let env = d.env(&[
         ("BINLOG_RELAY__SOURCE__START", start.as_str()),
-        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
         ("BINLOG_RELAY__BOOTSTRAP__CHUNK_ROWS", chunk_rows.as_str()),
         ("BINLOG_RELAY__BOOTSTRAP__PAUSE_MS", pause_ms.as_str()),
-    ];
-    let mut child = spawn_daemon(&path, &[], &env);
-    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    ]);
+    let mut child = d.start(&env).await;
 
     // The writer: random changes to t, and rows into other, until told to stop.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -444,7 +487,7 @@ async fn bootstrap_under_writes(case: UnderWrites) {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let target = format!("{}.t", db.name);
     let (code, out) = relay_command(
-        &path,
+        &d.path,
         &["bootstrap", &target, "--comment", "exact"],
         &env[..1],
     )
@@ -462,7 +505,7 @@ async fn bootstrap_under_writes(case: UnderWrites) {
         let target = killed_at + f64::from(u32::try_from(case.chunk_rows * 2).expect("rows"));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         let read = loop {
-            let scrape = http_get(port, "/metrics").await.map(|(_, body)| body);
+            let scrape = http_get(d.port, "/metrics").await.map(|(_, body)| body);
             let read = scrape
                 .as_deref()
                 .and_then(|s| metric(s, "binlog_relay_bootstrap_rows_read"))
@@ -471,7 +514,7 @@ async fn bootstrap_under_writes(case: UnderWrites) {
                 break read;
             }
             // Keep the queue short meanwhile.
-            received.extend(queue.take(500).await);
+            received.extend(d.queue.take(500).await);
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         };
         assert!(
@@ -484,12 +527,11 @@ async fn bootstrap_under_writes(case: UnderWrites) {
         logs.push_str(&String::from_utf8_lossy(&out.stderr));
         kills += 1;
         killed_at = read;
-        child = spawn_daemon(&path, &[], &env);
-        wait_ready(port, std::time::Duration::from_secs(30)).await;
+        child = d.start(&env).await;
     }
 
     // Until the bootstrap completes, then a little longer with the writer still going.
-    drain_until(&queue, &mut received, 120, |m: &Received| {
+    drain_until(&d.queue, &mut received, 120, |m: &Received| {
         is_kind(m, "bootstrap-complete")
     })
     .await;
@@ -498,7 +540,7 @@ async fn bootstrap_under_writes(case: UnderWrites) {
     let ops = writer.await.expect("writer");
     // A last row marks the end of what the writer wrote.
     db.exec(&["INSERT INTO {db}.other (v) VALUES (-1)"]).await;
-    drain_until(&queue, &mut received, 60, |m: &Received| {
+    drain_until(&d.queue, &mut received, 60, |m: &Received| {
         m.body.contains(r#""table":"other""#) && m.body.contains(r#""v":-1"#)
     })
     .await;
@@ -584,8 +626,7 @@ async fn bootstrap_under_writes(case: UnderWrites) {
         table.len(),
         received.len()
     );
-    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
-    db.drop_database().await;
+    d.clean_up(db).await;
 }
 
 /// How many times a log says `what`.
@@ -637,25 +678,18 @@ async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist
         ],
     )
     .await;
-    let queue = Queue::bind(&format!("{}.#", db.name)).await;
-    let daemon = DaemonConfig::new(&queue.exchange);
-    let path = daemon.write();
-    let schema_db = unique("mx");
+    let d = BootDaemon::new(&db).await;
+    let schema_db = &d.schema_db;
     let start = db.position().await;
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
     let rules = format!("blacklist: {schema_db}.*");
-    let env = [
-        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+    let env = d.env(&[
         ("BINLOG_RELAY__SOURCE__START", start.as_str()),
-        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
         ("BINLOG_RELAY__FILTER__RULES", rules.as_str()),
-    ];
-    let child = spawn_daemon(&path, &[], &env);
-    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    ]);
+    let child = d.start(&env).await;
     // First a request for a table that does not exist, written as maxwell-bootstrap's SQL
     // would be (the command itself refuses it), then a good one.
-    let (code, out) = relay_command(&path, &["bootstrap", "--status"], &env[..1]).await;
+    let (code, out) = relay_command(&d.path, &["bootstrap", "--status"], &env[..1]).await;
     assert_eq!(code, 0, "{out}");
     {
         let mut conn = db.pool.get_conn().await.expect("connection");
@@ -663,8 +697,12 @@ async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist
             .await
             .expect("schema database");
     }
-    let (code, out) =
-        relay_command(&path, &["bootstrap", &format!("{}.t", db.name)], &env[..1]).await;
+    let (code, out) = relay_command(
+        &d.path,
+        &["bootstrap", &format!("{}.t", db.name)],
+        &env[..1],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
     {
         let mut conn = db.pool.get_conn().await.expect("connection");
@@ -678,7 +716,7 @@ async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist
         .expect("request for a missing table");
     }
     let (code, out) = relay_command(
-        &path,
+        &d.path,
         &[
             "bootstrap",
             &format!("{}.t", db.name),
@@ -690,7 +728,7 @@ async fn a_request_that_cannot_run_is_closed_and_the_next_runs_under_a_blacklist
     .await;
     assert_eq!(code, 0, "{out}");
     let mut received = Vec::new();
-    drain_until(&queue, &mut received, 60, |m: &Received| {
+    drain_until(&d.queue, &mut received, 60, |m: &Received| {
         m.body.contains(r#""type":"bootstrap-complete""#)
             && m.body.contains(r#""comment":"second""#)
     })
@@ -752,22 +790,14 @@ async fn tables_without_a_primary_key_bootstrap_by_a_unique_key_or_in_one_pass()
         .await
         .expect("load");
     }
-    let queue = Queue::bind(&format!("{}.#", db.name)).await;
-    let daemon = DaemonConfig::new(&queue.exchange);
-    let path = daemon.write();
-    let schema_db = unique("mx");
+    let d = BootDaemon::new(&db).await;
     let start = db.position().await;
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let env = [
-        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+    let env = d.env(&[
         ("BINLOG_RELAY__SOURCE__START", start.as_str()),
-        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
         ("BINLOG_RELAY__BOOTSTRAP__CHUNK_ROWS", "5000"),
         ("BINLOG_RELAY__BOOTSTRAP__PAUSE_MS", "20"),
-    ];
-    let child = spawn_daemon(&path, &[], &env);
-    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    ]);
+    let child = d.start(&env).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (stop, pool, name) = (stop.clone(), mysql(), db.name.clone());
@@ -794,7 +824,7 @@ async fn tables_without_a_primary_key_bootstrap_by_a_unique_key_or_in_one_pass()
     };
     for table in ["u", "k"] {
         let (code, out) = relay_command(
-            &path,
+            &d.path,
             &["bootstrap", &format!("{}.{table}", db.name)],
             &env[..1],
         )
@@ -806,14 +836,14 @@ async fn tables_without_a_primary_key_bootstrap_by_a_unique_key_or_in_one_pass()
             && m.body.contains(&format!(r#""table":"{table}""#))
     };
     let mut received = Vec::new();
-    drain_until(&queue, &mut received, 120, |m: &Received| {
+    drain_until(&d.queue, &mut received, 120, |m: &Received| {
         is(m, "bootstrap-complete", "k")
     })
     .await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.await.expect("writer");
     db.exec(&["INSERT INTO {db}.k VALUES (-1, 'end')"]).await;
-    drain_until(&queue, &mut received, 60, |m: &Received| {
+    drain_until(&d.queue, &mut received, 60, |m: &Received| {
         m.body.contains(r#""type":"insert""#) && m.body.contains(r#""b":"end""#)
     })
     .await;
@@ -884,8 +914,7 @@ async fn tables_without_a_primary_key_bootstrap_by_a_unique_key_or_in_one_pass()
         "{log}"
     );
     drop(conn);
-    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
-    db.drop_database().await;
+    d.clean_up(db).await;
 }
 
 /// `bootstrap.initial`: a first start (no checkpoint) asks for a bootstrap of every table
@@ -905,32 +934,24 @@ async fn a_first_start_with_initial_bootstraps_every_table_the_filter_passes() {
         ],
     )
     .await;
-    let queue = Queue::bind(&format!("{}.#", db.name)).await;
-    let daemon = DaemonConfig::new(&queue.exchange);
-    let path = daemon.write();
-    let schema_db = unique("mx");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
+    let d = BootDaemon::new(&db).await;
     let rules = format!(
         "exclude: *.*, include: {0}.*, exclude: {0}.skipped",
         db.name
     );
-    let env = [
-        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
-        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
+    let env = d.env(&[
         ("BINLOG_RELAY__FILTER__RULES", rules.as_str()),
         ("BINLOG_RELAY__BOOTSTRAP__INITIAL", "true"),
-    ];
-    let child = spawn_daemon(&path, &[], &env);
-    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    ]);
+    let child = d.start(&env).await;
     let complete = |m: &Received, table: &str| {
         m.body.contains(r#""type":"bootstrap-complete""#)
             && m.body.contains(&format!(r#""table":"{table}""#))
     };
     let mut received = Vec::new();
-    drain_until(&queue, &mut received, 60, |m: &Received| complete(m, "b")).await;
+    drain_until(&d.queue, &mut received, 60, |m: &Received| complete(m, "b")).await;
     db.exec(&["INSERT INTO {db}.a VALUES (3, 'three')"]).await;
-    drain_until(&queue, &mut received, 30, |m: &Received| {
+    drain_until(&d.queue, &mut received, 30, |m: &Received| {
         m.body.contains(r#""type":"insert""#) && m.body.contains(r#""v":"three""#)
     })
     .await;
@@ -968,12 +989,10 @@ async fn a_first_start_with_initial_bootstraps_every_table_the_filter_passes() {
     );
 
     // A second start has a checkpoint: nothing more is asked for.
-    let child = spawn_daemon(&path, &[], &env);
-    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    let child = d.start(&env).await;
     let log = stop_daemon(child).await;
     assert!(!log.contains("initial snapshot requested"), "{log}");
-    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
-    db.drop_database().await;
+    d.clean_up(db).await;
 }
 
 /// The way back after a purged binlog: `positions set --bootstrap` moves the checkpoint
@@ -991,24 +1010,15 @@ async fn positions_set_with_bootstrap_asks_for_every_table_the_filter_passes() {
         ],
     )
     .await;
-    let queue = Queue::bind(&format!("{}.#", db.name)).await;
-    let daemon = DaemonConfig::new(&queue.exchange);
-    let path = daemon.write();
-    let schema_db = unique("mx");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
+    let d = BootDaemon::new(&db).await;
     let rules = format!(
         "exclude: *.*, include: {0}.*, exclude: {0}.skipped",
         db.name
     );
-    let env = [
-        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
-        ("BINLOG_RELAY__FILTER__RULES", rules.as_str()),
-        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
-    ];
+    let env = d.env(&[("BINLOG_RELAY__FILTER__RULES", rules.as_str())]);
     let position = db.position().await;
     let (code, out) = relay_command(
-        &path,
+        &d.path,
         &["positions", "set", &position, "--bootstrap"],
         &env[..2],
     )
@@ -1018,10 +1028,9 @@ async fn positions_set_with_bootstrap_asks_for_every_table_the_filter_passes() {
         out.contains("bootstrap requested for 1 of the 1 tables"),
         "{out}"
     );
-    let child = spawn_daemon(&path, &[], &env);
-    wait_ready(port, std::time::Duration::from_secs(30)).await;
+    let child = d.start(&env).await;
     let mut received = Vec::new();
-    drain_until(&queue, &mut received, 60, |m: &Received| {
+    drain_until(&d.queue, &mut received, 60, |m: &Received| {
         m.body.contains(r#""type":"bootstrap-complete""#)
     })
     .await;
@@ -1036,8 +1045,7 @@ async fn positions_set_with_bootstrap_asks_for_every_table_the_filter_passes() {
         rows.iter().all(|r| r.contains(r#""table":"t""#)),
         "{rows:?}"
     );
-    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
-    db.drop_database().await;
+    d.clean_up(db).await;
 }
 
 /// A column added while a table is bootstrapped: the chunks read after it carry the new
@@ -1064,29 +1072,25 @@ async fn a_column_added_during_a_bootstrap_appears_in_the_chunks_after_it() {
         .await
         .expect("load");
     }
-    let queue = Queue::bind(&format!("{}.#", db.name)).await;
-    let daemon = DaemonConfig::new(&queue.exchange);
-    let path = daemon.write();
-    let schema_db = unique("mx");
+    let d = BootDaemon::new(&db).await;
     let start = db.position().await;
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let env = [
-        ("BINLOG_RELAY__BOOTSTRAP__DATABASE", schema_db.as_str()),
+    let env = d.env(&[
         ("BINLOG_RELAY__SOURCE__START", start.as_str()),
-        ("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()),
         ("BINLOG_RELAY__BOOTSTRAP__CHUNK_ROWS", "500"),
         ("BINLOG_RELAY__BOOTSTRAP__PAUSE_MS", "100"),
-    ];
-    let child = spawn_daemon(&path, &[], &env);
-    wait_ready(port, std::time::Duration::from_secs(30)).await;
-    let (code, out) =
-        relay_command(&path, &["bootstrap", &format!("{}.t", db.name)], &env[..1]).await;
+    ]);
+    let child = d.start(&env).await;
+    let (code, out) = relay_command(
+        &d.path,
+        &["bootstrap", &format!("{}.t", db.name)],
+        &env[..1],
+    )
+    .await;
     assert_eq!(code, 0, "{out}");
     // Once a few chunks are read (the daemon's metrics say), the column comes.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let scrape = http_get(port, "/metrics").await.map(|(_, body)| body);
+        let scrape = http_get(d.port, "/metrics").await.map(|(_, body)| body);
         let read = scrape
             .as_deref()
             .and_then(|s| metric(s, "binlog_relay_bootstrap_rows_read"))
@@ -1104,7 +1108,7 @@ async fn a_column_added_during_a_bootstrap_appears_in_the_chunks_after_it() {
     db.exec(&["ALTER TABLE {db}.t ADD COLUMN z INT NOT NULL DEFAULT 7"])
         .await;
     let mut received = Vec::new();
-    drain_until(&queue, &mut received, 120, |m: &Received| {
+    drain_until(&d.queue, &mut received, 120, |m: &Received| {
         m.body.contains(r#""type":"bootstrap-complete""#)
     })
     .await;
@@ -1130,8 +1134,7 @@ async fn a_column_added_during_a_bootstrap_appears_in_the_chunks_after_it() {
         rows[first_new..].iter().all(|d| d["z"] == 7),
         "a chunk after the ALTER went back to the old shape\n{log}"
     );
-    exec(&db.pool, &[&format!("DROP DATABASE `{schema_db}`")]).await;
-    db.drop_database().await;
+    d.clean_up(db).await;
 }
 
 /// The `bootstrap-insert` messages of `db`.`table` read in chunks of `chunk_rows`, with
