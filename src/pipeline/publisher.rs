@@ -853,20 +853,14 @@ mod tests {
         let run = |fenced: bool| async move {
             let lease_valid = Arc::new(std::sync::atomic::AtomicBool::new(true));
             let valid = lease_valid.clone();
-            let HalfOut {
-                task,
-                held,
-                store,
-                shutdown,
-                _input,
-            } = half_out(move || valid.load(std::sync::atomic::Ordering::SeqCst)).await;
+            let h = half_out(move || valid.load(std::sync::atomic::Ordering::SeqCst)).await;
             if fenced {
                 lease_valid.store(false, std::sync::atomic::Ordering::SeqCst);
             }
-            shutdown.trigger();
+            h.shutdown.trigger();
             // Confirm whatever goes out, as a broker would.
             let acker = tokio::spawn({
-                let held = held.clone();
+                let held = h.held.clone();
                 async move {
                     for _ in 0..100 {
                         for n in held.open() {
@@ -876,12 +870,12 @@ mod tests {
                     }
                 }
             });
-            let result = task.await.unwrap();
+            let result = h.task.await.unwrap();
             acker.abort();
             result.unwrap();
             (
-                held.published().len(),
-                store.get().map(|cp| cp.position.offset),
+                h.held.published().len(),
+                h.store.get().map(|cp| cp.position.offset),
             )
         };
         assert_eq!(run(false).await, (5, Some(100)));
