@@ -421,6 +421,38 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
     /// The front message was refused: every published message is to be sent again, in
     /// order, after a pause; the window halves.
     fn refused(&mut self, reason: &'static str) {
+        self.requeue_out();
+        // Like TCP's congestion control: halve, then grow slowly back towards the rate the
+        // destination takes, so little is sent that it will refuse (or take twice).
+        self.window = (self.window / 2).max(1);
+        self.threshold = self.window;
+        self.grown = 0;
+        self.last_refusal = Some(Instant::now());
+        let pause = self.next_pause;
+        self.next_pause = (pause * 2).min(self.retry.max);
+        self.paused_until = Some(Instant::now() + pause);
+        METRICS.retries.with_label_values(&[reason]).inc();
+        self.refusals_unlogged += 1;
+        if self
+            .refusal_logged
+            .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_INTERVAL)
+        {
+            warn!(
+                reason,
+                refusals = self.refusals_unlogged,
+                waiting = self.waiting.len(),
+                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                "the broker refused a message (a nack: queue full or broker overloaded; or returned: no queue bound); sending it and every later one again, in order, after a pause"
+            );
+            self.refusals_unlogged = 0;
+            self.refusal_logged = Some(Instant::now());
+        }
+    }
+
+    /// Puts every published message back in front of the waiting ones, unconfirmed. The
+    /// front one's confirmation is settled (it was refused) and is dropped; the others'
+    /// are still to come, and are awaited only to be forgotten.
+    fn requeue_out(&mut self) {
         let mut again: VecDeque<Entry<S::Confirm>> = VecDeque::with_capacity(self.out.len());
         // The refused message's own confirmation is settled (it is the front one); the
         // others' are still to come.
@@ -453,31 +485,6 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         self.published = 0;
         self.published_bytes = 0;
         self.set_in_flight();
-        // Like TCP's congestion control: halve, then grow slowly back towards the rate the
-        // destination takes, so little is sent that it will refuse (or take twice).
-        self.window = (self.window / 2).max(1);
-        self.threshold = self.window;
-        self.grown = 0;
-        self.last_refusal = Some(Instant::now());
-        let pause = self.next_pause;
-        self.next_pause = (pause * 2).min(self.retry.max);
-        self.paused_until = Some(Instant::now() + pause);
-        METRICS.retries.with_label_values(&[reason]).inc();
-        self.refusals_unlogged += 1;
-        if self
-            .refusal_logged
-            .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_INTERVAL)
-        {
-            warn!(
-                reason,
-                refusals = self.refusals_unlogged,
-                waiting = self.waiting.len(),
-                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
-                "the broker refused a message (a nack: queue full or broker overloaded; or returned: no queue bound); sending it and every later one again, in order, after a pause"
-            );
-            self.refusals_unlogged = 0;
-            self.refusal_logged = Some(Instant::now());
-        }
     }
 
     /// Moves the confirmed checkpoint past transaction ends at the front of the queue.
@@ -617,9 +624,6 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             .set(i64::try_from(self.published).unwrap_or(i64::MAX));
     }
 
-    /// Shutdown: waits for the published messages' confirmations, in order, and sends
-    /// nothing more. A refusal ends the wait: what is not confirmed is sent again on the
-    /// next start.
     /// On a stop, publishes the rest of the transaction whose first messages are out, when
     /// all of it is here (its end is queued), so the checkpoint moves past it and the next
     /// start does not send its confirmed part again. Nothing when this instance no longer
@@ -644,13 +648,23 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
             if self.waiting.is_empty() {
                 break;
             }
-            // The window is full: wait for the oldest confirmation.
+            // The window is full: wait for the oldest confirmation. Ends of transactions
+            // confirmed meanwhile leave the front first (front_confirm waits for ever on
+            // one), and with nothing out there is nothing to wait for.
+            self.settle_ends();
+            if self.published == 0 {
+                return Ok(());
+            }
             match Self::front_confirm(&mut self.out, self.confirm_timeout, &self.blocking).await? {
                 Settled::Confirmed => self.pop_confirmed(),
                 // Its settled confirmation leaves the front (a settled one is never
-                // awaited again); what is not confirmed goes on the next start.
+                // awaited again); the rest goes on the next start, not after a pause.
                 Settled::Refused(reason) => {
-                    self.refused(reason);
+                    self.requeue_out();
+                    warn!(
+                        reason,
+                        "the broker refused a message while the stop finished the transaction begun; it and every later one are sent on the next start"
+                    );
                     return Ok(());
                 }
             }
@@ -658,6 +672,9 @@ impl<S: Sink, C: CheckpointStore> Publisher<S, C> {
         Ok(())
     }
 
+    /// Shutdown: waits for the published messages' confirmations, in order, and sends
+    /// nothing more. A refusal ends the wait: what is not confirmed is sent again on the
+    /// next start.
     async fn settle_in_flight(&mut self) -> Result<(), Error> {
         loop {
             self.settle_ends();
@@ -907,6 +924,49 @@ mod tests {
         assert_eq!(result.unwrap(), None);
         assert_eq!(store.get(), None);
         assert_eq!(held.published().len(), 2);
+    }
+
+    /// A stop while a large transaction is half out behind a small one: once the small
+    /// one's message is confirmed, its end sits at the front; the stop moves past it
+    /// instead of waiting on it for ever (found in review: the stop hung until its
+    /// deadline and the process exited without saving the checkpoint).
+    #[tokio::test]
+    async fn a_stop_moves_past_a_transaction_end_while_it_finishes_the_next() {
+        let (sink, held) = HeldSink::new();
+        let store = MemoryStore::new();
+        let publisher = Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600));
+        let (tx, rx) = mpsc::channel(4);
+        let (shutdown, signal) = Shutdown::new();
+        let task = tokio::spawn(publisher.run(rx, signal));
+        // One message at 100, three at 200, a window of two: 100's message and the first
+        // of 200 go out.
+        tx.send(delivery(1, 100)).await.unwrap();
+        tx.send(delivery(3, 200)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(held.published().len(), 2);
+        shutdown.trigger();
+        let acker = tokio::spawn({
+            let held = held.clone();
+            async move {
+                loop {
+                    for n in held.open() {
+                        held.ack(n);
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        });
+        let result = tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the stop ends");
+        acker.abort();
+        assert_eq!(
+            result.unwrap().unwrap().map(|cp| cp.position.offset),
+            Some(200)
+        );
+        assert_eq!(held.published().len(), 4);
+        assert_eq!(store.get().map(|cp| cp.position.offset), Some(200));
+        drop(tx);
     }
 
     #[tokio::test]
