@@ -7,13 +7,15 @@
 // so TypeScript's excess-property and type checks apply to every nested object. Grafana's
 // types name some values with string enums, which a JSON string cannot name; `Json<T>`
 // reads each such enum as the union of its values and leaves everything else as it is.
-// A panel's queries are plugin data (`DataQuery` allows any field), so their fields are not
-// checked here; the live test dashboard_and_alerts_name_only_exported_metrics checks what
-// they query.
+// What the model leaves open is not checked: a panel's `type` (any plugin id), its
+// `options` and `fieldConfig.defaults.custom` (plugin-defined), and its queries
+// (`DataQuery` allows any field; the live test dashboard_and_alerts_name_only_exported_metrics
+// checks the metrics they name).
 //
 // Usage: node check-dashboard.mjs binlog-relay.json
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const file = process.argv[2];
@@ -24,8 +26,12 @@ if (!file) {
 const json = readFileSync(file, 'utf8');
 JSON.parse(json); // Not JSON at all: say so plainly, before the type check.
 
-const dir = mkdtempSync(join(process.cwd(), '.check-'));
+// Beside this script, so `@grafana/schema` resolves from its node_modules wherever it is
+// run from.
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = mkdtempSync(join(here, '.check-'));
 const module = join(dir, 'dashboard.ts');
+const PREAMBLE_LINES = 6;
 writeFileSync(
   module,
   [
@@ -34,8 +40,8 @@ writeFileSync(
     '  : T extends readonly (infer U)[] ? Json<U>[]',
     '  : T extends object ? { [K in keyof T]: Json<T[K]> }',
     '  : T;',
-    `export const dashboard: Json<Dashboard> = ${json};`,
-    '',
+    'export const dashboard: Json<Dashboard> =',
+    `${json};`,
   ].join('\n'),
 );
 try {
@@ -50,10 +56,10 @@ try {
   const diagnostics = ts.getPreEmitDiagnostics(program);
   for (const d of diagnostics) {
     const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    if (d.file && d.start !== undefined) {
-      // Lines of the module after its 5-line preamble are the JSON's lines.
-      const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-      console.error(`${file}:${line - 4}:${character + 1}: ${text}`);
+    const at = d.file && d.start !== undefined && d.file.getLineAndCharacterOfPosition(d.start);
+    if (at && at.line >= PREAMBLE_LINES) {
+      // The module's lines after its preamble are the JSON's lines.
+      console.error(`${file}:${at.line - PREAMBLE_LINES + 1}:${at.character + 1}: ${text}`);
     } else {
       console.error(`${file}: ${text}`);
     }
