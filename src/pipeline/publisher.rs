@@ -862,6 +862,19 @@ mod tests {
         }
     }
 
+    /// Confirms whatever goes out, as a broker would, until aborted.
+    fn ack_as_they_come(held: &crate::sink::memory::HeldConfirms) -> tokio::task::JoinHandle<()> {
+        let held = held.clone();
+        tokio::spawn(async move {
+            loop {
+                for n in held.open() {
+                    held.ack(n);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    }
+
     /// A stop while a transaction is half out: the rest of it is published, so the
     /// checkpoint moves past it (a restart sends none of it again); a fenced leader sends
     /// nothing more, and the checkpoint stays before it.
@@ -875,18 +888,7 @@ mod tests {
                 lease_valid.store(false, std::sync::atomic::Ordering::SeqCst);
             }
             h.shutdown.trigger();
-            // Confirm whatever goes out, as a broker would.
-            let acker = tokio::spawn({
-                let held = h.held.clone();
-                async move {
-                    for _ in 0..100 {
-                        for n in held.open() {
-                            held.ack(n);
-                        }
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-            });
+            let acker = ack_as_they_come(&h.held);
             let result = h.task.await.unwrap();
             acker.abort();
             result.unwrap();
@@ -945,17 +947,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert_eq!(held.published().len(), 2);
         shutdown.trigger();
-        let acker = tokio::spawn({
-            let held = held.clone();
-            async move {
-                loop {
-                    for n in held.open() {
-                        held.ack(n);
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            }
-        });
+        let acker = ack_as_they_come(&held);
         let result = tokio::time::timeout(Duration::from_secs(5), task)
             .await
             .expect("the stop ends");
