@@ -1077,7 +1077,9 @@ async fn a_column_added_during_a_bootstrap_appears_in_the_chunks_after_it() {
     let env = d.env(&[
         ("BINLOG_RELAY__SOURCE__START", start.as_str()),
         ("BINLOG_RELAY__BOOTSTRAP__CHUNK_ROWS", "500"),
-        ("BINLOG_RELAY__BOOTSTRAP__PAUSE_MS", "100"),
+        // 20 chunks, 300 ms apart: the ALTER, sent once 4 are read, has seconds to land
+        // before the last, even on a loaded machine.
+        ("BINLOG_RELAY__BOOTSTRAP__PAUSE_MS", "300"),
     ]);
     let child = d.start(&env).await;
     let (code, out) = relay_command(

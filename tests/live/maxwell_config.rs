@@ -73,7 +73,7 @@ async fn maxwell_properties_publish_exactly_what_the_equivalent_toml_does() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (amqp_host, amqp_port, amqp_user, amqp_pass) = broker();
-    let server_id = 30_000 + std::process::id() % 10_000;
+    let server_id = unique_server_id();
     // A Maxwell file as an operator has it; the exchange type and two options come from
     // MAXWELL_* variables, which Maxwell reads because of env_config_prefix.
     let properties = format!(
@@ -262,7 +262,7 @@ fn maxwell_file(dir: &std::path::Path, exchange: &str, extra: &str) -> String {
              rabbitmq_exchange={exchange}\nrabbitmq_exchange_type=topic\n\
              replica_server_id={}\n{extra}",
             services().mysql_port,
-            40_000 + std::process::id() % 10_000,
+            unique_server_id(),
         ),
     )
     .expect("write config.properties");

@@ -17,12 +17,13 @@ async fn columns_are_named_from_information_schema_without_full_metadata() {
     .await;
     db.exec(&["SET GLOBAL binlog_row_metadata = 'NO_LOG'"])
         .await;
+    let restore = ExecOnDrop::new(FULL_METADATA);
     let queue = Queue::bind(&format!("{}.#", db.name)).await;
     let start = db.position().await;
     // A new connection, so the session sees the changed setting.
     db.exec(&["INSERT INTO {db}.t VALUES (4294967295, 'caf\u{e9}', x'FF00')"])
         .await;
-    db.exec(&["SET GLOBAL binlog_row_metadata = 'FULL'"]).await;
+    restore.run().await;
 
     let config = DaemonConfig::new(&queue.exchange);
     run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;

@@ -263,30 +263,10 @@ async fn rows_carry_the_columns_of_their_time_live_late_and_after_restart() {
 /// until the returned guard is dropped. The setting is server-wide, so no other test
 /// writes meanwhile.
 /// The setting is restored before the lock is released (tuple fields drop in order).
-async fn without_column_names() -> (
-    RestoreFullMetadata,
-    tokio::sync::RwLockWriteGuard<'static, ()>,
-) {
+async fn without_column_names() -> (ExecOnDrop, tokio::sync::RwLockWriteGuard<'static, ()>) {
     let guard = SERVER_SETTINGS.write().await;
     exec(&mysql(), &["SET GLOBAL binlog_row_metadata = 'NO_LOG'"]).await;
-    (RestoreFullMetadata, guard)
-}
-
-/// Puts `binlog_row_metadata=FULL` back when the test ends, even when it fails, so the
-/// other tests see the setting they expect.
-struct RestoreFullMetadata;
-
-impl Drop for RestoreFullMetadata {
-    fn drop(&mut self) {
-        let restore = std::thread::spawn(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(exec(&mysql(), &["SET GLOBAL binlog_row_metadata = 'FULL'"]));
-        });
-        let _ = restore.join();
-    }
+    (ExecOnDrop::new(FULL_METADATA), guard)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

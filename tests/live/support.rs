@@ -232,6 +232,46 @@ pub fn service(command: &str) {
     service_with(command, &[]);
 }
 
+/// What the tests expect of the server between them; a test that changes it restores it.
+pub const FULL_METADATA: &str = "SET GLOBAL binlog_row_metadata = 'FULL'";
+
+/// Runs an SQL statement on the test server when dropped, unless run before: a test that
+/// changes a server-wide setting and then fails an assertion still puts it back, so the
+/// tests after it see the setting they expect.
+pub struct ExecOnDrop(Option<&'static str>);
+
+impl ExecOnDrop {
+    pub fn new(statement: &'static str) -> Self {
+        Self(Some(statement))
+    }
+
+    /// Runs it now, once.
+    pub async fn run(mut self) {
+        if let Some(statement) = self.0.take() {
+            exec(&mysql(), &[statement]).await;
+        }
+    }
+}
+
+impl Drop for ExecOnDrop {
+    fn drop(&mut self) {
+        if let Some(statement) = self.0.take() {
+            // Possibly during a panic, inside a runtime: on a thread of its own, and a
+            // failure is reported, never a second panic here.
+            let restore = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(exec(&mysql(), &[statement]));
+            });
+            if restore.join().is_err() {
+                eprintln!("{statement:?} failed while cleaning up");
+            }
+        }
+    }
+}
+
 /// Runs a `scripts/services.sh` command when dropped, unless defused: a fault test that
 /// stops a service and then fails an assertion still starts it again for the next test.
 pub struct RunOnDrop(Option<&'static str>);
@@ -573,7 +613,7 @@ interval_ms = 100
 listen = "127.0.0.1:0"
 "#,
             port = s.mysql_port,
-            server_id = 20_000 + (std::process::id() % 10_000) + next_server_id(),
+            server_id = unique_server_id(),
             uri = s.amqp_uri,
             exchange = self.exchange,
             dir = self.checkpoint_dir().display(),
@@ -645,10 +685,12 @@ pub fn metric(scrape: &str, series: &str) -> Option<f64> {
         })
 }
 
-/// Each daemon registers with its own replica server_id.
-fn next_server_id() -> u32 {
+/// A replica server_id no other daemon of this run registers with: the server keeps one
+/// replica per id and drops the older stream when a second registers, so two daemons that
+/// shared one would each see their stream cut and send again what they had not checkpointed.
+pub fn unique_server_id() -> u32 {
     static N: AtomicU32 = AtomicU32::new(0);
-    N.fetch_add(1, Ordering::Relaxed) * 10_000
+    20_000 + std::process::id() % 10_000 + N.fetch_add(1, Ordering::Relaxed) * 10_000
 }
 
 /// `rabbitmqctl -q ARGS` against the project node; its standard output.

@@ -60,6 +60,7 @@ async fn values_render_like_maxwell(metadata: &str) {
     let queue = Queue::bind(&format!("{}.#", db.name)).await;
     db.exec(&[&format!("SET GLOBAL binlog_row_metadata = '{metadata}'")])
         .await;
+    let restore = ExecOnDrop::new(FULL_METADATA);
     let start = db.position().await;
     let mut session = vec![
         // Relaxed mode, so zero dates and the invalid ENUM value '' can be stored.
@@ -72,7 +73,7 @@ async fn values_render_like_maxwell(metadata: &str) {
         db.exec(&session).await;
     };
     result.await;
-    db.exec(&["SET GLOBAL binlog_row_metadata = 'FULL'"]).await;
+    restore.run().await;
     // What the server logged is what this case is about: names only with FULL.
     assert_eq!(
         logged_column_names(&start, &db.name),
@@ -192,6 +193,7 @@ async fn mariadb_json_columns_are_embedded_json(metadata: &str) {
     let queue = Queue::bind(&format!("{}.#", db.name)).await;
     db.exec(&[&format!("SET GLOBAL binlog_row_metadata = '{metadata}'")])
         .await;
+    let restore = ExecOnDrop::new(FULL_METADATA);
     let start = db.position().await;
     db.exec(&[
         "CREATE TABLE {db}.ddl (id INT PRIMARY KEY, j JSON, \
@@ -205,7 +207,7 @@ async fn mariadb_json_columns_are_embedded_json(metadata: &str) {
         "ALTER TABLE {db}.ddl MODIFY j LONGTEXT, MODIFY k LONGTEXT",
     ])
     .await;
-    db.exec(&["SET GLOBAL binlog_row_metadata = 'FULL'"]).await;
+    restore.run().await;
 
     let config = DaemonConfig::new(&queue.exchange);
     run_to_now(&config.write(), &[("BINLOG_RELAY__SOURCE__START", &start)]).await;
