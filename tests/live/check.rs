@@ -51,9 +51,10 @@ async fn a_statement_format_binlog_fails_with_the_fix() {
     let _exclusive = SERVER_SETTINGS.write().await;
     let pool = mysql();
     exec(&pool, &["SET GLOBAL binlog_format = 'STATEMENT'"]).await;
+    let restore = ExecOnDrop::new("SET GLOBAL binlog_format = 'ROW'");
     let config = DaemonConfig::new(&unique("x"));
     let (code, out) = check(&config, &[]).await;
-    exec(&pool, &["SET GLOBAL binlog_format = 'ROW'"]).await;
+    restore.run().await;
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("FAIL binlog_format: STATEMENT")

@@ -65,8 +65,8 @@ impl Workload {
         tokio::spawn(async move { self.run(&db, range, &mut expected).await.map(|()| expected) })
     }
 
-    /// Runs transactions 0, 1, 2, ... in a task of its own until `stop` is set, and at least
-    /// `self.transactions` of them: a fault loop that takes longer than planned (a slow
+    /// Runs transactions 0, 1, 2, ... in a task of its own until `stop` is set, at least
+    /// `self.transactions` of them and at most four times as many: a fault loop that takes longer than planned (a slow
     /// machine, slow restarts) still finds rows being written at its last fault.
     pub(super) fn spawn_until(
         self,
@@ -80,7 +80,10 @@ impl Workload {
         tokio::spawn(async move {
             let mut expected = Expected::default();
             let mut t = 0;
-            while t < self.transactions || !stop.load(Ordering::Relaxed) {
+            // Capped, so a loop that never ends does not write for ever.
+            while t < self.transactions
+                || (!stop.load(Ordering::Relaxed) && t < self.transactions * 4)
+            {
                 self.run(&db, t..t + 1, &mut expected).await?;
                 t += 1;
             }
@@ -445,8 +448,21 @@ async fn ten_kill_9s_during_50k_rows_lose_nothing() {
         let listen = format!("127.0.0.1:{port}");
         let mut env = env.to_vec();
         env.push(("BINLOG_RELAY__HTTP__LISTEN", listen.as_str()));
-        let child = spawn_daemon(path, &[], &env);
-        wait_ready(port, Duration::from_secs(60)).await;
+        let mut child = spawn_daemon(path, &[], &env);
+        let ready_by = std::time::Instant::now() + Duration::from_secs(60);
+        while !matches!(http_get(port, "/readyz").await, Some((200, _))) {
+            // An incarnation that exits, or never gets ready, fails with its own log.
+            let exited = child.try_wait().ok().flatten().is_some();
+            if exited || std::time::Instant::now() > ready_by {
+                let done = wait(child, Duration::from_secs(10)).await;
+                panic!(
+                    "incarnation {} was not ready (exited: {exited}, seed {seed}):\n{}",
+                    kills + 1,
+                    done.stderr
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         tokio::time::sleep(Duration::from_millis(rng.u64(150..700))).await;
         signal(&child, "KILL");
         let done = wait(child, Duration::from_secs(10)).await;
@@ -520,7 +536,7 @@ async fn ten_kill_9s_during_50k_rows_lose_nothing() {
 /// lands with messages in flight: the broker's memory alarm holds the last two
 /// transactions' confirmations until the fault has hit. The daemon runs throughout and
 /// must lose nothing.
-async fn ride_out(prefix: &str, fault: &str, stop: &str, restart: Option<&str>) {
+async fn ride_out(prefix: &str, fault: &str, stop: &str, restart: Option<&'static str>) {
     let _exclusive = SERVER_SETTINGS.write().await;
     let mut world = Scenario::new(prefix).await;
     let child = world.spawn(&[]);
@@ -543,10 +559,11 @@ async fn ride_out(prefix: &str, fault: &str, stop: &str, restart: Option<&str>) 
     write(&world, 20..22, &mut expected).await;
     let in_flight = world.wait_in_flight().await;
     service(stop);
-    if let Some(restart) = restart {
+    // Restarted even if a write fails first, so later tests find the service up.
+    if let Some(restart) = restart.map(RunOnDrop::new) {
         write(&world, 22..40, &mut expected).await;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        service(restart);
+        restart.run();
     }
     unblock.run();
     eprintln!("{fault}: {in_flight} messages in flight when it hit");
@@ -708,6 +725,8 @@ async fn rabbitmq_killed_hard_with_messages_in_flight_loses_nothing() {
     };
     // Killed the moment messages are seen in flight: no CLI start-up in between.
     let in_flight = world.wait_in_flight().await;
+    // Started again even if an assertion fails first, so later tests find the broker up.
+    let restart = RunOnDrop::new("rabbit-start");
     let killed = std::process::Command::new("kill")
         .args(["-9", &node_pid])
         .status()
@@ -718,7 +737,7 @@ async fn rabbitmq_killed_hard_with_messages_in_flight_loses_nothing() {
         expected.per_table.entry(table).or_default().extend(changes);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    service("rabbit-start");
+    restart.run();
     world.queue = world.queue.reopen().await;
     workload
         .run(&world.db, 20..40, &mut expected)

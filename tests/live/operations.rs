@@ -466,7 +466,10 @@ async fn status_shows_one_screen_as_text_and_redraws_it_in_a_terminal() {
                 return false;
             };
             // Binlog files share a base name and a zero-padded number, so they sort.
-            shown.len() == file.len() && shown >= file.as_str() && offset.parse::<u64>().is_ok()
+            shown.rsplit_once('.').map(|s| s.0) == file.rsplit_once('.').map(|s| s.0)
+                && shown.len() == file.len()
+                && shown >= file.as_str()
+                && offset.parse::<u64>().is_ok()
         })
     };
     assert!(shows_position(&text), "no position line in:\n{text}");
