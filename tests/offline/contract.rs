@@ -49,6 +49,14 @@ fn messages_that_break_the_contract_are_refused() {
         r#"{"database":"shop","table":"t","type":"insert","ts":1,"commit":false,"data":{}}"#,
         // A bootstrap row with a binlog position.
         r#"{"database":"shop","table":"t","type":"bootstrap-insert","ts":1,"position":"b.000001:4","data":{}}"#,
+        // A bootstrap row with the binlog's server or thread (Maxwell's have neither).
+        r#"{"database":"shop","table":"t","type":"bootstrap-insert","ts":1,"server_id":1,"data":{}}"#,
+        r#"{"database":"shop","table":"t","type":"bootstrap-insert","ts":1,"threadId":1,"data":{}}"#,
+        // Both spellings of naming_strategy in one message.
+        r#"{"database":"shop","table":"t","type":"insert","ts":1,"server_id":1,"pushTs":1.0,"data":{}}"#,
+        r#"{"database":"shop","table":"t","type":"bootstrap-insert","ts":1,"schemaId":1,"primary_key":[1],"data":{}}"#,
+        // xoffset (a row before the last) with commit (the last row).
+        r#"{"database":"shop","table":"t","type":"insert","ts":1,"xid":7,"xoffset":0,"commit":true,"data":{}}"#,
         // A bootstrap-start with data.
         r#"{"database":"shop","table":"t","type":"bootstrap-start","ts":1,"data":{"id":1}}"#,
         // A table-create without its definition.
