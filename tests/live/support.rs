@@ -634,11 +634,24 @@ listen = "127.0.0.1:0"
 }
 
 /// A TCP port nothing listens on right now, for a daemon's `http.listen`.
+///
+/// Taken from 21000-24999, below the kernel's ephemeral range (32768 and up here), where
+/// neither outgoing connections nor `bind(0)` land: a port from that range could be taken
+/// by another test's connection between this pick and the daemon's bind. A counter shared
+/// by the test threads hands each port out once per run.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    const FIRST: u32 = 21_000;
+    const COUNT: u32 = 4_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id() % COUNT;
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (offset + n) % COUNT) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}-{}", FIRST + COUNT - 1)
 }
 
 /// GETs `path` from a daemon's HTTP endpoint: the status code and the body.
