@@ -831,35 +831,49 @@ mod tests {
         assert_eq!(store.saves(), 0);
     }
 
-    /// A running publisher with a window of two, given one transaction of five messages:
-    /// two are out, unconfirmed, and three wait; its input stays open.
-    struct HalfOut {
+    /// A publisher running on a held sink (confirmations given by the test) and an
+    /// in-memory store: what the tests feed, confirm, stop and look at.
+    struct Running {
         task: tokio::task::JoinHandle<Result<Option<Checkpoint>, Error>>,
         held: crate::sink::memory::HeldConfirms,
         store: MemoryStore,
         shutdown: Shutdown,
-        _input: mpsc::Sender<Delivery>,
+        input: mpsc::Sender<Delivery>,
     }
 
-    async fn half_out(may_publish: impl Fn() -> bool + Send + Sync + 'static) -> HalfOut {
+    /// Spawns `Publisher::new(.., window, interval)` as `configure` leaves it, reading an
+    /// input channel of `capacity`. Nothing runs until the caller next awaits.
+    fn running(
+        window: usize,
+        interval: Duration,
+        capacity: usize,
+        configure: impl FnOnce(Publisher<HeldSink, MemoryStore>) -> Publisher<HeldSink, MemoryStore>,
+    ) -> Running {
         let (sink, held) = HeldSink::new();
         let store = MemoryStore::new();
-        let publisher = Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600))
-            .with_retry(FAST_RETRY)
-            .with_fence(may_publish);
-        let (tx, rx) = mpsc::channel(2);
+        let publisher = configure(Publisher::new(sink, store.clone(), None, window, interval));
+        let (input, rx) = mpsc::channel(capacity);
         let (shutdown, signal) = Shutdown::new();
         let task = tokio::spawn(publisher.run(rx, signal));
-        tx.send(delivery(5, 100)).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        assert_eq!(held.published().len(), 2);
-        HalfOut {
+        Running {
             task,
             held,
             store,
             shutdown,
-            _input: tx,
+            input,
         }
+    }
+
+    /// A running publisher with a window of two, given one transaction of five messages:
+    /// two are out, unconfirmed, and three wait; its input stays open.
+    async fn half_out(may_publish: impl Fn() -> bool + Send + Sync + 'static) -> Running {
+        let r = running(2, Duration::from_secs(3600), 2, |p| {
+            p.with_retry(FAST_RETRY).with_fence(may_publish)
+        });
+        r.input.send(delivery(5, 100)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(r.held.published().len(), 2);
+        r
     }
 
     /// Confirms whatever goes out, as a broker would, until aborted.
@@ -907,12 +921,12 @@ mod tests {
     /// hit this in the randomised test below).
     #[tokio::test]
     async fn a_refusal_while_a_stop_finishes_the_transaction_ends_the_stop() {
-        let HalfOut {
+        let Running {
             task,
             held,
             store,
             shutdown,
-            _input,
+            input: _input,
         } = half_out(|| true).await;
         shutdown.trigger();
         tokio::time::sleep(Duration::from_millis(30)).await;
@@ -934,12 +948,13 @@ mod tests {
     /// deadline and the process exited without saving the checkpoint).
     #[tokio::test]
     async fn a_stop_moves_past_a_transaction_end_while_it_finishes_the_next() {
-        let (sink, held) = HeldSink::new();
-        let store = MemoryStore::new();
-        let publisher = Publisher::new(sink, store.clone(), None, 2, Duration::from_secs(3600));
-        let (tx, rx) = mpsc::channel(4);
-        let (shutdown, signal) = Shutdown::new();
-        let task = tokio::spawn(publisher.run(rx, signal));
+        let Running {
+            task,
+            held,
+            store,
+            shutdown,
+            input: tx,
+        } = running(2, Duration::from_secs(3600), 4, |p| p);
         // One message at 100, three at 200, a window of two: 100's message and the first
         // of 200 go out.
         tx.send(delivery(1, 100)).await.unwrap();
@@ -1093,14 +1108,14 @@ mod tests {
                     from = to;
                 }
             }
-            let (sink, held) = HeldSink::new();
-            let store = MemoryStore::new();
             let interval = Duration::from_millis(rng.u64(1..5));
-            let publisher = Publisher::new(sink, store.clone(), None, rng.usize(1..14), interval)
-                .with_retry(FAST_RETRY);
-            let (tx, rx) = mpsc::channel(2);
-            let (shutdown, signal) = Shutdown::new();
-            let task = tokio::spawn(publisher.run(rx, signal));
+            let Running {
+                task,
+                held,
+                store,
+                shutdown,
+                input: tx,
+            } = running(rng.usize(1..14), interval, 2, |p| p.with_retry(FAST_RETRY));
             let feeder = tokio::spawn(async move {
                 for d in deliveries {
                     if tx.send(d).await.is_err() {
@@ -1237,28 +1252,31 @@ mod tests {
         assert_eq!(window_after(0, 3, 8).await, 8);
     }
 
+    /// A publisher that gives up on a confirmation after `timeout`, on a broker blocking
+    /// from the start if `blocked`, given two one-message transactions (at 100 and 200).
+    /// For a runtime of one thread: the block is set before the publisher first runs.
+    async fn two_out(blocked: bool, timeout: Duration) -> Running {
+        let r = running(10, Duration::from_secs(3600), 2, |p| {
+            p.with_confirm_timeout(timeout)
+        });
+        r.held.set_blocked(blocked);
+        r.input.send(delivery(1, 100)).await.unwrap();
+        r.input.send(delivery(1, 200)).await.unwrap();
+        r
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn a_confirmation_that_never_comes_is_a_lost_connection_unless_the_broker_blocks() {
         let run = |blocked: bool| async move {
-            let (sink, held) = HeldSink::new();
-            held.set_blocked(blocked);
-            let store = MemoryStore::new();
-            let publisher =
-                Publisher::new(sink, store.clone(), None, 10, Duration::from_secs(3600))
-                    .with_confirm_timeout(Duration::from_millis(50));
-            let (tx, rx) = mpsc::channel(2);
-            let (shutdown, signal) = Shutdown::new();
-            let task = tokio::spawn(publisher.run(rx, signal));
-            tx.send(delivery(1, 100)).await.unwrap();
-            tx.send(delivery(1, 200)).await.unwrap();
+            let r = two_out(blocked, Duration::from_millis(50)).await;
             tokio::time::sleep(Duration::from_millis(30)).await;
-            held.ack(0);
+            r.held.ack(0);
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let finished = task.is_finished();
-            shutdown.trigger();
-            held.set_blocked(false);
-            let result = task.await.unwrap();
-            (finished, result, store.get().map(|cp| cp.position.offset))
+            let finished = r.task.is_finished();
+            r.shutdown.trigger();
+            r.held.set_blocked(false);
+            let result = r.task.await.unwrap();
+            (finished, result, r.store.get().map(|cp| cp.position.offset))
         };
         // The second message is never confirmed: after 50 ms the connection is taken as
         // lost, with the checkpoint after the first transaction.
@@ -1277,16 +1295,13 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn after_a_long_block_confirmations_get_a_full_timeout_again() {
-        let (sink, held) = HeldSink::new();
-        let store = MemoryStore::new();
-        let publisher = Publisher::new(sink, store.clone(), None, 10, Duration::from_secs(3600))
-            .with_confirm_timeout(Duration::from_millis(100));
-        let (tx, rx) = mpsc::channel(2);
-        let (shutdown, signal) = Shutdown::new();
-        held.set_blocked(true);
-        let task = tokio::spawn(publisher.run(rx, signal));
-        tx.send(delivery(1, 100)).await.unwrap();
-        tx.send(delivery(1, 200)).await.unwrap();
+        let Running {
+            task,
+            held,
+            store,
+            shutdown,
+            input: _input,
+        } = two_out(true, Duration::from_millis(100)).await;
         // Blocked three timeouts long; then the broker works through its backlog.
         tokio::time::sleep(Duration::from_millis(300)).await;
         held.set_blocked(false);
